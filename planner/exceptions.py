@@ -1,0 +1,71 @@
+"""All errors and warnings that planner raises on purpose.
+
+Every error derives from :class:`PlannerError` and, where one fits, from the matching
+built-in exception, so ``except ValueError`` keeps working for callers that do not know
+planner. Messages state the rule, the value received, and how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PlannerError",
+    "SpecError",
+    "DataValidationError",
+    "CampaignError",
+    "CampaignExistsError",
+    "CampaignNotFoundError",
+    "SimulationError",
+    "NotBuiltYetError",
+    "OptionalDependencyError",
+    "PlannerWarning",
+    "DataQualityWarning",
+    "DesignSpaceWarning",
+]
+
+
+class PlannerError(Exception):
+    """Base class of every error planner raises on purpose."""
+
+
+class SpecError(PlannerError, ValueError):
+    """A specification (``campaign.yaml``, a search-space file, a spec object) is invalid."""
+
+
+class DataValidationError(PlannerError, ValueError):
+    """A data file or table breaks a rule (missing column, non-numeric target, ...)."""
+
+
+class CampaignError(PlannerError, RuntimeError):
+    """A campaign operation cannot proceed in the campaign's current state."""
+
+
+class CampaignExistsError(CampaignError, FileExistsError):
+    """``init`` was asked to create a campaign where one already exists."""
+
+
+class CampaignNotFoundError(CampaignError, FileNotFoundError):
+    """No ``campaign.yaml`` was found where a campaign was expected."""
+
+
+class SimulationError(PlannerError, RuntimeError):
+    """The simulated lab could not be set up (not: a single design that failed)."""
+
+
+class NotBuiltYetError(PlannerError, NotImplementedError):
+    """A reserved command or feature that is not built yet."""
+
+
+class OptionalDependencyError(PlannerError, ImportError):
+    """A feature needs a package that is not installed; the message names the install command."""
+
+
+class PlannerWarning(UserWarning):
+    """Base class of planner's warnings."""
+
+
+class DataQualityWarning(PlannerWarning):
+    """Rows or values were flagged, dropped, merged or imputed (lenient mode)."""
+
+
+class DesignSpaceWarning(PlannerWarning):
+    """Observed inputs fall outside the declared design space (kept, but flagged)."""
