@@ -1,0 +1,188 @@
+"""Guess column roles from a table, so `planner init` writes a sensible first campaign.yaml.
+
+Every guess is written next to the column as a comment; the user edits the file if a guess
+is wrong. Columns that would leak the target (the same quantity in other units, or a label
+thresholded from it) are put in ``data.ignore`` with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from planner.spec import InputSpec
+
+_ELEMENTS = frozenset(
+    """H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se
+    Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho
+    Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm
+    Md No Lr D""".split()
+)
+_FORMULA = re.compile(r"^(?:[A-Z][a-z]?(?:\d+(?:\.\d+)?|\.\d+)?|[()\[\]](?:\d+(?:\.\d+)?)?)+$")
+_TOKEN = re.compile(r"[A-Z][a-z]?")
+_SMILES_CHARS = re.compile(r"^[A-Za-z0-9@+\-\[\]()=#$/\\%.:*]+$")
+_DOI = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)?10\.\d{4,9}/\S+$", re.IGNORECASE)
+_DATE_HINT = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+_ID_NAME = re.compile(r"^(?:id|idx|index|sample[_ ]?id|row[_ ]?id|no\.?|#)$", re.IGNORECASE)
+
+
+def looks_like_formula(value: str) -> bool:
+    """``True`` for strings such as ``Li7La3Zr2O12`` or ``Li1.3Al0.3Ti1.7(PO4)3``."""
+    text = re.sub(r"\s+", "", value.strip().strip("'\""))
+    if not text or not _FORMULA.match(text):
+        return False
+    tokens = _TOKEN.findall(text)
+    return bool(tokens) and all(t in _ELEMENTS for t in tokens)
+
+
+def _is_smiles(value: str) -> bool:
+    text = value.strip()
+    if not text or " " in text or not _SMILES_CHARS.match(text):
+        return False
+    # Aromatic lower-case atoms, bonds, branches or rings mark SMILES rather than a formula.
+    return bool(re.search(r"[cnos]|[=#()]|\d", text)) and not looks_like_formula(text)
+
+
+@dataclass
+class Inference:
+    """Result of :func:`infer_columns`."""
+
+    inputs: list[InputSpec] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)
+    task: str = "regression"
+    task_note: str = ""
+
+
+def _leak_reason(column: pd.Series, target: pd.Series, target_name: str) -> str | None:
+    """Why ``column`` would leak ``target`` into the inputs, or ``None``."""
+    x = pd.to_numeric(column, errors="coerce")
+    y = pd.to_numeric(target, errors="coerce")
+    both = x.notna() & y.notna()
+    if both.sum() < 8 or x[both].nunique() < 2 or y[both].nunique() < 2:
+        return None
+    xs, ys = x[both], y[both]
+    if xs.nunique() == 2:
+        low, high = sorted(xs.unique())
+        if ys[xs == low].max() < ys[xs == high].min() or ys[xs == high].max() < ys[xs == low].min():
+            return f"a 0/1 label that splits target {target_name!r} at a threshold: derived from it (leak)"
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rho = xs.rank().corr(ys.rank())
+    if rho is not None and np.isfinite(rho) and abs(rho) > 0.999:
+        return (
+            f"ranks identically to target {target_name!r} (Spearman {rho:+.4f}): the same quantity in other "
+            "units, so using it as an input would leak the answer"
+        )
+    return None
+
+
+def infer_columns(
+    frame: pd.DataFrame,
+    *,
+    targets: list[str],
+    id_column: str | None = None,
+    group_column: str | None = None,
+    task: str | None = None,
+) -> Inference:
+    """Assign a role to every column of ``frame`` that is not a target or the id.
+
+    Args:
+        frame: the table as read from the user's file.
+        targets: target column names (must exist in ``frame``).
+        id_column: column naming rows, excluded from inputs.
+        group_column: CV grouping column; kept as an input when it is one (e.g. a composition).
+        task: ``"regression"``/``"classification"``, or ``None`` to infer from the first target.
+    """
+    out = Inference()
+    n_rows = len(frame)
+    for name in frame.columns:
+        if name in targets or name == id_column:
+            continue
+        series = frame[name]
+        nonnull = series.dropna()
+        n_missing = int(series.isna().sum())
+        missing_note = f", {n_missing} missing" if n_missing else ""
+        if nonnull.empty:
+            out.ignore.append(name)
+            out.notes[name] = "every value is empty"
+            continue
+        numeric = pd.to_numeric(nonnull, errors="coerce")
+        if numeric.notna().all():
+            if nonnull.nunique() == 1:
+                out.ignore.append(name)
+                out.notes[name] = f"constant ({nonnull.iloc[0]!r} in every row): carries no information"
+                continue
+            is_int = bool((numeric == numeric.round()).all())
+            is_row_number = is_int and numeric.is_unique and len(numeric) == n_rows and numeric.is_monotonic_increasing
+            if is_int and (_ID_NAME.match(str(name)) or is_row_number):
+                out.ignore.append(name)
+                out.notes[name] = (
+                    "an identifier (integer row labels), not a property; use --id to name rows by it"
+                    + ("" if numeric.is_unique else f" once its {int(numeric.duplicated().sum())} repeated value(s) are fixed")
+                )
+                continue
+            leak = next(
+                (r for t in targets if (r := _leak_reason(series, frame[t], t)) is not None),
+                None,
+            )
+            if leak:
+                out.ignore.append(name)
+                out.notes[name] = leak
+                continue
+            out.inputs.append(InputSpec(name=name, role="numeric"))
+            out.notes[name] = f"numeric, range {numeric.min():.4g} to {numeric.max():.4g}{missing_note}"
+            continue
+        text = nonnull.astype(str)
+        share = lambda pred: float(text.map(pred).mean())  # noqa: E731
+        if share(lambda v: bool(_DOI.match(v.strip()))) > 0.8:
+            out.ignore.append(name)
+            out.notes[name] = "DOIs or references (where a row came from): provenance, not a property"
+            continue
+        if share(looks_like_formula) > 0.8 and text.map(lambda v: len(_TOKEN.findall(v)) >= 2).mean() > 0.5:
+            out.inputs.append(InputSpec(name=name, role="composition"))
+            bad = int((~text.map(looks_like_formula)).sum())
+            extra = f"; {bad} value(s) do not parse" if bad else ""
+            out.notes[name] = f"chemical formulas, {nonnull.nunique()} distinct{missing_note}{extra}"
+            continue
+        if share(lambda v: bool(_DATE_HINT.search(v))) > 0.9:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+            if parsed.notna().mean() > 0.9:
+                out.inputs.append(InputSpec(name=name, role="date"))
+                out.notes[name] = f"dates, {parsed.min():%Y-%m-%d} to {parsed.max():%Y-%m-%d}{missing_note}"
+                continue
+        if share(_is_smiles) > 0.9:
+            out.inputs.append(InputSpec(name=name, role="smiles"))
+            out.notes[name] = f"SMILES strings, {nonnull.nunique()} distinct (treated as categorical for now)"
+            continue
+        n_levels = nonnull.nunique()
+        if n_rows >= 20 and n_levels > 0.5 * n_rows and name != group_column:
+            out.ignore.append(name)
+            out.notes[name] = (
+                f"free text ({n_levels} distinct values in {n_rows} rows); move it to inputs as categorical "
+                "if it matters"
+            )
+            continue
+        out.inputs.append(InputSpec(name=name, role="categorical"))
+        levels = ", ".join(map(str, nonnull.value_counts().index[:4]))
+        out.notes[name] = f"categorical, {n_levels} levels ({levels}{', ...' if n_levels > 4 else ''}){missing_note}"
+
+    if task is None:
+        first = frame[targets[0]].dropna()
+        as_num = pd.to_numeric(first, errors="coerce")
+        if as_num.isna().any():
+            out.task, out.task_note = "classification", f"target {targets[0]!r} holds text labels"
+        elif as_num.nunique() <= 2:
+            out.task, out.task_note = "classification", f"target {targets[0]!r} takes two values"
+        else:
+            out.task, out.task_note = "regression", f"target {targets[0]!r} is numeric"
+    else:
+        out.task, out.task_note = task, "given on the command line"
+    return out

@@ -1,0 +1,66 @@
+"""Append-only storage of observations inside a campaign directory.
+
+One CSV file, ``observations.csv``, replaced atomically on every append (write a temporary
+file, fsync, :func:`os.replace`), under an advisory lock. A process killed at any moment
+leaves either the old or the new file, never a torn one. Rows are never edited or removed.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from planner.io import atomic_write_text, file_lock
+
+META_COLUMNS = ["_obs_id", "_batch", "_observed_at", "_source", "_file", "_line", "_row_hash"]
+
+
+class ObservationStore:
+    """The campaign's own measurements (``observations.csv``)."""
+
+    FILE = "observations.csv"
+    LOCK = ".planner.lock"
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / self.FILE
+
+    def lock(self, timeout_s: float = 30.0):  # noqa: ANN201 - context manager
+        return file_lock(self.directory / self.LOCK, timeout_s=timeout_s)
+
+    def read(self) -> pd.DataFrame:
+        """All stored observations, oldest first (an empty frame before the first)."""
+        if not self.path.exists():
+            return pd.DataFrame(columns=META_COLUMNS)
+        frame = pd.read_csv(self.path, dtype={"_batch": str, "_source": str, "_file": str, "_row_hash": str})
+        return frame
+
+    def append(self, rows: pd.DataFrame, *, source: str, file: str | None, lines: pd.Index | None = None) -> pd.DataFrame:
+        """Add ``rows`` (already validated and de-duplicated); returns them with their meta columns.
+
+        Must be called while holding :meth:`lock`.
+        """
+        existing = self.read()
+        now = datetime.now(timezone.utc)
+        start = int(existing["_obs_id"].max()) + 1 if len(existing) else 1
+        new = rows.reset_index(drop=True).copy()
+        meta = pd.DataFrame(
+            {
+                "_obs_id": range(start, start + len(new)),
+                "_batch": now.strftime("%Y%m%dT%H%M%S%fZ"),
+                "_observed_at": now.isoformat(timespec="seconds"),
+                "_source": source,
+                "_file": file or "",
+                "_line": list(lines) if lines is not None else [""] * len(new),
+            }
+        )
+        new = pd.concat([meta, new], axis=1)
+        combined = new if existing.empty else pd.concat([existing, new], ignore_index=True, sort=False)
+        ordered = META_COLUMNS + [c for c in combined.columns if c not in META_COLUMNS]
+        buffer = io.StringIO()
+        combined[ordered].to_csv(buffer, index=False)
+        atomic_write_text(self.path, buffer.getvalue())
+        return new

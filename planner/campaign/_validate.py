@@ -1,0 +1,261 @@
+"""Check a table (a data source or a file of new observations) against the campaign spec."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from planner.exceptions import DataValidationError
+from planner.spec import CampaignSpec
+
+_MAX_EXAMPLES = 5
+
+
+def _examples(lines: pd.Index, values: pd.Series | None = None) -> str:
+    shown = []
+    for line in list(lines)[:_MAX_EXAMPLES]:
+        shown.append(f"line {line}" + (f" ({values.loc[line]!r})" if values is not None else ""))
+    more = len(lines) - _MAX_EXAMPLES
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+@dataclass
+class CheckedTable:
+    """A table that passed the checks, in campaign columns, indexed by line number in its file."""
+
+    frame: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+
+
+def campaign_columns(spec: CampaignSpec) -> list[str]:
+    cols: list[str] = []
+    for name in [spec.data.id_column, *spec.input_names, spec.data.group_column, *spec.target_names]:
+        if name and name not in cols:
+            cols.append(name)
+    return cols
+
+
+def row_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """A stable content hash per row over ``columns`` (floats by value, text stripped)."""
+
+    def canon(value: object) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return ""
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+            return repr(float(value))
+        text = str(value).strip()
+        try:
+            return repr(float(text))
+        except ValueError:
+            return text
+
+    def one(row: pd.Series) -> str:
+        payload = "\x1f".join(canon(row[c]) for c in columns)
+        return hashlib.sha1(payload.encode()).hexdigest()[:16]
+
+    if frame.empty:
+        return pd.Series([], index=frame.index, dtype=str)
+    return frame.apply(one, axis=1)
+
+
+def check_table(
+    frame: pd.DataFrame,
+    spec: CampaignSpec,
+    *,
+    label: str,
+    mode: Literal["source", "observation"],
+    allow_extra: bool = False,
+    skip_invalid: bool = False,
+    rename: dict[str, str] | None = None,
+) -> CheckedTable:
+    """Validate ``frame`` and return it restricted to the campaign's columns.
+
+    Sources (historical data) are checked leniently: unlabelled rows and stray text in numeric
+    inputs are kept and reported. Observations (new measurements) are checked strictly:
+    unknown columns, unusable target values and non-numeric inputs are errors, unless
+    ``skip_invalid`` moves the offending rows aside (they are reported in ``rejected``).
+
+    Raises:
+        DataValidationError: naming the file, the lines and columns, and the fix.
+    """
+    out = CheckedTable(frame=frame)
+    if rename:
+        unknown = [c for c in rename if c not in frame.columns]
+        if unknown:
+            raise DataValidationError(
+                f"{label}: `rename` names column(s) {unknown} that the file does not have "
+                f"(it has {list(frame.columns)}). Fix the mapping in campaign.yaml."
+            )
+        frame = frame.rename(columns=rename)
+    required = campaign_columns(spec)
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"{label}: missing column(s) {missing}; the campaign needs {required} and the file has "
+            f"{list(frame.columns)}. Rename the columns in the file"
+            + (", or map them with `rename:` under this source in campaign.yaml." if mode == "source" else ".")
+        )
+    extra = [c for c in frame.columns if c not in required and c not in spec.data.ignore]
+    if extra:
+        if mode == "observation" and not allow_extra:
+            raise DataValidationError(
+                f"{label}: unknown column(s) {extra}; the campaign's columns are {required}. Remove or "
+                "rename them, add them to the campaign (inputs or data.ignore in campaign.yaml), or pass "
+                "--allow-extra to drop them."
+            )
+        out.notes.append(f"{label}: ignored column(s) not in the campaign: {extra}")
+    frame = frame[required].copy()
+
+    problems: list[str] = []
+    bad_rows: set[object] = set()
+    n_target_missing = pd.Series(0, index=frame.index)
+
+    if spec.task == "regression":
+        for target in spec.targets:
+            raw = frame[target.name]
+            values = pd.to_numeric(raw, errors="coerce")
+            non_numeric = raw.notna() & values.isna()
+            if non_numeric.any():
+                lines = frame.index[non_numeric]
+                problems.append(
+                    f"target {target.name!r} must be numeric but has text at {_examples(lines, raw)}; "
+                    "fix or remove these values"
+                )
+                bad_rows.update(lines)
+            infinite = np.isinf(values.fillna(0.0))
+            if infinite.any():
+                lines = frame.index[infinite]
+                problems.append(f"target {target.name!r} is infinite at {_examples(lines)}; use a finite number")
+                bad_rows.update(lines)
+            outside = pd.Series(False, index=frame.index)
+            if target.lower is not None:
+                outside |= values < target.lower
+            if target.upper is not None:
+                outside |= values > target.upper
+            if outside.any():
+                lines = frame.index[outside]
+                msg = (
+                    f"target {target.name!r} outside its declared range [{target.lower}, {target.upper}] at "
+                    f"{_examples(lines, values)}"
+                )
+                if mode == "observation":
+                    problems.append(msg + "; correct the values or widen lower/upper in campaign.yaml")
+                    bad_rows.update(lines)
+                else:
+                    out.warnings.append(f"{label}: {msg}")
+            frame[target.name] = values.where(~non_numeric & ~infinite)
+            n_target_missing += values.isna().astype(int)
+    else:
+        for target in spec.targets:
+            n_target_missing += frame[target.name].isna().astype(int)
+
+    unlabelled = n_target_missing == len(spec.targets)
+    # Rows already flagged for bad target values are reported for that, not again as unlabelled.
+    blank = unlabelled & ~frame.index.isin(list(bad_rows))
+    if blank.any():
+        lines = frame.index[blank]
+        names = spec.target_names
+        if mode == "observation":
+            problems.append(f"no value for target(s) {names} at {_examples(lines)}; an observation needs a measured value")
+            bad_rows.update(lines)
+        else:
+            out.warnings.append(
+                f"{label}: {int(blank.sum())} row(s) have no value for target(s) {names} "
+                f"({_examples(lines)}); kept as unlabelled, not used for training"
+            )
+
+    for spec_input in spec.inputs:
+        if spec_input.role != "numeric":
+            continue
+        raw = frame[spec_input.name]
+        values = pd.to_numeric(raw, errors="coerce")
+        non_numeric = raw.notna() & values.isna()
+        if non_numeric.any():
+            lines = frame.index[non_numeric]
+            msg = f"numeric input {spec_input.name!r} has text at {_examples(lines, raw)}"
+            if mode == "observation":
+                problems.append(msg + "; write numbers (leave a cell empty if the value is unknown)")
+                bad_rows.update(lines)
+            else:
+                out.warnings.append(f"{label}: {msg}; treated as missing")
+        infinite = np.isinf(values.fillna(0.0))
+        if infinite.any():
+            lines = frame.index[infinite]
+            problems.append(f"numeric input {spec_input.name!r} is infinite at {_examples(lines)}")
+            bad_rows.update(lines)
+        frame[spec_input.name] = values.where(~infinite)
+
+    id_col = spec.data.id_column
+    if id_col:
+        ids = frame[id_col]
+        no_id = ids.isna()
+        if no_id.any():
+            problems.append(f"id column {id_col!r} is empty at {_examples(frame.index[no_id])}; give every row an id")
+            bad_rows.update(frame.index[no_id])
+        dup = ids.notna() & ids.astype(str).str.strip().duplicated(keep=False)
+        if dup.any():
+            groups = (
+                frame[dup].groupby(ids[dup].astype(str).str.strip()).apply(lambda g: list(g.index), include_groups=False)
+            )
+            shown = "; ".join(f"{k!r} at lines {v}" for k, v in list(groups.items())[:_MAX_EXAMPLES])
+            raise DataValidationError(
+                f"{label}: id column {id_col!r} must be unique but {len(groups)} id(s) repeat: {shown}. "
+                "Give each row its own id; if these are repeated measurements of one material, keep a "
+                "separate sample id and put the material in data.group_column instead."
+            )
+
+    if problems and not skip_invalid:
+        raise DataValidationError(
+            f"{label}: " + "; ".join(problems) + ". Nothing was stored."
+            + (" Pass --skip-invalid to store the valid rows and report the others." if mode == "observation" else "")
+        )
+    if problems:
+        out.rejected.extend(problems)
+        frame = frame.drop(index=[r for r in bad_rows if r in frame.index])
+
+    _check_design_space(frame, spec, label, out)
+    _check_fraction_groups(frame, spec, label, out)
+    out.frame = frame
+    return out
+
+
+def _check_design_space(frame: pd.DataFrame, spec: CampaignSpec, label: str, out: CheckedTable) -> None:
+    for name, (low, high) in spec.design_space.ranges.items():
+        values = pd.to_numeric(frame[name], errors="coerce")
+        outside = (values < low) | (values > high)
+        if outside.any():
+            out.warnings.append(
+                f"{label}: input {name!r} outside the design space [{low}, {high}] at "
+                f"{_examples(frame.index[outside], values)}; kept, but suggestions stay inside the range"
+            )
+    for name, levels in spec.design_space.choices.items():
+        unknown = frame[name].notna() & ~frame[name].astype(str).isin([str(v) for v in levels])
+        if unknown.any():
+            out.warnings.append(
+                f"{label}: input {name!r} has level(s) not in design_space.choices at "
+                f"{_examples(frame.index[unknown], frame[name])}; kept"
+            )
+
+
+def _check_fraction_groups(frame: pd.DataFrame, spec: CampaignSpec, label: str, out: CheckedTable) -> None:
+    for group in spec.fraction_groups:
+        part = frame[group.columns].apply(pd.to_numeric, errors="coerce")
+        complete = part.notna().all(axis=1)
+        total = part.sum(axis=1)
+        off = complete & ((total - group.total).abs() > group.tolerance)
+        if off.any():
+            out.warnings.append(
+                f"{label}: fractions {group.columns} of group {group.name!r} should sum to {group.total} "
+                f"(tolerance {group.tolerance}) but do not at {_examples(frame.index[off], total)}"
+            )
+        negative = (part < 0).any(axis=1)
+        if negative.any():
+            out.warnings.append(
+                f"{label}: negative fraction in group {group.name!r} at {_examples(frame.index[negative])}"
+            )

@@ -1,0 +1,192 @@
+"""Read a user's CSV/TSV into a DataFrame, turning every parser failure into a clear error."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from planner.exceptions import DataQualityWarning, DataValidationError
+
+_CANDIDATE_DELIMITERS = [",", ";", "\t", "|"]
+_DELIMITER_NAMES = {",": "comma ','", ";": "semicolon ';'", "\t": "tab", "|": "pipe '|'"}
+# Extra spellings of "missing" seen in lab spreadsheets, on top of pandas' defaults.
+_EXTRA_NA = ["N/A", "n/a", "NA", "na", "NaN", "nan", "null", "NULL", "None", "none", "#N/A", "-", "--", "?"]
+
+
+@dataclass(frozen=True)
+class TableReadInfo:
+    """What :func:`read_table` had to decide or drop to read a file."""
+
+    path: str
+    delimiter: str
+    encoding: str
+    had_bom: bool
+    n_empty_rows_dropped: int
+    dropped_empty_columns: tuple[str, ...] = field(default_factory=tuple)
+
+    def notes(self) -> list[str]:
+        out = []
+        if self.n_empty_rows_dropped:
+            out.append(f"{self.path}: ignored {self.n_empty_rows_dropped} completely empty row(s)")
+        if self.dropped_empty_columns:
+            out.append(f"{self.path}: ignored empty unnamed column(s) {list(self.dropped_empty_columns)}")
+        if self.encoding != "utf-8":
+            out.append(f"{self.path}: not valid UTF-8, read as {self.encoding}")
+        return out
+
+
+def _decode(raw: bytes, path: Path) -> tuple[str, str, bool]:
+    had_bom = raw.startswith(b"\xef\xbb\xbf")
+    try:
+        return raw.decode("utf-8-sig"), "utf-8", had_bom
+    except UnicodeDecodeError as err:
+        warnings.warn(
+            f"{path}: not valid UTF-8 (byte {raw[err.start]:#04x} at offset {err.start}); read it as "
+            "Windows-1252/Latin-1 instead. Save the file as UTF-8 to silence this warning.",
+            DataQualityWarning,
+            stacklevel=3,
+        )
+        return raw.decode("cp1252", errors="replace"), "cp1252", False
+
+
+def _sniff_delimiter(text: str) -> str:
+    sample = "\n".join(text.splitlines()[:50])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters="".join(_CANDIDATE_DELIMITERS)).delimiter
+    except csv.Error:
+        header = text.splitlines()[0] if text.strip() else ""
+        counts = {d: header.count(d) for d in _CANDIDATE_DELIMITERS}
+        best = max(counts, key=counts.__getitem__)
+        return best if counts[best] > 0 else ","
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    *,
+    delimiter: str | None = None,
+    what: str = "data file",
+) -> tuple[pd.DataFrame, TableReadInfo]:
+    """Read a delimited text table written by a person or a spreadsheet program.
+
+    A UTF-8 byte-order mark is accepted, the delimiter is detected when not given, fully
+    empty rows and empty unnamed columns are dropped (and reported in the returned info),
+    and column names are stripped of surrounding whitespace.
+
+    Args:
+        path: the file to read.
+        delimiter: the field separator; ``None`` detects one of ``, ; TAB |``.
+        what: how to name the file in error messages (e.g. ``"observations file"``).
+
+    Returns:
+        The table, and a :class:`TableReadInfo` describing the decisions taken.
+
+    Raises:
+        DataValidationError: the file is missing, empty, not a delimited table, uses
+            another delimiter than the one given, has ragged rows or repeated column names.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataValidationError(
+            f"{what} not found: {path} (resolved to {path.resolve()}). Check the path; relative "
+            "paths are resolved from the current directory on the command line and from the "
+            "campaign directory inside campaign.yaml."
+        )
+    if path.is_dir():
+        raise DataValidationError(f"{what} {path} is a directory; give the path of a CSV file inside it.")
+    if path.suffix.lower() in {".xlsx", ".xls", ".xlsm", ".ods"}:
+        raise DataValidationError(
+            f"{what} {path} is a spreadsheet workbook; planner reads delimited text. Export the sheet "
+            "as CSV (File > Save As > CSV UTF-8) and pass the .csv file."
+        )
+    raw = path.read_bytes()
+    if not raw.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise DataValidationError(
+            f"{what} {path} is empty. Expected a header line with column names followed by one row per sample."
+        )
+    if b"\x00" in raw[:4096]:
+        raise DataValidationError(
+            f"{what} {path} looks binary (it contains NUL bytes), not a CSV text file. Export it as CSV."
+        )
+    text, encoding, had_bom = _decode(raw, path)
+    chosen = delimiter if delimiter is not None else _sniff_delimiter(text)
+    header_line = text.splitlines()[0]
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=chosen,
+            skipinitialspace=True,
+            na_values=_EXTRA_NA,
+            keep_default_na=True,
+            dtype=None,
+            engine="c",
+        )
+    except pd.errors.ParserError as err:
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
+        if match:
+            n_expected, line, n_seen = match.groups()
+            raise DataValidationError(
+                f"{what} {path}, line {line}: has {n_seen} fields but the header has {n_expected} "
+                f"(delimiter: {_DELIMITER_NAMES.get(chosen, repr(chosen))}). Quote values that contain "
+                "the delimiter, or remove the extra fields."
+            ) from err
+        raise DataValidationError(f"{what} {path} could not be parsed as a delimited table: {err}") from err
+    except pd.errors.EmptyDataError as err:
+        raise DataValidationError(f"{what} {path} has no columns. Add a header line with column names.") from err
+
+    if frame.shape[1] == 1:
+        others = [d for d in _CANDIDATE_DELIMITERS if d != chosen and d in header_line]
+        if others:
+            found = _DELIMITER_NAMES[others[0]]
+            raise DataValidationError(
+                f"{what} {path}: read with delimiter {_DELIMITER_NAMES.get(chosen, repr(chosen))} it has a "
+                f"single column {header_line[:60]!r}, but the header contains the {found}. The file uses "
+                f"another delimiter: set `delimiter: {others[0]!r}` for this source in campaign.yaml "
+                f"(or pass --delimiter {others[0]!r}), or leave the delimiter out to detect it."
+            )
+
+    raw_names = next(csv.reader([header_line], delimiter=chosen))
+    names = [n.strip() for n in raw_names]
+    seen: dict[str, int] = {}
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+    repeated = sorted(n for n, c in seen.items() if c > 1 and n)
+    if repeated:
+        raise DataValidationError(
+            f"{what} {path}: column name(s) {repeated} appear more than once in the header. "
+            "Give every column a unique name."
+        )
+    frame.columns = [str(c).strip() for c in frame.columns]
+
+    dropped_cols = tuple(
+        c for c in frame.columns if (c.startswith("Unnamed:") or c == "") and frame[c].isna().all()
+    )
+    if dropped_cols:
+        frame = frame.drop(columns=list(dropped_cols))
+    empty_rows = frame.isna().all(axis=1)
+    n_empty = int(empty_rows.sum())
+    if n_empty:
+        # Keep the original line numbers in the index so errors can name lines in the file.
+        frame = frame.loc[~empty_rows]
+    if frame.empty:
+        raise DataValidationError(
+            f"{what} {path} has a header ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''}) "
+            "but no data rows."
+        )
+    # Index = line number in the file (header is line 1), so messages can point at lines.
+    frame.index = pd.Index(frame.index.to_numpy() + 2, name="line")
+    info = TableReadInfo(
+        path=str(path),
+        delimiter=chosen,
+        encoding=encoding,
+        had_bom=had_bom,
+        n_empty_rows_dropped=n_empty,
+        dropped_empty_columns=dropped_cols,
+    )
+    return frame, info
