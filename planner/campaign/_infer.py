@@ -66,10 +66,22 @@ def _leak_reason(column: pd.Series, target: pd.Series, target_name: str) -> str 
     if both.sum() < 8 or x[both].nunique() < 2 or y[both].nunique() < 2:
         return None
     xs, ys = x[both], y[both]
-    if xs.nunique() == 2:
-        low, high = sorted(xs.unique())
-        if ys[xs == low].max() < ys[xs == high].min() or ys[xs == high].max() < ys[xs == low].min():
+
+    def separates(binary: pd.Series, other: pd.Series) -> bool:
+        low, high = sorted(binary.unique())
+        a, b = other[binary == low], other[binary == high]
+        return bool(a.max() < b.min() or b.max() < a.min())
+
+    if xs.nunique() == 2 and ys.nunique() > 2:
+        if separates(xs, ys):
             return f"a 0/1 label that splits target {target_name!r} at a threshold: derived from it (leak)"
+        return None
+    if ys.nunique() == 2:
+        if separates(ys, xs):
+            return (
+                f"separates the classes of target {target_name!r} perfectly at a threshold: the label was "
+                "derived from it, so using it as an input would leak the answer"
+            )
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -153,6 +153,11 @@ def check_table(
             n_target_missing += values.isna().astype(int)
     else:
         for target in spec.targets:
+            labels = frame[target.name]
+            numeric = pd.to_numeric(labels, errors="coerce")
+            # 0/1 labels read as floats (a column with blanks) are class names "0"/"1", not "0.0".
+            if labels.notna().any() and numeric[labels.notna()].notna().all() and (numeric.dropna() % 1 == 0).all():
+                frame[target.name] = numeric.astype("Int64")
             n_target_missing += frame[target.name].isna().astype(int)
 
     unlabelled = n_target_missing == len(spec.targets)

@@ -1,0 +1,612 @@
+"""Search spaces: declarative YAML files describing the pipeline space, validated once.
+
+A space file names, for each pipeline step, the components to choose from and their
+parameters; and for the model, the fusion strategies (single model, bagging,
+boosting, stacking, voting) with their base learners. See ``search_spaces/default.yaml``
+for the annotated format. Loading validates everything that can be checked without
+data; :meth:`SearchSpace.suggest` turns one Optuna trial into a flat parameter dict
+(the *pipeline spec*) that :func:`planner.automl.build_pipeline` understands.
+
+Parameter names in a pipeline spec:
+
+* ``<step>``: the chosen component of a step, e.g. ``imputer: knn``;
+* ``<step>.<component>.<param>``: e.g. ``imputer.knn.n_neighbors: 5``;
+* ``fusion``: one of ``single``, ``bagging``, ``boosting``, ``stacking``, ``voting``;
+* ``model`` and ``model.<name>.<param>`` for a single model;
+* ``<fusion>.base`` / ``<fusion>.bases`` (``"rf+svr+gp"``), ``<fusion>.base.<name>.<param>``,
+  ``stacking.meta``, ``stacking.meta.<name>.<param>`` and fusion-level ``<fusion>.<param>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from planner.automl._components import STEPS, TASKS, get_component
+from planner.automl._expr import VARIABLES, check_expression, evaluate
+from planner.exceptions import SpecError
+
+__all__ = [
+    "ParamSpec",
+    "ComponentChoice",
+    "FusionChoice",
+    "SearchSpace",
+    "SpaceContext",
+    "load_search_space",
+    "bundled_search_spaces",
+    "FUSION_KINDS",
+    "PREPROCESSING_STEPS",
+]
+
+SPACE_VERSION = 1
+PREPROCESSING_STEPS = ("outliers", "imputer", "encoder", "scaler", "selector")
+FUSION_KINDS = ("single", "bagging", "boosting", "stacking", "voting")
+_FUSION_KEYS: dict[str, dict[str, str]] = {
+    # fusion kind -> allowed keys -> what they are
+    "single": {"models": "components"},
+    "bagging": {"base": "components", "n_estimators": "param", "max_samples": "param", "max_features": "param"},
+    "boosting": {"base": "components", "n_estimators": "param", "learning_rate": "param"},
+    "stacking": {"base": "components", "meta": "meta", "n_base": "n_base", "cv": "param"},
+    "voting": {"base": "components", "n_base": "n_base"},
+}
+_REQUIRED_FUSION_KEYS = {"single": ("models",), "bagging": ("base",), "boosting": ("base",), "stacking": ("base", "meta"), "voting": ("base",)}
+_TOP_KEYS = ("version", "name", "description", "cv", "steps", "fusion", "defaults")
+_CV_KEYS = ("n_splits", "n_repeats")
+
+
+def _spec_error(source: str, key: str, problem: str, fix: str) -> SpecError:
+    return SpecError(f"{source}: key '{key}': {problem}. Fix: {fix}")
+
+
+@dataclass(frozen=True)
+class SpaceContext:
+    """What the data tell the space: sizes for bounds, and which steps apply.
+
+    Attributes:
+        task: ``"regression"`` or ``"classification"``.
+        n_samples: Rows handed to the search.
+        n_features: Model input columns before encoding.
+        n_classes: Distinct labels (classification), else 0.
+        has_missing: Whether any feature value is missing (else imputation is fixed, not searched).
+        has_categorical: Whether categorical columns exist (else no encoder is searched).
+    """
+
+    task: str
+    n_samples: int
+    n_features: int
+    n_classes: int = 0
+    has_missing: bool = True
+    has_categorical: bool = True
+
+    @property
+    def env(self) -> dict[str, float]:
+        return {"n_samples": self.n_samples, "n_features": self.n_features, "n_classes": self.n_classes}
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: fixed, or an int / float range or a categorical choice.
+
+    Attributes:
+        key: Where it sits in the file, for messages.
+        kind: ``"fixed"``, ``"int"``, ``"float"`` or ``"categorical"``.
+        value: The fixed value (``kind == "fixed"``).
+        low: Lower bound, a number or an expression over ``n_samples``/``n_features``/``n_classes``.
+        high: Upper bound, same.
+        log: Sample on a log scale.
+        choices: The categorical choices.
+        default: Value of the cheap starting point (enqueued first); ``None`` means the
+            geometric or arithmetic midpoint, or the first choice.
+    """
+
+    key: str
+    kind: str
+    value: Any = None
+    low: float | str | None = None
+    high: float | str | None = None
+    log: bool = False
+    choices: tuple[Any, ...] = ()
+    default: Any = None
+
+    def bounds(self, ctx: SpaceContext) -> tuple[float, float]:
+        """The numeric bounds for this data; ``high`` is raised to ``low`` if data are tiny."""
+        low = evaluate(self.low, ctx.env)  # type: ignore[arg-type]
+        high = evaluate(self.high, ctx.env)  # type: ignore[arg-type]
+        if self.kind == "int":
+            low, high = int(math.ceil(low)), int(math.floor(high))
+        return low, max(low, high)
+
+    def default_value(self, ctx: SpaceContext) -> Any:
+        if self.kind == "fixed":
+            return self.value
+        if self.kind == "categorical":
+            return self.default if self.default is not None else self.choices[0]
+        low, high = self.bounds(ctx)
+        if self.default is not None:
+            value = evaluate(self.default, ctx.env)
+        elif self.log:
+            value = math.sqrt(low * high)
+        else:
+            value = (low + high) / 2
+        value = min(max(value, low), high)
+        return int(round(value)) if self.kind == "int" else float(value)
+
+    def suggest(self, trial: Any, name: str, ctx: SpaceContext) -> Any:
+        """Ask ``trial`` for a value named ``name`` (or return the fixed value)."""
+        if self.kind == "fixed":
+            return self.value
+        if isinstance(trial, _DefaultPicker):
+            return trial.pick(name, self.default_value(ctx))
+        if self.kind == "categorical":
+            return trial.suggest_categorical(name, list(self.choices))
+        low, high = self.bounds(ctx)
+        if low == high:
+            return low
+        if self.kind == "int":
+            return trial.suggest_int(name, int(low), int(high), log=self.log)
+        return trial.suggest_float(name, float(low), float(high), log=self.log)
+
+    def to_data(self) -> Any:
+        if self.kind == "fixed":
+            return self.value
+        data: dict[str, Any] = {"type": self.kind}
+        if self.kind == "categorical":
+            data["choices"] = list(self.choices)
+        else:
+            data.update(low=self.low, high=self.high)
+            if self.log:
+                data["log"] = True
+        if self.default is not None:
+            data["default"] = self.default
+        return data
+
+
+@dataclass(frozen=True)
+class ComponentChoice:
+    """A component offered at one step, with its parameter specs."""
+
+    step: str
+    name: str
+    params: tuple[tuple[str, ParamSpec], ...] = ()
+
+    @property
+    def component(self) -> Any:
+        return get_component(self.step, self.name)
+
+    def supports(self, task: str) -> bool:
+        return task in self.component.tasks
+
+    def suggest(self, trial: Any, prefix: str, ctx: SpaceContext, out: dict[str, Any]) -> None:
+        for pname, spec in self.params:
+            out[f"{prefix}.{self.name}.{pname}"] = spec.suggest(trial, f"{prefix}.{self.name}.{pname}", ctx)
+
+
+@dataclass(frozen=True)
+class FusionChoice:
+    """One fusion strategy with its base learners (and meta-learners for stacking)."""
+
+    kind: str
+    bases: tuple[ComponentChoice, ...]
+    metas: tuple[ComponentChoice, ...] = ()
+    n_base: tuple[int, int] = (2, 2)
+    params: tuple[tuple[str, ParamSpec], ...] = ()
+
+    def bases_for(self, task: str) -> list[ComponentChoice]:
+        bases = [b for b in self.bases if b.supports(task)]
+        if self.kind == "boosting" and task == "classification":
+            bases = [b for b in bases if b.component.supports_sample_weight]
+        return bases
+
+    def combos(self, task: str) -> list[str]:
+        """Base-learner sets of a heterogeneous fusion, as ``"a+b+c"`` strings."""
+        names = [b.name for b in self.bases_for(task)]
+        low, high = self.n_base
+        out = []
+        for size in range(low, min(high, len(names)) + 1):
+            out.extend("+".join(c) for c in itertools.combinations(names, size))
+        return out
+
+    def available(self, task: str) -> bool:
+        if self.kind in ("stacking", "voting"):
+            has_meta = self.kind == "voting" or any(m.supports(task) for m in self.metas)
+            return bool(self.combos(task)) and has_meta
+        return bool(self.bases_for(task))
+
+
+class _DefaultPicker:
+    """Stands in for an Optuna trial to read a space's cheap default configuration."""
+
+    def __init__(self, overrides: Mapping[str, Any]) -> None:
+        self.overrides = dict(overrides)
+        self.params: dict[str, Any] = {}
+
+    def pick(self, name: str, default: Any) -> Any:
+        value = self.overrides.get(name, default)
+        self.params[name] = value
+        return value
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        value = self.overrides.get(name, choices[0])
+        if value not in choices:
+            raise KeyError(name)
+        self.params[name] = value
+        return value
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A validated, immutable pipeline space.
+
+    Attributes:
+        name: The space's name (``default``, ``small_data``...).
+        source: The file it came from, for messages.
+        description: Free text.
+        cv: CV defaults the space recommends (``n_splits``, ``n_repeats``), used when the
+            caller gives none.
+        steps: Preprocessing steps and their component choices, in pipeline order.
+        fusion: Fusion strategies, with their base learners.
+        defaults: Partial configurations enqueued first (cheap, sensible starting points).
+        data: The parsed file, for storing with a study and rebuilding.
+    """
+
+    name: str
+    source: str
+    description: str
+    cv: tuple[tuple[str, Any], ...]
+    steps: tuple[tuple[str, tuple[ComponentChoice, ...]], ...]
+    fusion: tuple[FusionChoice, ...]
+    defaults: tuple[tuple[tuple[str, Any], ...], ...] = ()
+    data: Any = field(default=None, compare=False, repr=False)
+
+    # ----------------------------------------------------------------- queries
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the space's content; a study refuses to resume on another space."""
+        return hashlib.sha256(json.dumps(self.data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def step_choices(self, step: str, task: str) -> list[ComponentChoice]:
+        for name, choices in self.steps:
+            if name == step:
+                return [c for c in choices if c.supports(task)]
+        return []
+
+    def fusion_choices(self, task: str) -> list[FusionChoice]:
+        return [f for f in self.fusion if f.available(task)]
+
+    def check_task(self, task: str) -> None:
+        """Make sure the space can build a pipeline for ``task``.
+
+        Raises:
+            SpecError: No fusion strategy has a model for the task, or a step has no
+                component for it.
+        """
+        if task not in TASKS:
+            raise SpecError(f"task must be one of {list(TASKS)}, got {task!r}")
+        if not self.fusion_choices(task):
+            raise _spec_error(self.source, "fusion", f"no model in this space serves task {task!r}", f"add {task} models (see search_spaces/default.yaml)")
+        for step, choices in self.steps:
+            if choices and not [c for c in choices if c.supports(task)]:
+                raise _spec_error(self.source, f"steps.{step}", f"no component serves task {task!r}", f"add a {task} component or 'none'")
+
+    # ----------------------------------------------------------------- sampling
+
+    def suggest(self, trial: Any, ctx: SpaceContext) -> dict[str, Any]:
+        """Draw one pipeline from ``trial`` (define-by-run, conditional parameters).
+
+        Args:
+            trial: An ``optuna.Trial`` (anything with ``suggest_categorical/int/float``).
+            ctx: What the data say (sizes, missing values, categorical columns).
+
+        Returns:
+            The full pipeline spec: every chosen component and every parameter,
+            tuned or fixed, under the names described in this module's docstring.
+        """
+        out: dict[str, Any] = {}
+        for step, _ in self.steps:
+            choices = self.step_choices(step, ctx.task)
+            if not choices or (step == "encoder" and not ctx.has_categorical):
+                continue
+            if step == "imputer" and not ctx.has_missing:
+                # nothing to impute in the search data: keep the space's first (cheapest)
+                # choice with its defaults so predictions on incomplete rows still work
+                choice = choices[0]
+                out[step] = choice.name
+                for pname, spec in choice.params:
+                    out[f"{step}.{choice.name}.{pname}"] = spec.default_value(ctx)
+                continue
+            choice = self._pick(trial, step, choices)
+            out[step] = choice.name
+            choice.suggest(trial, step, ctx, out)
+
+        fusions = self.fusion_choices(ctx.task)
+        names = [f.kind for f in fusions]
+        kind = names[0] if len(names) == 1 else trial.suggest_categorical("fusion", names)
+        fusion = fusions[names.index(kind)]
+        out["fusion"] = kind
+        if kind == "single":
+            model = self._pick(trial, "model", fusion.bases_for(ctx.task))
+            out["model"] = model.name
+            model.suggest(trial, "model", ctx, out)
+        elif kind in ("bagging", "boosting"):
+            base = self._pick(trial, f"{kind}.base", fusion.bases_for(ctx.task))
+            out[f"{kind}.base"] = base.name
+            base.suggest(trial, f"{kind}.base", ctx, out)
+        else:
+            combos = fusion.combos(ctx.task)
+            combo = combos[0] if len(combos) == 1 else trial.suggest_categorical(f"{kind}.bases", combos)
+            out[f"{kind}.bases"] = combo
+            by_name = {b.name: b for b in fusion.bases_for(ctx.task)}
+            for name in combo.split("+"):
+                by_name[name].suggest(trial, f"{kind}.base", ctx, out)
+            if kind == "stacking":
+                meta = self._pick(trial, "stacking.meta", [m for m in fusion.metas if m.supports(ctx.task)])
+                out["stacking.meta"] = meta.name
+                meta.suggest(trial, "stacking.meta", ctx, out)
+        for pname, spec in fusion.params:
+            out[f"{kind}.{pname}"] = spec.suggest(trial, f"{kind}.{pname}", ctx)
+        return out
+
+    @staticmethod
+    def _pick(trial: Any, name: str, choices: list[ComponentChoice]) -> ComponentChoice:
+        if len(choices) == 1:
+            return choices[0]
+        chosen = trial.suggest_categorical(name, [c.name for c in choices])
+        return next(c for c in choices if c.name == chosen)
+
+    def default_trials(self, ctx: SpaceContext) -> list[dict[str, Any]]:
+        """The space's cheap starting configurations for this data, as Optuna params.
+
+        Entries that name a model the task cannot use are left out. Parameters an entry
+        does not set take their declared ``default`` (or the range's midpoint).
+        """
+        out: list[dict[str, Any]] = []
+        for entry in self.defaults:
+            picker = _DefaultPicker(dict(entry))
+            try:
+                self.suggest(picker, ctx)
+            except KeyError:
+                continue  # e.g. a regression-only default in a classification study
+            if picker.params not in out:
+                out.append(picker.params)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parsed file (round-trips through :meth:`from_dict`)."""
+        return json.loads(json.dumps(self.data, default=str))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>") -> SearchSpace:
+        """Validate a parsed space file.
+
+        Raises:
+            SpecError: Anything is wrong; the message names ``source``, the key, the bad
+                value and the fix.
+        """
+        return _parse(data, source)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _parse_param(value: Any, key: str, source: str) -> ParamSpec:
+    if not isinstance(value, Mapping):
+        if isinstance(value, list):
+            raise _spec_error(source, key, f"a bare list {value!r} is ambiguous", "write {type: categorical, choices: [...]}")
+        return ParamSpec(key=key, kind="fixed", value=value)
+    allowed = {"type", "low", "high", "log", "choices", "default"}
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise _spec_error(source, f"{key}.{unknown[0]}", f"unknown field {unknown[0]!r}", f"use only {sorted(allowed)}")
+    kind = value.get("type")
+    if kind not in ("int", "float", "categorical"):
+        raise _spec_error(source, f"{key}.type", f"type must be int, float or categorical, got {kind!r}", "set type: int|float|categorical")
+    if kind == "categorical":
+        choices = value.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise _spec_error(source, f"{key}.choices", f"empty or missing choice list ({choices!r})", "give at least one choice, e.g. choices: [a, b]")
+        default = value.get("default")
+        if default is not None and default not in choices:
+            raise _spec_error(source, f"{key}.default", f"default {default!r} is not among the choices {choices}", "pick the default from the choices")
+        return ParamSpec(key=key, kind=kind, choices=tuple(choices), default=default)
+    for bound in ("low", "high"):
+        if bound not in value:
+            raise _spec_error(source, f"{key}.{bound}", f"a {kind} range needs '{bound}'", f"add {bound}: <number or expression over {list(VARIABLES)}>")
+        if isinstance(value[bound], bool) or not isinstance(value[bound], int | float | str):
+            raise _spec_error(source, f"{key}.{bound}", f"{value[bound]!r} is not a number or expression", "write a number or e.g. \"min(30, n_samples // 5)\"")
+    for bound in ("low", "high", "default"):
+        if value.get(bound) is not None:
+            try:
+                check_expression(value[bound])
+            except (ValueError, ArithmeticError) as err:
+                raise _spec_error(source, f"{key}.{bound}", f"bad value {value[bound]!r} ({err})", f"use numbers and {list(VARIABLES)}") from None
+    low, high, log = value["low"], value["high"], bool(value.get("log", False))
+    if isinstance(low, int | float) and isinstance(high, int | float):
+        if low > high:
+            raise _spec_error(source, key, f"low {low!r} is above high {high!r}", "swap the bounds")
+        if log and low <= 0:
+            raise _spec_error(source, f"{key}.low", f"a log-scale range needs low > 0, got {low!r}", "raise low or drop log: true")
+    return ParamSpec(key=key, kind=kind, low=low, high=high, log=log, default=value.get("default"))
+
+
+def _parse_components(value: Any, step: str, key: str, source: str) -> tuple[ComponentChoice, ...]:
+    if isinstance(value, list):
+        if not all(isinstance(v, str) for v in value):
+            raise _spec_error(source, key, f"a list of choices must hold component names, got {value!r}", "write a mapping name: {params} or a list of names")
+        value = {name: {} for name in value}
+    if not isinstance(value, Mapping):
+        raise _spec_error(source, key, f"expected a mapping of components, got {value!r}", "write e.g. {median: {}, knn: {n_neighbors: 5}}")
+    if not value:
+        raise _spec_error(source, key, "empty choice list", "list at least one component (use 'none' to allow skipping the step)")
+    out = []
+    for name, params in value.items():
+        try:
+            component = get_component(step, str(name))
+        except SpecError as err:
+            raise _spec_error(source, f"{key}.{name}", f"unknown {step} component {name!r}", str(err).split("; ", 1)[1]) from None
+        params = params or {}
+        if not isinstance(params, Mapping):
+            raise _spec_error(source, f"{key}.{name}", f"parameters must be a mapping, got {params!r}", "write {param: value-or-range}")
+        parsed = []
+        for pname, pvalue in params.items():
+            if pname not in component.params:
+                known = sorted(component.params) or "none"
+                raise _spec_error(source, f"{key}.{name}.{pname}", f"unknown parameter {pname!r} of {step} component {name!r}", f"use one of: {known}")
+            parsed.append((str(pname), _parse_param(pvalue, f"{key}.{name}.{pname}", source)))
+        out.append(ComponentChoice(step=step, name=str(name), params=tuple(parsed)))
+    return tuple(out)
+
+
+def _parse(data: Any, source: str) -> SearchSpace:
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{source}: a search-space file must be a YAML mapping with keys {list(_TOP_KEYS)}, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(_TOP_KEYS))
+    if unknown:
+        raise _spec_error(source, unknown[0], f"unknown top-level key {unknown[0]!r}", f"use only {list(_TOP_KEYS)}")
+    if data.get("version") != SPACE_VERSION:
+        raise _spec_error(source, "version", f"unsupported version {data.get('version')!r}", f"set version: {SPACE_VERSION}")
+
+    cv = data.get("cv") or {}
+    if not isinstance(cv, Mapping):
+        raise _spec_error(source, "cv", f"expected a mapping, got {cv!r}", "write e.g. cv: {n_splits: 5, n_repeats: 2}")
+    for k, v in cv.items():
+        if k not in _CV_KEYS:
+            raise _spec_error(source, f"cv.{k}", f"unknown key {k!r}", f"use only {list(_CV_KEYS)}")
+        if not (v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v >= (2 if k == "n_splits" else 1))):
+            raise _spec_error(source, f"cv.{k}", f"bad value {v!r}", f"an integer (n_splits >= 2, n_repeats >= 1) or 'auto'")
+
+    steps_data = data.get("steps") or {}
+    if not isinstance(steps_data, Mapping):
+        raise _spec_error(source, "steps", f"expected a mapping of steps, got {steps_data!r}", f"use steps among {list(PREPROCESSING_STEPS)}")
+    for step in steps_data:
+        if step not in PREPROCESSING_STEPS:
+            raise _spec_error(source, f"steps.{step}", f"unknown step {step!r}", f"use steps among {list(PREPROCESSING_STEPS)}")
+    steps = tuple((step, _parse_components(steps_data[step], step, f"steps.{step}", source)) for step in PREPROCESSING_STEPS if step in steps_data)
+
+    fusion_data = data.get("fusion")
+    if not isinstance(fusion_data, Mapping) or not fusion_data:
+        raise _spec_error(source, "fusion", f"empty or missing ({fusion_data!r})", "declare at least fusion: {single: {models: {ridge: {}}}}")
+    fusions = []
+    for kind, body in fusion_data.items():
+        key = f"fusion.{kind}"
+        if kind not in FUSION_KINDS:
+            raise _spec_error(source, key, f"unknown fusion kind {kind!r}", f"use {list(FUSION_KINDS)}")
+        if not isinstance(body, Mapping):
+            raise _spec_error(source, key, f"expected a mapping, got {body!r}", f"write keys among {sorted(_FUSION_KEYS[kind])}")
+        for k in body:
+            if k not in _FUSION_KEYS[kind]:
+                raise _spec_error(source, f"{key}.{k}", f"unknown key {k!r} for fusion {kind!r}", f"use keys among {sorted(_FUSION_KEYS[kind])}")
+        for k in _REQUIRED_FUSION_KEYS[kind]:
+            if k not in body:
+                raise _spec_error(source, f"{key}.{k}", "missing", f"add {k}: with at least one component")
+        bases = _parse_components(body.get("models", body.get("base")), "model", f"{key}.{'models' if kind == 'single' else 'base'}", source)
+        metas = _parse_components(body["meta"], "meta", f"{key}.meta", source) if "meta" in body else ()
+        n_base = (2, 2)
+        if "n_base" in body:
+            nb = body["n_base"]
+            nb = {"low": nb, "high": nb} if isinstance(nb, int) else nb
+            if not (isinstance(nb, Mapping) and isinstance(nb.get("low"), int) and isinstance(nb.get("high"), int) and 2 <= nb["low"] <= nb["high"] <= 4):
+                raise _spec_error(source, f"{key}.n_base", f"bad value {body['n_base']!r}", "an integer or {low: 2, high: 4} with 2 <= low <= high <= 4")
+            n_base = (nb["low"], nb["high"])
+        if kind in ("stacking", "voting") and len(bases) < n_base[0]:
+            raise _spec_error(source, f"{key}.base", f"{len(bases)} base learner(s) listed but n_base.low is {n_base[0]}", "list more base learners or lower n_base")
+        if kind == "boosting":
+            for b in bases:
+                if not b.component.supports_sample_weight and "classification" in b.component.tasks:
+                    raise _spec_error(source, f"{key}.base.{b.name}", f"{b.name!r} cannot take sample weights, which boosting needs", "use tree, logistic, svc, naive_bayes or another weighted learner")
+        params = tuple((k, _parse_param(v, f"{key}.{k}", source)) for k, v in body.items() if _FUSION_KEYS[kind][k] == "param")
+        fusions.append(FusionChoice(kind=kind, bases=bases, metas=metas, n_base=n_base, params=params))
+
+    defaults = data.get("defaults") or []
+    if not isinstance(defaults, list) or not all(isinstance(d, Mapping) for d in defaults):
+        raise _spec_error(source, "defaults", f"expected a list of mappings, got {defaults!r}", "write defaults: [{imputer: median, fusion: single, model: ridge}]")
+    parsed_defaults = tuple(tuple(sorted((str(k), v) for k, v in d.items())) for d in defaults)
+
+    space = SearchSpace(
+        name=str(data.get("name") or Path(source).stem),
+        source=source,
+        description=str(data.get("description") or ""),
+        cv=tuple(cv.items()),
+        steps=steps,
+        fusion=tuple(fusions),
+        defaults=parsed_defaults,
+        data=json.loads(json.dumps(data, default=str)),
+    )
+    _check_defaults(space)
+    return space
+
+
+def _check_defaults(space: SearchSpace) -> None:
+    """Each default entry must name known steps and choices the space offers."""
+    choice_names: dict[str, set[str]] = {step: {c.name for c in choices} for step, choices in space.steps}
+    choice_names["fusion"] = {f.kind for f in space.fusion}
+    for f in space.fusion:
+        if f.kind == "single":
+            choice_names["model"] = {b.name for b in f.bases}
+        elif f.kind in ("bagging", "boosting"):
+            choice_names[f"{f.kind}.base"] = {b.name for b in f.bases}
+        else:
+            choice_names[f"{f.kind}.bases"] = {c for task in TASKS for c in f.combos(task)}
+            if f.metas:
+                choice_names["stacking.meta"] = {m.name for m in f.metas}
+    for i, entry in enumerate(space.defaults):
+        for k, v in entry:
+            key = f"defaults[{i}].{k}"
+            if k in choice_names:
+                if v not in choice_names[k]:
+                    raise _spec_error(space.source, key, f"{v!r} is not offered at {k!r} (offered: {sorted(choice_names[k])})", "name a choice listed in the file")
+            elif "." not in k:
+                raise _spec_error(space.source, key, f"unknown key {k!r}", f"use step names {sorted(choice_names)} or dotted parameter names like model.ridge.alpha")
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _bundled_dir() -> Path:
+    """Where the shipped spaces live: package data first, then the repository checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "spaces", here.parents[1] / "search_spaces"):
+        if candidate.is_dir() and any(candidate.glob("*.yaml")):
+            return candidate
+    return here.parents[1] / "search_spaces"
+
+
+def bundled_search_spaces() -> dict[str, Path]:
+    """Names of the shipped spaces (``default``, ``small_data``, ``fast``) and their files."""
+    return {p.stem: p for p in sorted(_bundled_dir().glob("*.yaml"))}
+
+
+def load_search_space(path_or_name: str | Path | SearchSpace) -> SearchSpace:
+    """Load and validate a search space.
+
+    Args:
+        path_or_name: A bundled name (``"default"``, ``"small_data"``, ``"fast"``), a path
+            to a YAML file, or an already loaded space (returned as is).
+
+    Returns:
+        The frozen, validated :class:`SearchSpace`.
+
+    Raises:
+        SpecError: The file does not exist, is not YAML, or breaks a rule; the message
+            names the file, the key, the bad value and the fix.
+    """
+    if isinstance(path_or_name, SearchSpace):
+        return path_or_name
+    import yaml
+
+    bundled = bundled_search_spaces()
+    text = str(path_or_name)
+    path = bundled[text] if text in bundled else Path(text).expanduser()
+    if not path.is_file():
+        raise SpecError(f"search space {text!r} is neither a bundled name ({sorted(bundled)}) nor an existing file; give a bundled name or a path to a YAML file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise SpecError(f"{path}: not valid YAML ({err}); fix the syntax at the position shown") from err
+    return _parse(data, str(path))

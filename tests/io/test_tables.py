@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import pytest
+
+from planner.exceptions import DataValidationError
+from planner.io import read_table
+
+
+def write(tmp_path, text, name="t.csv", raw=None):
+    path = tmp_path / name
+    if raw is not None:
+        path.write_bytes(raw)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_bom_is_accepted_and_columns_are_clean(tmp_path):
+    path = write(tmp_path, "", raw="\ufeffid, x ,y\n1,2,3\n".encode())
+    frame, info = read_table(path)
+    assert list(frame.columns) == ["id", "x", "y"]
+    assert info.had_bom
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_delimiter_is_detected(tmp_path, delimiter):
+    path = write(tmp_path, delimiter.join(["a", "b"]) + "\n" + delimiter.join(["1.5", "x"]) + "\n")
+    frame, info = read_table(path)
+    assert info.delimiter == delimiter
+    assert frame.loc[2, "a"] == 1.5
+
+
+def test_wrong_delimiter_names_the_right_one(tmp_path):
+    path = write(tmp_path, "a;b;c\n1;2;3\n")
+    with pytest.raises(DataValidationError, match="semicolon"):
+        read_table(path, delimiter=",")
+
+
+def test_missing_and_empty_files(tmp_path):
+    with pytest.raises(DataValidationError, match="not found"):
+        read_table(tmp_path / "nope.csv")
+    with pytest.raises(DataValidationError, match="is empty"):
+        read_table(write(tmp_path, "\n\n"))
+    with pytest.raises(DataValidationError, match="no data rows"):
+        read_table(write(tmp_path, "a,b\n", name="h.csv"))
+    with pytest.raises(DataValidationError, match="directory"):
+        read_table(tmp_path)
+    with pytest.raises(DataValidationError, match="Export the sheet"):
+        read_table(write(tmp_path, "x", name="book.xlsx"))
+
+
+def test_ragged_row_names_the_line(tmp_path):
+    path = write(tmp_path, "a,b\n1,2\n3,4,5\n")
+    with pytest.raises(DataValidationError, match="line 3: has 3 fields but the header has 2"):
+        read_table(path)
+
+
+def test_repeated_header_names_are_rejected(tmp_path):
+    with pytest.raises(DataValidationError, match=r"\['a'\] appear more than once"):
+        read_table(write(tmp_path, "a,b,a\n1,2,3\n"))
+
+
+def test_empty_rows_dropped_and_lines_kept(tmp_path):
+    frame, info = read_table(write(tmp_path, "a,b\n1,2\n,\n,\n5,6\n"))
+    assert info.n_empty_rows_dropped == 2
+    assert list(frame.index) == [2, 5]  # line numbers in the file
+
+
+def test_latin1_file_is_read_with_a_warning(tmp_path):
+    path = write(tmp_path, "", raw="name,x\nCaf\xe9,1\n".encode("cp1252"))
+    with pytest.warns(UserWarning, match="not valid UTF-8"):
+        frame, info = read_table(path)
+    assert frame.loc[2, "name"] == "Café"
+    assert info.encoding == "cp1252"
+
+
+def test_real_datasets_read(datasets_dir):
+    frame, info = read_table(datasets_dir / "liverpool_li_ion_conductivity" / "LiIonDatabase.csv")
+    assert frame.shape == (820, 8) and info.had_bom and frame.columns[0] == "ID"
+    frame, info = read_table(datasets_dir / "llzo_doped_conductivity" / "llzo_dataset_clean.csv")
+    assert len(frame) == 176 and info.n_empty_rows_dropped > 0
+    assert frame["rel_dens_%"].isna().sum() == 63
