@@ -131,7 +131,9 @@ def infer_columns(
                 out.notes[name] = f"constant ({nonnull.iloc[0]!r} in every row): carries no information"
                 continue
             is_int = bool((numeric == numeric.round()).all())
-            is_row_number = is_int and numeric.is_unique and len(numeric) == n_rows and numeric.is_monotonic_increasing
+            is_row_number = (
+                is_int and len(numeric) == n_rows >= 5 and bool((numeric.diff().dropna() == 1).all())
+            )
             if is_int and (_ID_NAME.match(str(name)) or is_row_number):
                 out.ignore.append(name)
                 out.notes[name] = (

@@ -18,7 +18,9 @@ _MAX_EXAMPLES = 5
 def _examples(lines: pd.Index, values: pd.Series | None = None) -> str:
     shown = []
     for line in list(lines)[:_MAX_EXAMPLES]:
-        shown.append(f"line {line}" + (f" ({values.loc[line]!r})" if values is not None else ""))
+        value = values.loc[line] if values is not None else None
+        value = value.item() if hasattr(value, "item") else value  # numpy scalar -> plain repr
+        shown.append(f"line {line}" + (f" ({value!r})" if values is not None else ""))
     more = len(lines) - _MAX_EXAMPLES
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 

@@ -117,6 +117,16 @@ def read_table(
     text, encoding, had_bom = _decode(raw, path)
     chosen = delimiter if delimiter is not None else _sniff_delimiter(text)
     header_line = text.splitlines()[0]
+    n_header = len(next(csv.reader([header_line], delimiter=chosen)))
+    # pandas silently turns the first column into the index when rows have one field too
+    # many, so rows longer than the header are found here first.
+    for line_no, row in enumerate(csv.reader(io.StringIO(text), delimiter=chosen), start=1):
+        if len(row) > n_header and any(field.strip() for field in row[n_header:]):
+            raise DataValidationError(
+                f"{what} {path}, line {line_no}: has {len(row)} fields but the header has {n_header} "
+                f"(delimiter: {_DELIMITER_NAMES.get(chosen, repr(chosen))}). Quote values that contain "
+                "the delimiter, or remove the extra fields."
+            )
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -125,6 +135,7 @@ def read_table(
             na_values=_EXTRA_NA,
             keep_default_na=True,
             dtype=None,
+            index_col=False,
             engine="c",
         )
     except pd.errors.ParserError as err:

@@ -1,0 +1,183 @@
+"""The command line as a user meets it: bad input gives one clear paragraph, exit 2, nothing changed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from planner.cli import main
+
+VERBS = ["init", "status", "observe", "run", "leaderboard", "suggest", "report", "backtest", "predict", "quality", "demo"]
+
+
+def run_cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def files(directory):
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file() and p.name != ".planner.lock"}
+
+
+@pytest.fixture
+def cli_campaign(tmp_path, capsys):
+    csv = tmp_path / "data.csv"
+    pd.DataFrame(
+        {
+            "sample_id": ["a", "b", "c", "d", "e"],
+            "x": [0.1, 0.5, 0.9, 0.3, 0.7],
+            "salt": ["LiPF6", "LiFSI", "LiPF6", "LiFSI", "LiPF6"],
+            "y": [1.0, 2.0, 1.5, 0.5, 2.5],
+        }
+    ).to_csv(csv, index=False)
+    code, out, err = run_cli(capsys, "init", tmp_path / "camp", "--data", csv, "--target", "y:max", "--id", "sample_id")
+    assert code == 0, err
+    return tmp_path / "camp"
+
+
+def test_help_lists_every_verb(capsys):
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0
+    for verb in VERBS:
+        assert f"  {verb} " in out
+    for verb in VERBS:
+        code, out, _ = run_cli(capsys, verb, "--help")
+        assert code == 0 and "Usage: planner " + verb in out
+
+
+@pytest.mark.parametrize("verb", ["run", "leaderboard", "suggest", "report", "backtest", "predict", "quality"])
+def test_reserved_verbs_say_so_and_fail(capsys, cli_campaign, verb):
+    before = files(cli_campaign)
+    code, out, err = run_cli(capsys, verb, cli_campaign)
+    assert code == 3
+    assert err.startswith(f"error: `planner {verb}` is not built yet") and len(err.strip().splitlines()) == 1
+    assert files(cli_campaign) == before
+
+
+def test_init_status_observe(capsys, cli_campaign, tmp_path):
+    new = tmp_path / "new.csv"
+    new.write_text("sample_id,x,salt,y\nf,0.2,LiFSI,3.5\n")
+    code, out, err = run_cli(capsys, "observe", cli_campaign, new)
+    assert code == 0 and "added 1" in out
+    code, out, err = run_cli(capsys, "observe", cli_campaign, new)
+    assert code == 0 and "added 0, skipped 1 already stored" in out
+    code, out, _ = run_cli(capsys, "status", cli_campaign)
+    assert "6 (5 from data sources, 1 observed here)" in out
+    assert "best 3.5 at sample_id=f" in out
+    code, out, _ = run_cli(capsys, "status", cli_campaign, "--json")
+    assert '"n_observed": 1' in out
+
+
+BAD_OBSERVATIONS = [
+    pytest.param(None, "not found", id="missing-file"),
+    pytest.param("", "is empty", id="empty-file"),
+    pytest.param("sample_id;x;salt;y\nf;0.2;LiFSI;3\n", None, id="semicolons-detected"),
+    pytest.param("sample_id,x,salt\nf,0.2,LiFSI\n", r"missing column\(s\) \['y'\]", id="target-missing"),
+    pytest.param("sample_id,x,salt,y\nf,0.2,LiFSI,high\n", r"target 'y' must be numeric but has text at line 2 \('high'\)", id="non-numeric-target"),
+    pytest.param("sample_id,x,salt,y\nf,0.2,LiFSI,inf\n", "infinite at line 2", id="inf-target"),
+    pytest.param("sample_id,x,salt,y\nf,0.2,LiFSI,\n", r"no value for target\(s\) \['y'\] at line 2", id="nan-target"),
+    pytest.param("sample_id,x,salt,y\nf,0.2,LiFSI,1\nf,0.3,LiFSI,2\n", r"'f' at lines \[2, 3\]", id="duplicate-ids"),
+    pytest.param("sample_id,x,salt,y,colour\nf,0.2,LiFSI,1,red\n", r"unknown column\(s\) \['colour'\].*--allow-extra", id="unknown-columns"),
+    pytest.param("sample_id,x,salt,y\nf,abc,LiFSI,1\n", r"numeric input 'x' has text at line 2", id="non-numeric-input"),
+    pytest.param("sample_id,x,salt,y\nf,0.2,LiFSI,1,9\n", "line 2: has 5 fields but the header has 4", id="ragged-row"),
+]
+
+
+@pytest.mark.parametrize(("content", "match"), BAD_OBSERVATIONS)
+def test_bad_observations(capsys, cli_campaign, tmp_path, content, match):
+    path = tmp_path / "obs.csv"
+    if content is not None:
+        path.write_text(content)
+    before = files(cli_campaign)
+    code, out, err = run_cli(capsys, "observe", cli_campaign, path)
+    if match is None:  # a file with another delimiter just works
+        assert code == 0 and "added 1" in out
+        return
+    assert code == 2, out
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert pytest.importorskip("re").search(match, err), err
+    assert files(cli_campaign) == before
+
+
+def test_wrong_explicit_delimiter(capsys, cli_campaign, tmp_path):
+    path = tmp_path / "obs.csv"
+    path.write_text("sample_id;x;salt;y\nf;0.2;LiFSI;3\n")
+    code, _, err = run_cli(capsys, "observe", cli_campaign, path, "--delimiter", ",")
+    assert code == 2 and "uses another delimiter" in err and "semicolon" in err
+
+
+def test_bom_file_just_works(capsys, cli_campaign, tmp_path):
+    path = tmp_path / "obs.csv"
+    path.write_bytes("\ufeffsample_id,x,salt,y\ng,0.4,LiPF6,1.25\n".encode())
+    code, out, err = run_cli(capsys, "observe", cli_campaign, path)
+    assert code == 0 and "added 1" in out, err
+
+
+def test_outside_design_space_warns_and_keeps(capsys, tmp_path):
+    csv = tmp_path / "d.csv"
+    csv.write_text("x,y\n0.1,1\n0.5,2\n0.9,3\n")
+    assert run_cli(capsys, "init", tmp_path / "c", "--data", csv, "--target", "y:min")[0] == 0
+    spec = (tmp_path / "c" / "campaign.yaml").read_text()
+    (tmp_path / "c" / "campaign.yaml").write_text(spec.replace("ranges: {}", "ranges:\n    x: [0.0, 1.0]"))
+    obs = tmp_path / "o.csv"
+    obs.write_text("x,y\n1.7,0.2\n")
+    code, out, err = run_cli(capsys, "observe", tmp_path / "c", obs)
+    assert code == 0 and "added 1" in out
+    assert "outside the design space [0.0, 1.0] at line 2 (1.7)" in out
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        pytest.param(lambda t: t + "colour: red\n", "unknown key 'colour'", id="unknown-key"),
+        pytest.param(lambda t: t.replace("seed: 0", "seed: many"), r"'seed'.*got 'many'", id="wrong-type"),
+        pytest.param(
+            lambda t: t.replace("fraction_groups: []", "fraction_groups:\n- {name: mix, columns: [x, nope]}"),
+            r"column\(s\) \['nope'\] are not inputs",
+            id="fraction-group-missing-columns",
+        ),
+        pytest.param(lambda t: t.replace("inputs:", "inputs:\n\t- oops"), "not valid YAML", id="yaml-syntax"),
+    ],
+)
+def test_malformed_campaign_yaml(capsys, cli_campaign, tmp_path, edit, match):
+    path = cli_campaign / "campaign.yaml"
+    path.write_text(edit(path.read_text()))
+    new = tmp_path / "n.csv"
+    new.write_text("sample_id,x,salt,y\nz,0.2,LiFSI,3.5\n")
+    for args in (("status", cli_campaign), ("observe", cli_campaign, new)):
+        code, out, err = run_cli(capsys, *args)
+        assert code == 2 and "Traceback" not in err
+        assert pytest.importorskip("re").search(match, err), err
+    assert not (cli_campaign / "observations.csv").exists()
+
+
+def test_init_errors(capsys, tmp_path):
+    csv = tmp_path / "d.csv"
+    csv.write_text("x,y\n1,2\n3,4\n")
+    code, _, err = run_cli(capsys, "init", tmp_path / "c", "--data", csv, "--target", "nope:max")
+    assert code == 2 and "target column 'nope' is not in the file" in err
+    code, _, err = run_cli(capsys, "init", tmp_path / "c", "--data", csv, "--target", "y")
+    assert code == 2 and "NAME:max or NAME:min" in err
+    assert not (tmp_path / "c").exists()
+    assert run_cli(capsys, "init", tmp_path / "c", "--data", csv, "--target", "y:max")[0] == 0
+    code, _, err = run_cli(capsys, "init", tmp_path / "c", "--data", csv, "--target", "y:max")
+    assert code == 2 and "already exists" in err
+
+
+def test_debug_shows_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "planner.cli", "--debug", "status", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0 and "Traceback" in result.stderr and "CampaignNotFoundError" in result.stderr
+
+
+def test_console_script_exit_code(tmp_path):
+    exe = [sys.executable, "-c", "import sys; from planner.cli import _script; sys.argv=['planner', *sys.argv[1:]]; _script()"]
+    result = subprocess.run([*exe, "status", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.startswith("error: no campaign") and "Traceback" not in result.stderr
