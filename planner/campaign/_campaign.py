@@ -264,12 +264,11 @@ class Campaign:
         hashes = row_hashes(new, key_cols)
         with self.store.lock():
             stored = self.data()
-            stored_hashes = set(row_hashes(stored, key_cols)) if len(stored) else set()
-            is_dup = hashes.isin(stored_hashes) | hashes.duplicated(keep="first")
+            stored_hashes = row_hashes(stored, key_cols)
+            is_dup = hashes.isin(set(stored_hashes)) | hashes.duplicated(keep="first")
             id_col = self.spec.data.id_column
             if id_col and len(stored):
-                known = stored.assign(_h=row_hashes(stored, key_cols))
-                known_ids = dict(zip(known[id_col].astype(str).str.strip(), known["_h"]))
+                known_ids = set(stored[id_col].astype(str).str.strip())
                 ids = new[id_col].astype(str).str.strip()
                 conflict = ids.isin(list(known_ids)) & ~is_dup
                 if conflict.any():

@@ -35,7 +35,13 @@ class ObservationStore:
         """All stored observations, oldest first (an empty frame before the first)."""
         if not self.path.exists():
             return pd.DataFrame(columns=META_COLUMNS)
-        frame = pd.read_csv(self.path, dtype={"_batch": str, "_source": str, "_file": str, "_row_hash": str})
+        frame = pd.read_csv(
+            self.path,
+            dtype={"_batch": str, "_source": str, "_file": str, "_row_hash": str},
+            float_precision="round_trip",
+            keep_default_na=False,
+            na_values=[""],
+        )
         return frame
 
     def append(self, rows: pd.DataFrame, *, source: str, file: str | None, lines: pd.Index | None = None) -> pd.DataFrame:

@@ -44,26 +44,24 @@ def campaign_columns(spec: CampaignSpec) -> list[str]:
 
 
 def row_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """A stable content hash per row over ``columns`` (floats by value, text stripped)."""
+    """A stable content hash per row over ``columns``.
 
-    def canon(value: object) -> str:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return ""
-        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-            return repr(float(value))
-        text = str(value).strip()
-        try:
-            return repr(float(text))
-        except ValueError:
-            return text
-
-    def one(row: pd.Series) -> str:
-        payload = "\x1f".join(canon(row[c]) for c in columns)
-        return hashlib.sha1(payload.encode()).hexdigest()[:16]
-
+    Numbers are compared at 12 significant digits (so ``0.1`` and ``0.10``, or a value that went
+    through a CSV round trip, hash alike); text is stripped; missing values hash as empty.
+    """
     if frame.empty:
         return pd.Series([], index=frame.index, dtype=str)
-    return frame.apply(one, axis=1)
+    canon_columns = []
+    for name in columns:
+        column = frame[name]
+        numbers = pd.to_numeric(column, errors="coerce")
+        text = column.astype(str).str.strip().where(column.notna(), "")
+        formatted = pd.Series(np.char.mod("%.12g", numbers.to_numpy(dtype=float)), index=frame.index)
+        canon_columns.append(formatted.where(numbers.notna(), text).astype(str))
+    joined = canon_columns[0].str.cat(canon_columns[1:], sep="\x1f") if len(canon_columns) > 1 else canon_columns[0]
+    return pd.Series(
+        [hashlib.sha1(v.encode()).hexdigest()[:16] for v in joined], index=frame.index, dtype=str
+    )
 
 
 def check_table(

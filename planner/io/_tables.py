@@ -136,6 +136,7 @@ def read_table(
             keep_default_na=True,
             dtype=None,
             index_col=False,
+            float_precision="round_trip",
             engine="c",
         )
     except pd.errors.ParserError as err:
