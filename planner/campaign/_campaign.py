@@ -222,6 +222,8 @@ class Campaign:
         observed = self.observations()
         if observed.empty:
             return sources.copy()
+        if sources.empty:
+            return observed.copy()
         return pd.concat([sources, observed], ignore_index=True, sort=False)
 
     def labelled_data(self) -> pd.DataFrame:
