@@ -161,7 +161,7 @@ def _outliers_none(p: dict[str, Any], ctx: BuildContext) -> Any:
     return "passthrough"
 
 
-@register("outliers", "clip", params=("quantile",), label="clip(q={quantile:g})")
+@register("outliers", "clip", params=("quantile",), label="clip(q={quantile:.3g})")
 def _outliers_clip(p: dict[str, Any], ctx: BuildContext) -> Any:
     from planner.automl._transformers import QuantileClipper
 
@@ -312,14 +312,14 @@ def _sel_none(p: dict[str, Any], ctx: BuildContext) -> Any:
     return "passthrough"
 
 
-@register("selector", "variance", params=("threshold",), label="variance-filter({threshold:g})")
+@register("selector", "variance", params=("threshold",), label="variance-filter({threshold:.3g})")
 def _sel_variance(p: dict[str, Any], ctx: BuildContext) -> Any:
     from sklearn.feature_selection import VarianceThreshold
 
     return VarianceThreshold(threshold=float(p.get("threshold", 0.0)))
 
 
-@register("selector", "correlation", params=("method", "threshold"), label="{method}-corr-filter({threshold:g})")
+@register("selector", "correlation", params=("method", "threshold"), label="{method}-corr-filter({threshold:.2f})")
 def _sel_correlation(p: dict[str, Any], ctx: BuildContext) -> Any:
     from planner.automl._transformers import CorrelationFilter
 

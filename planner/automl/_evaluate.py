@@ -1,0 +1,220 @@
+"""One trial: cross-validate one pipeline. A pure function, so any executor can run it."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.automl._build import build_pipeline, describe_pipeline
+from planner.automl._cv import CVSpec, Splits, make_splits
+from planner.automl._data import infer_roles
+from planner.automl._metrics import get_metric, score_all
+
+__all__ = ["TrialResult", "evaluate_pipeline", "MedianStopRule", "COMPLETE", "PRUNED", "FAILED"]
+
+COMPLETE, PRUNED, FAILED = "complete", "pruned", "failed"
+_MAX_WARNINGS = 5
+
+
+def _clean(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What evaluating one pipeline produced (picklable, JSON-friendly).
+
+    Attributes:
+        params: The pipeline spec that was evaluated.
+        status: ``"complete"``, ``"pruned"`` (stopped early, hopeless) or ``"failed"``.
+        metric: The objective metric's name.
+        value: Mean objective over the folds run, or ``None`` when none finished.
+        fold_scores: Objective per fold run, in fold order.
+        fold_metrics: Every metric of the task per fold run.
+        fit_time_s: Seconds spent fitting and predicting, all folds together.
+        n_folds: Folds planned (``len(fold_scores)`` is smaller when pruned or failed).
+        failure_reason: ``"<ErrorType>: <message> (fold i)"`` for failed trials.
+        warnings: Distinct warnings raised while fitting (first few).
+    """
+
+    params: dict[str, Any]
+    status: str
+    metric: str
+    value: float | None
+    fold_scores: tuple[float, ...]
+    fold_metrics: dict[str, tuple[float | None, ...]] = field(default_factory=dict)
+    fit_time_s: float = 0.0
+    n_folds: int = 0
+    failure_reason: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def std(self) -> float | None:
+        """Spread of the objective over folds (population std), ``None`` below 2 folds."""
+        return float(np.std(self.fold_scores)) if len(self.fold_scores) > 1 else None
+
+    def running_means(self) -> list[float]:
+        """The intermediate values reported for pruning: mean of folds ``0..i``."""
+        scores = np.asarray(self.fold_scores, dtype=float)
+        return list(np.cumsum(scores) / np.arange(1, len(scores) + 1))
+
+    def user_attrs(self) -> dict[str, Any]:
+        """What a study stores on the trial (JSON-serializable)."""
+        try:
+            description = describe_pipeline(self.params)
+            summary, family, fusion = description.summary, description.model_family, description.fusion_kind
+        except Exception:  # a spec naming an unregistered component still gets recorded
+            summary, family, fusion = "?", "?", "?"
+        return {
+            "params": dict(self.params),
+            "status": self.status,
+            "metric": self.metric,
+            "fold_scores": [_clean(s) for s in self.fold_scores],
+            "fold_metrics": {k: [_clean(v) for v in vals] for k, vals in self.fold_metrics.items()},
+            "mean": _clean(self.value) if self.value is not None else None,
+            "std": self.std,
+            "fit_time_s": round(self.fit_time_s, 4),
+            "n_folds": self.n_folds,
+            "failure_reason": self.failure_reason,
+            "warnings": list(self.warnings),
+            "pipeline": summary,
+            "model_family": family,
+            "fusion_kind": fusion,
+        }
+
+
+@dataclass(frozen=True)
+class MedianStopRule:
+    """Picklable stand-in for Optuna's median pruner, for workers that cannot reach the study.
+
+    The driver snapshots, per fold step, the median running mean of completed trials;
+    a worker stops a trial whose running mean is worse at a step past the warm-up.
+
+    Attributes:
+        thresholds: Median running mean per fold step (``None`` where too few trials).
+        direction: ``"minimize"`` or ``"maximize"``.
+        n_warmup_steps: Steps before which nothing is stopped.
+    """
+
+    thresholds: tuple[float | None, ...]
+    direction: str
+    n_warmup_steps: int = 1
+
+    def __call__(self, step: int, running_mean: float) -> bool:
+        if step < self.n_warmup_steps or step >= len(self.thresholds) or self.thresholds[step] is None:
+            return False
+        threshold = self.thresholds[step]
+        return running_mean > threshold if self.direction == "minimize" else running_mean < threshold  # type: ignore[operator]
+
+
+def _predict(model: Any, X: pd.DataFrame, needs_proba: bool) -> tuple[np.ndarray, np.ndarray | None, Any]:
+    y_pred = model.predict(X)
+    proba = None
+    classes = getattr(model, "classes_", None)
+    if classes is not None and hasattr(model, "predict_proba"):
+        try:
+            proba = model.predict_proba(X)
+        except (AttributeError, NotImplementedError):
+            if needs_proba:
+                raise
+    return np.asarray(y_pred), proba, classes
+
+
+def evaluate_pipeline(
+    params: Mapping[str, Any],
+    X: pd.DataFrame,
+    y: Sequence[Any] | np.ndarray | pd.Series,
+    *,
+    task: str,
+    cv_spec: CVSpec | Splits | None = None,
+    groups: Sequence[Any] | np.ndarray | None = None,
+    column_roles: Mapping[str, str] | None = None,
+    seed: int = 0,
+    metric: str | None = None,
+    on_fold: Callable[[int, float], bool] | None = None,
+) -> TrialResult:
+    """Cross-validate one pipeline; never raises for a pipeline that fails to fit.
+
+    Every data-dependent step is refitted inside each training fold. Errors while
+    building, fitting or scoring end the trial as ``failed`` with the reason.
+
+    Args:
+        params: Pipeline spec (see :meth:`SearchSpace.suggest`).
+        X: Features, `n x d` (columns named in ``column_roles``).
+        y: Target, `n`.
+        task: ``"regression"`` or ``"classification"``.
+        cv_spec: A :class:`CVSpec`, or the explicit ``(train_idx, test_idx)`` splits
+            (what the search driver passes, so all trials share folds).
+        groups: Group label per row, used when ``cv_spec`` is a :class:`CVSpec`.
+        column_roles: Role per column; inferred from dtypes when ``None``.
+        seed: Seed for the splits and every randomized estimator.
+        metric: Objective metric name; the task's default when ``None``.
+        on_fold: Called after each fold with ``(fold_index, running_mean)``; returning
+            ``True`` stops the trial as ``pruned``.
+
+    Returns:
+        The :class:`TrialResult`.
+    """
+    objective = get_metric(metric, task)
+    params = dict(params)
+    X = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X), columns=[f"x{i}" for i in range(np.asarray(X).shape[1])])
+    y_arr = np.asarray(y)
+    if isinstance(cv_spec, CVSpec) or cv_spec is None:
+        splits, _ = make_splits(y_arr, task=task, cv_spec=cv_spec, groups=groups, seed=seed)
+    else:
+        splits = list(cv_spec)
+    roles = dict(column_roles) if column_roles is not None else infer_roles(X)
+
+    fold_scores: list[float] = []
+    fold_metrics: dict[str, list[float | None]] = {}
+    fit_time = 0.0
+    status, reason = COMPLETE, None
+    seen_warnings: list[str] = []
+    for i, (train, test) in enumerate(splits):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            start = time.perf_counter()
+            try:
+                model = build_pipeline(params, task=task, column_roles=roles, seed=seed)
+                model.fit(X.iloc[train], y_arr[train])
+                y_pred, proba, classes = _predict(model, X.iloc[test], objective.needs == "proba")
+                scores = score_all(task, y_arr[test], y_pred, proba, classes)
+            except Exception as err:  # noqa: BLE001 - a failing pipeline is a result, not a crash
+                fit_time += time.perf_counter() - start
+                status, reason = FAILED, f"{type(err).__name__}: {err} (fold {i})"
+                break
+            fit_time += time.perf_counter() - start
+        for w in caught:
+            text = f"{w.category.__name__}: {str(w.message).splitlines()[0][:200]}"
+            if text not in seen_warnings and len(seen_warnings) < _MAX_WARNINGS:
+                seen_warnings.append(text)
+        value = scores[objective.name]
+        if not math.isfinite(value):
+            status, reason = FAILED, f"MetricUndefined: {objective.name} is undefined on fold {i} (e.g. one class in the test fold)"
+            break
+        fold_scores.append(value)
+        for name, v in scores.items():
+            fold_metrics.setdefault(name, []).append(_clean(v))
+        if on_fold is not None and i < len(splits) - 1 and on_fold(i, float(np.mean(fold_scores))):
+            status = PRUNED
+            break
+    value = float(np.mean(fold_scores)) if fold_scores and status != FAILED else None
+    return TrialResult(
+        params=params,
+        status=status,
+        metric=objective.name,
+        value=value,
+        fold_scores=tuple(fold_scores),
+        fold_metrics={k: tuple(v) for k, v in fold_metrics.items()},
+        fit_time_s=fit_time,
+        n_folds=len(splits),
+        failure_reason=reason,
+        warnings=tuple(seen_warnings),
+    )

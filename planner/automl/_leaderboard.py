@@ -1,0 +1,91 @@
+"""The leaderboard: a study's pipelines ranked by their cross-validated score."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["leaderboard", "LEADERBOARD_COLUMNS"]
+
+LEADERBOARD_COLUMNS = (
+    "rank",
+    "trial",
+    "pipeline",
+    "metric",
+    "mean",
+    "std",
+    "score",
+    "n_folds",
+    "fit_time_s",
+    "model_family",
+    "fusion",
+    "state",
+    "source",
+    "failure_reason",
+)
+
+
+def leaderboard(study: optuna.Study, top: int | None = None, *, include_failed: bool = False) -> pd.DataFrame:
+    """Rank a study's finished pipelines.
+
+    Args:
+        study: A study made by :func:`~planner.automl.run_search`.
+        top: Keep the best ``top`` rows (all when ``None``).
+        include_failed: Append pruned and failed trials (unranked) with their reasons.
+
+    Returns:
+        One row per trial, best first, with columns :data:`LEADERBOARD_COLUMNS`:
+        ``rank`` (1 = best), ``trial`` (number), ``pipeline`` (summary such as
+        ``median-impute > mi-select(30%) > stack[rf, svr, gp] > ridge``), ``metric``,
+        ``mean`` and ``std`` over folds, ``score`` (``"0.213 ± 0.031"``), ``n_folds``,
+        ``fit_time_s`` (all folds), ``model_family``, ``fusion`` (``single``,
+        ``homogeneous:*``, ``heterogeneous:*``), ``state``, ``source`` (``default`` for
+        enqueued starting points) and ``failure_reason``.
+    """
+    from optuna.study import StudyDirection
+    from optuna.trial import TrialState
+
+    info = study.user_attrs.get("planner", {})
+    metric = info.get("metric", "value")
+    rows = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)):
+        if t.state != TrialState.COMPLETE and not include_failed:
+            continue
+        attrs = t.user_attrs
+        folds = [s for s in attrs.get("fold_scores") or [] if s is not None]
+        mean = t.value if t.state == TrialState.COMPLETE else attrs.get("mean")
+        std = attrs.get("std")
+        rows.append(
+            {
+                "trial": t.number,
+                "pipeline": attrs.get("pipeline", "?"),
+                "metric": metric,
+                "mean": mean,
+                "std": std,
+                "score": "" if mean is None else f"{mean:.4g} ± {std:.2g}" if std is not None else f"{mean:.4g}",
+                "n_folds": len(folds),
+                "fit_time_s": attrs.get("fit_time_s"),
+                "model_family": attrs.get("model_family", "?"),
+                "fusion": attrs.get("fusion_kind", "?"),
+                "state": t.state.name.lower(),
+                "source": attrs.get("source", "sampler"),
+                "failure_reason": attrs.get("failure_reason"),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=[c for c in LEADERBOARD_COLUMNS if c != "rank"])
+    complete = frame[frame["state"] == "complete"]
+    ascending = study.direction == StudyDirection.MINIMIZE
+    complete = complete.sort_values(["mean", "fit_time_s", "trial"], ascending=[ascending, True, True], kind="mergesort")
+    complete.insert(0, "rank", range(1, len(complete) + 1))
+    others = frame[frame["state"] != "complete"].sort_values("trial")
+    others.insert(0, "rank", pd.NA)
+    if top is not None:
+        complete = complete.head(top)
+    parts = [p for p in (complete, others) if len(p)]
+    out = pd.concat(parts, ignore_index=True) if parts else complete.reset_index(drop=True)
+    out["rank"] = out["rank"].astype("Int64")
+    return out

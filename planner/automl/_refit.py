@@ -1,0 +1,288 @@
+"""Refit a chosen pipeline on all data, save it (joblib + JSON spec), predict with uncertainty."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from planner.automl._build import build_pipeline, describe_pipeline
+from planner.automl._data import prepare_data
+from planner.exceptions import DataValidationError, SpecError
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["FittedPipeline", "refit", "predict", "load_fitted", "SPEC_FILE", "MODEL_FILE"]
+
+SPEC_FILE = "pipeline.json"
+MODEL_FILE = "pipeline.joblib"
+SPEC_TYPE = "planner.automl.fitted_pipeline"
+SPEC_VERSION = 1
+
+
+def _versions() -> dict[str, str]:
+    import sklearn
+
+    from planner._version import __version__
+
+    return {"planner": __version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__, "pandas": pd.__version__}
+
+
+def _regression_std(model: Any, Z: np.ndarray) -> np.ndarray | None:
+    """Predictive spread of the final estimator on transformed inputs ``Z``, where it has one."""
+    from sklearn import ensemble
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    if isinstance(model, GaussianProcessRegressor):
+        return model.predict(Z, return_std=True)[1]
+    if isinstance(model, ensemble.RandomForestRegressor | ensemble.ExtraTreesRegressor):
+        return np.std([tree.predict(Z) for tree in model.estimators_], axis=0)
+    if isinstance(model, ensemble.BaggingRegressor):
+        return np.std([est.predict(Z[:, feats]) for est, feats in zip(model.estimators_, model.estimators_features_, strict=True)], axis=0)
+    if isinstance(model, ensemble.VotingRegressor):
+        # spread of the members' predictions: disagreement, not a calibrated interval
+        return np.std(model.transform(Z), axis=1)
+    return None
+
+
+@dataclass(frozen=True)
+class FittedPipeline:
+    """A pipeline refitted on all data, with the JSON spec that rebuilds it.
+
+    Attributes:
+        estimator: The fitted scikit-learn ``Pipeline`` (a plain estimator; ``predict``
+            takes a DataFrame with ``spec["feature_columns"]``).
+        spec: JSON-serializable description: task, pipeline spec (``params``), column
+            roles, seed, the trial and its CV score, library versions.
+    """
+
+    estimator: Any
+    spec: dict[str, Any]
+
+    @property
+    def task(self) -> str:
+        return self.spec["task"]
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return list(self.spec["feature_columns"])
+
+    @property
+    def has_uncertainty(self) -> bool:
+        """Whether :meth:`predict` fills ``std`` (regression) or class probabilities."""
+        if self.task == "classification":
+            return hasattr(self.estimator, "predict_proba")
+        return self._final_has_std(self.estimator.steps[-1][1])
+
+    @staticmethod
+    def _final_has_std(final: Any) -> bool:
+        from sklearn import ensemble
+        from sklearn.gaussian_process import GaussianProcessRegressor
+
+        kinds = (GaussianProcessRegressor, ensemble.RandomForestRegressor, ensemble.ExtraTreesRegressor, ensemble.BaggingRegressor, ensemble.VotingRegressor)
+        return isinstance(final, kinds)
+
+    def rebuild(self) -> Any:
+        """A fresh, unfitted estimator from the spec (what the JSON file is for)."""
+        return build_pipeline(self.spec["params"], task=self.task, column_roles=self.spec["column_roles"], seed=self.spec["seed"])
+
+    def _check_columns(self, X: pd.DataFrame) -> pd.DataFrame:
+        missing = [c for c in self.feature_columns if c not in X.columns]
+        if missing:
+            raise DataValidationError(f"X lacks column(s) {missing} that the pipeline was trained on; give all of {self.feature_columns}")
+        out = X[self.feature_columns].copy()
+        for col, role in self.spec["column_roles"].items():
+            if role == "numeric":
+                out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+        return out
+
+    def predict(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Predict, with uncertainty where the model has it.
+
+        Args:
+            X: Rows to predict, `m x d`, with the training feature columns.
+
+        Returns:
+            Regression: ``prediction`` and ``std`` (NaN when the model has no spread:
+            GPs give their posterior std, forests and bagging the spread over members,
+            voting the members' disagreement). Classification: ``prediction`` and one
+            ``proba_<class>`` column per class. Index follows ``X``.
+        """
+        Xc = self._check_columns(X)
+        pred = self.estimator.predict(Xc)
+        out = pd.DataFrame({"prediction": pred}, index=X.index)
+        if self.task == "classification":
+            if hasattr(self.estimator, "predict_proba"):
+                proba = self.estimator.predict_proba(Xc)
+                for j, cls in enumerate(self.estimator.classes_):
+                    out[f"proba_{cls}"] = proba[:, j]
+            return out
+        Z = self.estimator[:-1].transform(Xc)
+        std = _regression_std(self.estimator.steps[-1][1], np.asarray(Z))
+        out["std"] = np.nan if std is None else std
+        return out
+
+    def save(self, directory: str | os.PathLike[str]) -> dict[str, Path]:
+        """Write ``pipeline.joblib`` (the scikit-learn estimator) and ``pipeline.json`` atomically.
+
+        Returns:
+            ``{"model": path, "spec": path}``.
+        """
+        import joblib
+
+        from planner.io import atomic_write_text
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        model_path, spec_path = directory / MODEL_FILE, directory / SPEC_FILE
+        fd, tmp = tempfile.mkstemp(prefix=f".{MODEL_FILE}.", suffix=".tmp", dir=directory)
+        os.close(fd)
+        try:
+            joblib.dump(self.estimator, tmp)
+            os.replace(tmp, model_path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        atomic_write_text(spec_path, json.dumps(self.spec, indent=2, sort_keys=True, default=str) + "\n")
+        return {"model": model_path, "spec": spec_path}
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> FittedPipeline:
+        """Read what :meth:`save` wrote.
+
+        Raises:
+            SpecError: The files are missing or the spec is of another type or version.
+        """
+        import joblib
+
+        directory = Path(directory)
+        spec_path, model_path = directory / SPEC_FILE, directory / MODEL_FILE
+        if not spec_path.is_file() or not model_path.is_file():
+            raise SpecError(f"{directory} has no saved pipeline ({SPEC_FILE} + {MODEL_FILE}); refit one first")
+        spec = json.loads(spec_path.read_text(encoding="utf-8"))
+        if spec.get("type") != SPEC_TYPE or spec.get("version") != SPEC_VERSION:
+            raise SpecError(f"{spec_path}: type/version {spec.get('type')!r}/{spec.get('version')!r} is not {SPEC_TYPE!r}/{SPEC_VERSION}")
+        return cls(estimator=joblib.load(model_path), spec=spec)
+
+
+def load_fitted(directory: str | os.PathLike[str]) -> FittedPipeline:
+    """Load a saved pipeline (see :meth:`FittedPipeline.load`)."""
+    return FittedPipeline.load(directory)
+
+
+def _pick_trial(study: optuna.Study, trial: int | Any | None) -> Any:
+    from optuna.trial import FrozenTrial, TrialState
+
+    if trial is None:
+        try:
+            chosen = study.best_trial
+        except ValueError as err:
+            raise SpecError(f"study {study.study_name!r} has no completed trial to refit; run the search first") from err
+    elif isinstance(trial, FrozenTrial):
+        chosen = trial
+    else:
+        numbers = {t.number: t for t in study.get_trials(deepcopy=False)}
+        if trial not in numbers:
+            raise SpecError(f"study {study.study_name!r} has no trial {trial!r}; trials are 0..{max(numbers, default=-1)}")
+        chosen = numbers[trial]
+    if chosen.state != TrialState.COMPLETE:
+        reason = chosen.user_attrs.get("failure_reason") or chosen.state.name.lower()
+        raise SpecError(f"trial {chosen.number} did not complete ({reason}); choose a completed trial from the leaderboard")
+    return chosen
+
+
+def refit(
+    study_or_params: optuna.Study | Mapping[str, Any],
+    X: pd.DataFrame,
+    y: Sequence[Any] | np.ndarray | pd.Series,
+    *,
+    trial: int | Any | None = None,
+    task: str | None = None,
+    column_roles: Mapping[str, str] | None = None,
+    seed: int | None = None,
+) -> FittedPipeline:
+    """Fit a pipeline on all rows.
+
+    Args:
+        study_or_params: A study from :func:`run_search` (task, roles and seed are read
+            from it) or a pipeline spec dict (then ``task`` is required).
+        X: Features, `n x d`.
+        y: Target, `n`.
+        trial: Trial number (or ``FrozenTrial``) to refit; the best trial when ``None``.
+        task: Needed with a params dict; checked against the study otherwise.
+        column_roles: Override the roles stored on the study.
+        seed: Override the study's seed.
+
+    Returns:
+        The :class:`FittedPipeline`; call ``.save(dir)`` to write joblib + JSON.
+
+    Raises:
+        SpecError: No completed trial, an unknown or failed trial, a missing task.
+        DataValidationError: Unusable data.
+    """
+    import optuna
+
+    spec: dict[str, Any] = {"type": SPEC_TYPE, "version": SPEC_VERSION}
+    if isinstance(study_or_params, optuna.Study):
+        from planner.automl._search import study_info
+
+        study = study_or_params
+        info = study_info(study)
+        chosen = _pick_trial(study, trial)
+        if task is not None and task != info["task"]:
+            raise SpecError(f"study {study.study_name!r} is a {info['task']} study, not {task}")
+        task = info["task"]
+        params = dict(chosen.user_attrs["params"])
+        column_roles = column_roles if column_roles is not None else info["column_roles"]
+        seed = info["seed"] if seed is None else seed
+        attrs = chosen.user_attrs
+        spec.update(
+            study=study.study_name,
+            trial=chosen.number,
+            search_space=info.get("search_space"),
+            cv={"metric": info["metric"], "mean": chosen.value, "std": attrs.get("std"), "fold_scores": attrs.get("fold_scores"), "cv": info.get("cv")},
+        )
+    else:
+        if task is None:
+            raise SpecError("refit with a params dict needs task='regression' or 'classification'")
+        params = dict(study_or_params)
+        seed = 0 if seed is None else seed
+    data = prepare_data(X, y, task=task, column_roles=column_roles)
+    estimator = build_pipeline(params, task=task, column_roles=data.column_roles, seed=int(seed))
+    estimator.fit(data.X, data.y)
+    description = describe_pipeline(params)
+    spec.update(
+        task=task,
+        params=params,
+        column_roles=data.column_roles,
+        feature_columns=list(data.X.columns),
+        seed=int(seed),
+        pipeline=description.summary,
+        model_family=description.model_family,
+        fusion_kind=description.fusion_kind,
+        n_train_rows=int(len(data.y)),
+        notes=list(data.notes),
+        created=time.strftime("%Y-%m-%dT%H:%M:%S"),
+        versions=_versions(),
+    )
+    if task == "classification":
+        spec["classes"] = [c.item() if hasattr(c, "item") else c for c in estimator.classes_]
+    return FittedPipeline(estimator=estimator, spec=spec)
+
+
+def predict(fitted: FittedPipeline | str | os.PathLike[str], X: pd.DataFrame) -> pd.DataFrame:
+    """Predict with a fitted pipeline or a saved one's directory (see :meth:`FittedPipeline.predict`)."""
+    if not isinstance(fitted, FittedPipeline):
+        fitted = FittedPipeline.load(fitted)
+    return fitted.predict(X)
