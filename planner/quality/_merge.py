@@ -1,4 +1,4 @@
-"""Reading data files and merging several sources into one table, with every change recorded.
+"""Merging several data sources into one table, with every change recorded.
 
 :func:`merge_sources` takes several tables (each with a source label and an optional column
 mapping: renames and units), and
@@ -28,16 +28,16 @@ import numpy as np
 import pandas as pd
 
 from planner.exceptions import DataQualityWarning, DataValidationError, OptionalDependencyError, SpecError
-from planner.quality._common import check_choice, format_columns, format_values, require_columns
-from planner.quality._log import MergeLog
+from planner.quality._common import check_choice, format_columns, format_values, numeric_column, require_columns
+from planner.quality._log import CleaningLog, MergeLog
 
 __all__ = [
     "MERGE_STRATEGIES",
-    "DataSource",
+    "SourceTable",
+    "combine_sources",
     "composition_keys",
     "convert_units",
     "merge_sources",
-    "read_table",
 ]
 
 MERGE_STRATEGIES = ("mean", "median", "trust", "drop")
@@ -47,64 +47,11 @@ _ADDED = "__planner_label_added__"
 
 
 # --------------------------------------------------------------------------------------------
-# Reading
-
-
-def read_table(path: str | Path, *, sheet_name: str | int | None = None) -> pd.DataFrame:
-    """Read a CSV/TSV/Excel/Parquet table the way scientists' files actually look.
-
-    * CSV is read as UTF-8 with or without a byte-order mark (``utf-8-sig``); a file that is
-      not UTF-8 is read as Windows-1252 with a :class:`DataQualityWarning`.
-    * Column names are stripped of surrounding whitespace.
-    * Completely blank rows (e.g. trailing ``,,,,`` lines from a spreadsheet export) are dropped;
-      their number is in ``frame.attrs["n_blank_rows"]``. The index keeps the original row
-      numbers, so for a CSV file *line = index + 2* (the header is line 1).
-
-    Raises:
-        DataValidationError: The file is missing, empty, or not parseable (the message has
-            the path and pandas' reason, which names the line).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataValidationError(f"{path}: no such file. Check the path in the campaign spec (relative to it).")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".xlsx", ".xlsm", ".xls"):
-            frame = pd.read_excel(path, sheet_name=0 if sheet_name is None else sheet_name)
-        elif suffix == ".parquet":
-            frame = pd.read_parquet(path)
-        else:
-            sep = "\t" if suffix in (".tsv", ".tab") else ","
-            try:
-                frame = pd.read_csv(path, encoding="utf-8-sig", sep=sep)
-            except UnicodeDecodeError:
-                warnings.warn(
-                    f"{path}: not valid UTF-8; read as Windows-1252. Save the file as UTF-8 to silence this.",
-                    DataQualityWarning,
-                    stacklevel=2,
-                )
-                frame = pd.read_csv(path, encoding="cp1252", sep=sep)
-    except pd.errors.EmptyDataError as err:
-        raise DataValidationError(f"{path}: the file is empty (no header row). Add a header line with column names.") from err
-    except pd.errors.ParserError as err:
-        raise DataValidationError(
-            f"{path}: cannot be parsed as a table: {err}. Check that line for an extra separator or an "
-            "unclosed quote."
-        ) from err
-    except (ValueError, ImportError, OSError) as err:
-        raise DataValidationError(f"{path}: cannot be read: {err}.") from err
-    frame.columns = [c.strip() if isinstance(c, str) else c for c in frame.columns]
-    blank = frame.isna().all(axis=1)
-    n_blank = int(blank.sum())
-    if n_blank:
-        frame = frame.loc[~blank]
-    frame.attrs["n_blank_rows"] = n_blank
-    frame.attrs["path"] = str(path)
-    return frame
+# Sources
 
 
 @dataclass(frozen=True, eq=False)
-class DataSource:
+class SourceTable:
     """One input table of a campaign: a label, the data, and how its columns map to the campaign's.
 
     Attributes:
@@ -130,10 +77,17 @@ class DataSource:
         label: str | None = None,
         rename: Mapping[str, str] | None = None,
         units: Mapping[str, str] | None = None,
-        sheet_name: str | int | None = None,
-    ) -> DataSource:
-        """Read ``path`` with :func:`read_table`; the label defaults to the file stem."""
-        frame = read_table(path, sheet_name=sheet_name)
+        delimiter: str | None = None,
+    ) -> SourceTable:
+        """Read a delimited file with :func:`planner.io.read_table`; the label defaults to the file stem.
+
+        The table's index is the line number in the file, so the merge log names rows as
+        ``"<label>:<line>"``. Blank rows the reader skipped are recorded in the merge log.
+        """
+        from planner.io import read_table
+
+        frame, info = read_table(path, delimiter=delimiter, what=f"data source {label or Path(path).stem!r}")
+        frame.attrs["n_blank_rows"] = info.n_empty_rows_dropped
         return cls(
             label=label or Path(path).stem,
             frame=frame,
@@ -279,24 +233,24 @@ class _UnionFind:
 # Merging
 
 
-def _normalize_sources(sources: Any) -> list[DataSource]:
+def _normalize_sources(sources: Any) -> list[SourceTable]:
     if isinstance(sources, pd.DataFrame):
-        return [DataSource(label="data", frame=sources)]
-    if isinstance(sources, DataSource):
+        return [SourceTable(label="data", frame=sources)]
+    if isinstance(sources, SourceTable):
         return [sources]
     if isinstance(sources, Mapping):
         items = list(sources.items())
     else:
         items = list(sources)
-    out: list[DataSource] = []
+    out: list[SourceTable] = []
     for item in items:
-        if isinstance(item, DataSource):
+        if isinstance(item, SourceTable):
             out.append(item)
         elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], pd.DataFrame):
-            out.append(DataSource(label=str(item[0]), frame=item[1]))
+            out.append(SourceTable(label=str(item[0]), frame=item[1]))
         else:
             raise SpecError(
-                "merge_sources: each source must be a DataSource, a (label, DataFrame) pair, or a "
+                "merge_sources: each source must be a SourceTable, a (label, DataFrame) pair, or a "
                 f"{{label: DataFrame}} mapping entry; got {type(item).__name__}."
             )
     if not out:
@@ -331,7 +285,7 @@ def merge_sources(
 
     Args:
         sources: ``{label: DataFrame}``, a list of ``(label, DataFrame)`` pairs or of
-            :class:`DataSource` (which carry a column mapping), or a single DataFrame. Earlier
+            :class:`SourceTable` (which carry a column mapping), or a single DataFrame. Earlier
             sources are more trusted unless ``trust_order`` says otherwise.
         key: Id column(s): rows with the same id (and conditions) are the same entity.
         composition_column: Formula column: rows with the same normalized composition (and
@@ -386,16 +340,9 @@ def merge_sources(
         )
     keys = [key] if isinstance(key, str) else list(key or [])
     conditions = list(condition_columns)
-    items = _normalize_sources(sources)
     log = MergeLog()
-    canonical_units = dict(units or {})
-
-    frames = []
-    for rank, src in enumerate(items):
-        frames.append(_prepare_source(src, rank, canonical_units, source_column, log))
-    n_input = sum(len(f) for f in frames)
-    combined = pd.concat(frames, ignore_index=True, sort=False)
-    _record_partial_columns(frames, items, log)
+    combined = _combine(sources, units=units, source_column=source_column, log=log)
+    n_input = len(combined)
 
     identity = keys + ([composition_column] if composition_column else []) + conditions
     require_columns(combined, identity, role="key/composition/condition", where="merge_sources")
@@ -457,8 +404,51 @@ def merge_sources(
     return merged, log
 
 
+def combine_sources(
+    sources: Any,
+    *,
+    units: Mapping[str, str] | None = None,
+    source_column: str = "source",
+) -> tuple[pd.DataFrame, CleaningLog]:
+    """Rename columns, convert units and stack the sources, without merging anything.
+
+    This is the table the quality report should look at: every input row is still there, so
+    disagreements between sources are visible. :func:`merge_sources` starts with the same step.
+
+    Args:
+        sources: As for :func:`merge_sources`.
+        units: ``{column: campaign unit}``; see :func:`merge_sources`.
+        source_column: Filled with each source's label unless the source already has it.
+
+    Returns:
+        ``(combined, log)``: the stacked table indexed by ``"<label>:<row label>"`` (a single
+        DataFrame keeps its own index), and a :class:`CleaningLog` of renames and conversions.
+    """
+    log = CleaningLog()
+    combined = _combine(sources, units=units, source_column=source_column, log=log)
+    combined.index = pd.Index(combined[_ORIGIN].to_numpy(), name="row")
+    return combined.drop(columns=[_ORIGIN, _RANK, _ADDED]), log
+
+
+def _combine(sources: Any, *, units: Mapping[str, str] | None, source_column: str, log: CleaningLog) -> pd.DataFrame:
+    single = isinstance(sources, pd.DataFrame)
+    items = _normalize_sources(sources)
+    canonical_units = dict(units or {})
+    for column, unit in canonical_units.items():
+        convert_units([1.0], unit, unit, where="units", column=column)  # refuse unknown units early
+    frames = [_prepare_source(src, rank, canonical_units, source_column, log, single=single) for rank, src in enumerate(items)]
+    _record_partial_columns(frames, items, log)
+    return pd.concat(frames, ignore_index=True, sort=False)
+
+
 def _prepare_source(
-    src: DataSource, rank: int, canonical_units: dict[str, str], source_column: str, log: MergeLog
+    src: SourceTable,
+    rank: int,
+    canonical_units: dict[str, str],
+    source_column: str,
+    log: CleaningLog,
+    *,
+    single: bool = False,
 ) -> pd.DataFrame:
     if not isinstance(src.frame, pd.DataFrame):
         raise SpecError(f"merge_sources: {src.where}: expected a DataFrame, got {type(src.frame).__name__}.")
@@ -500,7 +490,8 @@ def _prepare_source(
                 to_unit=target,
                 n_values=int(numeric.notna().sum()),
             )
-    frame[_ORIGIN] = [f"{src.label}:{idx}" for idx in frame.index]
+    # A lone DataFrame keeps its own row labels (e.g. already "<label>:<line>" from combine_sources).
+    frame[_ORIGIN] = [str(idx) if single else f"{src.label}:{idx}" for idx in frame.index]
     frame[_RANK] = rank
     frame[_ADDED] = source_column not in frame.columns
     if source_column not in frame.columns:
@@ -509,12 +500,10 @@ def _prepare_source(
 
 
 def _numeric_or_raise(frame: pd.DataFrame, column: str, where: str) -> pd.Series:
-    from planner.quality._common import numeric_column
-
     return numeric_column(frame, column, where=f"merge_sources: {where}")
 
 
-def _record_partial_columns(frames: list[pd.DataFrame], items: list[DataSource], log: MergeLog) -> None:
+def _record_partial_columns(frames: list[pd.DataFrame], items: list[SourceTable], log: CleaningLog) -> None:
     if len(frames) < 2:
         return
     all_cols = set().union(*(set(f.columns) for f in frames))
@@ -568,8 +557,6 @@ def _value_columns(
         raise SpecError(f"merge_sources: {format_columns(clash)} cannot be both value columns and key/condition columns.")
     for c in cols:
         if not pd.api.types.is_numeric_dtype(frame[c]):
-            from planner.quality._common import numeric_column
-
             frame[c] = numeric_column(frame, c, where="merge_sources")
     return cols
 
