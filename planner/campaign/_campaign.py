@@ -13,6 +13,7 @@ import pandas as pd
 
 from planner.campaign._infer import infer_columns
 from planner.campaign._store import META_COLUMNS, ObservationStore
+from planner.campaign._suggestions import LINK_COLUMN, SuggestionLog
 from planner.campaign._validate import CheckedTable, campaign_columns, check_table, row_hashes
 from planner.exceptions import (
     CampaignExistsError,
@@ -39,9 +40,12 @@ class ObserveReport:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
+    n_suggestions_fulfilled: int = 0
 
     def to_text(self) -> str:
         lines = [f"read {self.n_read} row(s): added {self.n_added}, skipped {self.n_duplicates} already stored"]
+        if self.n_suggestions_fulfilled:
+            lines.append(f"  {self.n_suggestions_fulfilled} pending suggestion(s) now observed")
         if self.duplicate_lines:
             shown = ", ".join(map(str, self.duplicate_lines[:10]))
             lines.append(f"  duplicates (lines): {shown}{' ...' if len(self.duplicate_lines) > 10 else ''}")
@@ -73,6 +77,7 @@ class Campaign:
         self.directory = Path(directory)
         self.spec = spec
         self.store = ObservationStore(self.directory)
+        self.suggestions = SuggestionLog(self.directory)
         self._sources: CheckedTable | None = None
 
     # Construction ------------------------------------------------------------------
@@ -258,6 +263,7 @@ class Campaign:
         else:
             frame, _info = read_table(table, delimiter=delimiter, what="observations file")
             file_label, file_path = str(table), str(table)
+        links = frame.pop(LINK_COLUMN).astype(str) if LINK_COLUMN in frame.columns else None
         checked = check_table(
             frame, self.spec, label=file_label, mode="observation", allow_extra=allow_extra, skip_invalid=skip_invalid
         )
@@ -283,14 +289,18 @@ class Campaign:
                         "Nothing was stored."
                     )
             to_add = new[~is_dup]
+            n_linked = 0
             if len(to_add):
                 added = to_add.assign(_row_hash=hashes[~is_dup].to_numpy())
-                self.store.append(
+                stored_rows = self.store.append(
                     added,
                     source=source or (Path(file_path).stem if file_path else "api"),
                     file=file_path,
                     lines=to_add.index,
                 )
+                if links is not None:
+                    stored_rows[LINK_COLUMN] = links.loc[to_add.index].to_numpy()
+                n_linked = self.suggestions.link_observations(stored_rows, self.spec)
         for message in checked.warnings:
             category = DesignSpaceWarning if "design space" in message or "design_space" in message else UserWarning
             if category is DesignSpaceWarning:
@@ -300,6 +310,7 @@ class Campaign:
             n_added=int((~is_dup).sum()),
             n_duplicates=int(is_dup.sum()),
             duplicate_lines=list(new.index[is_dup]),
+            n_suggestions_fulfilled=n_linked,
             warnings=checked.warnings,
             notes=checked.notes,
             rejected=checked.rejected,

@@ -106,14 +106,8 @@ def _trial_counts(campaign: Campaign) -> tuple[int, int]:
     return complete, failed
 
 
-def _pending_suggestions(directory: Path) -> int:
-    path = directory / "suggestions.csv"
-    if not path.exists():
-        return 0
-    frame = pd.read_csv(path)
-    if "_status" not in frame:
-        return 0
-    return int((frame["_status"] == "pending").sum())
+def _pending_suggestions(campaign: Campaign) -> int:
+    return len(campaign.suggestions.pending())
 
 
 def campaign_status(campaign: Campaign) -> CampaignStatus:
@@ -158,7 +152,7 @@ def campaign_status(campaign: Campaign) -> CampaignStatus:
         targets=targets,
         n_trials_complete=complete,
         n_trials_failed=failed,
-        n_suggestions_pending=_pending_suggestions(campaign.directory),
+        n_suggestions_pending=_pending_suggestions(campaign),
         last_activity=last,
         warnings=warnings,
     )

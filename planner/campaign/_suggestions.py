@@ -1,0 +1,117 @@
+"""The log of suggested experiments; a suggestion stays *pending* until it is observed.
+
+Two `planner suggest` calls in a row must not propose the same experiments, so pending
+suggestions are handed to the acquisition step as pending points and excluded from pools.
+A suggestion becomes *observed* when an observation carries its ``suggestion_id`` or, failing
+that, has the same categorical inputs and numeric inputs within ``rel_tol`` of the design range
+(a lab seldom hits 0.3512 exactly when 0.35 was asked for).
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from planner.campaign._layout import SUGGESTIONS_FILE
+from planner.io import atomic_write_text
+from planner.spec import CampaignSpec
+
+SUGGESTION_META = ["_suggestion_id", "_round", "_suggested_at", "_strategy", "_model", "_status", "_observed_obs_id"]
+LINK_COLUMN = "suggestion_id"
+
+
+class SuggestionLog:
+    """``suggestions.csv``: every suggestion ever made, with its status."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.path = Path(directory) / SUGGESTIONS_FILE
+
+    def read(self) -> pd.DataFrame:
+        if not self.path.exists():
+            return pd.DataFrame(columns=SUGGESTION_META)
+        return pd.read_csv(self.path, dtype={"_suggestion_id": str, "_status": str}, float_precision="round_trip")
+
+    def _write(self, frame: pd.DataFrame) -> None:
+        ordered = SUGGESTION_META + [c for c in frame.columns if c not in SUGGESTION_META]
+        buffer = io.StringIO()
+        frame[ordered].to_csv(buffer, index=False)
+        atomic_write_text(self.path, buffer.getvalue())
+
+    def pending(self) -> pd.DataFrame:
+        frame = self.read()
+        return frame[frame["_status"] == "pending"].reset_index(drop=True)
+
+    def append(self, table: pd.DataFrame, *, strategy: str, model: str) -> pd.DataFrame:
+        """Log new suggestions (call while holding the campaign lock); returns them with ids."""
+        existing = self.read()
+        n_before = len(existing)
+        round_index = int(existing["_round"].max()) + 1 if n_before else 1
+        meta = pd.DataFrame(
+            {
+                "_suggestion_id": [f"S{n_before + k + 1:04d}" for k in range(len(table))],
+                "_round": round_index,
+                "_suggested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "_strategy": strategy,
+                "_model": model,
+                "_status": "pending",
+                "_observed_obs_id": np.nan,
+            }
+        )
+        new = pd.concat([meta, table.reset_index(drop=True)], axis=1)
+        combined = new if existing.empty else pd.concat([existing, new], ignore_index=True, sort=False)
+        self._write(combined)
+        return new
+
+    def cancel(self, ids: list[str]) -> int:
+        frame = self.read()
+        hit = frame["_suggestion_id"].isin(ids) & (frame["_status"] == "pending")
+        if hit.any():
+            frame.loc[hit, "_status"] = "cancelled"
+            self._write(frame)
+        return int(hit.sum())
+
+    def link_observations(self, observations: pd.DataFrame, spec: CampaignSpec, *, rel_tol: float = 0.005) -> int:
+        """Mark pending suggestions that these observations fulfil; returns how many changed."""
+        frame = self.read()
+        pending = frame.index[frame["_status"] == "pending"]
+        if not len(pending) or observations.empty:
+            return 0
+        numeric = [i.name for i in spec.inputs if i.role == "numeric"]
+        other = [i.name for i in spec.inputs if i.role != "numeric"]
+        spans = {}
+        for name in numeric:
+            if name in spec.design_space.ranges:
+                low, high = spec.design_space.ranges[name]
+                spans[name] = high - low
+            else:
+                values = pd.to_numeric(pd.concat([frame[name], observations[name]]), errors="coerce")
+                spans[name] = float(values.max() - values.min()) or 1.0
+        changed = 0
+        used: set[int] = set()
+        for idx in pending:
+            suggestion = frame.loc[idx]
+            match = None
+            if LINK_COLUMN in observations:
+                hits = observations.index[observations[LINK_COLUMN].astype(str) == suggestion["_suggestion_id"]]
+                match = next((h for h in hits if h not in used), None)
+            if match is None:
+                close = pd.Series(True, index=observations.index)
+                for name in numeric:
+                    diff = (pd.to_numeric(observations[name], errors="coerce") - float(suggestion[name])).abs()
+                    close &= diff <= rel_tol * spans[name]
+                for name in other:
+                    close &= observations[name].astype(str) == str(suggestion[name])
+                match = next((h for h in observations.index[close] if h not in used), None)
+            if match is not None:
+                used.add(match)
+                frame.loc[idx, "_status"] = "observed"
+                if "_obs_id" in observations:
+                    frame.loc[idx, "_observed_obs_id"] = observations.loc[match, "_obs_id"]
+                changed += 1
+        if changed:
+            self._write(frame)
+        return changed

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pandas as pd
+
+from planner.campaign import Campaign
+
+
+def suggestions(rows):
+    frame = pd.DataFrame(rows)
+    frame["lce_mean"] = 2.0
+    frame["lce_std"] = 0.3
+    frame["reason"] = "high predicted value"
+    return frame
+
+
+def test_pending_until_observed_by_near_match(campaign: Campaign):
+    with campaign.store.lock():
+        logged = campaign.suggestions.append(
+            suggestions([{"ec_frac": 0.35, "salt": "LiFSI", "temp_c": 30.0}, {"ec_frac": 0.6, "salt": "LiPF6", "temp_c": 50.0}]),
+            strategy="qlognei",
+            model="gp",
+        )
+    assert list(logged["_suggestion_id"]) == ["S0001", "S0002"]
+    assert campaign.status().n_suggestions_pending == 2
+    # The lab made 0.351 instead of 0.35 (within 0.5 % of the design range): that fulfils S0001.
+    report = campaign.observe(pd.DataFrame([{"sample_id": "N1", "ec_frac": 0.351, "salt": "LiFSI", "temp_c": 30, "lce": 2.2}]))
+    assert report.n_suggestions_fulfilled == 1
+    log = campaign.suggestions.read().set_index("_suggestion_id")
+    assert log.loc["S0001", "_status"] == "observed" and log.loc["S0002", "_status"] == "pending"
+    assert log.loc["S0001", "_observed_obs_id"] == 1
+    # A different salt does not fulfil S0002 even at the same numbers.
+    campaign.observe(pd.DataFrame([{"sample_id": "N2", "ec_frac": 0.6, "salt": "LiTFSI", "temp_c": 50, "lce": 1.0}]))
+    assert campaign.status().n_suggestions_pending == 1
+
+
+def test_explicit_suggestion_id_links(campaign: Campaign):
+    with campaign.store.lock():
+        campaign.suggestions.append(suggestions([{"ec_frac": 0.2, "salt": "LiFSI", "temp_c": 70.0}]), strategy="ucb", model="gp")
+    obs = pd.DataFrame([{"sample_id": "N9", "ec_frac": 0.3, "salt": "LiPF6", "temp_c": 20, "lce": 1.7, "suggestion_id": "S0001"}])
+    report = campaign.observe(obs)
+    assert report.n_added == 1 and report.n_suggestions_fulfilled == 1
+    assert "suggestion_id" not in campaign.observations().columns
+    assert campaign.suggestions.cancel(["S0001"]) == 0  # already observed
