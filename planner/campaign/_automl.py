@@ -1,0 +1,124 @@
+"""The campaign's AutoML stage: hand the campaign's data to :mod:`planner.automl`, store results.
+
+Only this module translates campaign vocabulary (roles, targets, groups, budgets, layout) into
+the engine's plain arguments; the engine never sees a Campaign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from planner.campaign._layout import model_dir, study_name
+from planner.exceptions import CampaignError, DataValidationError
+
+if TYPE_CHECKING:
+    from planner.campaign._campaign import Campaign
+
+# Campaign roles -> engine roles. SMILES are categorical until a molecular featurizer lands;
+# dates carry no physics, they feed the quality report's timeliness check instead.
+_ENGINE_ROLE = {"numeric": "numeric", "categorical": "categorical", "smiles": "categorical", "composition": "composition", "date": "ignore"}
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    X: pd.DataFrame
+    y: pd.Series
+    groups: pd.Series | None
+    column_roles: dict[str, str]
+
+
+def training_data(campaign: Campaign, target: str) -> TrainingData:
+    """Labelled rows for ``target``: inputs, target values, CV groups and column roles."""
+    spec = campaign.spec
+    if target not in spec.target_names:
+        raise CampaignError(f"unknown target {target!r}; this campaign's targets are {spec.target_names}.")
+    frame = campaign.labelled_data()
+    frame = frame[frame[target].notna()].reset_index(drop=True)
+    if frame.empty:
+        raise DataValidationError(
+            f"target {target!r} has no measured values yet; add observations with `planner observe` first."
+        )
+    roles = {i.name: _ENGINE_ROLE[i.role] for i in spec.inputs}
+    X = frame[spec.input_names].copy()
+    for name, role in roles.items():
+        if role == "numeric":
+            X[name] = pd.to_numeric(X[name], errors="coerce")
+        elif role in {"categorical", "composition"}:
+            X[name] = X[name].astype("string").astype(object).where(X[name].notna(), None)
+    groups = frame[spec.data.group_column].astype(str) if spec.data.group_column else None
+    return TrainingData(X=X, y=frame[target], groups=groups, column_roles=roles)
+
+
+def run_automl(
+    campaign: Campaign,
+    *,
+    targets: list[str] | None = None,
+    n_trials: int | None = None,
+    timeout_s: float | None = None,
+    executor: str | None = None,
+    n_workers: int | None = None,
+    metric: str | None = None,
+    on_trial: Callable[[str, Any, Any], None] | None = None,
+) -> dict[str, Any]:
+    """Run (or continue) one Optuna study per target, then refit and save each best pipeline.
+
+    Returns:
+        ``{target: optuna.Study}``.
+    """
+    from planner.automl import refit, run_search
+
+    spec = campaign.spec
+    studies = {}
+    for target in targets or spec.target_names:
+        data = training_data(campaign, target)
+        callbacks = []
+        if on_trial is not None:
+            callbacks.append(lambda study, trial, _t=target: on_trial(_t, study, trial))
+        study = run_search(
+            data.X,
+            data.y,
+            task=spec.task,
+            search_space=_search_space_path(campaign),
+            storage_url=campaign.storage_url,
+            study_name=study_name(target),
+            n_trials=n_trials if n_trials is not None else spec.budget.n_trials,
+            timeout_s=timeout_s if timeout_s is not None else spec.budget.timeout_s,
+            seed=spec.seed,
+            groups=data.groups,
+            column_roles=data.column_roles,
+            metric=metric,
+            n_workers=n_workers if n_workers is not None else spec.executor.n_workers,
+            executor=executor or spec.executor.kind,
+            callbacks=callbacks,
+        )
+        studies[target] = study
+        if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
+            fitted = refit(study, data.X, data.y, task=spec.task, column_roles=data.column_roles, seed=spec.seed)
+            fitted.save(model_dir(campaign.directory, target))
+    return studies
+
+
+def _search_space_path(campaign: Campaign) -> str:
+    """A bundled name stays a name; a path is resolved from the campaign directory."""
+    from planner.automl import bundled_search_spaces
+
+    name = campaign.spec.search_space
+    if name in bundled_search_spaces():
+        return name
+    return str(campaign._resolve(name))
+
+
+def load_study(campaign: Campaign, target: str) -> Any:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.load_study(study_name=study_name(target), storage=campaign.storage_url)
+    except KeyError as err:
+        raise CampaignError(
+            f"no AutoML trials for target {target!r} yet; run `planner run {campaign.directory}` first."
+        ) from err
