@@ -80,7 +80,7 @@ class CategoricalEncoder(TransformerMixin, BaseEstimator):
         columns: Sequence[str] | None = None,
         categories: Mapping[str, Sequence[Any]] | None = None,
         handle_unknown: str = "ignore",
-        unknown_value: float = -1.0,
+        unknown_value: float = -1,
         min_frequency: int | float | None = None,
         max_categories: int | None = None,
     ) -> None:
@@ -180,10 +180,17 @@ class CategoricalEncoder(TransformerMixin, BaseEstimator):
                 sparse_output=False,
                 dtype=np.float64,
             )
+        unknown = self.unknown_value
+        if unknown is None or (isinstance(unknown, float) and np.isnan(unknown)):
+            unknown = np.nan
+        elif isinstance(unknown, (int, float, np.number)) and float(unknown).is_integer():
+            unknown = int(unknown)
+        else:
+            raise SpecError(f"CategoricalEncoder: unknown_value must be an integer code or NaN, got {unknown!r}.")
         return OrdinalEncoder(
             categories=categories,
             handle_unknown="error" if self.handle_unknown == "error" else "use_encoded_value",
-            unknown_value=None if self.handle_unknown == "error" else self.unknown_value,
+            unknown_value=None if self.handle_unknown == "error" else unknown,
             encoded_missing_value=np.nan,
             dtype=np.float64,
         )
