@@ -1,0 +1,611 @@
+"""Acquisition strategies and their registry.
+
+A strategy picks ``n`` experiments from a finite set of candidates in two steps (the call
+order every implementation follows):
+
+1. :meth:`BaseStrategy.prefilter_score` scores *every* candidate from the posterior mean and
+   variance alone (cheap, computed chunk by chunk over pools of millions);
+2. :meth:`BaseStrategy.select` picks the batch from the shortlist of the best-scored
+   candidates (plus the most uncertain ones), with the exact, batch-aware criterion - for
+   Monte-Carlo acquisition functions a sequential-greedy optimization in which pending
+   experiments and the picks so far enter as BoTorch ``X_pending``.
+
+Strategies that BoTorch can optimize over a continuous space also give
+:meth:`BaseStrategy.continuous_acqf`. New strategies register with
+:func:`register_strategy`.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from planner.active._pareto import pareto_mask
+from planner.active._surrogates import DTYPE, BaseSurrogate, EnsembleSurrogate, Points
+from planner.exceptions import SpecError
+
+__all__ = [
+    "Problem",
+    "BaseStrategy",
+    "register_strategy",
+    "get_strategy",
+    "available_strategies",
+    "pareto_mask",
+]
+
+_STRATEGIES: dict[str, type[BaseStrategy]] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register_strategy(name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[type], type]:
+    """Class decorator that makes a :class:`BaseStrategy` available under ``name``.
+
+    Raises:
+        SpecError: ``name`` or an alias is taken already.
+    """
+
+    def decorate(cls: type) -> type:
+        for key in (name, *aliases):
+            if key in _STRATEGIES or key in _ALIASES:
+                raise SpecError(f"an acquisition strategy named {key!r} is registered already; choose another name")
+        _STRATEGIES[name] = cls
+        for alias in aliases:
+            _ALIASES[alias] = name
+        cls.name = name
+        return cls
+
+    return decorate
+
+
+def available_strategies() -> list[str]:
+    """Names of the registered strategies."""
+    return sorted(_STRATEGIES)
+
+
+def get_strategy(name: str) -> BaseStrategy:
+    """A new instance of the strategy registered as ``name`` (or one of its aliases).
+
+    Raises:
+        SpecError: Nothing is registered under ``name``.
+    """
+    key = str(name).lower()
+    key = _ALIASES.get(key, key)
+    if key not in _STRATEGIES:
+        raise SpecError(
+            f"unknown acquisition strategy {name!r}; choose one of {available_strategies()} "
+            "or register your own with @planner.active.register_strategy('name')"
+        )
+    return _STRATEGIES[key]()
+
+
+@dataclass
+class Problem:
+    """Everything a strategy needs, in the engine's internal orientation (larger is better).
+
+    Attributes:
+        surrogate: Fitted model of ``m`` outputs (``None`` for model-free strategies).
+        observed: Measured points (``n_obs``).
+        observed_y: Their outputs, ``n_obs x m``.
+        pending: Suggested but not yet measured points.
+        objectives: Model output index of each objective.
+        constraints: ``(output index, op, bound, sign)``; the raw outcome is ``sign * Z``.
+        beta: Exploration weight of UCB.
+        n_mc: Monte-Carlo samples of the acquisition functions.
+        shortlist_size: Candidates passed from the prefilter to the exact selection.
+        seed: Seed of the samplers.
+        rng: Seeded generator for model-free randomness.
+        ref_point: Hypervolume reference point over the objectives (multi-objective).
+        notes: Free-form lines collected for the log.
+    """
+
+    surrogate: BaseSurrogate | None
+    observed: Points
+    observed_y: np.ndarray
+    pending: Points
+    objectives: list[int]
+    constraints: list[tuple[int, str, float, float]]
+    beta: float = 2.0
+    n_mc: int = 256
+    shortlist_size: int = 1000
+    seed: int = 0
+    rng: np.random.Generator = field(default_factory=np.random.default_rng)
+    ref_point: np.ndarray | None = None
+    mc_points: Points | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def is_multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    @property
+    def feasible_observed(self) -> np.ndarray:
+        """Observed rows that meet every outcome constraint, shape ``n_obs``."""
+        ok = np.ones(len(self.observed_y), dtype=bool)
+        for j, op, bound, sign in self.constraints:
+            raw = sign * self.observed_y[:, j]
+            ok &= raw <= bound if op == "<=" else raw >= bound
+        return ok
+
+    @property
+    def best_observed(self) -> float:
+        """Best measured objective among feasible rows (single objective)."""
+        y = self.observed_y[self.feasible_observed, self.objectives[0]]
+        return float(y.max()) if len(y) else float(self.observed_y[:, self.objectives[0]].min())
+
+    def observed_front(self) -> np.ndarray:
+        """Objectives of the observed, feasible, non-dominated rows (``k x n_obj``)."""
+        Y = self.observed_y[self.feasible_observed][:, self.objectives]
+        return Y[pareto_mask(Y)] if len(Y) else Y
+
+    # -- analytic helpers over many candidates --------------------------------------
+    def log_p_feasible(self, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        """``log P(all outcome constraints hold)`` under independent normals, shape ``n``."""
+        from scipy.special import log_ndtr
+
+        out = np.zeros(len(mean))
+        for j, op, bound, sign in self.constraints:
+            mu, sd = sign * mean[:, j], np.sqrt(var[:, j])
+            z = (bound - mu) / sd if op == "<=" else (mu - bound) / sd
+            out += log_ndtr(z)
+        return out
+
+    def std_score(self, var: np.ndarray) -> np.ndarray:
+        """Total standardized posterior variance of the objectives, shape ``n``."""
+        scale = self.surrogate.y_std[self.objectives] ** 2
+        return (var[:, self.objectives] / scale).sum(axis=1)
+
+    # -- BoTorch pieces -------------------------------------------------------------
+    def mc_objective(self) -> Any:
+        """The MC objective picking the objective output(s), or ``None`` for a plain model."""
+        m = self.surrogate.n_outputs
+        if self.is_multi_objective:
+            from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+
+            return IdentityMCMultiOutputObjective(outcomes=self.objectives)
+        if m == 1:
+            return None
+        from botorch.acquisition.objective import GenericMCObjective
+
+        j = self.objectives[0]
+        return GenericMCObjective(lambda Z, X=None: Z[..., j])
+
+    def mc_constraints(self) -> list[Callable[[Tensor], Tensor]] | None:
+        """BoTorch outcome constraints (feasible where ``<= 0``), or ``None``."""
+        if not self.constraints:
+            return None
+        out = []
+        for j, op, bound, sign in self.constraints:
+            if op == "<=":
+                out.append(lambda Z, j=j, b=bound, s=sign: s * Z[..., j] - b)
+            else:
+                out.append(lambda Z, j=j, b=bound, s=sign: b - s * Z[..., j])
+        return out
+
+    def sampler(self) -> Any:
+        if isinstance(self.surrogate, EnsembleSurrogate):
+            from botorch.sampling.index_sampler import IndexSampler
+
+            return IndexSampler(torch.Size([self.n_mc]), seed=self.seed)
+        from botorch.sampling.normal import SobolQMCNormalSampler
+
+        return SobolQMCNormalSampler(torch.Size([self.n_mc]), seed=self.seed)
+
+    @property
+    def cache_root(self) -> bool:
+        return not isinstance(self.surrogate, EnsembleSurrogate)
+
+    def best_f_model(self) -> float:
+        """Best posterior mean among the observed points (the noisy incumbent)."""
+        mean, _ = self.surrogate.moments(self.observed)
+        ok = self.feasible_observed
+        col = mean[:, self.objectives[0]]
+        return float(col[ok].max() if ok.any() else col.max())
+
+
+@dataclass
+class Selection:
+    """Picks of a strategy: positions in the candidate set and the acquisition values."""
+
+    positions: list[int]
+    values: list[float]
+    kind: str  # "value", "uncertainty", "pareto", "random", "space-filling", "auto"
+
+
+class BaseStrategy(ABC):
+    """An acquisition strategy; see the module docstring for the call order.
+
+    Class attributes:
+        name: Registry name (set by :func:`register_strategy`).
+        supports_single: Usable with one objective.
+        supports_multi: Usable with several objectives.
+        needs_model: Whether a surrogate must be fitted first.
+        handles_constraints: Whether outcome constraints enter the criterion itself (others
+            drop candidates predicted infeasible from the shortlist).
+    """
+
+    name: ClassVar[str] = "base"
+    supports_single: ClassVar[bool] = True
+    supports_multi: ClassVar[bool] = False
+    needs_model: ClassVar[bool] = True
+    handles_constraints: ClassVar[bool] = False
+    kind: ClassVar[str] = "auto"
+
+    def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        """Cheap score of every candidate (``n``); higher is better."""
+        return _log_ei(prob, mean, var)
+
+    @abstractmethod
+    def select(self, prob: Problem, pts: Points, mean: np.ndarray, var: np.ndarray, n: int) -> Selection:
+        """Pick ``n`` of the shortlisted ``pts`` (``mean``/``var`` are ``len(pts) x m``)."""
+
+    def continuous_acqf(self, prob: Problem, X_baseline: Tensor, X_pending: Tensor | None) -> Any:
+        """A BoTorch acquisition function to optimize over a continuous space, or ``None``
+        when the strategy works on a discretization."""
+        return None
+
+
+def _log_ei(prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """Analytic log expected improvement over the best observed value, plus log P(feasible)."""
+    from botorch.acquisition.analytic import _log_ei_helper
+
+    j = prob.objectives[0]
+    sd = np.sqrt(var[:, j])
+    u = (mean[:, j] - prob.best_observed) / sd
+    with torch.no_grad():
+        log_ei = _log_ei_helper(torch.as_tensor(u, dtype=DTYPE)).numpy() + np.log(sd)
+    return log_ei + prob.log_p_feasible(mean, var)
+
+
+def _feasible_first(prob: Problem, score: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """Push candidates with ``P(feasible) < 0.5`` behind all others (for constraint-blind criteria)."""
+    if not prob.constraints:
+        return score
+    infeasible = prob.log_p_feasible(mean, var) < math.log(0.5)
+    return np.where(infeasible, score - (np.nanmax(np.abs(score)) + 1) * 1e6, score)
+
+
+def _top(score: np.ndarray, n: int, exclude: set[int] | None = None) -> list[int]:
+    order = np.argsort(-score, kind="stable")
+    out = [int(i) for i in order if not exclude or int(i) not in exclude]
+    return out[:n]
+
+
+def _mc_sequential(prob: Problem, pts: Points, build: Callable[..., Any], n: int, chunk: int = 256) -> Selection:
+    """Sequential-greedy batch selection with a BoTorch MC acquisition function.
+
+    ``build(model, X_baseline, X_pending)`` makes the acquisition function; after each pick
+    the picks so far join the pending points, so that the next pick accounts for them.
+    """
+    surrogate = prob.surrogate
+    n_obs, n_pend = len(prob.observed), len(prob.pending)
+    model, T = surrogate.botorch_model(Points.concat([prob.observed, prob.pending, pts]))
+    T_obs, T_pend, T_cand = T[:n_obs], T[n_obs : n_obs + n_pend], T[n_obs + n_pend :]
+    acqf = build(model, T_obs, T_pend if n_pend else None)
+    chosen: list[int] = []
+    values: list[float] = []
+    for _ in range(n):
+        if chosen:
+            acqf.set_X_pending(torch.cat([T_pend, T_cand[chosen]]))
+        with torch.no_grad():
+            vals = torch.cat([acqf(c.unsqueeze(-2)) for c in T_cand.split(chunk)])
+        vals[chosen] = -math.inf
+        vals = torch.nan_to_num(vals, nan=-math.inf)
+        i = int(vals.argmax())
+        chosen.append(i)
+        values.append(float(vals[i]))
+    return Selection(chosen, values, "auto")
+
+
+# ------------------------------------------------------------------------------------
+# Single-objective strategies
+# ------------------------------------------------------------------------------------
+
+
+@register_strategy("qlognei", aliases=("qlognoisyei", "qnei", "lognei", "ei", "qei"))
+class QLogNEI(BaseStrategy):
+    """``qLogNoisyExpectedImprovement`` (the default): expected improvement over the noisy
+    incumbent, in log space, joint over the batch and the pending experiments."""
+
+    handles_constraints = True
+
+    def _build(self, prob: Problem) -> Callable[..., Any]:
+        from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+
+        def build(model: Any, X_baseline: Tensor, X_pending: Tensor | None) -> Any:
+            return qLogNoisyExpectedImprovement(
+                model,
+                X_baseline=X_baseline,
+                sampler=prob.sampler(),
+                objective=prob.mc_objective(),
+                constraints=prob.mc_constraints(),
+                X_pending=X_pending,
+                prune_baseline=True,
+                cache_root=prob.cache_root,
+            )
+
+        return build
+
+    def select(self, prob: Problem, pts: Points, mean: np.ndarray, var: np.ndarray, n: int) -> Selection:
+        return _mc_sequential(prob, pts, self._build(prob), n)
+
+    def continuous_acqf(self, prob: Problem, X_baseline: Tensor, X_pending: Tensor | None) -> Any:
+        return self._build(prob)(prob.surrogate.model, X_baseline, X_pending)
+
+
+@register_strategy("qucb", aliases=("ucb",))
+class QUCB(BaseStrategy):
+    """``qUpperConfidenceBound`` with exploration weight ``beta`` (pending-aware)."""
+
+    def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        j = prob.objectives[0]
+        return _feasible_first(prob, mean[:, j] + math.sqrt(prob.beta) * np.sqrt(var[:, j]), mean, var)
+
+    def _build(self, prob: Problem) -> Callable[..., Any]:
+        from botorch.acquisition.monte_carlo import qUpperConfidenceBound
+
+        def build(model: Any, X_baseline: Tensor, X_pending: Tensor | None) -> Any:
+            return qUpperConfidenceBound(
+                model, beta=prob.beta, sampler=prob.sampler(), objective=prob.mc_objective(), X_pending=X_pending
+            )
+
+        return build
+
+    def select(self, prob: Problem, pts: Points, mean: np.ndarray, var: np.ndarray, n: int) -> Selection:
+        return _mc_sequential(prob, pts, self._build(prob), n)
+
+    def continuous_acqf(self, prob: Problem, X_baseline: Tensor, X_pending: Tensor | None) -> Any:
+        return self._build(prob)(prob.surrogate.model, X_baseline, X_pending)
+
+
+@register_strategy("pi", aliases=("qpi", "probability_of_improvement"))
+class QPI(BaseStrategy):
+    """``qProbabilityOfImprovement`` over the best posterior mean among the observations."""
+
+    handles_constraints = True
+
+    def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        from scipy.special import log_ndtr
+
+        j = prob.objectives[0]
+        return log_ndtr((mean[:, j] - prob.best_observed) / np.sqrt(var[:, j])) + prob.log_p_feasible(mean, var)
+
+    def _build(self, prob: Problem) -> Callable[..., Any]:
+        from botorch.acquisition.monte_carlo import qProbabilityOfImprovement
+
+        best_f = prob.best_f_model()
+
+        def build(model: Any, X_baseline: Tensor, X_pending: Tensor | None) -> Any:
+            return qProbabilityOfImprovement(
+                model,
+                best_f=best_f,
+                sampler=prob.sampler(),
+                objective=prob.mc_objective(),
+                constraints=prob.mc_constraints(),
+                X_pending=X_pending,
+                tau=1e-3,
+            )
+
+        return build
+
+    def select(self, prob: Problem, pts: Points, mean: np.ndarray, var: np.ndarray, n: int) -> Selection:
+        return _mc_sequential(prob, pts, self._build(prob), n)
+
+    def continuous_acqf(self, prob: Problem, X_baseline: Tensor, X_pending: Tensor | None) -> Any:
+        return self._build(prob)(prob.surrogate.model, X_baseline, X_pending)
+
+
+@register_strategy("mli", aliases=("maximum_likelihood_of_improvement",))
+class MLI(BaseStrategy):
+    """Maximum likelihood of improvement (Ling et al. 2017): the ``n`` candidates most
+    likely to beat the best measured value, each judged on its own."""
+
+    def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        from scipy.special import log_ndtr
+
+        j = prob.objectives[0]
+        return log_ndtr((mean[:, j] - prob.best_observed) / np.sqrt(var[:, j])) + prob.log_p_feasible(mean, var)
+
+    def select(self, prob: Problem, pts: Points, mean: np.ndarray, var: np.ndarray, n: int) -> Selection:
+        score = np.exp(self.prefilter_score(prob, mean, var))
+        idx = _top(score, n)
+        return Selection(idx, [float(score[i]) for i in idx], "auto")
+
+
+@register_strategy("greedy", aliases=("mean", "exploit", "mei"))
+class Greedy(BaseStrategy):
+    """Greedy baseline: the highest predicted means (multi-objective: the predicted means
+    that extend the Pareto front most, by the additive epsilon indicator)."""
+
+    supports_multi = True
+    kind = "value"
+
+    def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        if prob.is_multi_objective:
+            return _feasible_first(prob, _epsilon_gain(prob, mean[:, prob.objectives], prob.observed_front()), mean, var)
+        return _feasible_first(prob, mean[:, prob.objectives[0]], mean, var)
+
+    def select(self, prob: Problem, pts: Points, mean: np.ndarray, var: np.ndarray, n: int) -> Selection:
+        if not prob.is_multi_objective:
+            score = self.prefilter_score(prob, mean, var)
+            idx = _top(score, n)
+            return Selection(idx, [float(mean[i, prob.objectives[0]]) for i in idx], "value")
+        front = prob.observed_front()
+        chosen, values = [], []
+        for _ in range(n):
+            score = _feasible_first(prob, _epsilon_gain(prob, mean[:, prob.objectives], front), mean, var)
+            i = _top(score, 1, set(chosen))[0]
+            chosen.append(i)
+            values.append(float(score[i]))
+            front = np.vstack([front, mean[i, prob.objectives]])
+        return Selection(chosen, values, "pareto")
+
+
+def _epsilon_gain(prob: Problem, Y: np.ndarray, front: np.ndarray) -> np.ndarray:
+    """How far each row of ``Y`` (``n x k``) lies beyond ``front``: the smallest, over front
+    points, of the largest standardized margin; positive means non-dominated."""
+    if len(front) == 0:
+        return Y.sum(axis=1)
+    scale = prob.surrogate.y_std[prob.objectives] if prob.surrogate is not None else np.ones(Y.shape[1])
+    out = np.full(len(Y), np.inf)
+    for p in front:
+        out = np.minimum(out, ((Y - p) / scale).max(axis=1))
+    return out
+
+
+@register_strategy("thompson", aliases=("ts", "thompson_sampling"))
+class Thompson(BaseStrategy):
+    """Thompson sampling: one joint posterior draw per experiment, each taking the argmax of
+    its draw (GP: exact joint draws over the shortlist; ensembles: a random member)."""
+
+    def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        j = prob.objectives[0]
+        # A candidate three standard deviations below others is almost never a draw's argmax.
+        return _feasible_first(prob, mean[:, j] + 3.0 * np.sqrt(var[:, j]), mean, var)
+
+    def select(self, prob: Problem, pts: Points, mean: np.ndarray, var: np.ndarray, n: int) -> Selection:
+        draws = prob.surrogate.joint_samples(pts, n)  # n x N x m
+        chosen, values = [], []
+        for k in range(n):
+            f = draws[k, :, prob.objectives[0]].copy()
+            for j, op, bound, sign in prob.constraints:
+                raw = sign * draws[k, :, j]
+                f = np.where(raw <= bound if op == "<=" else raw >= bound, f, f - 1e12)
+            i = _top(f, 1, set(chosen))[0]
+            chosen.append(i)
+            values.append(float(draws[k, i, prob.objectives[0]]))
+        return Selection(chosen, values, "auto")
+
+
+@register_strategy("max_variance", aliases=("exploration", "explore", "uncertainty", "mu"))
+class MaxVariance(BaseStrategy):
+    """Pure exploration: the largest posterior variance of the objectives; for a GP each pick
+    is conditioned on the pending experiments and the picks before it."""
+
+    supports_multi = True
+    kind = "uncertainty"
+
+    def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        return prob.std_score(var)
+
+    def select(self, prob: Problem, pts: Points, mean: np.ndarray, var: np.ndarray, n: int) -> Selection:
+        surrogate = prob.surrogate
+        if not surrogate.supports_conditioning:
+            score = prob.std_score(var)
+            idx = _top(score, n)
+            prob.notes.append("ensemble variance does not shrink at pending points: took the n largest variances")
+            return Selection(idx, [float(score[i]) for i in idx], "uncertainty")
+        chosen, values = [], []
+        for _ in range(n):
+            given = Points.concat([prob.pending, pts.take(chosen)])
+            cvar = surrogate.conditional_variance(pts, given)[:, prob.objectives].sum(axis=1)
+            i = _top(cvar, 1, set(chosen))[0]
+            chosen.append(i)
+            values.append(float(cvar[i]))
+        return Selection(chosen, values, "uncertainty")
+
+
+@register_strategy("ivr", aliases=("integrated_variance_reduction", "qnipv"))
+class IntegratedVarianceReduction(BaseStrategy):
+    """Pure exploration by integrated variance reduction (``qNegIntegratedPosteriorVariance``
+    over a sample of the design space); GP only."""
+
+    kind = "uncertainty"
+
+    def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        return prob.std_score(var)
+
+    def _build(self, prob: Problem) -> Callable[..., Any]:
+        from botorch.acquisition.active_learning import qNegIntegratedPosteriorVariance
+
+        mc = torch.as_tensor(prob.mc_points.enc, dtype=DTYPE)
+        transform = None
+        if prob.surrogate.n_outputs > 1:
+            from botorch.acquisition.objective import ScalarizedPosteriorTransform
+
+            weights = torch.zeros(prob.surrogate.n_outputs, dtype=DTYPE)
+            weights[prob.objectives[0]] = 1.0
+            transform = ScalarizedPosteriorTransform(weights)
+
+        def build(model: Any, X_baseline: Tensor, X_pending: Tensor | None) -> Any:
+            return qNegIntegratedPosteriorVariance(model, mc_points=mc, posterior_transform=transform, X_pending=X_pending)
+
+        return build
+
+    def select(self, prob: Problem, pts: Points, mean: np.ndarray, var: np.ndarray, n: int) -> Selection:
+        if not prob.surrogate.supports_conditioning:
+            prob.notes.append("integrated variance reduction needs a GP; used max_variance with the ensemble")
+            return MaxVariance().select(prob, pts, mean, var, n)
+        sel = _mc_sequential(prob, pts, self._build(prob), n, chunk=64)
+        sel.kind = "uncertainty"
+        return sel
+
+    def continuous_acqf(self, prob: Problem, X_baseline: Tensor, X_pending: Tensor | None) -> Any:
+        return self._build(prob)(prob.surrogate.model, X_baseline, X_pending)
+
+
+@register_strategy("random", aliases=("uniform",))
+class Random(BaseStrategy):
+    """Random baseline: uniform over the remaining candidates (no model is fitted)."""
+
+    supports_multi = True
+    needs_model = False
+    kind = "random"
+
+    def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        return prob.rng.random(len(mean))
+
+    def select(self, prob: Problem, pts: Points, mean: np.ndarray, var: np.ndarray, n: int) -> Selection:
+        idx = prob.rng.choice(len(pts), size=n, replace=False).tolist()
+        return Selection(idx, [math.nan] * n, "random")
+
+
+# ------------------------------------------------------------------------------------
+# Multi-objective
+# ------------------------------------------------------------------------------------
+
+
+@register_strategy("qlognehvi", aliases=("qnehvi", "nehvi", "lognehvi"))
+class QLogNEHVI(BaseStrategy):
+    """``qLogNoisyExpectedHypervolumeImprovement`` with a reference point, joint over the
+    batch and the pending experiments."""
+
+    supports_single = False
+    supports_multi = True
+    handles_constraints = True
+
+    def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        optimistic = mean[:, prob.objectives] + np.sqrt(var[:, prob.objectives])
+        return _epsilon_gain(prob, optimistic, prob.observed_front()) + prob.log_p_feasible(mean, var) * 0.1
+
+    def _build(self, prob: Problem) -> Callable[..., Any]:
+        from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+
+        ref = torch.as_tensor(prob.ref_point, dtype=DTYPE)
+
+        def build(model: Any, X_baseline: Tensor, X_pending: Tensor | None) -> Any:
+            return qLogNoisyExpectedHypervolumeImprovement(
+                model,
+                ref_point=ref,
+                X_baseline=X_baseline,
+                sampler=prob.sampler(),
+                objective=prob.mc_objective(),
+                constraints=prob.mc_constraints(),
+                X_pending=X_pending,
+                prune_baseline=True,
+                cache_root=prob.cache_root,
+            )
+
+        return build
+
+    def select(self, prob: Problem, pts: Points, mean: np.ndarray, var: np.ndarray, n: int) -> Selection:
+        return _mc_sequential(prob, pts, self._build(prob), n, chunk=128)
+
+    def continuous_acqf(self, prob: Problem, X_baseline: Tensor, X_pending: Tensor | None) -> Any:
+        return self._build(prob)(prob.surrogate.model, X_baseline, X_pending)

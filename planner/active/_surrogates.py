@@ -1,0 +1,579 @@
+"""Surrogate models of the engine: a BoTorch Gaussian process and tree/bootstrap ensembles.
+
+Both are fitted on outputs oriented so that larger is better (the engine negates ``min``
+targets before it gets here) and expose the same small surface, used by the acquisition
+step:
+
+1. :meth:`BaseSurrogate.moments` - posterior mean and variance of many points, in chunks;
+2. :meth:`BaseSurrogate.botorch_model` - a BoTorch model plus the tensor that stands for a
+   given set of points, for Monte-Carlo batch acquisition functions with pending points;
+3. :meth:`BaseSurrogate.joint_samples` - joint posterior draws for Thompson sampling.
+
+Heavy libraries (torch, botorch, gpytorch, scikit-learn) are imported here; the module is
+only imported when a suggestion is made.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from botorch.models.ensemble import EnsembleModel
+from torch import Tensor
+
+from planner.exceptions import DataValidationError, SpecError
+
+__all__ = [
+    "Points",
+    "BaseSurrogate",
+    "GPSurrogate",
+    "EnsembleSurrogate",
+    "GPFitError",
+    "fit_gp",
+    "fit_ensemble",
+    "member_predictions",
+]
+
+DTYPE = torch.float64
+#: Variance floor (in squared standardized units) so that log-acquisitions stay finite.
+_VAR_FLOOR = 1e-12
+
+
+@dataclass
+class Points:
+    """A set of experiments in both vocabularies.
+
+    Attributes:
+        frame: The inputs as a table (``n`` rows); the surrogate may predict from it.
+        enc: The encoded model inputs, shape ``n x d``.
+    """
+
+    frame: pd.DataFrame
+    enc: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.enc)
+
+    def take(self, idx: np.ndarray | list[int]) -> Points:
+        """The sub-set at positions ``idx``."""
+        idx = np.asarray(idx, dtype=int)
+        return Points(self.frame.iloc[idx], self.enc[idx])
+
+    @staticmethod
+    def concat(parts: list[Points]) -> Points:
+        """Stack several point sets (``sum n_i`` rows)."""
+        parts = [p for p in parts if p is not None]
+        d = parts[0].enc.shape[1] if parts else 0
+        frames = [p.frame for p in parts if len(p)]
+        frame = pd.concat(frames, ignore_index=True) if frames else parts[0].frame.iloc[:0]
+        enc = np.vstack([p.enc for p in parts]) if parts else np.zeros((0, d))
+        return Points(frame, enc)
+
+
+class GPFitError(RuntimeError):
+    """Internal: every attempt to fit the GP failed numerically (the engine falls back)."""
+
+
+@dataclass
+class BaseSurrogate(ABC):
+    """A fitted model of ``m`` outputs (larger is better).
+
+    Attributes:
+        name: Short description for the log, e.g. ``"GP (ARD Matern-5/2)"``.
+        n_outputs: ``m``.
+        y_mean: Mean of the training outputs, shape ``m``.
+        y_std: Standard deviation of the training outputs, shape ``m`` (1 where constant).
+        notes: What happened while fitting (retries, fallbacks), one line each.
+    """
+
+    name: str
+    n_outputs: int
+    y_mean: np.ndarray
+    y_std: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+    @abstractmethod
+    def moments(self, points: Points) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and variance, each ``n x m``."""
+
+    @abstractmethod
+    def botorch_model(self, points: Points) -> tuple[Any, Tensor]:
+        """A BoTorch model and the ``n x d'`` tensor that stands for ``points`` in it."""
+
+    @abstractmethod
+    def joint_samples(self, points: Points, n_samples: int) -> np.ndarray:
+        """Joint posterior draws, ``n_samples x n x m`` (uses the global torch RNG)."""
+
+    @property
+    def supports_conditioning(self) -> bool:
+        """Whether :meth:`conditional_variance` is available (GPs only)."""
+        return False
+
+    def conditional_variance(self, points: Points, pending: Points) -> np.ndarray:
+        """Standardized variance at ``points`` after observing ``pending`` (``n x m``)."""
+        raise NotImplementedError
+
+
+# ----------------------------------------------------------------------------------------
+# Gaussian process
+# ----------------------------------------------------------------------------------------
+
+
+def _build_gp(X: Tensor, Y: Tensor, lower: Tensor, upper: Tensor, noise_floor: float | None) -> Any:
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms import Normalize, Standardize
+    from botorch.models.utils.gpytorch_modules import (
+        get_covar_module_with_dim_scaled_prior,
+        get_gaussian_likelihood_with_lognormal_prior,
+    )
+
+    d, m = X.shape[-1], Y.shape[-1]
+    batch_shape = torch.Size([m]) if m > 1 else torch.Size([])
+    covar = get_covar_module_with_dim_scaled_prior(ard_num_dims=d, batch_shape=batch_shape, use_rbf_kernel=False)
+    likelihood = get_gaussian_likelihood_with_lognormal_prior(batch_shape=batch_shape)
+    if noise_floor is not None:
+        from gpytorch.constraints import GreaterThan
+
+        likelihood.noise_covar.register_constraint("raw_noise", GreaterThan(noise_floor))
+        likelihood.noise_covar.initialize(noise=max(10 * noise_floor, 1e-2))
+    return SingleTaskGP(
+        X,
+        Y,
+        likelihood=likelihood,
+        covar_module=covar,
+        input_transform=Normalize(d, bounds=torch.stack([lower, upper])),
+        outcome_transform=Standardize(m),
+    )
+
+
+def fit_gp(
+    X: np.ndarray,
+    Y: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+) -> GPSurrogate:
+    """Fit an ARD Matern-5/2 GP with inferred noise by maximum a posteriori.
+
+    Inputs are normalized with the fixed bounds ``lower``/``upper`` (the design's), outputs
+    standardized. A numerically failed fit is retried with a noise floor and more jitter.
+
+    Args:
+        X: Encoded inputs, ``n x d``.
+        Y: Outputs (larger is better), ``n x m``.
+        lower: Lower normalization bounds, ``d``.
+        upper: Upper normalization bounds, ``d``.
+
+    Returns:
+        The fitted surrogate; its ``notes`` list the retries taken.
+
+    Raises:
+        GPFitError: No attempt produced a usable model.
+    """
+    import gpytorch
+    from botorch.exceptions.errors import ModelFittingError
+    from botorch.fit import fit_gpytorch_mll
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+    from linear_operator.utils.errors import NotPSDError
+
+    Xt = torch.as_tensor(X, dtype=DTYPE)
+    Yt = torch.as_tensor(Y, dtype=DTYPE)
+    lo, hi = torch.as_tensor(lower, dtype=DTYPE), torch.as_tensor(upper, dtype=DTYPE)
+    attempts = [
+        ("default", None, None),
+        ("noise floor 1e-4 and jitter 1e-6", 1e-4, 1e-6),
+        ("noise floor 1e-2 and jitter 1e-4", 1e-2, 1e-4),
+    ]
+    notes: list[str] = []
+    last_err: BaseException | None = None
+    for label, noise_floor, jitter in attempts:
+        try:
+            gp = _build_gp(Xt, Yt, lo, hi, noise_floor)
+            mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if jitter is None:
+                    fit_gpytorch_mll(mll)
+                else:
+                    with gpytorch.settings.cholesky_jitter(float_value=jitter, double_value=jitter):
+                        fit_gpytorch_mll(mll)
+            surrogate = GPSurrogate.from_model(gp, Yt, jitter=jitter)
+        except (ModelFittingError, NotPSDError, RuntimeError, ValueError) as err:
+            last_err = err
+            notes.append(f"GP fit attempt '{label}' failed: {type(err).__name__}: {str(err).splitlines()[0][:160]}")
+            continue
+        if notes:
+            notes.append(f"GP fitted on retry with {label}")
+        surrogate.notes = notes
+        return surrogate
+    raise GPFitError("; ".join(notes)) from last_err
+
+
+@dataclass
+class GPSurrogate(BaseSurrogate):
+    """A fitted BoTorch ``SingleTaskGP`` (batched over outputs) with cached solves.
+
+    Attributes:
+        model: The BoTorch model (eval mode).
+        chol: Cholesky factor of the training covariance, ``(m x) n x n`` (standardized units).
+        alpha: ``K^{-1}(y - mean)``, ``(m x) n x 1``.
+    """
+
+    model: Any = None
+    chol: Tensor | None = None
+    alpha: Tensor | None = None
+
+    @classmethod
+    def from_model(cls, gp: Any, Y: Tensor, jitter: float | None = None) -> GPSurrogate:
+        """Wrap a fitted GP and cache the solves its predictions need."""
+        from linear_operator.utils.cholesky import psd_safe_cholesky
+
+        gp.eval()
+        with torch.no_grad():
+            Xtr = gp.train_inputs[0]
+            y = gp.train_targets
+            n = Xtr.shape[-2]
+            noise = gp.likelihood.noise.reshape(*gp.likelihood.noise.shape[:-1], 1, 1) if y.dim() > 1 else gp.likelihood.noise
+            K = gp.covar_module(Xtr).to_dense() + noise * torch.eye(n, dtype=DTYPE)
+            L = psd_safe_cholesky(K, jitter=jitter)
+            alpha = torch.cholesky_solve((y - gp.mean_module(Xtr)).unsqueeze(-1), L)
+            if not (torch.isfinite(L).all() and torch.isfinite(alpha).all()):
+                raise ValueError("non-finite Cholesky factor of the training covariance")
+        ot = gp.outcome_transform
+        m = Y.shape[-1]
+        return cls(
+            name="GP (ARD Matern-5/2, inferred noise)",
+            n_outputs=m,
+            y_mean=ot.means.reshape(m).numpy().copy(),
+            y_std=ot.stdvs.reshape(m).numpy().copy(),
+            model=gp,
+            chol=L,
+            alpha=alpha,
+        )
+
+    def _standardized(self, enc: np.ndarray) -> tuple[Tensor, Tensor, Tensor]:
+        """Standardized mean (``m x n``), variance (``m x n``) and ``L^{-1} k(X_train, x)``."""
+        gp = self.model
+        X = gp.transform_inputs(torch.as_tensor(enc, dtype=DTYPE))
+        Xtr = gp.train_inputs[0]
+        Kc = gp.covar_module(X, Xtr).to_dense()  # (m x) n_c x n
+        mean = gp.mean_module(X) + (Kc @ self.alpha).squeeze(-1)
+        V = torch.linalg.solve_triangular(self.chol, Kc.transpose(-1, -2), upper=False)
+        var = gp.covar_module(X, diag=True) - (V**2).sum(-2)
+        return mean.reshape(-1, len(enc)), var.reshape(-1, len(enc)), V
+
+    def moments(self, points: Points) -> tuple[np.ndarray, np.ndarray]:
+        if len(points) == 0:
+            return np.zeros((0, self.n_outputs)), np.zeros((0, self.n_outputs))
+        with torch.no_grad():
+            mean, var, _ = self._standardized(points.enc)
+        mean = mean.T.numpy() * self.y_std + self.y_mean
+        var = np.clip(var.T.numpy(), _VAR_FLOOR, None) * self.y_std**2
+        return mean, var
+
+    def botorch_model(self, points: Points) -> tuple[Any, Tensor]:
+        return self.model, torch.as_tensor(points.enc, dtype=DTYPE)
+
+    def joint_samples(self, points: Points, n_samples: int) -> np.ndarray:
+        with torch.no_grad():
+            post = self.model.posterior(torch.as_tensor(points.enc, dtype=DTYPE))
+            return post.rsample(torch.Size([n_samples])).numpy()
+
+    @property
+    def supports_conditioning(self) -> bool:
+        return True
+
+    def conditional_variance(self, points: Points, pending: Points) -> np.ndarray:
+        with torch.no_grad():
+            _, var_c, V_c = self._standardized(points.enc)
+            if len(pending) == 0:
+                return np.clip(var_c.T.numpy(), 0, None)
+            gp = self.model
+            Xc = gp.transform_inputs(torch.as_tensor(points.enc, dtype=DTYPE))
+            Xp = gp.transform_inputs(torch.as_tensor(pending.enc, dtype=DTYPE))
+            _, _, V_p = self._standardized(pending.enc)
+            S_cp = gp.covar_module(Xc, Xp).to_dense() - V_c.transpose(-1, -2) @ V_p  # (m x) n_c x n_p
+            S_pp = gp.covar_module(Xp).to_dense() - V_p.transpose(-1, -2) @ V_p
+            noise = gp.likelihood.noise
+            noise = noise.reshape(*noise.shape[:-1], 1, 1) if S_pp.dim() > 2 else noise
+            S_pp = S_pp + noise * torch.eye(len(pending), dtype=DTYPE)
+            L = torch.linalg.cholesky(S_pp + 1e-10 * torch.eye(len(pending), dtype=DTYPE))
+            W = torch.linalg.solve_triangular(L, S_cp.transpose(-1, -2), upper=False)
+            reduced = var_c.reshape(W.shape[:-2] + (len(points),)) - (W**2).sum(-2)
+        return np.clip(reduced.reshape(-1, len(points)).T.numpy(), 0, None)
+
+
+# ----------------------------------------------------------------------------------------
+# Ensembles (random forest, extra trees, bagging, stacking, bootstrap of any regressor)
+# ----------------------------------------------------------------------------------------
+
+
+def _is_pipeline(est: Any) -> bool:
+    from sklearn.pipeline import Pipeline
+
+    return isinstance(est, Pipeline)
+
+
+def _final_step(est: Any) -> tuple[Any, Any]:
+    """``(transform_or_None, final_estimator)`` of a pipeline, or ``(None, est)``."""
+    if _is_pipeline(est):
+        return (est[:-1] if len(est.steps) > 1 else None), est[-1]
+    return None, est
+
+
+def _members_of(final: Any, Xt: Any) -> np.ndarray | None:
+    """Per-member predictions ``s x n`` of a fitted forest/bagging/stacking, else ``None``."""
+    from sklearn.ensemble import BaggingRegressor, BaseForest, StackingRegressor, VotingRegressor
+
+    if isinstance(final, BaseForest):
+        arr = np.asarray(Xt, dtype=np.float32)
+        return np.stack([tree.predict(arr) for tree in final.estimators_]).reshape(len(final.estimators_), -1)
+    if isinstance(final, BaggingRegressor):
+        arr = np.asarray(Xt)
+        return np.stack(
+            [e.predict(arr[:, feats]) for e, feats in zip(final.estimators_, final.estimators_features_, strict=True)]
+        )
+    if isinstance(final, StackingRegressor):
+        # Member k of the stack: member k (cyclically) of every base model that is itself an
+        # ensemble, point predictions of the others, combined by the fitted final estimator.
+        base = []
+        for est in final.estimators_:
+            if est == "drop":
+                continue
+            inner_t, inner = _final_step(est)
+            inner_X = inner_t.transform(Xt) if inner_t is not None else Xt
+            members = _members_of(inner, inner_X)
+            base.append(members if members is not None else est.predict(Xt)[None, :])
+        s = max(b.shape[0] for b in base)
+        if s == 1:
+            return None
+        stacked = []
+        for k in range(s):
+            meta = np.column_stack([b[k % b.shape[0]] for b in base])
+            if final.passthrough:
+                meta = np.hstack([meta, np.asarray(Xt, dtype=float)])
+            stacked.append(final.final_estimator_.predict(meta))
+        return np.stack(stacked)
+    if isinstance(final, VotingRegressor):
+        preds = np.stack([e.predict(Xt) for e in final.estimators_])
+        return preds if preds.shape[0] > 1 else None
+    return None
+
+
+def member_predictions(estimator: Any, X: Any) -> np.ndarray | None:
+    """Per-member predictions ``s x n`` of a fitted ensemble regressor or pipeline.
+
+    Forests give one member per tree, bagging one per bag, stacking one per member of its
+    ensemble base models; anything else returns ``None`` (the caller bootstraps it).
+    """
+    transform, final = _final_step(estimator)
+    Xt = transform.transform(X) if transform is not None else X
+    return _members_of(final, Xt)
+
+
+def _default_forest(kind: str, seed: int) -> Any:
+    from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+
+    cls = RandomForestRegressor if kind == "rf" else ExtraTreesRegressor
+    return cls(n_estimators=100, min_samples_leaf=1, max_features=1.0, random_state=seed, n_jobs=1)
+
+
+def _is_fitted(est: Any) -> bool:
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(est)
+    except NotFittedError:
+        return False
+    return True
+
+
+@dataclass
+class _Member:
+    """One output's fitted ensemble: how to get ``s x n`` member predictions for points."""
+
+    estimator: Any
+    input_kind: str  # "raw" or "encoded"
+    columns: list[str]
+    bootstrap: list[Any] | None = None
+
+    def predict(self, points: Points) -> np.ndarray:
+        X = self._design_matrix(points)
+        if self.bootstrap is not None:
+            return np.stack([np.asarray(b.predict(X), dtype=float) for b in self.bootstrap])
+        return np.asarray(member_predictions(self.estimator, X), dtype=float)
+
+    def _design_matrix(self, points: Points) -> Any:
+        if self.input_kind == "raw":
+            return points.frame[self.columns].reset_index(drop=True)
+        return pd.DataFrame(points.enc, columns=self.columns)
+
+
+@dataclass
+class EnsembleSurrogate(BaseSurrogate):
+    """An ensemble regressor turned into a posterior: mean and variance over its members.
+
+    Joint draws are whole members (one tree predicts every point), which is what BoTorch's
+    ``EnsemblePosterior`` assumes; batch acquisition with pending points therefore works
+    unchanged.
+
+    Attributes:
+        members: One fitted ensemble per output.
+        n_members: Ensemble size ``s`` after aligning the outputs.
+    """
+
+    members: list[_Member] = field(default_factory=list)
+    n_members: int = 0
+
+    def member_table(self, points: Points) -> np.ndarray:
+        """Member predictions, ``s x n x m`` (larger is better)."""
+        if len(points) == 0:
+            return np.zeros((self.n_members, 0, self.n_outputs))
+        preds = []
+        for member in self.members:
+            p = member.predict(points)
+            reps = -(-self.n_members // p.shape[0])
+            preds.append(np.tile(p, (reps, 1))[: self.n_members])
+        return np.stack(preds, axis=-1)
+
+    def moments(self, points: Points) -> tuple[np.ndarray, np.ndarray]:
+        table = self.member_table(points)
+        var = table.var(axis=0, ddof=1) if self.n_members > 1 else np.zeros(table.shape[1:])
+        return table.mean(axis=0), np.maximum(var, _VAR_FLOOR * self.y_std**2)
+
+    def botorch_model(self, points: Points) -> tuple[Any, Tensor]:
+        table = torch.as_tensor(self.member_table(points), dtype=DTYPE)
+        return TabulatedEnsembleModel(table), torch.arange(len(points), dtype=DTYPE).unsqueeze(-1)
+
+    def joint_samples(self, points: Points, n_samples: int) -> np.ndarray:
+        table = self.member_table(points)
+        idx = torch.randint(self.n_members, (n_samples,)).numpy()
+        return table[idx]
+
+
+class TabulatedEnsembleModel(EnsembleModel):
+    """An ensemble whose member predictions were computed beforehand for a fixed set of
+    points; the model's single input is the point's position in that set.
+
+    Args:
+        table: Member predictions, ``s x N x m``.
+    """
+
+    def __init__(self, table: Tensor) -> None:
+        super().__init__()
+        self.table = table
+        self._num_outputs = table.shape[-1]
+
+    def forward(self, X: Tensor) -> Tensor:
+        """``batch x q x 1`` positions -> ``batch x s x q x m`` member predictions."""
+        idx = X[..., 0].round().long()
+        return self.table[:, idx, :].movedim(0, -3)
+
+
+def _input_kind(est: Any, inputs: list[str], features: list[str]) -> tuple[str, list[str]]:
+    names = getattr(est, "feature_names_in_", None)
+    if names is not None:
+        names = [str(n) for n in names]
+        if set(names) <= set(inputs):
+            return "raw", names
+        if set(names) <= set(features):
+            return "encoded", names
+        raise DataValidationError(
+            f"the surrogate estimator was fitted on columns {names[:8]}, which are neither the inputs "
+            f"{inputs[:8]} nor the encoded features; refit it on the campaign inputs"
+        )
+    if _is_pipeline(est):
+        return "raw", list(inputs)
+    return "encoded", list(features)
+
+
+def fit_ensemble(
+    estimator: Any,
+    observed: Points,
+    Y: np.ndarray,
+    *,
+    inputs: list[str],
+    features: list[str],
+    refit: bool = True,
+    n_bootstrap: int = 16,
+    seed: int = 0,
+) -> EnsembleSurrogate:
+    """Turn a scikit-learn regressor (or one per output) into an ensemble posterior.
+
+    Args:
+        estimator: ``"rf"``/``"et"`` (a random forest / extra trees on the encoded inputs), a
+            scikit-learn regressor or pipeline (fitted or not), or a dict output index -> one.
+            Pipelines predict from the raw input table (so they can featurize it themselves);
+            bare estimators from the encoded features unless fitted on the raw columns.
+        observed: The observed points.
+        Y: Outputs (larger is better), ``n x m``.
+        inputs: Input column names.
+        features: Encoded feature names.
+        refit: Refit a clone on ``observed``/``Y`` (default). With ``False`` a fitted estimator
+            is used as given (it must already predict the oriented outputs).
+        n_bootstrap: Ensemble size for estimators that are no forest/bagging/stacking.
+        seed: Seeds the default forests and the bootstrap.
+
+    Raises:
+        SpecError: ``estimator`` is neither a known name nor a regressor.
+    """
+    from sklearn.base import clone, is_regressor
+
+    m = Y.shape[1]
+    per_output = estimator if isinstance(estimator, dict) else {j: estimator for j in range(m)}
+    rng = np.random.default_rng(seed)
+    members: list[_Member] = []
+    notes: list[str] = []
+    names = []
+    for j in range(m):
+        est = per_output.get(j, per_output.get(str(j)))
+        if isinstance(est, str):
+            if est not in ("rf", "et"):
+                raise SpecError(f"unknown ensemble surrogate {est!r}; use 'rf', 'et' or a scikit-learn regressor")
+            est = _default_forest(est, seed + j)
+        if est is None or not hasattr(est, "predict") or not (is_regressor(est) or _is_pipeline(est)):
+            raise SpecError(
+                f"surrogate must be 'gp', 'rf', 'et' or a scikit-learn regressor/pipeline, got {type(est).__name__}"
+            )
+        fitted = _is_fitted(est)
+        kind, cols = _input_kind(est, inputs, features)
+        member = _Member(est, kind, cols)
+        X = member._design_matrix(observed)
+        y = Y[:, j]
+        if refit or not fitted:
+            est = clone(est)
+            if hasattr(est, "random_state") and getattr(est, "random_state", None) is None:
+                est.set_params(random_state=seed + j)
+            est.fit(X, y)
+            member.estimator = est
+        if member_predictions(est, X.iloc[:1]) is None:
+            boot = []
+            for _ in range(n_bootstrap):
+                idx = rng.integers(0, len(y), len(y))
+                b = clone(est)
+                b.fit(X.iloc[idx], y[idx])
+                boot.append(b)
+            member.bootstrap = boot
+            notes.append(
+                f"{type(_final_step(est)[1]).__name__} has no members to read a spread from; "
+                f"used a bootstrap ensemble of {n_bootstrap} refits"
+            )
+        members.append(member)
+        names.append(type(_final_step(est)[1]).__name__)
+    probe = Points(observed.frame.iloc[:1], observed.enc[:1])
+    n_members = max(mb.predict(probe).shape[0] for mb in members)
+    y_std = Y.std(axis=0)
+    return EnsembleSurrogate(
+        name=f"ensemble ({', '.join(dict.fromkeys(names))}; {n_members} members)",
+        n_outputs=m,
+        y_mean=Y.mean(axis=0),
+        y_std=np.where(y_std > 0, y_std, 1.0),
+        notes=notes,
+        members=members,
+        n_members=n_members,
+    )
