@@ -7,8 +7,12 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
+
+try:  # typer >= 0.20 vendors click; its exceptions are the ones raised
+    from typer._click import ClickException
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import ClickException
 
 from planner._version import __version__
 from planner.exceptions import NotBuiltYetError, PlannerError
@@ -29,9 +33,6 @@ app = typer.Typer(
 
 CampaignDir = Annotated[Path, typer.Argument(help="The campaign directory (holds campaign.yaml).", show_default=False)]
 _ISSUES = {
-    "run": "the AutoML search (issue #4)",
-    "leaderboard": "the AutoML search (issue #4)",
-    "predict": "the AutoML search (issue #4)",
     "suggest": "Bayesian active learning (issue #5)",
     "backtest": "Bayesian active learning (issue #5)",
     "report": "the HTML leaderboard report (issue #6)",
@@ -93,7 +94,7 @@ def init(
     from planner.campaign import Campaign
 
     if task is not None and task not in {"regression", "classification"}:
-        raise click.BadParameter(f"--task must be regression or classification, got {task!r}")
+        raise typer.BadParameter(f"--task must be regression or classification, got {task!r}")
     campaign = Campaign.from_csv(
         directory,
         data,
@@ -173,22 +174,125 @@ def demo(
     run_demo(directory, n_initial=n_initial, seed=seed, force=force, echo=typer.echo)
 
 
-@app.command()
-def run(directory: CampaignDir) -> None:
-    """Launch the AutoML search: an Optuna study over whole pipelines, scored by cross-validation."""
-    _not_built("run")
+TargetOpt = Annotated[
+    Optional[list[str]], typer.Option("--target", help="Only this target (repeatable); default: every target.")
+]
 
 
 @app.command()
-def leaderboard(directory: CampaignDir) -> None:
-    """Rank the pipelines tried so far (mean +/- spread over CV folds)."""
-    _not_built("leaderboard")
+def run(
+    directory: CampaignDir,
+    trials: Annotated[Optional[int], typer.Option("--trials", "-n", help="Trials to add (default: budget.n_trials).")] = None,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Stop starting trials after S seconds.")] = None,
+    executor: Annotated[Optional[str], typer.Option("--executor", help="local or ray (default: campaign.yaml).")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Trials in flight at once.")] = None,
+    metric: Annotated[Optional[str], typer.Option("--metric", help="Objective metric, e.g. mae, rmse, r2, f1, roc_auc.")] = None,
+    target: TargetOpt = None,
+) -> None:
+    """Launch (or continue) the AutoML search: an Optuna study over whole pipelines, scored by CV.
+
+    Each trial is one pipeline (data quality, features, selection, model or fusion), scored by
+    repeated (grouped, stratified) cross-validation and stored in the campaign's Optuna storage.
+    Re-running continues the same study. The best pipeline is refit on all rows and saved under
+    models/<target>/. Inspect the storage with `optuna-dashboard sqlite:///DIR/optuna.db`.
+    """
+    from planner.automl import leaderboard as make_leaderboard
+    from planner.campaign import Campaign
+    from planner.campaign._automl import run_automl
+
+    campaign = Campaign.load(directory)
+    if executor is not None and executor not in {"local", "ray"}:
+        raise typer.BadParameter(f"--executor must be local or ray, got {executor!r}")
+
+    def on_trial(target_name, study, trial):  # noqa: ANN001
+        attrs = trial.user_attrs
+        pipeline = attrs.get("pipeline", "")
+        if trial.state.name == "COMPLETE":
+            spread = attrs.get("std")
+            score = f"{trial.value:.4g}" + (f" \u00b1 {spread:.2g}" if isinstance(spread, float) else "")
+            try:
+                best_trial = study.best_trial
+                best_text = f"best {best_trial.value:.4g} (#{best_trial.number})"
+            except ValueError:
+                best_text = ""
+            typer.echo(f"[{target_name}] trial {trial.number:>4}  {score:<18} {best_text:<22} {pipeline}")
+        else:
+            reason = str(attrs.get("failure_reason") or "")
+            typer.echo(f"[{target_name}] trial {trial.number:>4}  {trial.state.name.lower():<18} {reason[:100]}")
+
+    studies = run_automl(
+        campaign,
+        targets=target,
+        n_trials=trials,
+        timeout_s=timeout,
+        executor=executor,
+        n_workers=workers,
+        metric=metric,
+        on_trial=on_trial,
+    )
+    for name, study in studies.items():
+        table = make_leaderboard(study, top=5)
+        typer.echo(f"\n{name}: top pipelines ({len(study.trials)} trials in the study)")
+        typer.echo(_format_leaderboard(table))
+        typer.echo(f"best pipeline refit on all rows: {Path(directory) / 'models' / name}/")
+    typer.echo(f"\nnext: `planner leaderboard {directory}`, `planner predict {directory} new.csv`")
+
+
+def _format_leaderboard(table) -> str:  # noqa: ANN001
+    if table.empty:
+        return "  (no finished trials yet)"
+    view = table[["rank", "trial", "score", "metric", "model_family", "fusion", "fit_time_s", "pipeline"]]
+    return view.to_string(index=False, max_colwidth=90)
 
 
 @app.command()
-def predict(directory: CampaignDir) -> None:
-    """Predict new rows with the best (or a chosen) pipeline, with uncertainty where available."""
-    _not_built("predict")
+def leaderboard(
+    directory: CampaignDir,
+    top: Annotated[int, typer.Option("--top", "-k", help="Rows to show.")] = 10,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    target: TargetOpt = None,
+    include_failed: Annotated[bool, typer.Option("--failed", help="Also list failed and pruned trials.")] = False,
+) -> None:
+    """Rank the pipelines tried so far (mean +/- std of the metric over CV folds)."""
+    from planner.automl import leaderboard as make_leaderboard
+    from planner.campaign import Campaign
+    from planner.campaign._automl import load_study
+
+    if fmt not in {"table", "csv", "json"}:
+        raise typer.BadParameter(f"--format must be table, csv or json, got {fmt!r}")
+    campaign = Campaign.load(directory)
+    for name in target or campaign.spec.target_names:
+        table = make_leaderboard(load_study(campaign, name), top=top, include_failed=include_failed)
+        if fmt == "csv":
+            typer.echo(table.assign(target=name).to_csv(index=False), nl=False)
+        elif fmt == "json":
+            typer.echo(table.assign(target=name).to_json(orient="records", indent=2))
+        else:
+            direction = next(t.direction for t in campaign.spec.targets if t.name == name)
+            typer.echo(f"{name} (target to {direction}imise; pipelines ranked by their CV metric)")
+            typer.echo(_format_leaderboard(table))
+
+
+@app.command()
+def predict(
+    directory: CampaignDir,
+    file: Annotated[Path, typer.Argument(help="CSV with the campaign's input columns.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write predictions here (default: print).")] = None,
+    target: TargetOpt = None,
+) -> None:
+    """Predict new rows with each target's best pipeline (models/<target>/), with uncertainty."""
+    from planner.campaign import Campaign
+    from planner.campaign._automl import predict_table
+
+    campaign = Campaign.load(directory)
+    table = predict_table(campaign, file, targets=target)
+    if out is None:
+        typer.echo(table.to_string(index=False))
+    else:
+        from planner.io import atomic_write_text
+
+        atomic_write_text(out, table.to_csv(index=False))
+        typer.echo(f"wrote {len(table)} predictions to {out}")
 
 
 @app.command()
@@ -229,12 +333,12 @@ def main(argv: list[str] | None = None) -> int:
         command = typer.main.get_command(app)
         result = command.main(args=args, prog_name="planner", standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
+    except ClickException as exc:
         exc.show()
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("aborted", file=sys.stderr)
         return 130
     except KeyboardInterrupt:

@@ -122,3 +122,38 @@ def load_study(campaign: Campaign, target: str) -> Any:
         raise CampaignError(
             f"no AutoML trials for target {target!r} yet; run `planner run {campaign.directory}` first."
         ) from err
+
+
+def predict_table(campaign: Campaign, table: Any, *, targets: list[str] | None = None) -> pd.DataFrame:
+    """Predictions of each target's saved best pipeline for the rows of ``table`` (CSV path or frame)."""
+    from planner.automl import load_fitted
+    from planner.io import read_table
+
+    if isinstance(table, pd.DataFrame):
+        frame, label = table.copy(), "rows to predict"
+    else:
+        frame, _ = read_table(table, what="file to predict")
+        label = str(table)
+    spec = campaign.spec
+    missing = [c for c in spec.input_names if c not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"{label}: missing input column(s) {missing}; predictions need all of {spec.input_names}."
+        )
+    out = frame.reset_index(drop=True).copy()
+    for target in targets or spec.target_names:
+        directory = model_dir(campaign.directory, target)
+        if not (directory / "pipeline.json").exists():
+            raise CampaignError(
+                f"no saved model for target {target!r} ({directory} is missing); run `planner run "
+                f"{campaign.directory}` first."
+            )
+        fitted = load_fitted(directory)
+        X = out[spec.input_names].copy()
+        for name, role in {i.name: _ENGINE_ROLE[i.role] for i in spec.inputs}.items():
+            if role == "numeric":
+                X[name] = pd.to_numeric(X[name], errors="coerce")
+        predictions = fitted.predict(X).reset_index(drop=True)
+        for column in predictions.columns:
+            out[f"{target}_{column}"] = predictions[column].to_numpy()
+    return out

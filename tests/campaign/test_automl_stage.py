@@ -1,0 +1,62 @@
+"""`planner run / leaderboard / predict` on a real campaign with a real Optuna file storage."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pandas as pd
+import pytest
+
+from planner.campaign import Campaign
+from planner.cli import main
+
+
+@pytest.fixture
+def llzo_campaign(datasets_dir, tmp_path):
+    csv = datasets_dir / "llzo_doped_conductivity" / "llzo_dataset_clean.csv"
+    return Campaign.from_csv(tmp_path / "llzo", csv, ["log_cond:max"], search_space="fast", seed=7)
+
+
+def test_run_resume_leaderboard_predict(llzo_campaign, capsys, tmp_path):
+    directory = llzo_campaign.directory
+    assert main(["run", str(directory), "--trials", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "[log_cond] trial    0" in out and "best pipeline refit on all rows" in out
+    storage = f"sqlite:///{directory / 'optuna.db'}"
+    study = optuna.load_study(study_name="automl-log_cond", storage=storage)
+    assert len(study.trials) == 3
+    # Re-running continues the same study.
+    assert main(["run", str(directory), "--trials", "2"]) == 0
+    capsys.readouterr()
+    study = optuna.load_study(study_name="automl-log_cond", storage=storage)
+    assert len(study.trials) == 5
+    assert Campaign.load(directory).status().n_trials_complete + Campaign.load(directory).status().n_trials_failed == 5
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert complete, "at least one pipeline must finish on LLZO"
+
+    assert main(["leaderboard", str(directory), "--format", "json", "--top", "3"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert 1 <= len(rows) <= 3 and rows[0]["rank"] == 1
+    assert rows[0]["mean"] == pytest.approx(min(t.value for t in complete))  # MAE: lower is better
+
+    # Ground truth rows in, predictions with uncertainty out.
+    sample = llzo_campaign.labelled_data().head(6)[llzo_campaign.spec.input_names]
+    new = tmp_path / "new.csv"
+    sample.to_csv(new, index=False)
+    out_csv = tmp_path / "pred.csv"
+    assert main(["predict", str(directory), str(new), "--out", str(out_csv)]) == 0
+    predictions = pd.read_csv(out_csv)
+    assert len(predictions) == 6 and predictions["log_cond_prediction"].between(-9, -1).all()
+
+
+def test_predict_without_model_and_with_missing_columns(llzo_campaign, capsys, tmp_path):
+    new = tmp_path / "new.csv"
+    new.write_text("li_sto\n6.5\n")
+    assert main(["predict", str(llzo_campaign.directory), str(new)]) == 2
+    assert "missing input column(s)" in capsys.readouterr().err
+    llzo_campaign.labelled_data().head(2)[llzo_campaign.spec.input_names].to_csv(new, index=False)
+    assert main(["predict", str(llzo_campaign.directory), str(new)]) == 2
+    assert "no saved model" in capsys.readouterr().err
+    assert main(["leaderboard", str(llzo_campaign.directory)]) == 2
+    assert "run `planner run" in capsys.readouterr().err
