@@ -289,7 +289,7 @@ class _FormulaFeaturizer(TransformerMixin, BaseEstimator):
                 self.feature_names_in_ = np.asarray([str(X.name or self.composition_column)], dtype=object)
             return X, None
         if isinstance(X, pd.DataFrame):
-            validate_data(self, X, reset=reset, skip_check_array=True, ensure_2d=False)
+            validate_data(self, X, reset=reset, skip_check_array=True)
             if self.composition_column in X.columns:
                 col = self.composition_column
             elif X.shape[1] == 1:

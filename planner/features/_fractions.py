@@ -247,6 +247,15 @@ class FractionGroupValidator(TransformerMixin, BaseEstimator):
                         stacklevel=3,
                     )
                 scaled = data.mul(group.total / sums.where(~zero), axis=0)
+                changed = ~zero & ((sums - group.total).abs() > 1e-12)
+                if changed.any():
+                    warnings.warn(
+                        f"FractionGroupValidator: renormalized group {group.name!r} to sum to {group.total:g} in "
+                        f"{int(changed.sum())} row(s) (e.g. row {frame.index[changed][0]}, which summed to "
+                        f"{sums[changed].iloc[0]:.6g}).",
+                        DataQualityWarning,
+                        stacklevel=3,
+                    )
                 frame.loc[~zero, cols] = scaled.loc[~zero].to_numpy()
         return frame, len(violations)
 

@@ -79,6 +79,8 @@ def _check_common_params(est: Any, owner: str) -> None:
             )
         if not isinstance(est.threshold, (int, float, np.number)) or not est.threshold > 0:
             raise SpecError(f"{owner}: threshold must be a positive number, got {est.threshold!r}.")
+    if not isinstance(est.min_unique, (int, np.integer)) or isinstance(est.min_unique, bool) or est.min_unique < 1:
+        raise SpecError(f"{owner}: min_unique must be a positive integer, got {est.min_unique!r}.")
     if not (
         est.contamination == "auto"
         or (isinstance(est.contamination, (int, float, np.number)) and 0 < est.contamination <= 0.5)
@@ -102,10 +104,13 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         contamination: ``"auto"`` uses ``threshold`` (or IsolationForest's own offset); a
             fraction in ``(0, 0.5]`` instead flags that share of the training rows (the
             threshold is then the matching quantile of the training outlyingness).
+        min_unique: Univariate methods leave columns with fewer distinct training values
+            alone (default 3: binary indicators and one-hot columns are never "outliers").
         n_estimators: Trees for ``isolation_forest``.
         random_state: Seed for ``isolation_forest``.
 
     Attributes:
+        skipped_columns_: Indices of columns left alone because of ``min_unique``.
         lower_, upper_: ``(n_features,)`` fences per column (univariate methods).
         center_, scale_: ``(n_features,)`` the location and scale statistics behind the fences.
         threshold_: The outlyingness threshold in use (univariate methods).
@@ -120,12 +125,14 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         method: str = "robust_zscore",
         threshold: float | None = None,
         contamination: float | str = "auto",
+        min_unique: int = 3,
         n_estimators: int = 100,
         random_state: int | None = None,
     ) -> None:
         self.method = method
         self.threshold = threshold
         self.contamination = contamination
+        self.min_unique = min_unique
         self.n_estimators = n_estimators
         self.random_state = random_state
 
@@ -168,8 +175,11 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
             return median, median, median, scale
 
         low_anchor, high_anchor, center, scale = call_quietly(stats)
-        # All-missing training columns: no statistics, so nothing in them is ever flagged.
-        empty = np.isnan(center)
+        # All-missing training columns have no statistics, and in columns with very few distinct
+        # values (0/1 indicators, one-hot columns) "outlier" means nothing: never flag either.
+        n_unique = np.array([np.unique(col[~np.isnan(col)]).size for col in X.T], dtype=int)
+        self.skipped_columns_ = np.flatnonzero(~np.isnan(center) & (n_unique < self.min_unique))
+        empty = np.isnan(center) | (n_unique < self.min_unique)
         self.empty_columns_ = np.flatnonzero(empty)
         self.center_ = np.where(empty, 0.0, center)
         self.scale_ = np.where(empty | np.isnan(scale), 0.0, scale)
@@ -279,7 +289,8 @@ class OutlierTransformer(TransformerMixin, BaseEstimator):
             ``"mask"`` — set outlying cells to NaN so a later imputer fills them;
             ``"flag"`` — keep values and append an ``is_outlier`` column (1.0 for outlying rows).
             ``"clip"`` and ``"mask"`` need a univariate method.
-        threshold, contamination, n_estimators, random_state: See :class:`OutlierDetector`.
+        threshold, contamination, min_unique, n_estimators, random_state: See
+            :class:`OutlierDetector`.
 
     Attributes:
         detector_: The fitted :class:`OutlierDetector`.
@@ -294,6 +305,7 @@ class OutlierTransformer(TransformerMixin, BaseEstimator):
         action: str = "clip",
         threshold: float | None = None,
         contamination: float | str = "auto",
+        min_unique: int = 3,
         n_estimators: int = 100,
         random_state: int | None = None,
     ) -> None:
@@ -301,6 +313,7 @@ class OutlierTransformer(TransformerMixin, BaseEstimator):
         self.action = action
         self.threshold = threshold
         self.contamination = contamination
+        self.min_unique = min_unique
         self.n_estimators = n_estimators
         self.random_state = random_state
 
@@ -324,6 +337,7 @@ class OutlierTransformer(TransformerMixin, BaseEstimator):
             method=self.method,
             threshold=self.threshold,
             contamination=self.contamination,
+            min_unique=self.min_unique,
             n_estimators=self.n_estimators,
             random_state=self.random_state,
         ).fit(X)

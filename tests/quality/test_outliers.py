@@ -61,8 +61,16 @@ def test_robust_zscore_falls_back_when_mad_is_zero():
 
 
 def test_constant_training_column_flags_any_other_value():
-    det = OutlierDetector(method="iqr").fit(np.ones((6, 1)))
+    det = OutlierDetector(method="iqr", min_unique=1).fit(np.ones((6, 1)))
     assert det.predict(np.array([[1.0], [1.5]])).tolist() == [1, -1]
+
+
+def test_binary_columns_are_left_alone():
+    # A rare 1 in a 0/1 indicator or one-hot column is information, not an outlier.
+    x = np.array([[0.0, 1.0], [0.0, 2.0], [0.0, 3.0], [0.0, 4.0], [1.0, 5.0]])
+    step = OutlierTransformer(method="iqr", action="clip").fit(x)
+    assert step.detector_.skipped_columns_.tolist() == [0]
+    np.testing.assert_array_equal(step.transform(x)[:, 0], x[:, 0])
 
 
 def test_missing_values_are_never_outliers(column):
@@ -114,6 +122,7 @@ def test_transformer_flag_appends_indicator_and_keeps_rows(column):
         pytest.param({"action": "drop"}, "action='drop' is not supported", id="bad-action"),
         pytest.param({"threshold": -1}, "threshold must be a positive number", id="bad-threshold"),
         pytest.param({"contamination": 0.9}, r"contamination must be 'auto' or a fraction in \(0, 0.5\]", id="bad-cont"),
+        pytest.param({"min_unique": 0}, "min_unique must be a positive integer", id="bad-min-unique"),
         pytest.param({"method": "isolation_forest", "action": "flag", "threshold": 2.0}, "use contamination", id="forest-thr"),
     ],
 )
