@@ -188,3 +188,23 @@ def test_import_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_5000_compositions_take_seconds_not_minutes(liverpool):
+    """Guard for the vectorized path (the benchmark in benchmarks/featurize measures it properly)."""
+    import time
+
+    from planner.features._composition import _parse_cached
+
+    rng = np.random.default_rng(0)
+    bases = [parse_formula(f) for f in liverpool["composition"].unique()]
+    formulas = []
+    for i in range(5000):
+        base = bases[i % len(bases)]
+        formulas.append("".join(f"{el}{amt * rng.uniform(0.8, 1.2):.3f}" for el, amt in base.items()))
+    _parse_cached.cache_clear()
+    start = time.perf_counter()
+    out = MagpieFeaturizer().fit_transform(pd.DataFrame({"composition": formulas}))
+    elapsed = time.perf_counter() - start
+    assert out.shape == (5000, 132) and np.isfinite(out.to_numpy()).all()
+    assert elapsed < 10.0, f"5000 compositions took {elapsed:.1f} s"
