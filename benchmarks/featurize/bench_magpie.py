@@ -130,7 +130,9 @@ def main() -> None:
     import matminer
     import pymatgen.core
 
-    command = "python " + " ".join([str(Path(sys.argv[0]).relative_to(REPO)) if Path(sys.argv[0]).is_absolute() else sys.argv[0], *sys.argv[1:]])
+    command = "python " + " ".join(
+        [str(Path(sys.argv[0]).relative_to(REPO)) if Path(sys.argv[0]).is_absolute() else sys.argv[0], *sys.argv[1:]]
+    )
     rows = [
         ("matminer StrToComposition + ElementProperty(magpie), n_jobs=1", base, 1.0),
         ("planner MagpieFeaturizer, cold (element tables re-read, parse caches empty)", cold, base / cold),

@@ -397,7 +397,9 @@ class ElementFractionFeaturizer(_FormulaFeaturizer):
                 try:
                     zs.append(Element(symbol).Z)
                 except ValueError as err:
-                    raise SpecError(f"ElementFractionFeaturizer: {symbol!r} in `elements` is not an element symbol.") from err
+                    raise SpecError(
+                        f"ElementFractionFeaturizer: {symbol!r} in `elements` is not an element symbol."
+                    ) from err
         else:
             parsed, _ = self._parse(formulas, where="training data")
             zs = sorted({z for item in parsed if item is not None for z in item[0]})

@@ -128,7 +128,13 @@ def check_fraction_groups(
             for row in frame.index[some_missing]:
                 empty = [c for c in cols if pd.isna(data.at[row, c])]
                 records.append(
-                    _violation(group, row, sums[row], "missing", f"empty cell(s) in {format_columns(empty)}; use missing_as_zero=True if empty means 0")
+                    _violation(
+                        group,
+                        row,
+                        sums[row],
+                        "missing",
+                        f"empty cell(s) in {format_columns(empty)}; use missing_as_zero=True if empty means 0",
+                    )
                 )
         check_rows = ~all_missing & (missing_as_zero | ~some_missing)
         for row in frame.index[check_rows & off]:
@@ -145,7 +151,14 @@ def check_fraction_groups(
 
 
 def _violation(group: FractionGroup, row: Any, total: float, problem: str, detail: str) -> dict[str, Any]:
-    return {"group": group.name, "row": row, "sum": total, "expected": group.total, "problem": problem, "detail": detail}
+    return {
+        "group": group.name,
+        "row": row,
+        "sum": total,
+        "expected": group.total,
+        "problem": problem,
+        "detail": detail,
+    }
 
 
 def violation_message(violations: pd.DataFrame, *, where: str, limit: int = 8) -> str:

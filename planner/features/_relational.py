@@ -56,7 +56,9 @@ def _featuretools() -> Any:
             warnings.simplefilter("ignore")  # woodwork's pkg_resources deprecation notice
             import featuretools as ft
     except ImportError as err:  # pragma: no cover - featuretools is a core dependency
-        raise OptionalDependencyError("Relational features need featuretools: pip install 'featuretools==1.31.0'") from err
+        raise OptionalDependencyError(
+            "Relational features need featuretools: pip install 'featuretools==1.31.0'"
+        ) from err
     return ft
 
 
@@ -140,7 +142,10 @@ class _Plan:
             values = [
                 c
                 for c in child.columns
-                if c not in skip and c not in cats and pd.api.types.is_numeric_dtype(child[c]) and not pd.api.types.is_bool_dtype(child[c])
+                if c not in skip
+                and c not in cats
+                and pd.api.types.is_numeric_dtype(child[c])
+                and not pd.api.types.is_bool_dtype(child[c])
             ]
         else:
             values = require_columns(child, value_columns, role="value", where=where)
@@ -189,7 +194,9 @@ def _build_entityset(plan: _Plan, parent_keys: pd.Index, child_keys: pd.Series) 
     ft = _featuretools()
     es = ft.EntitySet(id="planner")
     parent = pd.DataFrame({"__key__": parent_keys.astype(str)})
-    es.add_dataframe(dataframe_name="parent", dataframe=parent, index="__key__", logical_types={"__key__": "Categorical"})
+    es.add_dataframe(
+        dataframe_name="parent", dataframe=parent, index="__key__", logical_types={"__key__": "Categorical"}
+    )
     columns = [plan.child_key] + ([plan.time_column] if plan.time_column else []) + plan.values + plan.cats
     child = plan.child[list(dict.fromkeys(columns))].copy()
     child[plan.child_key] = child_keys
@@ -258,9 +265,7 @@ def _feature_definitions(plan: _Plan, es: Any) -> list[Any]:
     return kept
 
 
-def _compute(
-    plan: _Plan, keys: pd.Series, *, where: str, warn_orphans: bool
-) -> tuple[pd.DataFrame, list[str]]:
+def _compute(plan: _Plan, keys: pd.Series, *, where: str, warn_orphans: bool) -> tuple[pd.DataFrame, list[str]]:
     """Feature matrix indexed by the unique parent keys (text)."""
     ft = _featuretools()
     child_keys = _key_text(plan.child[plan.child_key])
@@ -281,9 +286,7 @@ def _compute(
     return matrix, [f.get_name() for f in features]
 
 
-def _check_keys(
-    plan: _Plan, parent_keys: pd.Index, child_keys: pd.Series, *, where: str, warn_orphans: bool
-) -> None:
+def _check_keys(plan: _Plan, parent_keys: pd.Index, child_keys: pd.Series, *, where: str, warn_orphans: bool) -> None:
     present = child_keys.dropna()
     if child_keys.isna().any() and warn_orphans:
         warnings.warn(

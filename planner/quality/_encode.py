@@ -268,6 +268,9 @@ class FeatureScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     Attributes:
         scaler_: The fitted scikit-learn transformer (``None`` for ``"none"``).
+        scaled_columns_: Indices of the columns scaled.
+        passthrough_columns_: Indices of columns with no training values, passed through
+            unchanged (a :class:`DataQualityWarning` says which).
     """
 
     def __init__(
@@ -309,11 +312,24 @@ class FeatureScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         check_choice(self.quantile_output, ("normal", "uniform"), name="quantile_output", owner=owner)
         self._check_numeric(X)
         X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)
-        self.scaler_ = self._build(X)
-        if self.scaler_ is not None:
+        # Columns with no training values cannot be scaled: they pass through unchanged.
+        empty = np.isnan(X).all(axis=0) if X.shape[0] else np.ones(X.shape[1], dtype=bool)
+        self.scaled_columns_ = np.flatnonzero(~empty)
+        self.passthrough_columns_ = np.flatnonzero(empty)
+        if len(self.passthrough_columns_):
+            names = np.asarray(_check_feature_names_in(self, None), dtype=object)[self.passthrough_columns_]
+            warnings.warn(
+                f"FeatureScaler: column(s) {format_columns(names)} have no values in the training data; they are "
+                "passed through unscaled. Drop them upstream (ColumnFilter).",
+                DataQualityWarning,
+                stacklevel=2,
+            )
+        Xs = X[:, self.scaled_columns_]
+        self.scaler_ = self._build(Xs)
+        if self.scaler_ is not None and Xs.shape[1]:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore", RuntimeWarning)
-                self.scaler_.fit(X)
+                self.scaler_.fit(Xs)
         return self
 
     def _build(self, X: np.ndarray) -> Any:
@@ -329,7 +345,8 @@ class FeatureScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             if self.power_method == "box-cox":
                 bad_cols = np.flatnonzero(np.nanmin(np.where(np.isnan(X), 1.0, X), axis=0) <= 0) if X.size else []
                 if len(bad_cols):
-                    names = np.asarray(_check_feature_names_in(self, None), dtype=object)[bad_cols]
+                    all_names = np.asarray(_check_feature_names_in(self, None), dtype=object)
+                    names = all_names[self.scaled_columns_][bad_cols]
                     raise DataValidationError(
                         f"FeatureScaler: power_method='box-cox' needs strictly positive values, but column(s) "
                         f"{format_columns(names)} contain zero or negative values. Use power_method='yeo-johnson'."
@@ -347,15 +364,20 @@ class FeatureScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "scaler_")
         self._check_numeric(X)
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
-        if self.scaler_ is None:
-            return X.copy()
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return self.scaler_.transform(X)
+        return self._apply(X, inverse=False)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "scaler_")
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
-        if self.scaler_ is None:
-            return X.copy()
-        return self.scaler_.inverse_transform(X)
+        return self._apply(X, inverse=True)
+
+    def _apply(self, X: np.ndarray, *, inverse: bool) -> np.ndarray:
+        out = X.copy()
+        if self.scaler_ is None or not len(self.scaled_columns_):
+            return out
+        cols = self.scaled_columns_
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            step = self.scaler_.inverse_transform if inverse else self.scaler_.transform
+            out[:, cols] = step(X[:, cols])
+        return out

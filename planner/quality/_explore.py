@@ -47,12 +47,18 @@ __all__ = [
 
 def _numeric_frame(frame: pd.DataFrame, columns: Sequence[str] | None, *, where: str = "data") -> pd.DataFrame:
     if columns is None:
-        cols = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+        cols = [
+            c
+            for c in frame.columns
+            if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+        ]
         cols += [c for c in frame.columns if pd.api.types.is_bool_dtype(frame[c])]
         cols = [c for c in frame.columns if c in set(cols)]
     else:
         cols = require_columns(frame, columns, role="feature", where=where)
-        text = [c for c in cols if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))]
+        text = [
+            c for c in cols if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))
+        ]
         if text:
             raise DataValidationError(
                 f"{where}: column(s) {format_columns(text)} are not numeric; encode them first "
@@ -109,11 +115,18 @@ def target_correlations(
         if ok.sum() >= 3 and np.ptp(x) > 0 and np.ptp(t) > 0:
             pr = stats.pearsonr(x, t)
             sr = stats.spearmanr(x, t)
-            rec.update(pearson=float(pr.statistic), pearson_p=float(pr.pvalue), spearman=float(sr.statistic), spearman_p=float(sr.pvalue))
+            rec.update(
+                pearson=float(pr.statistic),
+                pearson_p=float(pr.pvalue),
+                spearman=float(sr.statistic),
+                spearman_p=float(sr.pvalue),
+            )
         else:
             rec.update(pearson=np.nan, pearson_p=np.nan, spearman=np.nan, spearman_p=np.nan)
         rows.append(rec)
-    out = pd.DataFrame(rows, columns=["feature", "n", "pearson", "pearson_p", "spearman", "spearman_p"]).set_index("feature")
+    out = pd.DataFrame(rows, columns=["feature", "n", "pearson", "pearson_p", "spearman", "spearman_p"]).set_index(
+        "feature"
+    )
     return out.reindex(out["spearman"].abs().sort_values(ascending=False, na_position="last").index)
 
 
@@ -131,7 +144,9 @@ def correlated_pairs(
     i, j = np.triu_indices(len(cols), k=1)
     r = values[i, j]
     keep = np.abs(np.nan_to_num(r)) >= threshold
-    out = pd.DataFrame({"a": np.asarray(cols, dtype=object)[i[keep]], "b": np.asarray(cols, dtype=object)[j[keep]], "r": r[keep]})
+    out = pd.DataFrame(
+        {"a": np.asarray(cols, dtype=object)[i[keep]], "b": np.asarray(cols, dtype=object)[j[keep]], "r": r[keep]}
+    )
     return out.reindex(out["r"].abs().sort_values(ascending=False).index).reset_index(drop=True)
 
 
@@ -195,12 +210,20 @@ def mutual_information_ranking(
         return pd.DataFrame(columns=["mutual_information", "n_filled"])
     n_filled = data.isna().sum()
     filled = data.fillna(data.median())
-    discrete = np.array([np.allclose(filled[c], np.round(filled[c])) and filled[c].nunique() <= 10 for c in filled.columns])
+    discrete = np.array(
+        [np.allclose(filled[c], np.round(filled[c])) and filled[c].nunique() <= 10 for c in filled.columns]
+    )
     if task == "classification":
-        mi = mutual_info_classif(filled, y[keep].astype(str), discrete_features=discrete, n_neighbors=n_neighbors, random_state=random_state)
+        mi = mutual_info_classif(
+            filled, y[keep].astype(str), discrete_features=discrete, n_neighbors=n_neighbors, random_state=random_state
+        )
     else:
         mi = mutual_info_regression(
-            filled, y[keep].astype(float), discrete_features=discrete, n_neighbors=n_neighbors, random_state=random_state
+            filled,
+            y[keep].astype(float),
+            discrete_features=discrete,
+            n_neighbors=n_neighbors,
+            random_state=random_state,
         )
     out = pd.DataFrame({"mutual_information": mi, "n_filled": n_filled.to_numpy()}, index=filled.columns)
     return out.sort_values("mutual_information", ascending=False)
@@ -275,7 +298,9 @@ class Exploration:
         for target, table in self.target_correlations.items():
             lines.append(f"Strongest Spearman correlations with {target!r}:")
             for name, rec in table.head(top).iterrows():
-                lines.append(f"  {name}: rho = {rec['spearman']:+.3f} (p = {rec['spearman_p']:.2g}, n = {int(rec['n'])})")
+                lines.append(
+                    f"  {name}: rho = {rec['spearman']:+.3f} (p = {rec['spearman_p']:.2g}, n = {int(rec['n'])})"
+                )
         for target, table in self.mutual_information.items():
             if not table.empty:
                 best = ", ".join(f"{n} ({v:.3f})" for n, v in table["mutual_information"].head(top).items())

@@ -134,7 +134,9 @@ class Imputer(TransformerMixin, BaseEstimator):
         if isinstance(self.estimator, str):
             check_choice(self.estimator, _ITERATIVE_ESTIMATORS, name="estimator", owner=owner)
         elif not hasattr(self.estimator, "fit"):
-            raise SpecError(f"{owner}: estimator must be a name or a regressor with fit/predict, got {self.estimator!r}.")
+            raise SpecError(
+                f"{owner}: estimator must be a name or a regressor with fit/predict, got {self.estimator!r}."
+            )
         for name in ("n_neighbors", "n_estimators", "max_iter"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
@@ -162,7 +164,9 @@ class Imputer(TransformerMixin, BaseEstimator):
         from sklearn.impute import IterativeImputer
 
         return IterativeImputer(
-            estimator=_iterative_estimator(self.estimator, n_estimators=self.n_estimators, random_state=self.random_state),
+            estimator=_iterative_estimator(
+                self.estimator, n_estimators=self.n_estimators, random_state=self.random_state
+            ),
             max_iter=self.max_iter,
             initial_strategy="median",
             skip_complete=True,
@@ -294,6 +298,7 @@ class ColumnFilter(TransformerMixin, BaseEstimator):
                 )
             elif self.drop_constant and n_unique[i] <= 1:
                 only = frame.iloc[:, i].dropna().iloc[0]
+                only = only.item() if isinstance(only, np.generic) else only
                 reasons[str(name)] = f"constant (every non-missing value is {only!r}); it carries no information"
         self.dropped_columns_ = reasons
         self.support_ = np.array([str(name) not in reasons for name in names], dtype=bool)

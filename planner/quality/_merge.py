@@ -436,7 +436,9 @@ def _combine(sources: Any, *, units: Mapping[str, str] | None, source_column: st
     canonical_units = dict(units or {})
     for column, unit in canonical_units.items():
         convert_units([1.0], unit, unit, where="units", column=column)  # refuse unknown units early
-    frames = [_prepare_source(src, rank, canonical_units, source_column, log, single=single) for rank, src in enumerate(items)]
+    frames = [
+        _prepare_source(src, rank, canonical_units, source_column, log, single=single) for rank, src in enumerate(items)
+    ]
     _record_partial_columns(frames, items, log)
     return pd.concat(frames, ignore_index=True, sort=False)
 
@@ -454,7 +456,13 @@ def _prepare_source(
         raise SpecError(f"merge_sources: {src.where}: expected a DataFrame, got {type(src.frame).__name__}.")
     frame = src.frame.copy()
     if frame.attrs.get("n_blank_rows"):
-        log.add("read", "dropped_blank_rows", "completely empty rows in the file", n=frame.attrs["n_blank_rows"], source=src.label)
+        log.add(
+            "read",
+            "dropped_blank_rows",
+            "completely empty rows in the file",
+            n=frame.attrs["n_blank_rows"],
+            source=src.label,
+        )
     if src.rename:
         missing = [c for c in src.rename if c not in frame.columns]
         if missing:
@@ -463,7 +471,14 @@ def _prepare_source(
                 f"the table; available: {format_columns(frame.columns)}. Fix the mapping."
             )
         frame = frame.rename(columns=dict(src.rename))
-        log.add("mapping", "renamed_columns", "column mapping of the source", columns=src.rename.values(), source=src.label, mapping=dict(src.rename))
+        log.add(
+            "mapping",
+            "renamed_columns",
+            "column mapping of the source",
+            columns=src.rename.values(),
+            source=src.label,
+            mapping=dict(src.rename),
+        )
     dupes = sorted({str(c) for c in frame.columns if list(frame.columns).count(c) > 1})
     if dupes:
         raise DataValidationError(
@@ -554,7 +569,9 @@ def _value_columns(
     cols = require_columns(frame, value_columns, role="value", where="merge_sources")
     clash = [c for c in cols if c in skip]
     if clash:
-        raise SpecError(f"merge_sources: {format_columns(clash)} cannot be both value columns and key/condition columns.")
+        raise SpecError(
+            f"merge_sources: {format_columns(clash)} cannot be both value columns and key/condition columns."
+        )
     for c in cols:
         if not pd.api.types.is_numeric_dtype(frame[c]):
             frame[c] = numeric_column(frame, c, where="merge_sources")
@@ -722,7 +739,9 @@ def _resolve(
                 columns=list(exceeded),
                 conflicts=exceeded,
             )
-            group_records.append({"group": gid, "n_rows": len(members), "resolution": "dropped", "rows": ";".join(origins)})
+            group_records.append(
+                {"group": gid, "n_rows": len(members), "resolution": "dropped", "rows": ";".join(origins)}
+            )
             continue
         row: dict[str, Any] = {}
         for col in other_cols:
@@ -759,7 +778,9 @@ def _resolve(
         row[_ORIGIN] = origins[0]
         row[_RANK] = 0
         out_rows.append(row)
-        how = {"mean": "mean", "median": "median", "trust": "value of the most trusted source", "drop": "mean"}[strategy]
+        how = {"mean": "mean", "median": "median", "trust": "value of the most trusted source", "drop": "mean"}[
+            strategy
+        ]
         log.add(
             "merge",
             "merged_group",

@@ -85,9 +85,7 @@ def _check_common_params(est: Any, owner: str) -> None:
         est.contamination == "auto"
         or (isinstance(est.contamination, (int, float, np.number)) and 0 < est.contamination <= 0.5)
     ):
-        raise SpecError(
-            f"{owner}: contamination must be 'auto' or a fraction in (0, 0.5], got {est.contamination!r}."
-        )
+        raise SpecError(f"{owner}: contamination must be 'auto' or a fraction in (0, 0.5], got {est.contamination!r}.")
 
 
 class OutlierDetector(OutlierMixin, BaseEstimator):

@@ -328,7 +328,9 @@ class QualityReport:
         except FileNotFoundError as err:
             raise DataValidationError(f"{path}: no saved quality report here; run `planner quality` first.") from err
         except json.JSONDecodeError as err:
-            raise DataValidationError(f"{path}: not valid JSON ({err}); delete it and rerun `planner quality`.") from err
+            raise DataValidationError(
+                f"{path}: not valid JSON ({err}); delete it and rerun `planner quality`."
+            ) from err
         return cls.from_dict(data)
 
     def raise_for_failures(self) -> None:
@@ -545,7 +547,9 @@ def assess(
     # -- consistency
     entity = _entity_keys(frame, group_column, composition_column, features, conditions, condition_tolerance, targets)
     checks.append(_check_agreement(ctx, entity, targets, source_column, consistency_tolerance))
-    checks.append(_check_attribute_agreement(ctx, entity, frame, features, conditions, composition_column, group_column))
+    checks.append(
+        _check_attribute_agreement(ctx, entity, frame, features, conditions, composition_column, group_column)
+    )
     checks.append(_check_id_reuse(ctx, id_column, composition_column, group_column))
     checks.append(_check_rules(ctx, consistency_rules or {}, "consistency", "relations", where))
     # -- validity
@@ -959,7 +963,9 @@ def _check_attribute_agreement(
     )
 
 
-def _check_id_reuse(ctx: _Context, id_column: str | None, composition_column: str | None, group_column: str | None) -> QualityCheck:
+def _check_id_reuse(
+    ctx: _Context, id_column: str | None, composition_column: str | None, group_column: str | None
+) -> QualityCheck:
     desc = "one id always means the same material"
     entity_col = composition_column or group_column
     if id_column is None or entity_col is None:
@@ -980,7 +986,14 @@ def _check_id_reuse(ctx: _Context, id_column: str | None, composition_column: st
         if len(distinct) > 1:
             bad += 1
             for row in rows.index:
-                issues.append(ctx.issue(row, entity_col, ctx.frame.at[row, entity_col], f"id {ident!r} used for {len(distinct)} different entities"))
+                issues.append(
+                    ctx.issue(
+                        row,
+                        entity_col,
+                        ctx.frame.at[row, entity_col],
+                        f"id {ident!r} used for {len(distinct)} different entities",
+                    )
+                )
     return _check(
         "consistency",
         "id_reuse",
@@ -998,7 +1011,11 @@ _NAME = re.compile(r"`([^`]+)`|\b([A-Za-z_][A-Za-z0-9_]*)\b")
 
 
 def _check_rules(ctx: _Context, rules: Mapping[str, str], characteristic: str, name: str, where: str) -> QualityCheck:
-    desc = "user-declared rules hold on every row" if characteristic == "validity" else "declared relations between columns hold"
+    desc = (
+        "user-declared rules hold on every row"
+        if characteristic == "validity"
+        else "declared relations between columns hold"
+    )
     if not rules:
         return _skipped(characteristic, name, desc, "no rules declared")
     issues = []
@@ -1034,7 +1051,9 @@ def _check_rules(ctx: _Context, rules: Mapping[str, str], characteristic: str, n
             broken.append(rule_name)
         for row in data.index[failing]:
             values = {c: ctx.frame.at[row, c] for c in referenced}
-            issues.append(ctx.issue(row, ";".join(referenced), _json_value(values), f"breaks rule {rule_name!r}: {expression}"))
+            issues.append(
+                ctx.issue(row, ";".join(referenced), _json_value(values), f"breaks rule {rule_name!r}: {expression}")
+            )
     return _check(
         characteristic,
         name,
@@ -1048,7 +1067,9 @@ def _check_rules(ctx: _Context, rules: Mapping[str, str], characteristic: str, n
     )
 
 
-def _check_fractions(ctx: _Context, groups: Any, tolerance: float | None, missing_as_zero: bool, where: str) -> QualityCheck:
+def _check_fractions(
+    ctx: _Context, groups: Any, tolerance: float | None, missing_as_zero: bool, where: str
+) -> QualityCheck:
     desc = "fraction groups are non-negative and sum to their total"
     from planner.features._fractions import as_fraction_groups, check_fraction_groups
 
@@ -1057,7 +1078,12 @@ def _check_fractions(ctx: _Context, groups: Any, tolerance: float | None, missin
         return _skipped("validity", "fraction_groups", desc, "no fraction groups declared")
     violations = check_fraction_groups(ctx.frame, parsed, missing_as_zero=missing_as_zero, where=where)
     issues = [
-        ctx.issue(v.row, ";".join(next(g.columns for g in parsed if g.name == v.group)), v.sum, f"group {v.group!r}: {v.detail}")
+        ctx.issue(
+            v.row,
+            ";".join(next(g.columns for g in parsed if g.name == v.group)),
+            v.sum,
+            f"group {v.group!r}: {v.detail}",
+        )
         for v in violations.itertuples()
     ]
     return _check(
@@ -1150,7 +1176,9 @@ def _check_formulas(ctx: _Context, composition_column: str | None) -> QualityChe
     series = ctx.frame[composition_column]
     present = series.dropna()
     _, errors = parse_formulas(present, on_error="ignore")
-    issues = [ctx.issue(row, composition_column, series[row], reason.split(": ", 1)[-1]) for row, reason in errors.items()]
+    issues = [
+        ctx.issue(row, composition_column, series[row], reason.split(": ", 1)[-1]) for row, reason in errors.items()
+    ]
     return _check(
         "validity",
         "formulas",
@@ -1223,7 +1251,8 @@ def _check_completeness(
     constant = [c for c in frame.columns if c not in empty and frame[c].nunique(dropna=True) <= 1]
     e_issues = [{"row": None, "id": None, "column": c, "value": None, "detail": "every value missing"} for c in empty]
     e_issues += [
-        {"row": None, "id": None, "column": c, "value": frame[c].dropna().iloc[0], "detail": "constant column"} for c in constant
+        {"row": None, "id": None, "column": c, "value": frame[c].dropna().iloc[0], "detail": "constant column"}
+        for c in constant
     ]
     checks.append(
         _check(
@@ -1280,7 +1309,10 @@ def _check_timeliness(
     )
     if max_age_days is not None:
         stale = dates < now - pd.Timedelta(days=float(max_age_days))
-        s_issues = [ctx.issue(r, date_column, str(dates[r].date()), f"older than {max_age_days:g} days") for r in dates.index[stale]]
+        s_issues = [
+            ctx.issue(r, date_column, str(dates[r].date()), f"older than {max_age_days:g} days")
+            for r in dates.index[stale]
+        ]
         checks.append(
             _check(
                 "timeliness", "stale", f"measurements are at most {max_age_days:g} days old",
@@ -1370,7 +1402,9 @@ def _check_duplicate_ids(ctx: _Context, id_column: str | None, conditions: list[
 def _check_duplicate_entities(ctx: _Context, entity: _Entities) -> QualityCheck:
     desc = "each entity is measured once per condition (repeats are replicates to merge or group)"
     if entity.keys is None:
-        return _skipped("uniqueness", "duplicate_entities", desc, "no entity definition (no group, composition or inputs)")
+        return _skipped(
+            "uniqueness", "duplicate_entities", desc, "no entity definition (no group, composition or inputs)"
+        )
     issues = []
     for gid, rows in enumerate(entity.groups):
         for row in rows:

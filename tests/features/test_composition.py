@@ -125,7 +125,9 @@ def test_normalize_formula_groups_spellings():
     assert len({normalize_formula(f) for f in same}) == 1
     assert normalize_formula("(Li2S)0.7(P2S5)0.3") == normalize_formula("Li7P3S11")
     assert clean_formula('"(Li2S)0.5 (P2S5)0.5"') == "(Li2S)0.5(P2S5)0.5"
-    assert parse_formula("Li1.3Al0.3Ti1.7(PO4)3") == pytest.approx({"Li": 1.3, "Al": 0.3, "Ti": 1.7, "P": 3.0, "O": 12.0})
+    assert parse_formula("Li1.3Al0.3Ti1.7(PO4)3") == pytest.approx(
+        {"Li": 1.3, "Al": 0.3, "Ti": 1.7, "P": 3.0, "O": 12.0}
+    )
 
 
 @pytest.mark.parametrize(

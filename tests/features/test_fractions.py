@@ -64,7 +64,10 @@ def test_validator_actions():
         FractionGroupValidator(groups=groups, action="warn").fit(frame)
     step = FractionGroupValidator(groups=groups, action="normalize").fit(frame)
     assert step.n_violations_ == 1
-    with pytest.warns(DataQualityWarning, match="renormalized group 'g' to sum to 1 in 1 row\\(s\\) \\(e.g. row 1, which summed to 1.2\\)"):
+    with pytest.warns(
+        DataQualityWarning,
+        match="renormalized group 'g' to sum to 1 in 1 row\\(s\\) \\(e.g. row 1, which summed to 1.2\\)",
+    ):
         out = step.transform(frame)
     np.testing.assert_allclose(out[["a", "b"]].sum(axis=1), 1.0)
     assert out.loc[1, "a"] == pytest.approx(0.5)

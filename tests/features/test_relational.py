@@ -33,7 +33,9 @@ def test_aggregates_match_pandas(cells_and_cycles, cycle_features):
     np.testing.assert_allclose(cycle_features["MIN(cycles.capacity)"], by.min())
     np.testing.assert_allclose(cycle_features["MAX(cycles.capacity)"], by.max())
     np.testing.assert_allclose(cycle_features["COUNT(cycles)"], by.size())
-    np.testing.assert_allclose(cycle_features["SKEW(cycles.capacity)"], by.agg(lambda s: skew(s, bias=False)), rtol=1e-6)
+    np.testing.assert_allclose(
+        cycle_features["SKEW(cycles.capacity)"], by.agg(lambda s: skew(s, bias=False)), rtol=1e-6
+    )
 
 
 def test_trend_is_the_fade_per_cycle(cells_and_cycles, cycle_features):
@@ -48,7 +50,9 @@ def test_trend_is_the_fade_per_cycle(cells_and_cycles, cycle_features):
 def test_first_100_cycles_window(cells_and_cycles, cycle_features):
     _, cycles = cells_and_cycles
     early = cycles[cycles["cycle"] <= 100]
-    np.testing.assert_allclose(cycle_features["MEAN(cycles_first100.capacity)"], early.groupby("cell_id")["capacity"].mean())
+    np.testing.assert_allclose(
+        cycle_features["MEAN(cycles_first100.capacity)"], early.groupby("cell_id")["capacity"].mean()
+    )
     assert (cycle_features["COUNT(cycles_first100)"] == 100).all()
     slope = np.polyfit(early[early.cell_id == 3]["cycle"], early[early.cell_id == 3]["capacity"], 1)[0]
     assert cycle_features.loc[3, "TREND(cycles_first100.capacity, cycle)"] == pytest.approx(slope)
@@ -84,9 +88,13 @@ def test_transformer_fixes_features_at_fit_and_handles_new_rows(cells_and_cycles
 
 def test_parent_without_records_gets_nan_and_a_warning(cells_and_cycles):
     cells, cycles = cells_and_cycles
-    extra = pd.concat([cells, pd.DataFrame({"cell_id": [99], "chemistry": ["LFP"], "c_rate": [1.0]})], ignore_index=True)
+    extra = pd.concat(
+        [cells, pd.DataFrame({"cell_id": [99], "chemistry": ["LFP"], "c_rate": [1.0]})], ignore_index=True
+    )
     with pytest.warns(DataQualityWarning, match="1 parent row key\\(s\\) have no child rows \\('99'\\)"):
-        out = relational_features(extra, cycles, parent_key="cell_id", time_column="cycle", aggregations=["mean", "count"])
+        out = relational_features(
+            extra, cycles, parent_key="cell_id", time_column="cycle", aggregations=["mean", "count"]
+        )
     assert np.isnan(out.iloc[-1]["MEAN(records.capacity)"]) and out.iloc[-1]["COUNT(records)"] == 0
 
 
@@ -108,8 +116,12 @@ def test_keys_that_never_match_are_an_error(cells_and_cycles):
     [
         pytest.param({"time_column": None}, SpecError, "'trend' needs a time column", id="trend-no-time"),
         pytest.param({"aggregations": ["mean", "p90"]}, SpecError, "aggregations='p90' is not supported", id="agg"),
-        pytest.param({"child_key": "cell"}, DataValidationError, "child key column\\(s\\) 'cell' not found", id="child-key"),
-        pytest.param({"parent_key": "cell"}, DataValidationError, "parent key column\\(s\\) 'cell' not found", id="parent-key"),
+        pytest.param(
+            {"child_key": "cell"}, DataValidationError, "child key column\\(s\\) 'cell' not found", id="child-key"
+        ),
+        pytest.param(
+            {"parent_key": "cell"}, DataValidationError, "parent key column\\(s\\) 'cell' not found", id="parent-key"
+        ),
         pytest.param({"windows": [0]}, SpecError, "windows must be positive integers", id="window"),
         pytest.param({"value_columns": ["chemistry_text"]}, DataValidationError, "not numeric", id="text-value"),
     ],
@@ -125,7 +137,9 @@ def test_argument_errors(cells_and_cycles, kwargs, error, match):
 def test_time_column_must_be_numbers_or_dates(cells_and_cycles):
     cells, cycles = cells_and_cycles
     with pytest.raises(DataValidationError, match="time column 'cycle' must be numbers"):
-        relational_features(cells, cycles.assign(cycle="c" + cycles["cycle"].astype(str)), parent_key="cell_id", time_column="cycle")
+        relational_features(
+            cells, cycles.assign(cycle="c" + cycles["cycle"].astype(str)), parent_key="cell_id", time_column="cycle"
+        )
 
 
 def test_datetime_time_index_uses_featuretools_trend(cells_and_cycles):
@@ -134,7 +148,9 @@ def test_datetime_time_index_uses_featuretools_trend(cells_and_cycles):
     out = relational_features(cells, dated.drop(columns="cycle"), parent_key="cell_id", time_column="when",
                               value_columns=["capacity"], aggregations=["trend"])  # fmt: skip
     rows = cycles[cycles.cell_id == 0]
-    assert out.loc[0, "TREND(records.capacity, when)"] == pytest.approx(np.polyfit(rows["cycle"], rows["capacity"], 1)[0], rel=1e-6)
+    assert out.loc[0, "TREND(records.capacity, when)"] == pytest.approx(
+        np.polyfit(rows["cycle"], rows["capacity"], 1)[0], rel=1e-6
+    )
 
 
 def test_liverpool_conductivity_trend_over_temperature(liverpool):
@@ -147,7 +163,9 @@ def test_liverpool_conductivity_trend_over_temperature(liverpool):
     )  # fmt: skip
     assert len(out) == 455
     counts = measurements.groupby("material").size()
-    np.testing.assert_array_equal(out["COUNT(measurements)"].to_numpy(), counts.reindex(materials["material"]).to_numpy())
+    np.testing.assert_array_equal(
+        out["COUNT(measurements)"].to_numpy(), counts.reindex(materials["material"]).to_numpy()
+    )
     multi = counts[counts >= 3].index[:25]
     for material in multi:
         rows = measurements[measurements["material"] == material]

@@ -40,8 +40,12 @@ def test_ignored_columns_in_duplicate_test():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        pytest.param({"target_columns": ["nope"]}, DataValidationError, "target column\\(s\\) 'nope' not found", id="target"),
-        pytest.param({"max_row_missing": 2}, SpecError, "max_row_missing must be a number between 0 and 1", id="fraction"),
+        pytest.param(
+            {"target_columns": ["nope"]}, DataValidationError, "target column\\(s\\) 'nope' not found", id="target"
+        ),
+        pytest.param(
+            {"max_row_missing": 2}, SpecError, "max_row_missing must be a number between 0 and 1", id="fraction"
+        ),
     ],
 )
 def test_errors(kwargs, error, match):

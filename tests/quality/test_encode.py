@@ -40,7 +40,9 @@ def test_onehot_passes_numbers_and_encodes_text(mixed):
 def test_onehot_unknown_category_is_all_zero_with_warning(mixed):
     enc = CategoricalEncoder().fit(mixed)
     new = mixed.iloc[:1].assign(family="Perovskite")
-    with pytest.warns(DataQualityWarning, match="column 'family' has 1 value\\(s\\) not seen in training \\('Perovskite'\\)"):
+    with pytest.warns(
+        DataQualityWarning, match="column 'family' has 1 value\\(s\\) not seen in training \\('Perovskite'\\)"
+    ):
         out = enc.transform(new)
     names = list(enc.get_feature_names_out())
     family_cols = [names.index(n) for n in names if n.startswith("family_")]
@@ -114,3 +116,13 @@ def test_scaler_refuses_text_columns(mixed):
 def test_unknown_scaling_method():
     with pytest.raises(SpecError, match="method='log' is not supported"):
         FeatureScaler(method="log").fit(np.zeros((3, 1)))
+
+
+@pytest.mark.parametrize("method", SCALING_METHODS)
+def test_constant_and_empty_training_columns_do_not_crash(method):
+    X = np.c_[np.ones(10), np.arange(10.0), np.full(10, np.nan)]
+    step = FeatureScaler(method=method)
+    with pytest.warns(DataQualityWarning, match="'x2' have no values in the training data"):
+        out = step.fit_transform(X)
+    assert out.shape == X.shape and np.isnan(out[:, 2]).all() and np.isfinite(out[:, :2]).all()
+    np.testing.assert_allclose(step.inverse_transform(out)[:, 1], X[:, 1], atol=1e-9)

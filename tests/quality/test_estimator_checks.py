@@ -59,8 +59,14 @@ def test_clone_and_pickle_round_trip(estimator):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 3))
     X[::7, 1] = np.nan if estimator.__sklearn_tags__().input_tags.allow_nan else X[::7, 1]
-    y = X[:, 0] + rng.normal(0, 0.1, 40) if not isinstance(estimator, OutlierFilteredClassifier) else (X[:, 0] > 0).astype(int)
-    fitted = clone(estimator).fit(np.nan_to_num(X) if isinstance(estimator, (OutlierFilteredRegressor, OutlierFilteredClassifier)) else X, y)
+    y = (
+        X[:, 0] + rng.normal(0, 0.1, 40)
+        if not isinstance(estimator, OutlierFilteredClassifier)
+        else (X[:, 0] > 0).astype(int)
+    )
+    fitted = clone(estimator).fit(
+        np.nan_to_num(X) if isinstance(estimator, (OutlierFilteredRegressor, OutlierFilteredClassifier)) else X, y
+    )
     restored = pickle.loads(pickle.dumps(fitted))
     data = np.nan_to_num(X) if isinstance(estimator, (OutlierFilteredRegressor, OutlierFilteredClassifier)) else X
     method = "transform" if hasattr(fitted, "transform") else "predict"
@@ -69,7 +75,9 @@ def test_clone_and_pickle_round_trip(estimator):
 
 
 def test_pandas_output_through_a_pipeline():
-    frame = pd.DataFrame({"a": [1.0, np.nan, 3.0, 4.0, 50.0], "b": [0.1, 0.2, np.nan, 0.4, 0.5], "kind": ["x", "y", "x", "y", "z"]})
+    frame = pd.DataFrame(
+        {"a": [1.0, np.nan, 3.0, 4.0, 50.0], "b": [0.1, 0.2, np.nan, 0.4, 0.5], "kind": ["x", "y", "x", "y", "z"]}
+    )
     pipe = make_pipeline(
         CategoricalEncoder(),
         Imputer(strategy="median", add_indicator=True),

@@ -17,7 +17,9 @@ LLZO_FEATURES = ["li_sto", "la_sto", "zr_sto", "li_dop_sto", "la_dop_sto", "zr_d
 
 @pytest.fixture
 def small() -> pd.DataFrame:
-    return pd.DataFrame({"a": [1.0, 2.0, np.nan, 4.0, 5.0], "b": [10.0, np.nan, 30.0, 40.0, 50.0], "c": [1.0, 1.0, 2.0, 2.0, np.nan]})
+    return pd.DataFrame(
+        {"a": [1.0, 2.0, np.nan, 4.0, 5.0], "b": [10.0, np.nan, 30.0, 40.0, 50.0], "c": [1.0, 1.0, 2.0, 2.0, np.nan]}
+    )
 
 
 def test_llzo_relative_density_has_63_missing(llzo):
@@ -68,7 +70,10 @@ def test_imputed_test_rows_do_not_depend_on_other_test_rows(llzo, strategy):
 def test_pipeline_with_imputer_cross_validates(llzo):
     X = llzo[LLZO_FEATURES]
     y = llzo["log_cond"]
-    pipe = make_pipeline(Imputer(strategy="iterative", n_estimators=10, max_iter=3, random_state=0), ExtraTreesRegressor(n_estimators=20, random_state=0))
+    pipe = make_pipeline(
+        Imputer(strategy="iterative", n_estimators=10, max_iter=3, random_state=0),
+        ExtraTreesRegressor(n_estimators=20, random_state=0),
+    )
     scores = cross_val_score(pipe, X, y, cv=KFold(3, shuffle=True, random_state=0), scoring="r2")
     assert np.isfinite(scores).all()
 
@@ -81,14 +86,18 @@ def test_add_indicator_appends_missingness_columns(small):
 
 def test_knn_imputation_is_scale_aware():
     # Column b is 1000x larger; unscaled it would decide the neighbours alone.
-    X = pd.DataFrame({"a": [0.0, 0.1, 1.0, 1.1, np.nan], "b": [0.0, 1000.0, 0.0, 1000.0, 990.0], "c": [0.0, 0.0, 1.0, 1.0, 1.0]})
+    X = pd.DataFrame(
+        {"a": [0.0, 0.1, 1.0, 1.1, np.nan], "b": [0.0, 1000.0, 0.0, 1000.0, 990.0], "c": [0.0, 0.0, 1.0, 1.0, 1.0]}
+    )
     scaled = Imputer(strategy="knn", n_neighbors=1).fit_transform(X)
     assert scaled[4, 0] == pytest.approx(1.1)
 
 
 def test_lightgbm_mice_forest(llzo):
     X = llzo[LLZO_FEATURES]
-    out = Imputer(strategy="iterative", estimator="lightgbm", n_estimators=20, max_iter=2, random_state=0).fit_transform(X)
+    out = Imputer(
+        strategy="iterative", estimator="lightgbm", n_estimators=20, max_iter=2, random_state=0
+    ).fit_transform(X)
     assert not np.isnan(out).any()
 
 
@@ -105,7 +114,9 @@ def test_all_missing_training_column_is_dropped_with_a_warning(small):
     ("params", "match"),
     [
         pytest.param({"strategy": "mice"}, "strategy='mice' is not supported", id="strategy"),
-        pytest.param({"estimator": "xgboost", "strategy": "iterative"}, "estimator='xgboost' is not supported", id="estimator"),
+        pytest.param(
+            {"estimator": "xgboost", "strategy": "iterative"}, "estimator='xgboost' is not supported", id="estimator"
+        ),
         pytest.param({"n_neighbors": 0}, "n_neighbors must be a positive integer", id="neighbors"),
     ],
 )

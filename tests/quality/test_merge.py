@@ -63,7 +63,13 @@ def test_liverpool_median_of_each_group(liverpool, liverpool_keys):
 
 
 def test_temperature_tolerance_joins_24_85_and_25(liverpool):
-    _, exact = merge_sources(liverpool, composition_column="composition", condition_columns=["temperature"], value_columns=["log_target"], ignore_in_duplicates=["ID"])
+    _, exact = merge_sources(
+        liverpool,
+        composition_column="composition",
+        condition_columns=["temperature"],
+        value_columns=["log_target"],
+        ignore_in_duplicates=["ID"],
+    )
     _, tolerant = merge_sources(
         liverpool, composition_column="composition", condition_columns=["temperature"], condition_tolerance={"temperature": 0.5},
         value_columns=["log_target"], ignore_in_duplicates=["ID"],
@@ -74,7 +80,13 @@ def test_temperature_tolerance_joins_24_85_and_25(liverpool):
 
 
 def test_shared_id_with_different_compositions_is_not_merged(liverpool):
-    _, log = merge_sources(liverpool, key="ID", composition_column="composition", condition_columns=["temperature"], value_columns=["log_target"])
+    _, log = merge_sources(
+        liverpool,
+        key="ID",
+        composition_column="composition",
+        condition_columns=["temperature"],
+        value_columns=["log_target"],
+    )
     conflicts = log.filter("id_conflict")
     assert len(conflicts) == 1
     assert conflicts[0].details["id"] == {"ID": 922}
@@ -95,7 +107,13 @@ def test_drop_strategy_drops_disagreeing_groups(liverpool):
 
 
 def test_family_conflicts_are_recorded(liverpool):
-    _, log = merge_sources(liverpool, composition_column="composition", condition_columns=["temperature"], value_columns=["log_target", "target"], ignore_in_duplicates=["ID"])
+    _, log = merge_sources(
+        liverpool,
+        composition_column="composition",
+        condition_columns=["temperature"],
+        value_columns=["log_target", "target"],
+        ignore_in_duplicates=["ID"],
+    )
     families = [r for r in log.filter("attribute_conflict") if r.columns == ("family",)]
     assert families, "Li4P2S6 is labelled Glass in one paper and Thio-LISICON in another"
 
@@ -120,7 +138,9 @@ def two_labs() -> list[SourceTable]:
 
 
 def test_mapping_units_and_exact_duplicates(two_labs):
-    merged, log = merge_sources(two_labs, composition_column="composition", condition_columns=["temperature"], condition_tolerance=0.01)
+    merged, log = merge_sources(
+        two_labs, composition_column="composition", condition_columns=["temperature"], condition_tolerance=0.01
+    )
     assert log.n_input_rows == 7
     assert log.n_exact_duplicates == 1  # lab_b's repeated Li3PS4 row
     conversions = log.filter("converted_units")
@@ -134,13 +154,22 @@ def test_mapping_units_and_exact_duplicates(two_labs):
 
 
 def test_trust_order_takes_the_trusted_value(two_labs):
-    merged, _ = merge_sources(two_labs, composition_column="composition", condition_columns=["temperature"], condition_tolerance=0.01, strategy="trust", trust_order=["lab_b", "lab_a"])
+    merged, _ = merge_sources(
+        two_labs,
+        composition_column="composition",
+        condition_columns=["temperature"],
+        condition_tolerance=0.01,
+        strategy="trust",
+        trust_order=["lab_b", "lab_a"],
+    )
     llzo = merged[merged["composition"] == "Li14La6Zr4O24"].iloc[0]  # lab_b row is preferred, its spelling kept
     assert llzo["conductivity"] == pytest.approx(7e-4)
 
 
 def test_merge_log_names_input_rows(two_labs):
-    _, log = merge_sources(two_labs, composition_column="composition", condition_columns=["temperature"], condition_tolerance=0.01)
+    _, log = merge_sources(
+        two_labs, composition_column="composition", condition_columns=["temperature"], condition_tolerance=0.01
+    )
     merged_rows = {r.rows for r in log.filter("merged_group")}
     assert ("lab_a:0", "lab_b:0") in merged_rows
     table = log.to_frame()
@@ -165,7 +194,12 @@ def test_merging_a_split_file_equals_merging_the_whole(liverpool):
     lab_b = lab_b.assign(sigma_mS=lab_b["sigma_mS"] * 1000, T_K=lab_b["T_K"] + 273.15)
     sources = [
         SourceTable("a", lab_a, units={"target": "S/cm", "temperature": "degC"}),
-        SourceTable("b", lab_b, rename={"sigma_mS": "target", "T_K": "temperature"}, units={"target": "mS/cm", "temperature": "K"}),
+        SourceTable(
+            "b",
+            lab_b,
+            rename={"sigma_mS": "target", "T_K": "temperature"},
+            units={"target": "mS/cm", "temperature": "K"},
+        ),
     ]
     kwargs = dict(composition_column="composition", condition_columns=["temperature"], condition_tolerance=1e-6,
                   value_columns=["log_target", "target"], ignore_in_duplicates=["ID"], source_column="doi")  # fmt: skip
@@ -186,8 +220,12 @@ def test_convert_units_handles_offsets():
     [
         pytest.param({"strategy": "drop"}, SpecError, "strategy='drop' needs max_spread", id="drop-needs-spread"),
         pytest.param({"strategy": "vote"}, SpecError, "strategy='vote' is not supported", id="strategy"),
-        pytest.param({"composition_column": None}, SpecError, "say how rows of the same entity are recognised", id="no-key"),
-        pytest.param({"condition_columns": ["pressure"]}, DataValidationError, "'pressure' not found", id="missing-col"),
+        pytest.param(
+            {"composition_column": None}, SpecError, "say how rows of the same entity are recognised", id="no-key"
+        ),
+        pytest.param(
+            {"condition_columns": ["pressure"]}, DataValidationError, "'pressure' not found", id="missing-col"
+        ),
         pytest.param({"max_spread": {"nope": 1.0}}, SpecError, "max_spread names 'nope'", id="bad-spread-col"),
     ],
 )
@@ -202,9 +240,14 @@ def test_mapping_errors_name_the_source():
     with pytest.raises(DataValidationError, match=r"source 'x'.*'b'.*not in the table"):
         merge_sources([SourceTable("x", frame, rename={"b": "c"})], key="a")
     with pytest.raises(SpecError, match="unknown unit"):
-        merge_sources([SourceTable("x", frame, units={"a": "S/cm"}), SourceTable("y", frame, units={"a": "furlongs/blah"})], key="a")
+        merge_sources(
+            [SourceTable("x", frame, units={"a": "S/cm"}), SourceTable("y", frame, units={"a": "furlongs/blah"})],
+            key="a",
+        )
     with pytest.raises(SpecError, match="measure different things"):
-        merge_sources([SourceTable("x", frame, units={"a": "S/cm"}), SourceTable("y", frame, units={"a": "K"})], key="a")
+        merge_sources(
+            [SourceTable("x", frame, units={"a": "S/cm"}), SourceTable("y", frame, units={"a": "K"})], key="a"
+        )
     with pytest.raises(SpecError, match="source labels must be unique"):
         merge_sources([("x", frame), ("x", frame)], key="a")
 
@@ -212,7 +255,13 @@ def test_mapping_errors_name_the_source():
 def test_text_in_a_converted_column_names_the_row():
     frame = pd.DataFrame({"id": [1, 2], "sigma": ["1.0", "5 mS/cm"]})
     with pytest.raises(DataValidationError, match=r"row 1.*'5 mS/cm'"):
-        merge_sources([SourceTable("a", frame.iloc[:0].astype({"sigma": float}), units={"sigma": "S/cm"}), SourceTable("b", frame, units={"sigma": "mS/cm"})], key="id")
+        merge_sources(
+            [
+                SourceTable("a", frame.iloc[:0].astype({"sigma": float}), units={"sigma": "S/cm"}),
+                SourceTable("b", frame, units={"sigma": "mS/cm"}),
+            ],
+            key="id",
+        )
 
 
 def test_unparseable_formulas_are_matched_as_text_and_logged():
@@ -221,3 +270,31 @@ def test_unparseable_formulas_are_matched_as_text_and_logged():
         merged, log = merge_sources(frame, composition_column="composition")
     assert len(log.filter("unparsed_composition")) == 1
     assert len(merged) == 2 and merged.loc[merged["composition"] == "Li2O+", "y"].item() == 2.0
+
+
+def test_sources_from_files_name_rows_by_line(tmp_path):
+    (tmp_path / "lab_a.csv").write_text(
+        "\ufeffformula,T (C),sigma\nLi7La3Zr2O12,25,5e-4\n,,\nLi3PS4,25,2e-4\n", encoding="utf-8"
+    )
+    (tmp_path / "lab_b.csv").write_text(
+        "composition;temperature;conductivity\nLi14La6Zr4O24;298.15;0.7\n", encoding="utf-8"
+    )
+    sources = [
+        SourceTable.from_path(tmp_path / "lab_a.csv", rename={"formula": "composition", "T (C)": "temperature", "sigma": "conductivity"},
+                              units={"temperature": "degC", "conductivity": "S/cm"}),
+        SourceTable.from_path(tmp_path / "lab_b.csv", units={"temperature": "K", "conductivity": "mS/cm"}),
+    ]  # fmt: skip
+    assert sources[0].label == "lab_a" and sources[0].frame.attrs["n_blank_rows"] == 1
+    combined, _ = combine_sources(sources)
+    assert list(combined.index) == ["lab_a:2", "lab_a:4", "lab_b:2"]  # file line numbers
+    merged, log = merge_sources(
+        sources, composition_column="composition", condition_columns=["temperature"], condition_tolerance=0.01
+    )
+    assert len(log.filter("dropped_blank_rows")) == 1
+    assert log.filter("merged_group")[0].rows == ("lab_a:2", "lab_b:2")
+    assert merged.loc[0, "conductivity"] == pytest.approx(6e-4)
+
+
+def test_missing_source_file_is_a_clear_error(tmp_path):
+    with pytest.raises(DataValidationError, match="not found"):
+        SourceTable.from_path(tmp_path / "nope.csv")

@@ -121,9 +121,13 @@ def test_transformer_flag_appends_indicator_and_keeps_rows(column):
         pytest.param({"method": "nope"}, "method='nope' is not supported", id="bad-method"),
         pytest.param({"action": "drop"}, "action='drop' is not supported", id="bad-action"),
         pytest.param({"threshold": -1}, "threshold must be a positive number", id="bad-threshold"),
-        pytest.param({"contamination": 0.9}, r"contamination must be 'auto' or a fraction in \(0, 0.5\]", id="bad-cont"),
+        pytest.param(
+            {"contamination": 0.9}, r"contamination must be 'auto' or a fraction in \(0, 0.5\]", id="bad-cont"
+        ),
         pytest.param({"min_unique": 0}, "min_unique must be a positive integer", id="bad-min-unique"),
-        pytest.param({"method": "isolation_forest", "action": "flag", "threshold": 2.0}, "use contamination", id="forest-thr"),
+        pytest.param(
+            {"method": "isolation_forest", "action": "flag", "threshold": 2.0}, "use contamination", id="forest-thr"
+        ),
     ],
 )
 def test_invalid_parameters_raise_spec_error(column, params, match):

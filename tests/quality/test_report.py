@@ -48,7 +48,9 @@ def test_report_covers_the_six_characteristics(liverpool_report):
 
 
 def test_liverpool_duplicate_entities_match_groupby(liverpool, liverpool_report):
-    key = liverpool["composition"].map(lambda s: Composition(s.strip().strip('"').replace(" ", "")).fractional_composition.formula)
+    key = liverpool["composition"].map(
+        lambda s: Composition(s.strip().strip('"').replace(" ", "")).fractional_composition.formula
+    )
     sizes = liverpool.assign(key=key).groupby(["key", "temperature"]).size()
     check = liverpool_report.check("duplicate_entities")
     assert check.n_failed == int((sizes > 1).sum())
@@ -84,7 +86,13 @@ def test_entity_agreement_counts_cross_source_disagreements(liverpool_report):
 
 
 def test_llzo_completeness(llzo):
-    report = assess(llzo, target_columns=["log_cond", "good_cond"], allowed_values={"good_cond": [0, 1]}, bounds={"rel_dens_%": (0, 100)}, explore=False)
+    report = assess(
+        llzo,
+        target_columns=["log_cond", "good_cond"],
+        allowed_values={"good_cond": [0, 1]},
+        bounds={"rel_dens_%": (0, 100)},
+        explore=False,
+    )
     check = report.check("column_missingness")
     rel = next(i for i in check.issues if i["column"] == "rel_dens_%")
     assert rel["value"] == 63
@@ -181,7 +189,9 @@ def test_load_errors(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        pytest.param({"target_columns": ["nope"]}, DataValidationError, "target column\\(s\\) 'nope' not found", id="target"),
+        pytest.param(
+            {"target_columns": ["nope"]}, DataValidationError, "target column\\(s\\) 'nope' not found", id="target"
+        ),
         pytest.param({"date_column": "when"}, DataValidationError, "date column\\(s\\) 'when' not found", id="date"),
         pytest.param({"rules": {"r": "zzz > 1"}}, SpecError, "names no column", id="rule-no-col"),
         pytest.param({"rules": {"r": "x >"}}, SpecError, "could not be evaluated", id="rule-syntax"),
@@ -200,7 +210,9 @@ def test_bad_units_are_reported_not_raised():
     assert check.status == "fail" and {i["column"] for i in check.issues} == {"x", "y"}
 
 
-cells = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=False, width=32), st.text(max_size=4), st.integers(-5, 5))
+cells = st.one_of(
+    st.none(), st.floats(allow_nan=True, allow_infinity=False, width=32), st.text(max_size=4), st.integers(-5, 5)
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -208,8 +220,29 @@ cells = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=False, wid
 def test_any_small_table_gives_a_report_not_a_crash(rows):
     frame = pd.DataFrame(rows, columns=["a", "b", "y"])
     try:
-        report = assess(frame, target_columns=["y"], fraction_groups={"g": ["a", "b"]}, non_negative_columns=["y"], explore=True)
+        report = assess(
+            frame, target_columns=["y"], fraction_groups={"g": ["a", "b"]}, non_negative_columns=["y"], explore=True
+        )
     except PlannerError:
         return  # a clear, planner-made error is an acceptable answer to garbage
-    assert QualityReport.from_dict(json.loads(json.dumps(report.to_dict(), default=str))).summary().shape[0] == len(report.checks)
+    assert QualityReport.from_dict(json.loads(json.dumps(report.to_dict(), default=str))).summary().shape[0] == len(
+        report.checks
+    )
     assert report.to_text()
+
+
+def test_report_on_combined_sources_shows_cross_source_disagreement():
+    from planner.quality import SourceTable, combine_sources
+
+    a = pd.DataFrame({"composition": ["Li7La3Zr2O12", "LiCoO2"], "log_sigma": [-3.3, -9.0]})
+    b = pd.DataFrame({"formula": ["Li14La6Zr4O24"], "log_sigma": [-5.8]})
+    sources = [SourceTable("paper_a", a), SourceTable("paper_b", b, rename={"formula": "composition"})]
+    combined, combine_log = combine_sources(sources)
+    merged, merge_log = merge_sources(sources, composition_column="composition", strategy="drop", max_spread=1.0)
+    report = assess(combined, target_columns=["log_sigma"], composition_column="composition", source_column="source",
+                    consistency_tolerance=1.0, logs=[merge_log], explore=False)  # fmt: skip
+    check = report.check("entity_agreement")
+    assert check.status == "fail" and "1 of them across sources" in check.message
+    assert {i["row"] for i in check.issues} == {"paper_a:0", "paper_b:0"}
+    assert len(merged) == 1 and merge_log.n_groups_dropped == 1
+    assert "groups dropped for disagreeing values: 1 (2 rows)" in report.to_text()
