@@ -330,7 +330,7 @@ def _fit_surrogate(
 
     if isinstance(surrogate, str) and surrogate.lower() == "gp":
         try:
-            return fit_gp(observed.enc, Y, encoder.lower, encoder.upper)
+            return fit_gp(observed.enc, Y, encoder.lower, encoder.upper, list(outputs))
         except GPFitError as err:
             text = f"GP fit failed numerically after retries with jitter ({err}); fell back to a random-forest ensemble"
             warnings.warn(text, PlannerWarning, stacklevel=3)
@@ -563,8 +563,8 @@ def suggest(
     featurizer: Any = None,
     seed: int = 0,
     min_observations: int = 2,
-    n_mc_samples: int = 256,
-    shortlist_size: int = 1000,
+    n_mc_samples: int | None = None,
+    shortlist_size: int | None = None,
     refit_surrogate: bool = True,
     n_threads: int | None = 1,
 ) -> SuggestionResult:
@@ -603,9 +603,10 @@ def suggest(
         seed: Makes the suggestions reproducible (also across processes).
         min_observations: Below this many usable observations no model is fitted and the
             suggestions are space-filling (recorded as a fallback).
-        n_mc_samples: Monte-Carlo samples of the acquisition functions.
-        shortlist_size: Pool candidates passed from the analytic prefilter to the exact
-            batch acquisition.
+        n_mc_samples: Monte-Carlo samples of the acquisition functions (default 256 for one
+            target, 128 for several, where each sample needs a box decomposition).
+        shortlist_size: Candidates passed from the analytic prefilter to the exact batch
+            acquisition (default 1000 for one target, 300 for several).
         refit_surrogate: Refit a scikit-learn surrogate on these observations (default);
             ``False`` uses a fitted estimator as given.
         n_threads: Torch threads while suggesting (restored afterwards). The default 1 suits
@@ -682,8 +683,8 @@ def suggest(
         featurizer=featurizer,
         seed=int(seed),
         min_observations=int(min_observations),
-        n_mc_samples=int(n_mc_samples),
-        shortlist_size=int(shortlist_size),
+        n_mc_samples=int(n_mc_samples if n_mc_samples is not None else (128 if is_multi else 256)),
+        shortlist_size=int(shortlist_size if shortlist_size is not None else (300 if is_multi else 1000)),
         refit_surrogate=bool(refit_surrogate),
     )
     with _torch_threads(n_threads):

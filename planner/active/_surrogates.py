@@ -151,28 +151,10 @@ def _build_gp(X: Tensor, Y: Tensor, lower: Tensor, upper: Tensor, noise_floor: f
     )
 
 
-def fit_gp(
-    X: np.ndarray,
-    Y: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-) -> GPSurrogate:
-    """Fit an ARD Matern-5/2 GP with inferred noise by maximum a posteriori.
+def _fit_single(X: Tensor, y: Tensor, lo: Tensor, hi: Tensor, label: str) -> tuple[Any, float | None, list[str]]:
+    """Fit one output (``y`` is ``n x 1``), retrying with a noise floor and more jitter.
 
-    Inputs are normalized with the fixed bounds ``lower``/``upper`` (the design's), outputs
-    standardized. A numerically failed fit is retried with a noise floor and more jitter.
-
-    Args:
-        X: Encoded inputs, ``n x d``.
-        Y: Outputs (larger is better), ``n x m``.
-        lower: Lower normalization bounds, ``d``.
-        upper: Upper normalization bounds, ``d``.
-
-    Returns:
-        The fitted surrogate; its ``notes`` list the retries taken.
-
-    Raises:
-        GPFitError: No attempt produced a usable model.
+    Returns the fitted model, the jitter it needs, and what happened.
     """
     import gpytorch
     from botorch.exceptions.errors import ModelFittingError
@@ -180,19 +162,16 @@ def fit_gp(
     from gpytorch.mlls import ExactMarginalLogLikelihood
     from linear_operator.utils.errors import NotPSDError
 
-    Xt = torch.as_tensor(X, dtype=DTYPE)
-    Yt = torch.as_tensor(Y, dtype=DTYPE)
-    lo, hi = torch.as_tensor(lower, dtype=DTYPE), torch.as_tensor(upper, dtype=DTYPE)
     attempts = [
         ("default", None, None),
         ("noise floor 1e-4 and jitter 1e-6", 1e-4, 1e-6),
         ("noise floor 1e-2 and jitter 1e-4", 1e-2, 1e-4),
     ]
     notes: list[str] = []
-    last_err: BaseException | None = None
-    for label, noise_floor, jitter in attempts:
+    errors: list[str] = []
+    for name, noise_floor, jitter in attempts:
         try:
-            gp = _build_gp(Xt, Yt, lo, hi, noise_floor)
+            gp = _build_gp(X, y, lo, hi, noise_floor)
             mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -201,16 +180,70 @@ def fit_gp(
                 else:
                     with gpytorch.settings.cholesky_jitter(float_value=jitter, double_value=jitter):
                         fit_gpytorch_mll(mll)
-            surrogate = GPSurrogate.from_model(gp, Yt, jitter=jitter)
+            GPSurrogate.from_model(gp, y, jitter=jitter)  # raises if the fitted model is unusable
         except (ModelFittingError, NotPSDError, RuntimeError, ValueError) as err:
-            last_err = err
-            notes.append(f"GP fit attempt '{label}' failed: {type(err).__name__}: {str(err).splitlines()[0][:160]}")
+            errors.append(f"{name}: {type(err).__name__}: {str(err).splitlines()[0][:120]}")
             continue
-        if notes:
-            notes.append(f"GP fitted on retry with {label}")
-        surrogate.notes = notes
-        return surrogate
-    raise GPFitError("; ".join(notes)) from last_err
+        if errors:
+            notes.append(f"GP fit of {label} failed ({'; '.join(errors)}); succeeded with {name}")
+        return gp, jitter, notes
+    raise GPFitError(f"every GP fit attempt of {label} failed: " + "; ".join(errors))
+
+
+def fit_gp(
+    X: np.ndarray,
+    Y: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    output_names: list[str] | None = None,
+) -> GPSurrogate:
+    """Fit an ARD Matern-5/2 GP with inferred noise by maximum a posteriori.
+
+    Inputs are normalized with the fixed bounds ``lower``/``upper`` (the design's), outputs
+    standardized. Each output is fitted on its own (a numerically failed fit is retried with
+    a noise floor and more jitter); several outputs are then joined into one batched
+    ``SingleTaskGP`` with the fitted hyperparameters, whose posterior is fast to evaluate.
+
+    Args:
+        X: Encoded inputs, ``n x d``.
+        Y: Outputs (larger is better), ``n x m``.
+        lower: Lower normalization bounds, ``d``.
+        upper: Upper normalization bounds, ``d``.
+        output_names: Names for the notes (default ``y0, y1, ...``).
+
+    Returns:
+        The fitted surrogate; its ``notes`` list the retries taken.
+
+    Raises:
+        GPFitError: No attempt produced a usable model.
+    """
+    Xt = torch.as_tensor(X, dtype=DTYPE)
+    Yt = torch.as_tensor(Y, dtype=DTYPE)
+    lo, hi = torch.as_tensor(lower, dtype=DTYPE), torch.as_tensor(upper, dtype=DTYPE)
+    m = Yt.shape[-1]
+    names = output_names or [f"y{j}" for j in range(m)]
+    singles, jitters, notes = [], [], []
+    for j in range(m):
+        gp, jitter, more = _fit_single(Xt, Yt[:, j : j + 1], lo, hi, repr(names[j]))
+        singles.append(gp)
+        jitters.append(jitter or 0.0)
+        notes.extend(more)
+    jitter = max(jitters) or None
+    if m == 1:
+        gp = singles[0]
+    else:
+        floor = 1e-2 if jitter and jitter >= 1e-4 else (1e-4 if jitter else None)
+        gp = _build_gp(Xt, Yt, lo, hi, floor)
+        with torch.no_grad():
+            gp.likelihood.noise = torch.stack([s.likelihood.noise.reshape(1) for s in singles])
+            gp.covar_module.lengthscale = torch.stack([s.covar_module.lengthscale for s in singles])
+            gp.mean_module.constant = torch.stack([s.mean_module.constant.reshape(()) for s in singles])
+    try:
+        surrogate = GPSurrogate.from_model(gp, Yt, jitter=jitter)
+    except (RuntimeError, ValueError) as err:
+        raise GPFitError(f"the joined GP is numerically unusable: {err}") from err
+    surrogate.notes = notes
+    return surrogate
 
 
 @dataclass
@@ -327,13 +360,21 @@ def _final_step(est: Any) -> tuple[Any, Any]:
 
 def _members_of(final: Any, Xt: Any) -> np.ndarray | None:
     """Per-member predictions ``s x n`` of a fitted forest/bagging/stacking, else ``None``."""
-    from sklearn.ensemble import BaggingRegressor, BaseForest, StackingRegressor, VotingRegressor
+    from sklearn.ensemble import (
+        BaggingRegressor,
+        ExtraTreesRegressor,
+        RandomForestRegressor,
+        StackingRegressor,
+        VotingRegressor,
+    )
 
-    if isinstance(final, BaseForest):
-        arr = np.asarray(Xt, dtype=np.float32)
+    from scipy import sparse
+
+    if isinstance(final, (RandomForestRegressor, ExtraTreesRegressor)):
+        arr = Xt.astype(np.float32).tocsr() if sparse.issparse(Xt) else np.asarray(Xt, dtype=np.float32)
         return np.stack([tree.predict(arr) for tree in final.estimators_]).reshape(len(final.estimators_), -1)
     if isinstance(final, BaggingRegressor):
-        arr = np.asarray(Xt)
+        arr = Xt.tocsr() if sparse.issparse(Xt) else np.asarray(Xt)
         return np.stack(
             [e.predict(arr[:, feats]) for e, feats in zip(final.estimators_, final.estimators_features_, strict=True)]
         )
@@ -355,7 +396,8 @@ def _members_of(final: Any, Xt: Any) -> np.ndarray | None:
         for k in range(s):
             meta = np.column_stack([b[k % b.shape[0]] for b in base])
             if final.passthrough:
-                meta = np.hstack([meta, np.asarray(Xt, dtype=float)])
+                dense = Xt.toarray() if sparse.issparse(Xt) else np.asarray(Xt, dtype=float)
+                meta = np.hstack([meta, dense])
             stacked.append(final.final_estimator_.predict(meta))
         return np.stack(stacked)
     if isinstance(final, VotingRegressor):
@@ -573,7 +615,7 @@ def fit_ensemble(
         n_outputs=m,
         y_mean=Y.mean(axis=0),
         y_std=np.where(y_std > 0, y_std, 1.0),
-        notes=notes,
+        notes=list(dict.fromkeys(notes)),
         members=members,
         n_members=n_members,
     )

@@ -1,0 +1,516 @@
+"""``backtest``: simulate campaigns on a fully labelled pool and score the strategies.
+
+For each arm (strategy + surrogate) and seed: start from ``n_initial`` random pool rows (the
+same rows for every arm of a seed), then ask :func:`~planner.active.suggest` for
+``batch_size`` experiments at a time, reveal their true values, and repeat until ``budget``
+experiments (initial ones included). Replicates in the pool are averaged per unique input
+first. Runs are independent and go to an executor (local processes by default, Ray when
+asked); stages here never import Ray.
+
+Metrics (Liang et al. 2021, npj Comput Mater 7, 188; Rohr et al. 2020):
+
+- best-so-far vs number of experiments ``i``;
+- ``Top%(i)``: the share of the pool's top ``f`` (e.g. 5%) found after ``i`` experiments;
+- ``EF(i) = Top%_strategy(i) / Top%_random(i)``; ``Top%_random(i) = i / N`` is the exact
+  expectation of random sampling without replacement from ``N`` candidates;
+- ``AF(L) = i_random(L) / i_strategy(L)``, the experiments random needs (``ceil(L N)`` in
+  expectation) over those the strategy needs (first ``i`` where its mean ``Top%`` reaches
+  ``L``) for the same ``Top% = L``;
+- median experiments to the first hit of the top 1% and top 5%;
+- several targets: the hypervolume of what was found, relative to the whole pool's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.active._pareto import pareto_mask
+from planner.active._specs import Target, parse_targets
+from planner.exceptions import DataQualityWarning, DataValidationError, OptionalDependencyError, SpecError
+
+__all__ = ["Arm", "BacktestResult", "backtest", "dedupe_pool"]
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One backtested combination of acquisition strategy and surrogate.
+
+    Attributes:
+        label: Name in the results (default ``"strategy@surrogate"``).
+        strategy: A registered strategy name.
+        surrogate: ``"gp"``, ``"rf"``, ``"et"`` or a scikit-learn regressor/pipeline (cloned
+            and refitted at every iteration).
+        options: Further keyword arguments of :func:`suggest` (``beta``, ...).
+    """
+
+    label: str
+    strategy: str = "qlognei"
+    surrogate: Any = "gp"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, spec: str | Arm) -> Arm:
+        """``"qlognei"`` (GP), ``"greedy@rf"``, ``"random"`` or an :class:`Arm`."""
+        if isinstance(spec, Arm):
+            return spec
+        if not isinstance(spec, str) or not spec:
+            raise SpecError(f"a backtest arm is a string like 'qlognei' or 'greedy@rf', or an Arm; got {spec!r}")
+        strategy, _, surrogate = spec.partition("@")
+        return cls(label=spec, strategy=strategy, surrogate=surrogate or "gp")
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Curves and numbers of a backtest.
+
+    Attributes:
+        runs: One row per (arm, seed, experiment): ``arm, seed, i`` (1-based experiment
+            number), ``row`` (position in the de-duplicated pool), the true target values,
+            ``best_so_far`` (single target; data units) or ``hv_fraction`` (several),
+            ``top_<f>_found`` (share of the top ``f`` found so far), ``is_initial``.
+        curves: Per arm and ``i``: mean/median/quartiles of best-so-far (or hypervolume
+            fraction), mean ``Top%`` per top fraction and ``EF`` against random sampling.
+        summary: One row per arm: final best-so-far, final ``Top%``, ``AF`` at several
+            ``Top%`` levels, median experiments to the first top-1% and top-5% hit (and how
+            many seeds missed within the budget), failed runs, seconds per run.
+        metadata: Protocol and pool facts: sizes before/after de-duplication, top-set sizes,
+            targets, arms, seeds, budget, batch size, executor.
+    """
+
+    runs: pd.DataFrame
+    curves: pd.DataFrame
+    summary: pd.DataFrame
+    metadata: Mapping[str, Any]
+
+    def to_dir(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``runs.csv``, ``curves.csv``, ``summary.csv`` and ``metadata.json``
+        atomically (each file appears complete or not at all)."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, frame in (("runs", self.runs), ("curves", self.curves), ("summary", self.summary)):
+            _atomic_write(out / f"{name}.csv", frame.to_csv(index=False))
+        _atomic_write(out / "metadata.json", json.dumps(self.metadata, indent=2, default=str))
+        return out
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------------------
+# Pool preparation
+# ----------------------------------------------------------------------------------------
+
+
+def dedupe_pool(pool: pd.DataFrame, inputs: Sequence[str], targets: Sequence[str]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Average replicate measurements per unique input (rows with a missing value dropped).
+
+    Returns:
+        The de-duplicated pool (``N`` rows, inputs then targets, plus ``n_replicates``) and
+        counts for the report.
+    """
+    missing = [c for c in (*inputs, *targets) if c not in pool.columns]
+    if missing:
+        raise DataValidationError(f"the backtest pool lacks column(s) {missing}; it has {list(pool.columns)}")
+    frame = pool[list(inputs) + list(targets)].copy()
+    for t in targets:
+        converted = pd.to_numeric(frame[t], errors="coerce")
+        bad = converted.isna() & frame[t].notna()
+        if bad.any():
+            raise DataValidationError(
+                f"backtest pool: target {t!r} must be numeric, but row {frame.index[bad.to_numpy()][0]!r} holds "
+                f"{frame[t][bad].iloc[0]!r}"
+            )
+        frame[t] = converted
+    na = frame.isna().any(axis=1).to_numpy()
+    if na.any():
+        warnings.warn(
+            f"backtest pool: dropped {int(na.sum())} row(s) with a missing value (first {frame.index[na][:5].tolist()})",
+            DataQualityWarning,
+            stacklevel=3,
+        )
+        frame = frame[~na]
+    grouped = frame.groupby(list(inputs), sort=False, dropna=False)
+    unique = grouped[list(targets)].mean().reset_index()
+    unique["n_replicates"] = grouped.size().to_numpy()
+    counts = {"n_rows": int(len(pool)), "n_dropped_missing": int(na.sum()), "n_unique": int(len(unique))}
+    return unique, counts
+
+
+def _top_sets(Y: np.ndarray, fractions: Sequence[float]) -> dict[float, np.ndarray]:
+    """Rows in the best ``f`` of the pool (``Y`` is ``N`` internal values; ties at the
+    threshold included), per fraction."""
+    N = len(Y)
+    out = {}
+    for f in fractions:
+        k = max(1, math.ceil(f * N))
+        threshold = np.sort(Y)[::-1][k - 1]
+        out[f] = np.flatnonzero(Y >= threshold)
+    return out
+
+
+def _hypervolume(Y: np.ndarray, ref: np.ndarray) -> float:
+    """Hypervolume dominated by rows of ``Y`` (``n x k``, maximize) above ``ref``."""
+    import torch
+    from botorch.utils.multi_objective.box_decompositions.dominated import DominatedPartitioning
+
+    Y = Y[(Y > ref).all(axis=1)]
+    if len(Y) == 0:
+        return 0.0
+    Y = Y[pareto_mask(Y)]
+    part = DominatedPartitioning(ref_point=torch.as_tensor(ref, dtype=torch.float64), Y=torch.as_tensor(Y, dtype=torch.float64))
+    return float(part.compute_hypervolume())
+
+
+# ----------------------------------------------------------------------------------------
+# One simulated campaign (runs in a worker)
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Task:
+    arm: Arm
+    seed: int
+    initial: tuple[int, ...]
+    pool: pd.DataFrame
+    inputs: tuple[str, ...]
+    targets: tuple[Target, ...]
+    batch_size: int
+    budget: int
+    categorical: tuple[str, ...] | None
+    featurizer: Any
+
+
+def _run_task(task: _Task) -> dict[str, Any]:
+    """Simulate one campaign; returns the acquisition order and bookkeeping."""
+    from planner.active._specs import PoolDesign
+    from planner.active._suggest import suggest
+
+    t0 = time.perf_counter()
+    names = [t.name for t in task.targets]
+    design = PoolDesign(task.pool[list(task.inputs)], categorical=task.categorical)
+    order = list(task.initial)
+    fallbacks: list[str] = []
+    error = None
+    iteration = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        while len(order) < task.budget:
+            k = min(task.batch_size, task.budget - len(order))
+            observed = task.pool.iloc[order]
+            try:
+                result = suggest(
+                    observed[list(task.inputs)],
+                    observed[names],
+                    design=design,
+                    targets=[(t.name, t.direction) for t in task.targets],
+                    n=k,
+                    strategy=task.arm.strategy,
+                    surrogate=task.arm.surrogate,
+                    featurizer=task.featurizer,
+                    seed=task.seed * 100_003 + iteration,
+                    **dict(task.arm.options),
+                )
+            except Exception as err:  # noqa: BLE001 - one failed run must not end the benchmark
+                error = f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"
+                break
+            fallbacks.extend(result.fallbacks)
+            picked = [int(c) for c in result.table["candidate"]]  # the pool has a RangeIndex
+            order.extend(picked)
+            iteration += 1
+    return {
+        "arm": task.arm.label,
+        "seed": task.seed,
+        "order": order,
+        "n_initial": len(task.initial),
+        "fallbacks": len(fallbacks),
+        "error": error,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+# ----------------------------------------------------------------------------------------
+# Executors
+# ----------------------------------------------------------------------------------------
+
+
+def _map(fn: Callable[[Any], Any], items: list[Any], executor: Any, n_jobs: int | None) -> list[Any]:
+    """Run ``fn`` over ``items`` on the chosen executor, keeping the order."""
+    if executor is None:
+        executor = "processes" if (n_jobs or 1) > 1 else "local"
+    if executor == "local":
+        return [fn(it) for it in items]
+    if executor == "processes":
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        workers = n_jobs or max(1, (os.cpu_count() or 2))
+        # spawn, not fork: a forked copy of a process that has started torch's thread pools can hang.
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+            return list(pool.map(fn, items))
+    if executor == "ray":
+        try:
+            import ray
+        except ImportError as err:
+            raise OptionalDependencyError("executor='ray' needs Ray; install it with: pip install 'ray==2.60.0'") from err
+        if not ray.is_initialized():
+            ray.init(num_cpus=n_jobs, include_dashboard=False, log_to_driver=False)
+        remote = ray.remote(num_cpus=1)(fn)
+        return ray.get([remote.remote(it) for it in items])
+    if hasattr(executor, "map"):
+        return list(executor.map(fn, items))
+    raise SpecError(
+        f"executor must be None, 'local', 'processes', 'ray' or an object with .map (a concurrent.futures "
+        f"executor), got {executor!r}"
+    )
+
+
+# ----------------------------------------------------------------------------------------
+# Entry point
+# ----------------------------------------------------------------------------------------
+
+
+def backtest(
+    pool: pd.DataFrame,
+    *,
+    inputs: Sequence[str],
+    targets: Sequence[tuple[str, str]] | Mapping[str, str] | Sequence[Target] | str,
+    strategies: Sequence[str | Arm] = ("random", "greedy@rf", "qlognei"),
+    n_seeds: int = 20,
+    n_initial: int = 2,
+    batch_size: int = 1,
+    budget: int = 50,
+    executor: Any = None,
+    n_jobs: int | None = None,
+    top_fractions: Sequence[float] = (0.01, 0.05),
+    af_levels: Sequence[float] = (0.25, 0.5, 0.75, 0.9),
+    categorical: Sequence[str] | None = None,
+    featurizer: Any = None,
+    seed: int = 0,
+) -> BacktestResult:
+    """Simulate campaigns on a fully labelled pool and compare strategies.
+
+    Args:
+        pool: Labelled candidates (``rows x columns``); replicates are averaged per unique
+            input first.
+        inputs: Input columns.
+        targets: ``[(name, "max"|"min"), ...]``.
+        strategies: Arms: ``"random"``, ``"greedy@rf"``, ``"qlognei"`` (GP), ``"qlognei@rf"``,
+            ... or :class:`Arm` objects (e.g. with the AutoML's best pipeline as surrogate).
+        n_seeds: Independent runs per arm.
+        n_initial: Random starting experiments (the same rows for every arm of a seed).
+        batch_size: Experiments per suggestion.
+        budget: Total experiments per run, starting ones included.
+        executor: ``None`` (processes when ``n_jobs > 1``, else in this process),
+            ``"local"``, ``"processes"``, ``"ray"``, or an object with ``.map``.
+        n_jobs: Parallel workers.
+        top_fractions: Top-set sizes for ``Top%``, ``EF`` and first-hit statistics.
+        af_levels: ``Top%`` levels at which acceleration factors are reported.
+        categorical: Categorical inputs (default: the non-numeric ones).
+        featurizer: Passed to :func:`suggest`.
+        seed: Base seed of the starting sets and the runs.
+
+    Returns:
+        A :class:`BacktestResult`.
+
+    Raises:
+        SpecError: Bad protocol numbers or arms.
+        DataValidationError: Missing columns or a pool too small for the protocol.
+    """
+    specs = parse_targets(targets)
+    arms = [Arm.parse(s) for s in strategies]
+    labels = [a.label for a in arms]
+    if len(set(labels)) != len(labels):
+        raise SpecError(f"backtest arms need distinct labels, got {labels}")
+    for name, value, lo in (("n_seeds", n_seeds, 1), ("n_initial", n_initial, 1), ("batch_size", batch_size, 1)):
+        if not isinstance(value, (int, np.integer)) or value < lo:
+            raise SpecError(f"{name} must be an integer >= {lo}, got {value!r}")
+    inputs = tuple(inputs)
+    names = [t.name for t in specs]
+    unique, counts = dedupe_pool(pool, inputs, names)
+    N = len(unique)
+    if budget > N:
+        raise DataValidationError(f"budget {budget} exceeds the {N} unique candidates of the pool; lower the budget")
+    if not n_initial < budget:
+        raise SpecError(f"budget ({budget}) must exceed n_initial ({n_initial})")
+    signs = np.array([t.sign for t in specs])
+    Y = unique[names].to_numpy(dtype=float) * signs  # internal: larger is better
+    is_multi = len(specs) > 1
+    if is_multi:
+        front = np.flatnonzero(pareto_mask(Y))
+        top_sets = {"pareto": front}
+        lo, hi = Y.min(axis=0), Y.max(axis=0)
+        ref = lo - 0.1 * np.where(hi > lo, hi - lo, 1.0)
+        hv_pool = _hypervolume(Y, ref)
+    else:
+        top_sets = _top_sets(Y[:, 0], top_fractions)
+        ref, hv_pool = None, None
+
+    rng = np.random.default_rng(seed)
+    initial_sets = [tuple(int(i) for i in rng.choice(N, size=n_initial, replace=False)) for _ in range(n_seeds)]
+    cat = tuple(categorical) if categorical is not None else None
+    pool_frame = unique.drop(columns="n_replicates")
+    tasks = [
+        _Task(arm, seed + s, initial_sets[s], pool_frame, inputs, specs, int(batch_size), int(budget), cat, featurizer)
+        for arm in arms
+        for s in range(n_seeds)
+    ]
+    t0 = time.perf_counter()
+    results = _map(_run_task, tasks, executor, n_jobs)
+    wall = time.perf_counter() - t0
+
+    runs = _runs_table(results, unique, names, signs, top_sets, ref, hv_pool, budget)
+    curves = _curves(runs, top_sets, N, is_multi)
+    summary = _summary(runs, curves, results, top_sets, N, af_levels, budget, is_multi, arms)
+    metadata = {
+        "targets": [(t.name, t.direction) for t in specs],
+        "inputs": list(inputs),
+        "arms": [{"label": a.label, "strategy": a.strategy, "surrogate": _describe(a.surrogate), "options": dict(a.options)} for a in arms],
+        "n_seeds": n_seeds,
+        "n_initial": n_initial,
+        "batch_size": batch_size,
+        "budget": budget,
+        "seed": seed,
+        "pool": counts,
+        "top_set_sizes": {str(k): int(len(v)) for k, v in top_sets.items()},
+        "hypervolume_pool": hv_pool,
+        "reference_point": ref.tolist() if ref is not None else None,
+        "ef_baseline": "analytic expectation of random sampling without replacement: Top%_random(i) = i / N",
+        "executor": executor if isinstance(executor, str) or executor is None else type(executor).__name__,
+        "wall_seconds": round(wall, 2),
+        "failed_runs": [{"arm": r["arm"], "seed": r["seed"], "error": r["error"]} for r in results if r["error"]],
+    }
+    if metadata["failed_runs"]:
+        warnings.warn(
+            f"{len(metadata['failed_runs'])} backtest run(s) stopped early: {metadata['failed_runs'][0]}",
+            DataQualityWarning,
+            stacklevel=2,
+        )
+    return BacktestResult(runs=runs, curves=curves, summary=summary, metadata=metadata)
+
+
+def _describe(surrogate: Any) -> str:
+    return surrogate if isinstance(surrogate, str) else type(surrogate).__name__
+
+
+def _runs_table(
+    results: Iterable[dict[str, Any]],
+    unique: pd.DataFrame,
+    names: list[str],
+    signs: np.ndarray,
+    top_sets: Mapping[Any, np.ndarray],
+    ref: np.ndarray | None,
+    hv_pool: float | None,
+    budget: int,
+) -> pd.DataFrame:
+    Y_raw = unique[names].to_numpy(dtype=float)
+    Y = Y_raw * signs
+    frames = []
+    for r in results:
+        order = np.asarray(r["order"], dtype=int)
+        n = len(order)
+        rec: dict[str, Any] = {
+            "arm": r["arm"],
+            "seed": r["seed"],
+            "i": np.arange(1, n + 1),
+            "row": order,
+            "is_initial": np.arange(n) < r["n_initial"],
+        }
+        for j, name in enumerate(names):
+            rec[name] = Y_raw[order, j]
+        if ref is None:
+            rec["best_so_far"] = signs[0] * np.maximum.accumulate(Y[order, 0])
+        else:
+            rec["hv_fraction"] = [_hypervolume(Y[order[: i + 1]], ref) / hv_pool for i in range(n)]
+        for key, members in top_sets.items():
+            hit = np.isin(order, members)
+            rec[f"top_{key}_found"] = np.cumsum(hit) / len(members)
+        frames.append(pd.DataFrame(rec))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _curves(runs: pd.DataFrame, top_sets: Mapping[Any, np.ndarray], N: int, is_multi: bool) -> pd.DataFrame:
+    value = "hv_fraction" if is_multi else "best_so_far"
+    g = runs.groupby(["arm", "i"], sort=False)
+    out = pd.DataFrame(
+        {
+            f"{value}_mean": g[value].mean(),
+            f"{value}_median": g[value].median(),
+            f"{value}_q25": g[value].quantile(0.25),
+            f"{value}_q75": g[value].quantile(0.75),
+            "n_runs": g[value].size(),
+        }
+    )
+    for key in top_sets:
+        col = f"top_{key}_found"
+        out[f"top_{key}_mean"] = g[col].mean()
+        if not is_multi:
+            expected = out.index.get_level_values("i").to_numpy() / N
+            out[f"ef_{key}"] = out[f"top_{key}_mean"] / expected
+    return out.reset_index()
+
+
+def _summary(
+    runs: pd.DataFrame,
+    curves: pd.DataFrame,
+    results: list[dict[str, Any]],
+    top_sets: Mapping[Any, np.ndarray],
+    N: int,
+    af_levels: Sequence[float],
+    budget: int,
+    is_multi: bool,
+    arms: list[Arm],
+) -> pd.DataFrame:
+    rows = []
+    value = "hv_fraction" if is_multi else "best_so_far"
+    for arm in arms:
+        label = arm.label
+        r_arm = runs[runs["arm"] == label]
+        c_arm = curves[curves["arm"] == label]
+        last = r_arm.groupby("seed")[value].last()
+        row: dict[str, Any] = {
+            "arm": label,
+            "strategy": arm.strategy,
+            "surrogate": _describe(arm.surrogate),
+            "n_runs": int(r_arm["seed"].nunique()),
+            "n_failed": sum(1 for r in results if r["arm"] == label and r["error"]),
+            "fallbacks_per_run": float(np.mean([r["fallbacks"] for r in results if r["arm"] == label])),
+            "seconds_per_run": float(np.mean([r["seconds"] for r in results if r["arm"] == label])),
+            f"final_{value}_mean": float(last.mean()),
+            f"final_{value}_median": float(last.median()),
+        }
+        for key, members in top_sets.items():
+            col = f"top_{key}_found"
+            row[f"final_top_{key}_mean"] = float(r_arm.groupby("seed")[col].last().mean())
+            first = []
+            for _, run in r_arm.groupby("seed"):
+                hit = np.flatnonzero(np.isin(run["row"].to_numpy(), members))
+                first.append(float(run["i"].to_numpy()[hit[0]]) if len(hit) else math.inf)
+            first_arr = np.array(first)
+            row[f"first_hit_top_{key}_median"] = float(np.median(first_arr)) if np.isfinite(np.median(first_arr)) else math.nan
+            row[f"first_hit_top_{key}_missed"] = int(np.isinf(first_arr).sum())
+            if not is_multi:
+                row[f"first_hit_top_{key}_random_expected"] = (N + 1) / (len(members) + 1)
+                mean_curve = c_arm[f"top_{key}_mean"].to_numpy()
+                i_axis = c_arm["i"].to_numpy()
+                for level in af_levels:
+                    reached = np.flatnonzero(mean_curve >= level - 1e-12)
+                    i_random = math.ceil(level * N)
+                    row[f"af_top_{key}_at_{level:g}"] = float(i_random / i_axis[reached[0]]) if len(reached) else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
