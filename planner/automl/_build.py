@@ -6,12 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from planner.automl._components import BuildContext, get_component
+from planner.automl._components import BuildContext, get_component, wrap_drop_rows
 from planner.exceptions import SpecError
 
 __all__ = ["build_pipeline", "describe_pipeline", "PipelineDescription"]
 
 _COLUMN_STEPS = ("outliers", "imputer", "scaler")
+#: Outlier handlers that act on training rows (wrapping the model), not on columns.
+_ROW_OUTLIER_STEPS = ("drop_rows",)
 
 
 def _own_params(params: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -109,17 +111,48 @@ def build_pipeline(
     ctx = BuildContext(task=task, seed=int(seed))
     numeric = [c for c, r in column_roles.items() if r == "numeric"]
     categorical = [c for c, r in column_roles.items() if r == "categorical"]
+    compositions = [c for c, r in column_roles.items() if r == "composition"]
+    drops_rows = params.get("outliers") in _ROW_OUTLIER_STEPS
+
+    def numeric_steps(outliers: bool) -> list[tuple[str, Any]]:
+        steps = [(s, _component(params, s, params[s], s, ctx)) for s in _COLUMN_STEPS if s in params and (outliers or s != "outliers")]
+        return steps or [("identity", "passthrough")]
+
     branches = []
     if numeric:
-        steps = [(s, _component(params, s, params[s], s, ctx)) for s in _COLUMN_STEPS if s in params]
-        branches.append(("num", Pipeline(steps or [("identity", "passthrough")]), numeric))
+        branches.append(("num", Pipeline(numeric_steps(not drops_rows)), numeric))
     if categorical:
         encoder = _component(params, "encoder", params["encoder"], "encoder", ctx) if "encoder" in params else get_component("encoder", "onehot").build({}, ctx)
-        cat = Pipeline([("impute", SimpleImputer(strategy="most_frequent")), ("encoder", encoder)])
+        # pandas output keeps column names, so the encoder's notes name the real columns
+        cat = Pipeline([("impute", SimpleImputer(strategy="most_frequent").set_output(transform="pandas")), ("encoder", encoder)])
         branches.append(("cat", cat, categorical))
+    for col in compositions:
+        # Magpie descriptors are row-wise (no learned state); the numeric steps follow them
+        branches.append((f"comp_{col}", Pipeline([("featurize", composition_featurizer(col)), *numeric_steps(False)]), [col]))
     columns = ColumnTransformer(branches, remainder="drop", sparse_threshold=0.0)
     selector = _component(params, "selector", params["selector"], "selector", ctx) if "selector" in params else "passthrough"
-    return Pipeline([("columns", columns), ("select", selector), ("model", _build_model(params, ctx))])
+    model = _build_model(params, ctx)
+    if drops_rows:
+        model = wrap_drop_rows(model, _own_params(params, f"outliers.{params['outliers']}"), ctx)
+    return Pipeline([("columns", columns), ("select", selector), ("model", model)])
+
+
+def composition_featurizer(column: str) -> Any:
+    """The composition featurizer of ``planner.features`` for one formula column.
+
+    Raises:
+        OptionalDependencyError: ``planner.features`` (or its pymatgen/matminer data) is missing.
+    """
+    try:
+        from planner.features import MagpieFeaturizer
+    except ImportError:
+        try:
+            from planner.features._composition import MagpieFeaturizer
+        except ImportError as err:
+            from planner.exceptions import OptionalDependencyError
+
+            raise OptionalDependencyError(f"featurizing composition column {column!r} needs planner.features with pymatgen and matminer; install the project's requirements") from err
+    return MagpieFeaturizer(composition_column=column, passthrough=False, on_error="nan")
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,20 @@ def _fraction(value: Any) -> float:
     return float(min(1.0, max(1e-6, float(value))))
 
 
-# --------------------------------------------------------------------------- outliers
+# --------------------------------------------------------------------------- data quality
+# These wrap planner.quality's leakage-free transformers (fitted per fold inside the pipeline).
+
+
+def _quality(name: str) -> Any:
+    import importlib
+
+    import planner.quality as quality
+
+    if hasattr(quality, name):
+        return getattr(quality, name)
+    module = {"OutlierTransformer": "_outliers", "OutlierFilteredRegressor": "_outliers", "OutlierFilteredClassifier": "_outliers",
+              "OutlierDetector": "_outliers", "Imputer": "_impute", "CategoricalEncoder": "_encode", "FeatureScaler": "_encode"}[name]
+    return getattr(importlib.import_module(f"planner.quality.{module}"), name)
 
 
 @register("outliers", "none", label="")
@@ -161,44 +174,57 @@ def _outliers_none(p: dict[str, Any], ctx: BuildContext) -> Any:
     return "passthrough"
 
 
-@register("outliers", "clip", params=("quantile",), label="clip(q={quantile:.3g})")
+@register("outliers", "clip", params=("method", "threshold"), label="{method}-clip")
 def _outliers_clip(p: dict[str, Any], ctx: BuildContext) -> Any:
-    from planner.automl._transformers import QuantileClipper
+    return _quality("OutlierTransformer")(method=p.get("method", "robust_zscore"), action="clip", threshold=p.get("threshold"))
 
-    return QuantileClipper(**p)
+
+@register("outliers", "mask", params=("method", "threshold"), label="{method}-mask")
+def _outliers_mask(p: dict[str, Any], ctx: BuildContext) -> Any:
+    # outlying cells become NaN and the imputer that follows fills them
+    return _quality("OutlierTransformer")(method=p.get("method", "robust_zscore"), action="mask", threshold=p.get("threshold"))
+
+
+@register("outliers", "drop_rows", tasks=_REG, params=("method", "threshold"), label="{method}-drop-rows")
+def _outliers_drop_rows(p: dict[str, Any], ctx: BuildContext) -> Any:
+    """Not a column step: :func:`build_pipeline` wraps the model so that training rows with
+    an outlying target are dropped in each training fold; predictions still cover every row.
+    Regression only: outlying encoded features flag most rows of typical small tables."""
+    return "passthrough"
+
+
+def wrap_drop_rows(model: Any, p: dict[str, Any], ctx: BuildContext) -> Any:
+    """Wrap ``model`` in the quality layer's training-row outlier filter."""
+    detector = _quality("OutlierDetector")(method=p.get("method", "robust_zscore"), threshold=p.get("threshold"), random_state=ctx.seed)
+    if _is_clf(ctx):
+        return _quality("OutlierFilteredClassifier")(model, detector=detector, on="features")
+    return _quality("OutlierFilteredRegressor")(model, detector=detector, on="target")
 
 
 # --------------------------------------------------------------------------- imputation
 
 
-@register("imputer", "mean", label="mean-impute")
-def _imp_mean(p: dict[str, Any], ctx: BuildContext) -> Any:
-    from sklearn.impute import SimpleImputer
-
-    return SimpleImputer(strategy="mean", keep_empty_features=True)
-
-
 @register("imputer", "median", params=("add_indicator",), label="median-impute")
 def _imp_median(p: dict[str, Any], ctx: BuildContext) -> Any:
-    from sklearn.impute import SimpleImputer
-
-    return SimpleImputer(strategy="median", keep_empty_features=True, add_indicator=bool(p.get("add_indicator", False)))
+    return _quality("Imputer")(strategy="median", add_indicator=bool(p.get("add_indicator", False)))
 
 
-@register("imputer", "knn", params=("n_neighbors",), label="knn-impute(k={n_neighbors})")
+@register("imputer", "mean", params=("add_indicator",), label="mean-impute")
+def _imp_mean(p: dict[str, Any], ctx: BuildContext) -> Any:
+    return _quality("Imputer")(strategy="mean", add_indicator=bool(p.get("add_indicator", False)))
+
+
+@register("imputer", "knn", params=("n_neighbors", "weights"), label="knn-impute(k={n_neighbors})")
 def _imp_knn(p: dict[str, Any], ctx: BuildContext) -> Any:
-    from sklearn.impute import KNNImputer
-
-    return KNNImputer(n_neighbors=int(p.get("n_neighbors", 5)), keep_empty_features=True)
+    return _quality("Imputer")(strategy="knn", n_neighbors=int(p.get("n_neighbors", 5)), knn_weights=p.get("weights", "uniform"))
 
 
-@register("imputer", "iterative", params=("max_iter",), label="mice-impute")
+@register("imputer", "iterative", params=("max_iter", "estimator"), label="mice-impute({estimator})")
 def _imp_iterative(p: dict[str, Any], ctx: BuildContext) -> Any:
-    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
-    from sklearn.impute import IterativeImputer
-
-    # MICE-style: chained Bayesian-ridge regressions, posterior sampling off for stable folds
-    return IterativeImputer(max_iter=int(p.get("max_iter", 10)), random_state=ctx.seed, keep_empty_features=True)
+    # MICE-style chained equations
+    return _quality("Imputer")(
+        strategy="iterative", estimator=p.get("estimator", "bayesian_ridge"), max_iter=int(p.get("max_iter", 10)), random_state=ctx.seed
+    )
 
 
 # --------------------------------------------------------------------------- categorical encoding
@@ -206,16 +232,12 @@ def _imp_iterative(p: dict[str, Any], ctx: BuildContext) -> Any:
 
 @register("encoder", "onehot", params=("min_frequency",), label="onehot")
 def _enc_onehot(p: dict[str, Any], ctx: BuildContext) -> Any:
-    from sklearn.preprocessing import OneHotEncoder
-
-    return OneHotEncoder(handle_unknown="infrequent_if_exist", sparse_output=False, min_frequency=p.get("min_frequency"))
+    return _quality("CategoricalEncoder")(method="onehot", handle_unknown="ignore", min_frequency=p.get("min_frequency"))
 
 
 @register("encoder", "ordinal", label="ordinal")
 def _enc_ordinal(p: dict[str, Any], ctx: BuildContext) -> Any:
-    from sklearn.preprocessing import OrdinalEncoder
-
-    return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+    return _quality("CategoricalEncoder")(method="ordinal", handle_unknown="ignore", unknown_value=-1)
 
 
 @register("encoder", "target", label="target-encode")
@@ -233,40 +255,15 @@ def _scale_none(p: dict[str, Any], ctx: BuildContext) -> Any:
     return "passthrough"
 
 
-@register("scaler", "standard", label="standard-scale")
-def _scale_standard(p: dict[str, Any], ctx: BuildContext) -> Any:
-    from sklearn.preprocessing import StandardScaler
+def _scaler(method: str) -> Callable[[dict[str, Any], BuildContext], Any]:
+    def factory(p: dict[str, Any], ctx: BuildContext) -> Any:
+        return _quality("FeatureScaler")(method=method)
 
-    return StandardScaler()
-
-
-@register("scaler", "robust", label="robust-scale")
-def _scale_robust(p: dict[str, Any], ctx: BuildContext) -> Any:
-    from sklearn.preprocessing import RobustScaler
-
-    return RobustScaler()
+    return factory
 
 
-@register("scaler", "minmax", label="minmax-scale")
-def _scale_minmax(p: dict[str, Any], ctx: BuildContext) -> Any:
-    from sklearn.preprocessing import MinMaxScaler
-
-    return MinMaxScaler()
-
-
-@register("scaler", "quantile", label="quantile-scale")
-def _scale_quantile(p: dict[str, Any], ctx: BuildContext) -> Any:
-    from sklearn.preprocessing import QuantileTransformer
-
-    # n_quantiles above the fold size only warns; 100 suits our small tables
-    return QuantileTransformer(n_quantiles=100, output_distribution="normal", random_state=ctx.seed)
-
-
-@register("scaler", "power", label="power-scale")
-def _scale_power(p: dict[str, Any], ctx: BuildContext) -> Any:
-    from sklearn.preprocessing import PowerTransformer
-
-    return PowerTransformer()
+for _method in ("standard", "robust", "minmax", "quantile", "power"):
+    register("scaler", _method, label=f"{_method}-scale")(_scaler(_method))
 
 
 # --------------------------------------------------------------------------- feature selection
@@ -489,10 +486,12 @@ def _m_logistic(p: dict[str, Any], ctx: BuildContext) -> Any:
 
 @register("model", "svc", tasks=_CLF, params=("C", "gamma", "kernel"), family="kernel", supports_sample_weight=True)
 def _m_svc(p: dict[str, Any], ctx: BuildContext) -> Any:
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.svm import SVC
 
-    # probability=True so ROC-AUC, log loss and soft voting work for every classifier
-    return SVC(C=float(p.get("C", 1.0)), gamma=p.get("gamma", "scale"), kernel=p.get("kernel", "rbf"), probability=True, random_state=ctx.seed)
+    # calibrated probabilities, so ROC-AUC, log loss and soft voting work for every classifier
+    svc = SVC(C=float(p.get("C", 1.0)), gamma=p.get("gamma", "scale"), kernel=p.get("kernel", "rbf"), random_state=ctx.seed)
+    return CalibratedClassifierCV(svc, ensemble=False, cv=3)
 
 
 @register("model", "naive_bayes", tasks=_CLF, params=("var_smoothing",), label="gnb", family="naive-bayes", supports_sample_weight=True)

@@ -31,7 +31,8 @@ class PreparedData:
         X: The feature table with only the used columns, `n x d`.
         y: The target, `n`.
         groups: Group label per row, or ``None``.
-        column_roles: Role of every used column (``numeric`` or ``categorical``).
+        column_roles: Role of every used column (``numeric``, ``categorical`` or
+            ``composition`` - featurized inside the pipeline).
         notes: What was changed and why (dropped columns, inferred roles).
     """
 
@@ -48,6 +49,16 @@ class PreparedData:
     @property
     def has_categorical(self) -> bool:
         return "categorical" in self.column_roles.values()
+
+
+def _has_featurizer() -> bool:
+    try:
+        from planner.automl._build import composition_featurizer
+
+        composition_featurizer("composition")
+    except ImportError:
+        return False
+    return True
 
 
 def infer_roles(X: pd.DataFrame) -> dict[str, str]:
@@ -128,11 +139,14 @@ def prepare_data(
                 )
             X[col] = converted
         elif role == "composition":
-            notes.append(
-                f"composition column {col!r} dropped: no composition featurizer is available to the search; "
-                "featurize it first (planner.features) and pass the feature columns"
-            )
-            roles[col] = "ignore"
+            if not _has_featurizer():
+                notes.append(
+                    f"composition column {col!r} dropped: no composition featurizer is available "
+                    "(planner.features with pymatgen/matminer); featurize it first and pass the feature columns"
+                )
+                roles[col] = "ignore"
+            else:
+                X[col] = X[col].astype(object)
         elif role == "categorical":
             X[col] = X[col].astype(object).where(X[col].notna(), np.nan)
             if X[col].nunique(dropna=True) <= 1:
@@ -142,7 +156,7 @@ def prepare_data(
             notes.append(f"numeric column {col!r} dropped: every value is missing")
             roles[col] = "ignore"
 
-    used = [c for c in X.columns if roles[c] in ("numeric", "categorical")]
+    used = [c for c in X.columns if roles[c] in ("numeric", "categorical", "composition")]
     if not used:
         raise DataValidationError(f"no usable feature column among {list(X.columns)} (roles: {roles}); give at least one numeric or categorical column")
     for col in X.columns:

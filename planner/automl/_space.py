@@ -436,6 +436,8 @@ def _parse_param(value: Any, key: str, source: str) -> ParamSpec:
 
 
 def _parse_components(value: Any, step: str, key: str, source: str) -> tuple[ComponentChoice, ...]:
+    if value is None:
+        value = {}
     if isinstance(value, list):
         if not all(isinstance(v, str) for v in value):
             raise _spec_error(source, key, f"a list of choices must hold component names, got {value!r}", "write a mapping name: {params} or a list of names")

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["CorrelationFilter", "QuantileClipper", "PLSTransformer", "EncodedLabelClassifier"]
+__all__ = ["CorrelationFilter", "PLSTransformer", "EncodedLabelClassifier"]
 
 
 class CorrelationFilter(SelectorMixin, BaseEstimator):
@@ -58,33 +58,6 @@ class CorrelationFilter(SelectorMixin, BaseEstimator):
     def _get_support_mask(self) -> np.ndarray:
         check_is_fitted(self, "support_")
         return self.support_
-
-
-class QuantileClipper(TransformerMixin, BaseEstimator):
-    """Winsorize each feature to quantiles learned on the training fold.
-
-    Stands in for the data-quality layer's outlier handlers until those exist; it
-    clips values, it never drops rows, so it fits inside a ``Pipeline``.
-
-    Args:
-        quantile: Lower clipping quantile; the upper one is ``1 - quantile``. In ``[0, 0.25]``.
-    """
-
-    def __init__(self, *, quantile: float = 0.01) -> None:
-        self.quantile = quantile
-
-    def fit(self, X: Any, y: Any = None) -> QuantileClipper:
-        X = validate_data(self, X, ensure_all_finite="allow-nan")
-        if not 0.0 <= self.quantile <= 0.25:
-            raise ValueError(f"QuantileClipper.quantile must be in [0, 0.25], got {self.quantile!r}")
-        self.lower_ = np.nanquantile(X, self.quantile, axis=0)
-        self.upper_ = np.nanquantile(X, 1.0 - self.quantile, axis=0)
-        return self
-
-    def transform(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "lower_")
-        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
-        return np.clip(X, self.lower_, self.upper_)
 
 
 class PLSTransformer(TransformerMixin, BaseEstimator):

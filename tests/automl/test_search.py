@@ -1,0 +1,158 @@
+"""run_search on a real sqlite Optuna storage: resumable, seeded, failures recorded, grouped."""
+
+from __future__ import annotations
+
+import textwrap
+
+import optuna
+import pytest
+
+from planner.automl import CVSpec, run_search, study_info
+from planner.exceptions import DataValidationError, SpecError
+
+STATES = optuna.trial.TrialState
+
+
+@pytest.fixture
+def kim_study(kim_ce, storage_url):
+    X, y = kim_ce
+    return run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="lce", n_trials=4, seed=11)
+
+
+def test_study_stores_every_fold_and_starts_with_the_defaults(kim_study, storage_url):
+    study = optuna.load_study(study_name="lce", storage=storage_url)
+    trials = study.get_trials()
+    assert len(trials) == 4 and all(t.state == STATES.COMPLETE for t in trials)
+    assert [t.user_attrs["source"] for t in trials[:2]] == ["default", "default"]
+    assert trials[0].params["model"] == "ridge" and trials[1].params["model"] == "rf"
+    for t in trials:
+        assert len(t.user_attrs["fold_scores"]) == 3  # fast space: 3-fold, 1 repeat
+        assert t.value == pytest.approx(sum(t.user_attrs["fold_scores"]) / 3)
+        assert t.user_attrs["pipeline"] and t.user_attrs["params"]["fusion"] == t.params.get("fusion", "single")
+    info = study_info(study)
+    assert info["task"] == "regression" and info["metric"] == "mae" and info["cv"]["n_folds"] == 3
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+
+
+def test_rerunning_continues_the_same_study(kim_ce, kim_study, storage_url):
+    X, y = kim_ce
+    study = run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="lce", n_trials=2, seed=11)
+    assert len(study.trials) == 6
+    assert sum(t.user_attrs.get("source") == "default" for t in study.trials) == 2, "defaults are enqueued once"
+
+
+def test_same_seed_reproduces_the_same_trials_even_when_resumed(kim_ce, tmp_path):
+    X, y = kim_ce
+    one = run_search(X, y, task="regression", search_space="fast", storage_url=f"sqlite:///{tmp_path / 'a.db'}", study_name="s", n_trials=6, seed=5)
+    two_url = f"sqlite:///{tmp_path / 'b.db'}"
+    run_search(X, y, task="regression", search_space="fast", storage_url=two_url, study_name="s", n_trials=3, seed=5)
+    two = run_search(X, y, task="regression", search_space="fast", storage_url=two_url, study_name="s", n_trials=3, seed=5)
+    assert [t.params for t in one.trials] == [t.params for t in two.trials]
+    assert [t.value for t in one.trials] == pytest.approx([t.value for t in two.trials])
+
+
+def test_failed_trial_is_recorded_with_its_reason_and_the_search_goes_on(kim_ce, storage_url, tmp_path):
+    X, y = kim_ce
+    space = tmp_path / "breaks.yaml"
+    space.write_text(
+        textwrap.dedent(
+            """
+            version: 1
+            cv: {n_splits: 3, n_repeats: 1}
+            fusion:
+              single:
+                models:
+                  knn:
+                    n_neighbors: {type: categorical, choices: [500, 5]}
+            defaults:
+              - {model.knn.n_neighbors: 500}
+              - {model.knn.n_neighbors: 5}
+            """
+        )
+    )
+    study = run_search(X, y, task="regression", search_space=space, storage_url=storage_url, study_name="b", n_trials=2, seed=0)
+    failed, ok = study.trials
+    assert failed.state == STATES.FAIL and ok.state == STATES.COMPLETE
+    assert failed.user_attrs["failure_reason"].startswith("ValueError: Expected n_neighbors <= n_samples")
+    assert failed.user_attrs["status"] == "failed"
+
+
+def test_grouped_search_records_grouping(liverpool_rt, storage_url):
+    X = liverpool_rt[["family", "temperature"]]
+    study = run_search(
+        X, liverpool_rt["log_target"], task="regression", search_space="fast", storage_url=storage_url, study_name="g",
+        n_trials=2, seed=0, groups=liverpool_rt["composition"], column_roles={"family": "categorical", "temperature": "numeric"},
+    )
+    info = study_info(study)
+    assert info["cv"]["grouped"] is True and info["column_roles"] == {"family": "categorical", "temperature": "numeric"}
+    assert any(t.state == STATES.COMPLETE for t in study.trials)
+
+
+def test_classification_search_maximizes_roc_auc(llzo_features, llzo, storage_url):
+    study = run_search(llzo_features, llzo["good_cond"], task="classification", search_space="fast", storage_url=storage_url, study_name="c", n_trials=2, seed=0)
+    assert study.direction == optuna.study.StudyDirection.MAXIMIZE and study_info(study)["metric"] == "roc_auc"
+    assert study.trials[0].params["model"] == "logistic"
+    assert 0.5 < study.best_value <= 1.0
+
+
+def test_pruning_stops_a_hopeless_trial_on_fold_values(kim_ce, storage_url, tmp_path):
+    X, y = kim_ce
+    space = tmp_path / "knn.yaml"
+    space.write_text(
+        textwrap.dedent(
+            """
+            version: 1
+            fusion:
+              single:
+                models:
+                  knn:
+                    n_neighbors: {type: int, low: 3, high: 110}
+            defaults:
+              - {model.knn.n_neighbors: 3}
+              - {model.knn.n_neighbors: 4}
+              - {model.knn.n_neighbors: 5}
+              - {model.knn.n_neighbors: 6}
+              - {model.knn.n_neighbors: 7}
+              - {model.knn.n_neighbors: 110}
+            """
+        )
+    )
+    study = run_search(X, y, task="regression", search_space=space, storage_url=storage_url, study_name="p", n_trials=6, seed=2, cv_spec=CVSpec(n_splits=5, n_repeats=1))
+    *good, hopeless = study.trials
+    assert all(t.state == STATES.COMPLETE and sorted(t.intermediate_values) == [0, 1, 2, 3] for t in good)
+    assert hopeless.params["model.knn.n_neighbors"] == 110
+    assert hopeless.state == STATES.PRUNED and hopeless.user_attrs["status"] == "pruned"
+    assert len(hopeless.user_attrs["fold_scores"]) == 3  # warm-up of 2 folds, pruned at the third
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        pytest.param({"n_trials": 0}, "n_trials must be an integer >= 1, got 0; a budget of 0 runs nothing", id="zero-trials"),
+        pytest.param({"n_trials": None, "timeout_s": 0}, "timeout_s must be a number of seconds > 0, got 0", id="zero-timeout"),
+        pytest.param({"n_trials": None}, "the search needs a budget", id="no-budget"),
+        pytest.param({"metric": "accuracy"}, "metric 'accuracy' is for classification", id="wrong-metric"),
+        pytest.param({"task": "ranking"}, "task must be one of", id="bad-task"),
+        pytest.param({"n_workers": 0}, "n_workers must be an integer >= 1", id="zero-workers"),
+    ],
+)
+def test_bad_search_arguments(kim_ce, storage_url, kwargs, match):
+    X, y = kim_ce
+    args = dict(task="regression", search_space="fast", storage_url=storage_url, study_name="x", n_trials=1)
+    with pytest.raises(SpecError, match=match):
+        run_search(X, y, **{**args, **kwargs})
+
+
+def test_one_valued_target_and_too_few_rows(kim_ce, storage_url):
+    X, y = kim_ce
+    args = dict(task="regression", search_space="fast", storage_url=storage_url, study_name="x", n_trials=1)
+    with pytest.raises(DataValidationError, match=r"single unique value .* nothing to learn"):
+        run_search(X, y * 0 + 1.0, **args)
+    with pytest.raises(DataValidationError, match="at least 6 rows, got 4"):
+        run_search(X.head(4), y.head(4), **args)
+
+
+def test_resuming_with_another_metric_is_refused(kim_ce, kim_study, storage_url):
+    X, y = kim_ce
+    with pytest.raises(SpecError, match=r"started with metric 'mae', now 'rmse'.*start a new study"):
+        run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="lce", n_trials=1, seed=11, metric="rmse")
