@@ -142,6 +142,7 @@ class QualityReport:
         n_rows, n_columns: Size of the table assessed.
         checks: Every :class:`QualityCheck`, grouped by characteristic in :data:`CHARACTERISTICS` order.
         actions: What cleaning steps did (merging, deduplication, drops), as a :class:`CleaningLog`.
+        action_summary: One line per kind of action, from each log given to :func:`assess`.
         exploration: Correlations, rankings and PCA (:class:`~planner.quality.Exploration`), or None.
         settings: The arguments of :func:`assess`, for the record.
         created: ISO timestamp.
@@ -152,6 +153,7 @@ class QualityReport:
     n_columns: int
     checks: list[QualityCheck]
     actions: CleaningLog = field(default_factory=CleaningLog)
+    action_summary: list[str] = field(default_factory=list)
     exploration: Any = None
     settings: dict[str, Any] = field(default_factory=dict)
     created: str = ""
@@ -234,12 +236,8 @@ class QualityReport:
                     lines.append(f"        ... and {len(c.issues) - max_rows} more (see quality_issues.csv)")
         lines.append("")
         lines.append("CLEANING ACTIONS")
-        if len(self.actions):
-            summary = getattr(self.actions, "summary_lines", None)
-            for line in summary() if summary else []:
-                lines.append(f"  {line}")
-        else:
-            lines.append("  none recorded")
+        summary = self.action_summary or (self.actions.summary_lines() if len(self.actions) else [])
+        lines += [f"  {line}" for line in summary] or ["  none recorded"]
         if self.exploration is not None:
             text = self.exploration.to_text()
             if text:
@@ -271,6 +269,7 @@ class QualityReport:
                 for ch in CHARACTERISTICS
             },
             "actions": self.actions.to_dict(),
+            "action_summary": list(self.action_summary),
             "settings": _json_value(self.settings),
         }
 
@@ -287,6 +286,7 @@ class QualityReport:
             n_columns=int(data["n_columns"]),
             checks=checks,
             actions=CleaningLog(CleaningAction.from_dict(a) for a in data.get("actions", {}).get("actions", ())),
+            action_summary=list(data.get("action_summary", [])),
             settings=dict(data.get("settings", {})),
             created=data.get("created", ""),
         )
@@ -538,9 +538,11 @@ def assess(
     ctx = _Context(frame, id_column, max_issues_per_check)
 
     checks: list[QualityCheck] = []
-    numeric_expected = _numeric_expected(frame, targets, bounds, non_negative_columns, fraction_groups)
+    declared_numeric, inferred_numeric = _numeric_expected(
+        frame, targets, bounds, non_negative_columns, fraction_groups
+    )
     # -- accuracy
-    checks.append(_check_non_numeric(ctx, numeric_expected))
+    checks.append(_check_non_numeric(ctx, declared_numeric, inferred_numeric))
     checks.append(_check_bounds(ctx, bounds or {}, where))
     checks.append(_check_units(units or {}, frame))
     checks.append(_check_outliers(ctx, targets, features, outlier_method, outlier_threshold))
@@ -570,10 +572,12 @@ def assess(
     order = {ch: i for i, ch in enumerate(CHARACTERISTICS)}
     checks.sort(key=lambda c: order[c.characteristic])
     actions = CleaningLog()
+    action_summary: list[str] = []
     for log in logs:
+        if not isinstance(log, CleaningLog):
+            raise SpecError(f"assess: logs must be CleaningLog/MergeLog objects, got {type(log).__name__}.")
         actions.extend(log)
-    if len(logs) == 1:
-        actions = logs[0]
+        action_summary += log.summary_lines()
     exploration = None
     if explore:
         exploration = _explore(frame, targets, features, task)
@@ -606,6 +610,7 @@ def assess(
         n_columns=frame.shape[1],
         checks=checks,
         actions=actions,
+        action_summary=action_summary,
         exploration=exploration,
         settings=settings,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -625,19 +630,21 @@ def _numeric_expected(
     bounds: Mapping[str, Any] | None,
     non_negative: Sequence[str],
     fraction_groups: Any,
-) -> list[str]:
-    """Columns that must hold numbers: declared numeric ones, plus mostly-numeric columns."""
+) -> tuple[list[str], list[str]]:
+    """Columns that must hold numbers: ``(declared, inferred)``.
+
+    Declared: bounded, non-negative and fraction columns, and targets that are mostly numeric.
+    Inferred: other columns whose values are at least 80 % numbers (text there is suspicious).
+    """
     from planner.features._fractions import as_fraction_groups
 
     declared = set(bounds or {}) | set(non_negative)
     for group in as_fraction_groups(fraction_groups):
         declared |= set(group.columns)
     declared |= {t for t in targets if _numeric_share(frame[t]) >= 0.5}
-    out = []
-    for col in frame.columns:
-        if col in declared or _numeric_share(frame[col]) >= 0.8:
-            out.append(col)
-    return out
+    declared_cols = [c for c in frame.columns if c in declared]
+    inferred_cols = [c for c in frame.columns if c not in declared and _numeric_share(frame[c]) >= 0.8]
+    return declared_cols, inferred_cols
 
 
 def _numeric_share(series: pd.Series) -> float:
@@ -657,11 +664,12 @@ def _as_numeric(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce")
 
 
-def _check_non_numeric(ctx: _Context, columns: list[str]) -> QualityCheck:
+def _check_non_numeric(ctx: _Context, declared: list[str], inferred: list[str]) -> QualityCheck:
     issues = []
     bad_cols = []
     n_checked = 0
-    for col in columns:
+    is_declared_bad = False
+    for col in declared + inferred:
         series = ctx.frame[col]
         n_checked += int(series.notna().sum())
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
@@ -669,17 +677,22 @@ def _check_non_numeric(ctx: _Context, columns: list[str]) -> QualityCheck:
         bad = series.notna() & pd.to_numeric(series, errors="coerce").isna()
         if bad.any():
             bad_cols.append(col)
+            is_declared_bad |= col in declared
+            kind = "text in a numeric column" if col in declared else "text in a mostly numeric column"
             for row in series.index[bad]:
-                issues.append(ctx.issue(row, col, series[row], "text in a numeric column"))
+                issues.append(ctx.issue(row, col, series[row], kind))
+    n_cols = len(declared) + len(inferred)
     return _check(
         "accuracy",
         "non_numeric",
         "numeric columns hold only numbers",
         n_checked=n_checked,
         n_failed=len(issues),
-        ok=f"every value in the {len(columns)} numeric column(s) is a number",
+        ok=f"every value in the {n_cols} numeric column(s) is a number",
         bad=f"{len(issues)} text value(s) in numeric column(s) {format_columns(bad_cols)}; remove units/notes "
         "from the cells (declare units in the spec) or leave unknown values empty",
+        # Text in a declared numeric column is an error; in an undeclared mostly-numeric one, a warning.
+        severity="fail" if is_declared_bad else "warn",
         columns=bad_cols,
         issues=ctx.limit(issues),
     )
@@ -757,30 +770,44 @@ def _check_outliers(
         return _skipped("accuracy", "outliers", desc, "outlier listing switched off")
     from planner.quality._outliers import OutlierDetector
 
-    cols = [c for c in targets + [f for f in features if f not in targets] if _numeric_share(ctx.frame[c]) >= 0.8]
+    candidates = targets + [f for f in features if f not in targets]
+    cols = [c for c in candidates if _numeric_share(ctx.frame[c]) >= 0.8]
+    numeric = pd.DataFrame({c: _as_numeric(ctx.frame[c]) for c in cols}, index=ctx.frame.index)
+    cols = [c for c in cols if numeric[c].notna().sum() >= 5 and numeric[c].nunique() >= 3]
     issues = []
-    bad_cols = []
+    bad_cols: list[str] = []
     n_checked = 0
-    for col in cols:
-        values = _as_numeric(ctx.frame[col])
-        present = values.dropna()
-        if len(present) < 5 or present.nunique() < 3:
-            continue
-        n_checked += len(present)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if method == "isolation_forest":
-                det = OutlierDetector(method="robust_zscore", threshold=threshold)
-            else:
-                det = OutlierDetector(method=method, threshold=threshold)
-            det.fit(present.to_numpy().reshape(-1, 1))
-            score = det.cell_outlyingness(present.to_numpy().reshape(-1, 1))[:, 0]
-        flagged = present.index[score > det.threshold_]
-        if len(flagged):
-            bad_cols.append(col)
-        for row, s in zip(flagged, score[score > det.threshold_], strict=True):
-            issues.append(ctx.issue(row, col, values[row], f"outlyingness {s:.3g} > {det.threshold_:g} ({det.method})"))
-    name = method if method != "isolation_forest" else "robust_zscore (per column)"
+    if method == "isolation_forest":
+        # Whole-row (multivariate) outliers: unusual combinations of values.
+        desc = "rows whose combination of values is unusual (to verify, not necessarily wrong)"
+        if cols and len(numeric) >= 8:
+            det = OutlierDetector(method="isolation_forest", random_state=0).fit(numeric[cols].to_numpy())
+            decision = det.decision_function(numeric[cols].to_numpy())
+            n_checked = len(numeric)
+            for row, d in zip(numeric.index[decision < 0], decision[decision < 0], strict=True):
+                issues.append(
+                    ctx.issue(row, None, None, f"isolation-forest score {d:.3f} < 0 over {len(cols)} columns")
+                )
+            bad_cols = cols if issues else []
+        unit, name = "row(s)", "isolation-forest"
+    else:
+        for col in cols:
+            present = numeric[col].dropna()
+            n_checked += len(present)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                det = OutlierDetector(method=method, threshold=threshold).fit(present.to_numpy().reshape(-1, 1))
+                score = det.cell_outlyingness(present.to_numpy().reshape(-1, 1))[:, 0]
+            flagged = score > det.threshold_
+            if flagged.any():
+                bad_cols.append(col)
+            for row, sc in zip(present.index[flagged], score[flagged], strict=True):
+                issues.append(
+                    ctx.issue(
+                        row, col, ctx.frame.at[row, col], f"outlyingness {sc:.3g} > {det.threshold_:g} ({method})"
+                    )
+                )
+        unit, name = "value(s)", method
     return _check(
         "accuracy",
         "outliers",
@@ -788,7 +815,7 @@ def _check_outliers(
         n_checked=n_checked,
         n_failed=len(issues),
         ok=f"no {name} outliers in {len(cols)} numeric column(s)",
-        bad=f"{len(issues)} value(s) in {format_columns(bad_cols)} are {name} outliers; verify them against the source",
+        bad=f"{len(issues)} {unit} in {format_columns(bad_cols)} are {name} outliers; verify them against the source",
         severity="warn",
         columns=bad_cols,
         issues=ctx.limit(issues),
@@ -1041,8 +1068,14 @@ def _check_rules(ctx: _Context, rules: Mapping[str, str], characteristic: str, n
                 f"assess: rule {rule_name!r} could not be evaluated: {expression!r}: {err}. Write it as a "
                 "pandas expression, e.g. 'conductivity >= 0' or 'abs(a + b - 1) < 0.01'."
             ) from err
-        if not isinstance(result, pd.Series) or len(result) != len(data):
-            raise SpecError(f"assess: rule {rule_name!r} ({expression!r}) must give true/false per row.")
+        if (
+            not isinstance(result, pd.Series)
+            or len(result) != len(data)
+            or not (pd.api.types.is_bool_dtype(result) or result.dropna().isin([True, False]).all())
+        ):
+            raise SpecError(
+                f"assess: rule {rule_name!r} ({expression!r}) must give true/false per row, e.g. 'a + b <= 1'."
+            )
         checkable = data[referenced].notna().all(axis=1)
         ok = result.astype("boolean").fillna(False).astype(bool)
         failing = checkable & ~ok
@@ -1214,7 +1247,7 @@ def _check_completeness(
     checks.append(
         _check(
             "completeness", "column_missingness", "missing values per column",
-            n_checked=frame.size, n_failed=len(missing_cols),
+            n_checked=frame.shape[1], n_failed=len(missing_cols),
             ok="no missing values", bad=msg, severity=status_bad, columns=missing_cols, issues=issues,
         )  # fmt: skip
     )

@@ -177,3 +177,18 @@ def test_liverpool_conductivity_trend_over_temperature(liverpool):
     # Ionic conduction is thermally activated: conductivity rises with temperature for most materials.
     trends = out["TREND(measurements.log_target, temperature)"].dropna()
     assert (trends > 0).mean() > 0.8
+
+
+def test_logical_types_are_declared_not_inferred(cells_and_cycles):
+    from planner.features._relational import _build_entityset, _key_text, _Plan
+
+    cells, cycles = cells_and_cycles
+    plan = _Plan(
+        cycles, child_key="cell_id", time_column="cycle", value_columns=None, categorical_columns=(),
+        aggregations=["mean"], windows=[], logical_types=None, child_name="cycles",
+    )  # fmt: skip
+    es = _build_entityset(plan, pd.Index(_key_text(cells["cell_id"])), _key_text(cycles["cell_id"]))
+    types = {name: str(t) for name, t in es["cycles"].ww.logical_types.items()}
+    assert types["cell_id"] == "Categorical"
+    assert types["cycle"] == "Double" and types["capacity"] == "Double"
+    assert es["cycles"].ww.time_index == "cycle"

@@ -298,3 +298,13 @@ def test_sources_from_files_name_rows_by_line(tmp_path):
 def test_missing_source_file_is_a_clear_error(tmp_path):
     with pytest.raises(DataValidationError, match="not found"):
         SourceTable.from_path(tmp_path / "nope.csv")
+
+
+def test_composition_keys_give_cv_groups(liverpool):
+    from planner.quality import composition_keys
+
+    keys, errors = composition_keys(liverpool["composition"])
+    assert not errors
+    assert keys.nunique() == 455 < liverpool["composition"].nunique() == 489
+    llzo = liverpool.index[liverpool["composition"].str.strip() == "Li7La3Zr2O12"]
+    assert keys[llzo].nunique() == 1

@@ -246,3 +246,22 @@ def test_report_on_combined_sources_shows_cross_source_disagreement():
     assert {i["row"] for i in check.issues} == {"paper_a:0", "paper_b:0"}
     assert len(merged) == 1 and merge_log.n_groups_dropped == 1
     assert "groups dropped for disagreeing values: 1 (2 rows)" in report.to_text()
+
+
+def test_isolation_forest_lists_unusual_rows(kim):
+    report = assess(kim, target_columns=["LCE"], outlier_method="isolation_forest", explore=False)
+    check = report.check("outliers")
+    assert check.status == "warn" and 0 < check.n_failed < 50
+    assert all(i["column"] is None and "isolation-forest score" in i["detail"] for i in check.issues)
+
+
+def test_text_in_an_undeclared_mostly_numeric_column_is_a_warning():
+    frame = pd.DataFrame({"x": ["1", "2", "3", "4", "5", "n/a?"], "y": [1.0, 2, 3, 4, 5, 6]})
+    report = assess(frame, target_columns=["y"], explore=False)
+    assert report.check("non_numeric").status == "warn"
+    assert report.check("non_numeric").issues[0]["row"] == 5
+
+
+def test_rules_must_be_true_or_false():
+    with pytest.raises(SpecError, match="must give true/false per row"):
+        assess(pd.DataFrame({"a": [1.0, 2.0]}), rules={"sum": "a + 1"}, explore=False)
