@@ -296,7 +296,8 @@ def merge_sources(
             for all numeric condition columns or ``{column: tolerance}``; default exact.
         value_columns: Numeric columns reconciled by ``strategy`` (the measured values,
             typically the targets). Default: every numeric column that is not a key,
-            condition, or ignored column.
+            condition or ignored column, a boolean, or an integer column unique on at least
+            95 % of rows (a record number); better to list them.
         strategy: ``"mean"``, ``"median"``, ``"trust"`` (the value from the most trusted source
             that has one) or ``"drop"`` (drop groups whose spread exceeds ``max_spread``, average
             the rest).
@@ -385,7 +386,8 @@ def merge_sources(
         spread=spread,
         source_column=source_column,
         identity=identity,
-        ignored=ignored,
+        # Record numbers differ between rows of one entity by construction: not a conflict.
+        ignored=ignored + [c for c in combined.columns if c not in values and _looks_like_row_id(combined[c])],
         comp_keys=comp_keys,
         log=log,
     )
@@ -561,11 +563,18 @@ def _value_columns(
     source_column: str,
     count_column: str | None,
 ) -> list[str]:
-    skip = set(identity) | set(ignored) | {source_column, _ORIGIN, _RANK}
+    skip = set(identity) | set(ignored) | {source_column, _ORIGIN, _RANK, _ADDED}
     if count_column:
         skip.add(count_column)
     if value_columns is None:
-        return [c for c in frame.columns if c not in skip and pd.api.types.is_numeric_dtype(frame[c])]
+        return [
+            c
+            for c in frame.columns
+            if c not in skip
+            and pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c])
+            and not _looks_like_row_id(frame[c])
+        ]
     cols = require_columns(frame, value_columns, role="value", where="merge_sources")
     clash = [c for c in cols if c in skip]
     if clash:
@@ -576,6 +585,12 @@ def _value_columns(
         if not pd.api.types.is_numeric_dtype(frame[c]):
             frame[c] = numeric_column(frame, c, where="merge_sources")
     return cols
+
+
+def _looks_like_row_id(series: pd.Series) -> bool:
+    """An integer column with a different value on (almost) every row numbers records; it is not
+    measured. "Almost": a record number with a typo (Liverpool's ID 922 appears twice) is still one."""
+    return pd.api.types.is_integer_dtype(series) and len(series) > 1 and series.nunique() >= 0.95 * len(series)
 
 
 def _thresholds(max_spread: Any, values: list[str]) -> dict[str, float]:

@@ -308,3 +308,9 @@ def test_composition_keys_give_cv_groups(liverpool):
     assert keys.nunique() == 455 < liverpool["composition"].nunique() == 489
     llzo = liverpool.index[liverpool["composition"].str.strip() == "Li7La3Zr2O12"]
     assert keys[llzo].nunique() == 1
+
+
+def test_default_value_columns_skip_row_numbers(liverpool):
+    _, log = merge_sources(liverpool, composition_column="composition", condition_columns=["temperature"])
+    record = log.filter("merged_group")[0]
+    assert set(record.columns) == {"target", "log_target"}  # not the running ID
