@@ -133,7 +133,7 @@ def dedupe_pool(pool: pd.DataFrame, inputs: Sequence[str], targets: Sequence[str
         bad = converted.isna() & frame[t].notna()
         if bad.any():
             raise DataValidationError(
-                f"backtest pool: target {t!r} must be numeric, but row {frame.index[bad.to_numpy()][0]!r} holds "
+                f"backtest pool: target {t!r} must be numeric, but row {frame.index[bad.to_numpy()].tolist()[0]!r} holds "
                 f"{frame[t][bad].iloc[0]!r}"
             )
         frame[t] = converted

@@ -86,7 +86,7 @@ def _check_input_table(frame: Any, what: str, inputs: Sequence[str], categorical
             converted = pd.to_numeric(frame[c], errors="coerce")
             bad = converted.isna() & frame[c].notna()
             if bad.any():
-                row = frame.index[bad.to_numpy()][0]
+                row = frame.index[bad.to_numpy()].tolist()[0]
                 raise DataValidationError(
                     f"{what}: column {c!r} must be numeric, but row {row!r} holds {frame[c][bad].iloc[0]!r}; "
                     "fix the value or declare the column categorical"
@@ -139,7 +139,7 @@ def _check_observations(
         col = pd.to_numeric(observed_y[c], errors="coerce")
         bad = col.isna() & observed_y[c].notna()
         if bad.any():
-            row = observed_y.index[bad.to_numpy()][0]
+            row = observed_y.index[bad.to_numpy()].tolist()[0]
             raise DataValidationError(
                 f"observed_y: column {c!r} must be numeric, but row {row!r} holds {observed_y[c][bad].iloc[0]!r}"
             )
@@ -147,7 +147,7 @@ def _check_observations(
     if np.isinf(Y).any():
         r, j = np.argwhere(np.isinf(Y))[0]
         raise DataValidationError(
-            f"observed_y: column {outputs[j]!r} row {observed_y.index[r]!r} is infinite; "
+            f"observed_y: column {outputs[j]!r} row {observed_y.index[[r]].tolist()[0]!r} is infinite; "
             "remove the row or record a finite value"
         )
     bad_x = X[list(inputs)].isna().any(axis=1).to_numpy()
@@ -687,7 +687,12 @@ def suggest(
         shortlist_size=int(shortlist_size if shortlist_size is not None else (300 if is_multi else 1000)),
         refit_surrogate=bool(refit_surrogate),
     )
-    with _torch_threads(n_threads):
+    with _torch_threads(n_threads), warnings.catch_warnings():
+        # Jitter added by linear_operator is routine and already retried on; not the user's concern.
+        from linear_operator.utils.warnings import NumericalWarning
+
+        warnings.filterwarnings("ignore", category=NumericalWarning)
+        warnings.filterwarnings("ignore", message="Sparse invariant checks")
         return _suggest(request, X_obs, Y_raw, pend, notes, t0)
 
 

@@ -278,6 +278,8 @@ class GPSurrogate(BaseSurrogate):
                 raise ValueError("non-finite Cholesky factor of the training covariance")
         ot = gp.outcome_transform
         m = Y.shape[-1]
+        if not (torch.isfinite(ot.means).all() and torch.isfinite(ot.stdvs).all()):
+            raise ValueError("the outputs are too large to standardize in double precision")
         return cls(
             name="GP (ARD Matern-5/2, inferred noise)",
             n_outputs=m,
