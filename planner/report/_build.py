@@ -1,0 +1,146 @@
+"""``build_report``: read the campaign, build the nine sections, write HTML and Markdown atomically."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from planner.campaign._layout import REPORTS_DIR
+from planner.exceptions import SpecError
+
+__all__ = ["ReportResult", "build_report", "HTML_FILE", "MARKDOWN_FILE"]
+
+HTML_FILE = "report.html"
+MARKDOWN_FILE = "summary.md"
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What :func:`build_report` wrote.
+
+    Attributes:
+        html_path: The self-contained HTML report.
+        markdown_path: The short Markdown summary (for a lab notebook or a pull request).
+        timings: Seconds per step (reading, each section, out-of-fold, SHAP, writing, total).
+        n_figures: Plots in the HTML page.
+        missing: One line per section part that had no data, as shown in the report.
+    """
+
+    html_path: Path
+    markdown_path: Path
+    timings: dict[str, float] = field(default_factory=dict)
+    n_figures: int = 0
+    missing: tuple[str, ...] = ()
+
+
+def _paths(campaign_dir: Path, out: str | os.PathLike[str] | None) -> tuple[Path, Path]:
+    if out is None:
+        directory = campaign_dir / REPORTS_DIR
+        return directory / HTML_FILE, directory / MARKDOWN_FILE
+    html_path = Path(out)
+    if html_path.suffix.lower() not in (".html", ".htm"):
+        raise SpecError(f"--out must name an .html file (e.g. report.html), got {str(out)!r}; the Markdown summary is written beside it")
+    return html_path, html_path.with_suffix(".md")
+
+
+def build_report(
+    campaign_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    allow_recompute: bool = True,
+    max_shap_samples: int = 200,
+) -> ReportResult:
+    """Write the campaign report from what the campaign directory stores.
+
+    Sections: 1 campaign summary, 2 data quality, 3 leaderboard, 4 best pipeline,
+    5 search, 6 interpretation (SHAP), 7 uncertainty, 8 active learning, 9 backtests.
+    A section whose data is not stored says what is missing and how to get it.
+
+    Args:
+        campaign_dir: The campaign directory (holds ``campaign.yaml``).
+        out: Path of the HTML file; the Markdown summary goes beside it with suffix
+            ``.md``. Default ``<campaign>/reports/report.html`` and ``reports/summary.md``.
+        allow_recompute: When the best trial's out-of-fold predictions are not stored,
+            cross-validate that one pipeline again on the study's folds (seconds; the
+            search is never re-run). ``False`` leaves the parity and calibration plots out.
+        max_shap_samples: Rows explained with SHAP (a seeded sample beyond this).
+
+    Returns:
+        The :class:`ReportResult`.
+
+    Raises:
+        CampaignNotFoundError: ``campaign_dir`` holds no campaign.
+        SpecError: ``out`` is not an ``.html`` path.
+    """
+    from planner.campaign import Campaign
+    from planner.io import atomic_write_text
+    from planner.report import _sections
+    from planner.report._figures import family_colors
+    from planner.report._html import FigureWriter, page
+    from planner.report._sources import load_backtests, load_quality, load_suggestions, load_target
+
+    total = time.perf_counter()
+    timings: dict[str, float] = {}
+    campaign = Campaign.load(campaign_dir)
+    html_path, md_path = _paths(campaign.directory, out)
+
+    start = time.perf_counter()
+    targets = [load_target(campaign, t) for t in campaign.spec.target_names]
+    families = [f for r in targets if r.trials is not None and not r.trials.empty for f in r.trials["model_family"]]
+    ctx = _sections.Context(
+        campaign=campaign,
+        targets=targets,
+        quality=load_quality(campaign.directory),
+        suggestions=load_suggestions(campaign),
+        backtests=load_backtests(campaign.directory),
+        figures=FigureWriter(),
+        allow_recompute=allow_recompute,
+        max_shap_samples=max_shap_samples,
+        colors=family_colors(families),
+        timings=timings,
+    )
+    timings["read campaign"] = time.perf_counter() - start
+
+    sections = []
+    for build in _sections.SECTIONS:
+        start = time.perf_counter()
+        sections.append(build(ctx))
+        timings[f"section {build.__name__}"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    from planner._version import __version__
+
+    document = page(
+        title=f"Campaign report: {campaign.spec.name}",
+        subtitle=[f"{campaign.directory} · generated {now} · planner {__version__}", "Built only from what the campaign stores; regenerate it any time with `planner report`."],
+        sections=sections,
+        footer=f"planner {__version__} · {now} · every figure is interactive (hover, zoom, download as SVG)",
+    )
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(html_path, document)
+    md_lines = [f"# Campaign report: {campaign.spec.name}", "", f"Generated {now} by planner {__version__} from `{campaign.directory}`; full report: `{html_path.name}`.", ""]
+    for section in sections:
+        md_lines += section.markdown
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(md_path, "\n".join(md_lines) + "\n")
+    timings["write"] = time.perf_counter() - start
+    timings["total"] = time.perf_counter() - total
+    missing = tuple(_missing_lines(sections))
+    return ReportResult(html_path=html_path, markdown_path=md_path, timings=timings, n_figures=ctx.figures.count, missing=missing)
+
+
+def _missing_lines(sections: list) -> list[str]:
+    import html
+    import re
+
+    out = []
+    for section in sections:
+        for block in section.blocks:
+            match = re.fullmatch(r'<p class="missing">(.*)</p>', block, flags=re.S)
+            if match:
+                out.append(f"{section.title}: {html.unescape(match.group(1))}")
+    return out

@@ -1,0 +1,728 @@
+"""The nine sections. Each reads what the campaign stores and says plainly what is missing."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.report import _figures as F
+from planner.report._html import FigureWriter, Section, badge, details, esc, fmt, grid, key_values, table
+from planner.report._oof import OutOfFold, out_of_fold
+from planner.report._sources import BacktestRun, Missing, TargetRecords, ranked, suggestion_outcomes, training_rows
+
+#: Metrics in the target's unit; the others are unitless or fractions.
+_UNIT_METRICS = {"mae", "rmse"}
+#: scikit-learn scorer for each objective metric (permutation importance).
+_SCORERS = {
+    "mae": "neg_mean_absolute_error",
+    "rmse": "neg_root_mean_squared_error",
+    "r2": "r2",
+    "accuracy": "accuracy",
+    "precision": "precision_weighted",
+    "recall": "recall_weighted",
+    "f1": "f1_weighted",
+    "roc_auc": "roc_auc_ovr",
+    "log_loss": "neg_log_loss",
+}
+N_LEADERBOARD = 25
+N_BEESWARM = 12
+N_DEPENDENCE = 3
+COVERAGE_LEVELS = (0.5, 0.68, 0.9, 0.95)
+
+
+@dataclass
+class Context:
+    """What every section may read; results computed once (out-of-fold, SHAP) are cached here."""
+
+    campaign: Any
+    targets: list[TargetRecords]
+    quality: Any
+    suggestions: pd.DataFrame | Missing
+    backtests: list[BacktestRun] | Missing
+    figures: FigureWriter
+    allow_recompute: bool = True
+    max_shap_samples: int = 200
+    colors: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    _oof: dict[str, OutOfFold | Missing] = field(default_factory=dict)
+    _shap: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> Any:
+        return self.campaign.spec
+
+    @property
+    def multi(self) -> bool:
+        return len(self.targets) > 1
+
+    def oof(self, record: TargetRecords) -> OutOfFold | Missing:
+        if record.name not in self._oof:
+            start = time.perf_counter()
+            self._oof[record.name] = out_of_fold(self.campaign, record, allow_recompute=self.allow_recompute)
+            self.timings[f"out-of-fold {record.name}"] = time.perf_counter() - start
+        return self._oof[record.name]
+
+    def shap(self, record: TargetRecords) -> Any:
+        """``(Explanation, y)`` for the stored best pipeline, or :class:`Missing`."""
+        if record.name not in self._shap:
+            start = time.perf_counter()
+            self._shap[record.name] = _explain_target(self, record)
+            self.timings[f"SHAP {record.name}"] = time.perf_counter() - start
+        return self._shap[record.name]
+
+    def target_heading(self, section: Section, record: TargetRecords) -> None:
+        if self.multi:
+            section.heading(f"Target {record.name}")
+
+
+def metric_label(record: TargetRecords) -> str:
+    metric = record.metric
+    unit = record.unit if metric in _UNIT_METRICS else None
+    arrow = "lower is better" if record.minimize else "higher is better"
+    return F.axis_label(f"{metric} ({arrow})", unit)
+
+
+def _when(path: Any) -> str:
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# 1 ------------------------------------------------------------------------------------------
+
+
+def summary(ctx: Context) -> Section:
+    sec = Section("summary", "Campaign summary")
+    spec, campaign = ctx.spec, ctx.campaign
+    sources = campaign.source_table().frame
+    observed = campaign.observations()
+    by_source = sources["_source"].value_counts(sort=False) if len(sources) else pd.Series(dtype=int)
+    source_text = "; ".join(f"{name} ({n} rows, {src.path})" for (name, n), src in zip(by_source.items(), spec.data.sources, strict=False)) or "none (all rows observed in the campaign)"
+    targets = ", ".join(f"{t.name} ({t.direction}{', ' + t.unit if t.unit else ''})" for t in spec.targets)
+    items = {
+        "campaign": f"{spec.name} — {spec.description}" if spec.description else spec.name,
+        "directory": str(campaign.directory),
+        "task": spec.task,
+        "data sources": source_text,
+        "rows": f"{len(sources) + len(observed)} ({len(sources)} from data sources, {len(observed)} observed in the campaign)",
+        "inputs": f"{len(spec.inputs)}: " + ", ".join(i.name + (f" [{i.unit}]" if i.unit else "") for i in spec.inputs),
+        "targets and directions": targets,
+    }
+    md = [f"- **Campaign** {spec.name} ({spec.task}), {len(sources) + len(observed)} rows ({len(observed)} observed here); targets: {targets}"]
+    data = campaign.data()
+    for record in ctx.targets:
+        values = pd.to_numeric(data[record.name], errors="coerce") if record.name in data else pd.Series(dtype=float)
+        n_lab = int(values.notna().sum())
+        if spec.task == "regression" and n_lab:
+            idx = values.idxmax() if record.direction == "max" else values.idxmin()
+            best_obs = f"{fmt(values[idx], 6)}{' ' + record.unit if record.unit else ''} ({_row_label(data.loc[idx], spec.data.id_column)}); {n_lab} labelled rows"
+        else:
+            best_obs = f"{n_lab} labelled rows"
+        items[f"best {record.name} observed"] = best_obs
+        if record.has_trials:
+            t = record.trials
+            best = ranked(t).iloc[0]
+            counts = t["state"].value_counts()
+            items[f"search {record.name}"] = (
+                f"{int(counts.get('complete', 0))} complete, {int(counts.get('pruned', 0))} pruned, {int(counts.get('fail', 0))} failed trials; "
+                f"{t['duration_s'].sum() / 60:.1f} min of search; space {record.info.get('search_space', '?')}, "
+                f"{record.info.get('cv', {}).get('n_folds', '?')}-fold CV; budget {spec.budget.n_trials} trials per `planner run`"
+            )
+            items[f"best {record.name} pipeline"] = f"{best['pipeline']} — {record.metric} {fmt(best['mean'])} ± {fmt(best['std'], 2)} (trial {int(best['trial'])})"
+            md.append(f"- **{record.name}** best observed: {best_obs}; best pipeline: `{best['pipeline']}`, {record.metric} {fmt(best['mean'])} ± {fmt(best['std'], 2)} over {int(best['n_folds'])} folds ({len(t)} trials)")
+        else:
+            items[f"search {record.name}"] = record.study.reason if isinstance(record.study, Missing) else "no completed trial yet"
+            md.append(f"- **{record.name}** best observed: {best_obs}; no AutoML search yet")
+    if isinstance(ctx.suggestions, pd.DataFrame):
+        s = ctx.suggestions
+        items["suggestions"] = f"{len(s)} in {s['_round'].nunique()} round(s): " + ", ".join(f"{n} {k}" for k, n in s["_status"].value_counts().items())
+    items["report generated"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    spec_path = campaign.directory / "campaign.yaml"
+    items["campaign created / changed"] = _when(spec_path) if spec_path.exists() else "?"
+    sec.add(key_values(items))
+    sec.markdown = md
+    return sec
+
+
+def _row_label(row: pd.Series, id_column: str | None) -> str:
+    if id_column and id_column in row and pd.notna(row[id_column]):
+        return f"{id_column}={row[id_column]}"
+    if "_obs_id" in row and pd.notna(row.get("_obs_id")):
+        return f"observation #{int(row['_obs_id'])}"
+    return f"{row.get('_source', 'source')} line {row.get('_line', '?')}"
+
+
+# 2 ------------------------------------------------------------------------------------------
+
+
+def quality(ctx: Context) -> Section:
+    sec = Section("quality", "Data quality")
+    report = ctx.quality
+    if isinstance(report, Missing):
+        sec.missing(report.reason)
+        sec.markdown = [f"- **Data quality**: {report.reason}"]
+        return sec
+    counts = {s: sum(c.status == s for c in report.checks) for s in ("fail", "warn", "pass", "skipped")}
+    sec.add(
+        f"<p>Overall {badge(report.status)} — {esc(report.dataset)}: {report.n_rows} rows × {report.n_columns} columns; "
+        f"{counts['fail']} failed, {counts['warn']} warnings, {counts['pass']} passed, {counts['skipped']} skipped checks"
+        f"{esc(', assessed ' + report.created) if report.created else ''}.</p>"
+    )
+    from planner.quality import CHARACTERISTICS
+
+    chars = pd.DataFrame({"characteristic": list(CHARACTERISTICS), "status": [badge(report.characteristic_status(c)) for c in CHARACTERISTICS]})
+    summary = report.summary()
+    summary["status"] = [badge(s) for s in summary["status"]]
+    sec.add(table(chars, raw_html=("status",)), table(summary, sortable=True, raw_html=("status",)))
+    flagged = [c for c in report.checks if c.issues and c.status in ("fail", "warn")]
+    if flagged:
+        sec.heading("Offending rows", 4)
+        for check in flagged:
+            issues = pd.DataFrame([dict(i) for i in check.issues])
+            shown = issues.head(500)
+            more = f" (first {len(shown)} shown)" if len(issues) > len(shown) else ""
+            sec.add(details(f"{check.characteristic} / {check.name}: {check.n_failed} flagged{more}", table(shown, sortable=True)))
+    if len(report.actions):
+        sec.add(details(f"Cleaning actions ({len(report.actions)})", table(report.actions.to_frame(), sortable=True)))
+    sec.markdown = [f"- **Data quality**: {report.status.upper()} ({counts['fail']} failed, {counts['warn']} warnings, {counts['pass']} passed)"]
+    return sec
+
+
+# 3 ------------------------------------------------------------------------------------------
+
+
+def leaderboard(ctx: Context) -> Section:
+    sec = Section("leaderboard", "Leaderboard")
+    for record in ctx.targets:
+        ctx.target_heading(sec, record)
+        if not record.has_trials:
+            sec.missing(record.study.reason if isinstance(record.study, Missing) else f"the study of {record.name} has no completed trial yet")
+            continue
+        trials = record.trials
+        top = ranked(trials).head(N_LEADERBOARD)
+        shown = pd.DataFrame(
+            {
+                "rank": top["rank"].astype(int),
+                "trial": top["trial"].astype(int),
+                "pipeline": top["pipeline"],
+                "model family": top["model_family"],
+                "fusion": top["fusion"],
+                f"{record.metric} mean": top["mean"],
+                "± std": top["std"],
+                "folds": top["n_folds"].astype(int),
+                "fit time (s)": top["fit_time_s"],
+                "source": top["source"],
+            }
+        )
+        counts = trials["state"].value_counts()
+        sec.note(
+            f"Top {len(top)} of {int(counts.get('complete', 0))} completed trials ({int(counts.get('pruned', 0))} pruned, {int(counts.get('fail', 0))} failed); "
+            f"{record.metric} {'(lower is better)' if record.minimize else '(higher is better)'} as mean ± std over CV folds. Click a header to sort."
+        )
+        sec.add(table(shown, sortable=True))
+        failed = trials[trials["state"] == "fail"]
+        if len(failed):
+            reasons = failed["failure_reason"].fillna("?").astype(str).str.slice(0, 160).value_counts().rename_axis("reason").reset_index(name="trials")
+            sec.add(details(f"Failed trials by reason ({len(failed)})", table(reasons)))
+        label = metric_label(record)
+        sec.add(
+            grid(
+                [
+                    ctx.figures(F.fold_scores_box(trials, "model_family", ctx.colors, metric=f"fold {label}", title="Fold scores per model family (trials)"), height=400),
+                    ctx.figures(F.fold_scores_box(trials, "fusion_group", None, metric=f"fold {label}", title="Fold scores per fusion kind (trials)"), height=400),
+                ]
+            )
+        )
+        sec.note("Each point is one fold of one trial; overlapping boxes mean the difference between families or fusion kinds is within the fold-to-fold spread.")
+        head = ranked(trials).head(3)
+        sec.markdown.append(f"- **Leaderboard {record.name}** (top 3 of {int(counts.get('complete', 0))}):")
+        sec.markdown += [f"  {int(r['rank'])}. `{r['pipeline']}` — {record.metric} {fmt(r['mean'])} ± {fmt(r['std'], 2)}" for _, r in head.iterrows()]
+    return sec
+
+
+# 4 ------------------------------------------------------------------------------------------
+
+
+def best_pipeline(ctx: Context) -> Section:
+    sec = Section("best", "Best pipeline")
+    for record in ctx.targets:
+        ctx.target_heading(sec, record)
+        if not record.has_trials:
+            sec.missing(record.study.reason if isinstance(record.study, Missing) else "no completed trial yet")
+            continue
+        best = ranked(record.trials).iloc[0]
+        items = {
+            "pipeline": best["pipeline"],
+            "trial": str(int(best["trial"])),
+            "model family / fusion": f"{best['model_family']} / {best['fusion']}",
+            f"CV {record.metric}": f"{fmt(best['mean'])} ± {fmt(best['std'], 2)} over {int(best['n_folds'])} folds",
+        }
+        if record.has_model:
+            spec = record.fitted.spec
+            items["stored model"] = f"trial {spec.get('trial', '?')}, refit on {spec.get('n_train_rows', '?')} rows, {spec.get('created', '')}"
+            if spec.get("trial") is not None and int(spec["trial"]) != int(best["trial"]):
+                items["stored model"] += " — not the current best trial; `planner run` refits it"
+        else:
+            items["stored model"] = record.fitted.reason
+        sec.add(key_values(items))
+        oof = ctx.oof(record)
+        if isinstance(oof, Missing):
+            sec.missing(oof.reason)
+            continue
+        sec.note(oof.note)
+        frame = oof.frame
+        if record.info.get("task", ctx.spec.task) == "classification":
+            sec.add(grid(_classification_figures(ctx, frame, oof.classes)))
+            acc = float((frame["prediction"].astype(str) == frame["y_true"].astype(str)).mean())
+            sec.markdown.append(f"- **Best {record.name}**: out-of-fold accuracy {acc:.3f} ({len(frame)} rows)")
+        else:
+            y, p = frame["y_true"].astype(float), frame["prediction"].astype(float)
+            mae, rmse = float(np.mean(np.abs(y - p))), float(np.sqrt(np.mean((y - p) ** 2)))
+            r2 = 1 - float(np.sum((y - p) ** 2) / np.sum((y - y.mean()) ** 2)) if y.nunique() > 1 else math.nan
+            unit = f" {record.unit}" if record.unit else ""
+            sec.note(f"Out-of-fold: MAE {fmt(mae)}{unit}, RMSE {fmt(rmse)}{unit}, R² {fmt(r2, 3)} over {len(frame)} rows.")
+            sec.add(
+                grid(
+                    [
+                        ctx.figures(F.parity(frame, quantity=record.name, unit=record.unit), height=440),
+                        ctx.figures(F.residuals(frame, quantity=record.name, unit=record.unit), height=440),
+                    ]
+                )
+            )
+            sec.markdown.append(f"- **Best {record.name}**: out-of-fold MAE {fmt(mae)}{unit}, R² {fmt(r2, 3)} ({len(frame)} rows)")
+    return sec
+
+
+def _classification_figures(ctx: Context, frame: pd.DataFrame, classes: list[Any]) -> list[str]:
+    from sklearn.metrics import auc, confusion_matrix, roc_curve
+
+    labels = [str(c) for c in classes] or sorted(frame["y_true"].astype(str).unique())
+    y, pred = frame["y_true"].astype(str), frame["prediction"].astype(str)
+    out = [ctx.figures(F.confusion(confusion_matrix(y, pred, labels=labels), labels), height=400)]
+    proba_cols = [f"proba_{c}" for c in classes if f"proba_{c}" in frame]
+    if proba_cols:
+        curves = {}
+        pairs = list(zip(labels, proba_cols, strict=True))
+        for label, col in pairs[-1:] if len(pairs) == 2 else pairs:
+            hit = (y == label).to_numpy()
+            if 0 < hit.sum() < len(hit):
+                fpr, tpr, _ = roc_curve(hit, frame[col].astype(float))
+                curves[f"class {label}" if len(pairs) == 2 else f"{label} vs rest"] = (fpr, tpr, float(auc(fpr, tpr)))
+        if curves:
+            out.append(ctx.figures(F.roc(curves), height=400))
+    return out
+
+
+# 5 ------------------------------------------------------------------------------------------
+
+
+def search(ctx: Context) -> Section:
+    sec = Section("search", "Search")
+    for record in ctx.targets:
+        ctx.target_heading(sec, record)
+        if not record.has_trials:
+            sec.missing(record.study.reason if isinstance(record.study, Missing) else "no completed trial yet")
+            continue
+        trials = record.trials
+        figs = [ctx.figures(F.history(trials, ctx.colors, minimize=record.minimize, metric=metric_label(record)), height=400)]
+        start = time.perf_counter()
+        importances, note = _param_importances(record)
+        ctx.timings[f"importances {record.name}"] = time.perf_counter() - start
+        if importances is not None:
+            figs.append(ctx.figures(F.bars(importances, title="Hyperparameter importance (fANOVA)", x="importance (share of objective variance)"), height=400))
+        sec.add(grid(figs))
+        if note:
+            sec.note(note)
+        done = ranked(trials)
+        n_top = min(len(done), max(10, int(math.ceil(0.1 * len(done)))))
+        top = done.head(n_top)
+        sec.heading(f"What the top {n_top} trials chose", 4)
+        counts = top["selector"].value_counts()
+        figs = [ctx.figures(F.bars(counts, title="Feature-selection method", x=f"trials among the top {n_top} (count)", color=F.PALETTE[2]), height=max(260, 60 + 34 * len(counts)))]
+        feature_counts = _selected_feature_counts(top)
+        if feature_counts is not None:
+            shown = feature_counts.head(25)
+            figs.append(ctx.figures(F.bars(shown, title="Features kept", x=f"trials among the top {n_top} (count)", color=F.PALETTE[4]), height=max(260, 60 + 22 * len(shown))))
+        sec.add(grid(figs))
+        if feature_counts is None:
+            sec.missing(
+                "Which features each trial kept is not stored (trials record the selection method and its settings, "
+                "not the selected columns: a 'selected_features' trial attribute would add the per-feature counts)."
+            )
+            shap = ctx.shap(record)
+            if not isinstance(shap, Missing):
+                names = shap[0].feature_names
+                sec.note(f"The stored best pipeline feeds {len(names)} features to its model: {', '.join(names)}.")
+        sec.markdown.append(f"- **Search {record.name}**: selection methods among the top {n_top}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return sec
+
+
+def _param_importances(record: TargetRecords) -> tuple[pd.Series | None, str]:
+    import optuna
+
+    done = record.trials[record.trials["state"] == "complete"]
+    if len(done) < 4:
+        return None, f"Hyperparameter importances need at least 4 completed trials; the study has {len(done)}."
+    common = set.intersection(*(set(p) for p in done["params"]))
+    every = set().union(*(set(p) for p in done["params"]))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            evaluator = optuna.importance.FanovaImportanceEvaluator(n_trees=32, seed=0)
+            values = optuna.importance.get_param_importances(record.study, evaluator=evaluator)
+    except Exception as err:  # noqa: BLE001 - e.g. a single distinct value everywhere
+        return None, f"Hyperparameter importances could not be computed ({type(err).__name__}: {err})."
+    if not values:
+        return None, "No hyperparameter varies across all completed trials, so there is nothing to rank."
+    left_out = sorted(every - common)
+    note = (
+        f"Importances rank the {len(values)} choices present in every trial; {len(left_out)} conditional parameters "
+        "(those of one component only) are not ranked."
+        if left_out
+        else ""
+    )
+    return pd.Series(values, dtype=float).sort_values(ascending=False), note
+
+
+def _selected_feature_counts(top: pd.DataFrame) -> pd.Series | None:
+    """Per feature, in how many of ``top`` trials it was kept (``selected_features`` attribute)."""
+    stored = top["selected_features"].dropna() if "selected_features" in top else pd.Series(dtype=object)
+    if stored.empty:
+        return None
+    counts: dict[str, int] = {}
+    for value in stored:
+        flat = [f for part in value for f in (part if isinstance(part, list) else [part])] if isinstance(value, list) else []
+        for feature in set(map(str, flat)):
+            counts[feature] = counts.get(feature, 0) + 1
+    return pd.Series(counts, dtype=int).sort_values(ascending=False) if counts else None
+
+
+# 6 ------------------------------------------------------------------------------------------
+
+
+def _explain_target(ctx: Context, record: TargetRecords) -> Any:
+    from planner.explain import explain
+
+    if not record.has_model:
+        return Missing(record.fitted.reason)
+    fitted = record.fitted
+    X, y, _ = training_rows(ctx.campaign, record.name, fitted.feature_columns)
+    try:
+        explanation = explain(fitted, X, max_samples=ctx.max_shap_samples, background=50, seed=int(ctx.spec.seed))
+    except Exception as err:  # noqa: BLE001 - the section says why
+        return Missing(f"SHAP values could not be computed for the stored pipeline ({type(err).__name__}: {err})")
+    return explanation, y.loc[explanation.values.index]
+
+
+def interpretation(ctx: Context) -> Section:
+    sec = Section("interpretation", "Interpretation")
+    for record in ctx.targets:
+        ctx.target_heading(sec, record)
+        shap = ctx.shap(record)
+        if isinstance(shap, Missing):
+            sec.missing(shap.reason)
+            continue
+        e, y = shap
+        kind = {"tree": "TreeExplainer (exact)", "linear": "LinearExplainer (exact)", "permutation": "a permutation explainer over a 50-row background"}[e.explainer]
+        sec.note(
+            f"Stored pipeline `{record.fitted.spec.get('pipeline', '?')}` explained with {kind} on {len(e.values)} labelled rows; "
+            f"features are the model's inputs after preprocessing (scaled where the pipeline scales). Output explained: {e.output}."
+        )
+        importance = e.importance()
+        figs = [ctx.figures(F.beeswarm(e.values, e.data, top=N_BEESWARM, output=e.output), height=max(360, 80 + 30 * min(N_BEESWARM, len(importance))))]
+        start = time.perf_counter()
+        perm = _permutation_importance(record, e, y, int(ctx.spec.seed))
+        ctx.timings[f"permutation importance {record.name}"] = time.perf_counter() - start
+        if isinstance(perm, Missing):
+            sec.missing(perm.reason)
+        else:
+            scores, scoring = perm
+            shown = scores.head(N_BEESWARM)
+            figs.append(ctx.figures(F.bars(shown, title="Permutation importance", x=f"drop in {scoring} when shuffled", color=F.PALETTE[1]), height=max(360, 80 + 30 * len(shown))))
+        sec.add(grid(figs))
+        top = list(importance.index[:N_DEPENDENCE])
+        sec.add(ctx.figures(F.dependence(e.values, e.data, top, output=e.output), height=360))
+        sec.markdown.append(f"- **Interpretation {record.name}** (mean |SHAP|): " + ", ".join(f"{k} {fmt(v, 3)}" for k, v in importance.head(5).items()))
+    return sec
+
+
+def _permutation_importance(record: TargetRecords, e: Any, y: pd.Series, seed: int) -> tuple[pd.Series, str] | Missing:
+    from sklearn.inspection import permutation_importance
+
+    model = record.fitted.estimator.steps[-1][1] if hasattr(record.fitted.estimator, "steps") else record.fitted.estimator
+    scoring = _SCORERS.get(record.metric, "r2" if record.info.get("task") == "regression" else "accuracy")
+    if record.info.get("task") == "classification" and y.nunique() > 2 and scoring == "roc_auc_ovr":
+        scoring = "accuracy"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = permutation_importance(model, e.data.to_numpy(), y.to_numpy(), scoring=scoring, n_repeats=5, random_state=seed, n_jobs=1)
+    except Exception as err:  # noqa: BLE001
+        return Missing(f"permutation importance could not be computed ({type(err).__name__}: {err})")
+    label = scoring.replace("neg_", "").replace("_", " ")
+    return pd.Series(result.importances_mean, index=e.feature_names).sort_values(ascending=False), label
+
+
+# 7 ------------------------------------------------------------------------------------------
+
+
+def _coverage(y: np.ndarray, mean: np.ndarray, std: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    from scipy.stats import norm
+
+    z = np.abs(y - mean) / np.where(std > 0, std, np.nan)
+    return np.array([float(np.mean(z <= norm.ppf(0.5 + lv / 2))) for lv in levels])
+
+
+def uncertainty(ctx: Context) -> Section:
+    sec = Section("uncertainty", "Uncertainty")
+    levels = np.round(np.arange(0.05, 1.0, 0.05), 2)
+    for record in ctx.targets:
+        ctx.target_heading(sec, record)
+        curves: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+        why: list[str] = []
+        oof = ctx.oof(record)
+        is_clf = record.info.get("task", ctx.spec.task) == "classification"
+        if is_clf:
+            if isinstance(oof, Missing):
+                sec.missing(oof.reason)
+                continue
+            cols = [f"proba_{c}" for c in oof.classes if f"proba_{c}" in oof.frame]
+            if not cols:
+                sec.missing("the best pipeline states no class probabilities")
+                continue
+            proba = oof.frame[cols].to_numpy(dtype=float)
+            y = oof.frame["y_true"].astype(str).to_numpy()
+            if len(cols) == 2:
+                label = str(oof.classes[1])
+                fig = F.reliability(proba[:, 1], y == label, label=f"class {label}")
+            else:
+                picked = np.array([str(c) for c in oof.classes])[proba.argmax(axis=1)]
+                fig = F.reliability(proba.max(axis=1), picked == y, label="confidence of the predicted class")
+            sec.add(grid([ctx.figures(fig, height=400)]))
+            sec.note("Out-of-fold probabilities binned in tenths; a calibrated model's points lie on the diagonal.")
+            continue
+        if isinstance(oof, Missing):
+            why.append(oof.reason)
+        elif "std" in oof.frame:
+            f = oof.frame.dropna(subset=["std"])
+            curves["out-of-fold (best pipeline)"] = (levels, _coverage(f["y_true"].to_numpy(float), f["prediction"].to_numpy(float), f["std"].to_numpy(float), levels), len(f))
+        else:
+            family = ranked(record.trials).iloc[0]["model_family"] if record.has_trials else "?"
+            why.append(f"the best pipeline ({family}) states no predictive spread (GPs, forests, bagging and voting ensembles do)")
+        if isinstance(ctx.suggestions, pd.DataFrame) and f"{record.name}_std" in ctx.suggestions:
+            s = suggestion_outcomes(ctx.suggestions, ctx.campaign.observations(), [record.name])
+            s = s.dropna(subset=[f"{record.name}_observed", f"{record.name}_mean", f"{record.name}_std"])
+            if len(s):
+                curves["suggestions, then measured"] = (levels, _coverage(s[f"{record.name}_observed"].to_numpy(float), s[f"{record.name}_mean"].to_numpy(float), s[f"{record.name}_std"].to_numpy(float), levels), len(s))
+            else:
+                why.append("no suggestion with a stated std has been measured yet")
+        else:
+            why.append("no suggestions are logged" if isinstance(ctx.suggestions, Missing) else f"suggestions.csv has no {record.name}_std column")
+        if curves:
+            sec.add(grid([ctx.figures(F.calibration(curves), height=420)]))
+            rows = [{"interval source": name, "rows": n, **{f"{int(lv * 100)}% nominal": float(np.interp(lv, exp, obs)) for lv in COVERAGE_LEVELS}} for name, (exp, obs, n) in curves.items()]
+            sec.add(table(pd.DataFrame(rows), digits=3))
+            sec.note("Coverage: the fraction of measured values inside the stated central interval mean ± z·std (normal quantiles). Below the diagonal: intervals too narrow (over-confident).")
+            sec.markdown.append(f"- **Uncertainty {record.name}**: " + "; ".join(f"{r['interval source']}: 90% intervals cover {r['90% nominal']:.0%} (n={r['rows']})" for r in rows))
+        if why:
+            (sec.note if curves else sec.missing)("Not shown: " + "; ".join(why) + ".")
+    return sec
+
+
+# 8 ------------------------------------------------------------------------------------------
+
+
+def active_learning(ctx: Context) -> Section:
+    sec = Section("active", "Active learning")
+    spec, campaign = ctx.spec, ctx.campaign
+    observed = campaign.observations()
+    suggestions = ctx.suggestions
+    if observed.empty and isinstance(suggestions, Missing):
+        sec.missing(f"No experiments have been added in the campaign yet (observations.csv is empty) and {suggestions.reason[0].lower() + suggestions.reason[1:]}.")
+        sec.markdown = ["- **Active learning**: no experiments or suggestions yet"]
+        return sec
+    linked = set()
+    if isinstance(suggestions, pd.DataFrame) and "_observed_obs_id" in suggestions:
+        linked = set(pd.to_numeric(suggestions["_observed_obs_id"], errors="coerce").dropna().astype(int))
+    if spec.task == "regression" and not observed.empty:
+        sources = campaign.source_table().frame
+        figs = []
+        for record in ctx.targets:
+            parts = []
+            if len(sources) and record.name in sources:
+                v = pd.to_numeric(sources[record.name], errors="coerce")
+                parts.append(pd.DataFrame({"value": v, "kind": "data sources", "label": sources["_source"].astype(str) + " line " + sources["_line"].astype(str)}))
+            v = pd.to_numeric(observed[record.name], errors="coerce") if record.name in observed else pd.Series(np.nan, index=observed.index)
+            ids = pd.to_numeric(observed["_obs_id"], errors="coerce")
+            kinds = np.where(ids.isin(linked), "observed (suggested)", "observed (not from a suggestion)")
+            parts.append(pd.DataFrame({"value": v, "kind": kinds, "label": "observation #" + ids.astype("Int64").astype(str) + ", batch " + observed["_batch"].astype(str)}))
+            series = pd.concat(parts, ignore_index=True)
+            series["n"] = np.arange(1, len(series) + 1)
+            series = series.dropna(subset=["value"])
+            if len(series):
+                figs.append(ctx.figures(F.best_so_far(series, quantity=record.name, unit=record.unit, direction=record.direction), height=400))
+        sec.add(grid(figs))
+        sec.note("Rows in the order they entered the campaign: data sources first, then each observation; the line is the best value so far.")
+    elif spec.task == "classification":
+        sec.note("Best-so-far curves apply to regression targets; this is a classification campaign.")
+    else:
+        sec.missing("No experiments have been observed in the campaign yet (observations.csv is empty).")
+    if isinstance(suggestions, Missing):
+        sec.missing(suggestions.reason)
+    else:
+        _rounds(ctx, sec, suggestions, observed)
+    if spec.task == "regression" and len(ctx.targets) >= 2:
+        _pareto(ctx, sec, suggestions)
+    return sec
+
+
+def _rounds(ctx: Context, sec: Section, suggestions: pd.DataFrame, observed: pd.DataFrame) -> None:
+    names = [t.name for t in ctx.targets]
+    s = suggestion_outcomes(suggestions, observed, names)
+    rows = []
+    for rnd, part in s.groupby("_round", sort=True):
+        status = part["_status"].value_counts()
+        row = {
+            "round": int(rnd),
+            "suggested at": str(part["_suggested_at"].iloc[0]) if "_suggested_at" in part else "",
+            "strategy": str(part["_strategy"].iloc[0]) if "_strategy" in part else "",
+            "model": str(part["_model"].iloc[0]) if "_model" in part else "",
+            "suggested": len(part),
+            "observed": int(status.get("observed", 0)),
+            "pending": int(status.get("pending", 0)),
+            "cancelled": int(status.get("cancelled", 0)),
+        }
+        for t in ctx.targets:
+            values = part[f"{t.name}_observed"].dropna()
+            row[f"best {t.name} measured"] = (values.max() if t.direction == "max" else values.min()) if len(values) else np.nan
+        rows.append(row)
+    sec.heading("Suggestion rounds", 4)
+    sec.add(table(pd.DataFrame(rows), sortable=True))
+    inputs = [c for c in ctx.spec.input_names if c in s.columns]
+    for rnd, part in s.groupby("_round", sort=True):
+        cols = ["_suggestion_id", "_status", *inputs]
+        for t in names:
+            cols += [c for c in (f"{t}_mean", f"{t}_std", f"{t}_observed") if c in part]
+        cols += [c for c in ("acquisition", "acquisition_value", "reason") if c in part]
+        shown = part[[c for c in cols if c in part]].rename(columns={"_suggestion_id": "id", "_status": "status"})
+        sec.add(details(f"Round {int(rnd)}: {len(part)} suggestions", table(shown, sortable=True)))
+    total = s["_status"].value_counts()
+    sec.markdown.append(f"- **Active learning**: {len(s)} suggestions in {s['_round'].nunique()} round(s); " + ", ".join(f"{n} {k}" for k, n in total.items()))
+
+
+def _pareto(ctx: Context, sec: Section, suggestions: pd.DataFrame | Missing) -> None:
+    from planner.active import pareto_front
+
+    a, b = ctx.targets[0], ctx.targets[1]
+    data = ctx.campaign.data()
+    both = data[[a.name, b.name]].apply(pd.to_numeric, errors="coerce").dropna()
+    if len(both) < 2:
+        sec.missing(f"The Pareto front needs rows with both {a.name} and {b.name} measured; {len(both)} have both.")
+        return
+    front = pareto_front(both, [(a.name, a.direction), (b.name, b.direction)])
+    pending = pd.DataFrame()
+    if isinstance(suggestions, pd.DataFrame) and {f"{a.name}_mean", f"{b.name}_mean"} <= set(suggestions.columns):
+        pending = suggestions[suggestions["_status"] == "pending"]
+    sec.heading("Pareto front", 4)
+    if len(ctx.targets) > 2:
+        sec.note(f"Shown for the first two targets ({a.name}, {b.name}) of {len(ctx.targets)}.")
+    fig = F.pareto(both, front, pending, (a.name, a.unit, a.direction), (b.name, b.unit, b.direction))
+    sec.add(grid([ctx.figures(fig, height=440)]))
+    sec.note(f"{len(front)} of {len(both)} measured rows are non-dominated; diamonds are pending suggestions at their predicted means.")
+    sec.markdown.append(f"- **Pareto front** ({a.name}, {b.name}): {len(front)} non-dominated of {len(both)} rows; {len(pending)} pending suggestions")
+
+
+# 9 ------------------------------------------------------------------------------------------
+
+
+def backtests(ctx: Context) -> Section:
+    sec = Section("backtests", "Backtests")
+    runs = ctx.backtests
+    if isinstance(runs, Missing):
+        sec.missing(runs.reason)
+        sec.markdown = ["- **Backtests**: none run"]
+        return sec
+    for run in runs:
+        sec.heading(f"Run {run.run_id}")
+        curves = run.curves
+        if isinstance(curves, Missing):
+            sec.missing(curves.reason)
+        else:
+            strategies = sorted(map(str, curves["strategy"].unique()))
+            colors = {s: ("#7f7f7f" if s == "random" else F.PALETTE[i % len(F.PALETTE)]) for i, s in enumerate(strategies)}
+            figs = []
+            if "top_pct" in curves:
+                figs.append(ctx.figures(F.backtest_curves(curves, "top_pct", title="Top% found", y_label=f"top candidates found ({_pct_unit(curves)})", colors=colors), height=400))
+            if "best_so_far" in curves:
+                figs.append(ctx.figures(F.backtest_curves(curves, "best_so_far", title="Best so far", y_label="best objective so far", colors=colors), height=400))
+            sec.add(grid(figs))
+            sec.note("Lines: median over seeds; bands: 25–75 % of seeds.")
+        tables = _summary_tables(run.summary) if isinstance(run.summary, dict) else []
+        if isinstance(run.summary, Missing):
+            sec.note(run.summary.reason)
+        if not any(_is_factor_table(name) for name, _ in tables) and not isinstance(curves, Missing) and "top_pct" in curves:
+            tables += _factors_from_curves(curves)
+        for name, frame in tables:
+            sec.heading(name, 4)
+            sec.add(table(frame, sortable=True, digits=3))
+        sec.markdown.append(f"- **Backtest {run.run_id}**: " + (", ".join(sorted(map(str, curves["strategy"].unique()))) if not isinstance(curves, Missing) else curves.reason))
+    return sec
+
+
+def _pct_unit(curves: pd.DataFrame) -> str:
+    return "%" if curves["top_pct"].max() > 1.0 else "fraction"
+
+
+def _is_factor_table(name: str) -> bool:
+    lowered = name.lower()
+    return any(k in lowered for k in ("ef", "af", "enhancement", "acceleration"))
+
+
+def _summary_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
+    """Tables found in ``summary.json``: lists of records, dicts of dicts, or dicts of scalars."""
+    out = []
+    scalars = {}
+    for key, value in summary.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            out.append((key, pd.DataFrame(value)))
+        elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            out.append((key, pd.DataFrame.from_dict(value, orient="index").rename_axis("strategy").reset_index()))
+        elif isinstance(value, dict) and value:
+            out.append((key, pd.DataFrame({"key": list(value), "value": [json.dumps(v) if isinstance(v, list | dict) else v for v in value.values()]})))
+        elif not isinstance(value, list | dict):
+            scalars[key] = value
+    if scalars:
+        out.insert(0, ("Settings", pd.DataFrame({"key": list(scalars), "value": [str(v) for v in scalars.values()]})))
+    return out
+
+
+def _factors_from_curves(curves: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Enhancement (EF) and acceleration (AF) factors against the ``random`` strategy's mean Top%."""
+    if "random" not in set(map(str, curves["strategy"])):
+        return []
+    mean = curves.groupby(["strategy", "n"])["top_pct"].mean().unstack(0)
+    n_max = int(mean.index.max())
+    budgets = sorted({int(round(n_max * q)) for q in (0.1, 0.25, 0.5, 1.0)} & set(map(int, mean.index)))
+    scale = 100.0 if curves["top_pct"].max() > 1.0 else 1.0
+    ef = pd.DataFrame({"strategy": [s for s in mean.columns if s != "random"]})
+    for n in budgets:
+        ef[f"EF at {n}"] = [float(mean.loc[n, s] / mean.loc[n, "random"]) if mean.loc[n, "random"] > 0 else np.nan for s in ef["strategy"]]
+
+    def first_reach(series: pd.Series, level: float) -> float:
+        hit = series[series >= level * scale]
+        return float(hit.index[0]) if len(hit) else np.nan
+
+    af = pd.DataFrame({"strategy": ef["strategy"]})
+    for level in (0.5, 0.8, 0.95):
+        n_random = first_reach(mean["random"], level)
+        af[f"AF at {int(level * 100)}%"] = [n_random / first_reach(mean[s], level) if np.isfinite(n_random) else np.nan for s in af["strategy"]]
+    return [("EF (from curves: mean Top% / random's at the same budget)", ef), ("AF (from curves: experiments random needs / experiments the strategy needs)", af)]
+
+
+SECTIONS = (summary, quality, leaderboard, best_pipeline, search, interpretation, uncertainty, active_learning, backtests)
