@@ -88,3 +88,27 @@ def test_no_leakage_feature_selection_is_refitted_inside_each_fold():
     leaky = cross_val_score(Ridge(alpha=1.0), leaky_X, y, cv=KFold(5, shuffle=True, random_state=0), scoring="r2").mean()
     assert leaky > 0.3, "the leaky protocol should look good on noise (sanity check)"
     assert honest.value < 0.0
+
+
+def test_composition_column_is_featurized_inside_the_pipeline(liverpool_rt):
+    roles = {"composition": "composition", "family": "categorical", "temperature": "numeric"}
+    data = prepare_data(liverpool_rt[list(roles)], liverpool_rt["log_target"], task="regression", column_roles=roles, groups=liverpool_rt["composition"])
+    assert data.column_roles == roles and not data.notes
+    params = {"imputer": "median", "scaler": "standard", "encoder": "onehot", "fusion": "single", "model": "ridge", "model.ridge.alpha": 10.0}
+    splits, _ = make_splits(data.y, task="regression", cv_spec=CVSpec(n_splits=3, n_repeats=1), groups=data.groups)
+    with_comp = evaluate_pipeline(params, data.X, data.y, task="regression", cv_spec=splits, column_roles=roles)
+    without = evaluate_pipeline(params, data.X, data.y, task="regression", cv_spec=splits, column_roles={k: v for k, v in roles.items() if k != "composition"})
+    assert with_comp.status == without.status == "complete"
+    assert with_comp.value < without.value, "Magpie descriptors of the composition must carry signal"
+
+
+def test_unknown_roles_and_text_in_numeric_columns(kim_ce):
+    from planner.exceptions import DataValidationError, SpecError
+
+    X, y = kim_ce
+    with pytest.raises(SpecError, match="column 'FC' has unknown role 'numerical'"):
+        prepare_data(X, y, task="regression", column_roles={"FC": "numerical"})
+    with pytest.raises(DataValidationError, match="numeric column 'FC' holds non-numeric values"):
+        prepare_data(X.assign(FC=["x"] * len(X)), y, task="regression", column_roles={"FC": "numeric"})
+    with pytest.raises(DataValidationError, match="target has 1 missing"):
+        prepare_data(X, y.mask(y.index == 0), task="regression")

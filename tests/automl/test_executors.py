@@ -1,0 +1,46 @@
+"""Trials evaluated on workers: only the driver talks to the study (ask/tell)."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from planner.automl import make_executor, run_search
+from planner.automl._evaluate import MedianStopRule
+from planner.exceptions import SpecError
+
+
+def test_median_stop_rule_matches_median_pruning():
+    rule = MedianStopRule(thresholds=(None, 0.3, 0.25), direction="minimize", n_warmup_steps=1)
+    assert not rule(0, 9.0)  # warm-up
+    assert rule(1, 0.31) and not rule(1, 0.29)
+    assert not rule(5, 9.0)  # no threshold known past the snapshot
+    assert MedianStopRule(thresholds=(0.7, 0.7), direction="maximize")(1, 0.6)
+
+
+def test_make_executor_kinds():
+    assert make_executor("local", 1) is None
+    with pytest.raises(SpecError, match="unknown executor 'dask'"):
+        make_executor("dask", 2)
+    with pytest.raises(SpecError, match="n_workers must be an integer >= 1"):
+        make_executor("local", 0)
+
+
+@pytest.mark.slow
+def test_process_pool_search_with_two_workers(kim_ce, storage_url):
+    X, y = kim_ce
+    study = run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="par", n_trials=4, seed=0, n_workers=2)
+    assert len(study.trials) == 4
+    assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in study.trials)
+    # fold values are reported by the driver after the worker returns
+    assert all(t.intermediate_values for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE)
+
+
+@pytest.mark.slow
+def test_ray_executor_runs_trials_as_ray_tasks(kim_ce, storage_url):
+    X, y = kim_ce
+    study = run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="ray", n_trials=3, seed=0, n_workers=2, executor="ray")
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 3
+    import ray
+
+    assert not ray.is_initialized(), "an executor run_search started must be shut down"
