@@ -381,7 +381,14 @@ class _Context:
         if self.id_column is not None:
             ident = self.frame.at[row, self.id_column]
             ident = None if pd.isna(ident) else ident
-        return {"row": row, "id": ident, "column": column, "value": value, "detail": detail}
+        # Plain Python values: they print as 922, not np.int64(922), and go straight to JSON.
+        return {
+            "row": _json_value(row),
+            "id": _json_value(ident),
+            "column": column,
+            "value": _json_value(value),
+            "detail": detail,
+        }
 
     def limit(self, issues: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
         return tuple(issues[: self.max_issues])
