@@ -324,6 +324,7 @@ def _fit_surrogate(
     *,
     seed: int,
     refit: bool,
+    signs: np.ndarray,
     fallbacks: list[str],
 ) -> Any:
     from planner.active._surrogates import GPFitError, fit_ensemble, fit_gp
@@ -353,6 +354,7 @@ def _fit_surrogate(
             inputs=list(encoder.inputs),
             features=list(encoder.feature_names),
             refit=refit,
+            signs=signs,
             seed=seed,
         )
     except (SpecError, DataValidationError):
@@ -781,7 +783,7 @@ def _suggest(
                     used = strat.name
                 surrogate_model = _fit_surrogate(
                     req.surrogate, observed, Y, encoder, outputs, seed=seed, refit=req.refit_surrogate,
-                    fallbacks=fallbacks,
+                    signs=signs, fallbacks=fallbacks,
                 )
             if surrogate_model is None:
                 text = f"space-filling suggestions: {space_filling_why}"

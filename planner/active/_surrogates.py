@@ -445,12 +445,13 @@ class _Member:
     input_kind: str  # "raw" or "encoded"
     columns: list[str]
     bootstrap: list[Any] | None = None
+    sign: float = 1.0  # -1 for an estimator used as given on a "min" target
 
     def predict(self, points: Points) -> np.ndarray:
         X = self._design_matrix(points)
         if self.bootstrap is not None:
             return np.stack([np.asarray(b.predict(X), dtype=float) for b in self.bootstrap])
-        return np.asarray(member_predictions(self.estimator, X), dtype=float)
+        return self.sign * np.asarray(member_predictions(self.estimator, X), dtype=float)
 
     def _design_matrix(self, points: Points) -> Any:
         if self.input_kind == "raw":
@@ -544,6 +545,7 @@ def fit_ensemble(
     inputs: list[str],
     features: list[str],
     refit: bool = True,
+    signs: np.ndarray | None = None,
     n_bootstrap: int = 16,
     seed: int = 0,
 ) -> EnsembleSurrogate:
@@ -559,7 +561,10 @@ def fit_ensemble(
         inputs: Input column names.
         features: Encoded feature names.
         refit: Refit a clone on ``observed``/``Y`` (default). With ``False`` a fitted estimator
-            is used as given (it must already predict the oriented outputs).
+            is used as given: it predicts the outputs in the data's units, and ``signs``
+            orients them.
+        signs: ``+1``/``-1`` per output (``-1`` for targets to minimize); only used with
+            ``refit=False``.
         n_bootstrap: Ensemble size for estimators that are no forest/bagging/stacking.
         seed: Seeds the default forests and the bootstrap.
 
@@ -591,16 +596,17 @@ def fit_ensemble(
         y = Y[:, j]
         if refit or not fitted:
             est = clone(est)
-            if hasattr(est, "random_state") and getattr(est, "random_state", None) is None:
-                est.set_params(random_state=seed + j)
+            unseeded = {k: seed + j for k, v in est.get_params().items() if k.endswith("random_state") and v is None}
+            est.set_params(**unseeded)
             est.fit(X, y)
             member.estimator = est
+        elif signs is not None:
+            member.sign = float(signs[j])
         if member_predictions(est, X.iloc[:1]) is None:
             boot = []
             for _ in range(n_bootstrap):
                 idx = rng.integers(0, len(y), len(y))
-                b = clone(est)
-                b.fit(X.iloc[idx], y[idx])
+                b = clone(est).fit(X.iloc[idx], y[idx])
                 boot.append(b)
             member.bootstrap = boot
             notes.append(

@@ -57,3 +57,15 @@ def redox_inputs() -> list[str]:
 @pytest.fixture(scope="session")
 def redox_targets() -> list[tuple[str, str]]:
     return [("abs_lam_diff", "min"), ("ered", "min"), ("gsol", "min")]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """GP fits are many small linear-algebra steps; on a shared 2-core machine extra threads
+    only add contention (``suggest`` itself defaults to ``n_threads=1`` for the same reason)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,0 +1,98 @@
+"""``suggest`` over continuous designs: the OER composition simplex (fractions sum to 1),
+linear inequalities, and mixed continuous + categorical spaces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner.active import ContinuousDesign, LinearConstraint, suggest
+from planner.exceptions import DataQualityWarning, DesignSpaceWarning
+
+
+@pytest.fixture(scope="module")
+def simplex(oer_fractions) -> ContinuousDesign:
+    return ContinuousDesign.simplex(oer_fractions)
+
+
+@pytest.fixture(scope="module")
+def oer_obs(oer_plate) -> pd.DataFrame:
+    return oer_plate.sample(25, random_state=0)
+
+
+def check_on_simplex(table: pd.DataFrame, fractions: list[str]) -> None:
+    values = table[fractions].to_numpy()
+    assert np.abs(values.sum(axis=1) - 1.0).max() <= 1e-12
+    assert values.min() >= 0.0 and values.max() <= 1.0
+
+
+@pytest.mark.parametrize("strategy", ["qlognei", "qucb", "greedy", "thompson", "max_variance", "random"])
+def test_simplex_suggestions_are_exactly_on_the_simplex(strategy, simplex, oer_obs, oer_fractions):
+    result = suggest(
+        oer_obs[oer_fractions], oer_obs[["overpotential"]], design=simplex, targets=[("overpotential", "min")],
+        n=3, strategy=strategy, seed=1,
+    )
+    table = result.table
+    assert len(table) == 3 and result.metadata["design"] == "continuous"
+    check_on_simplex(table, oer_fractions)
+    assert (table["distance_to_nearest_observed"] > 1e-6).all()
+    # The batch holds three different experiments.
+    assert len({tuple(np.round(r, 6)) for r in table[oer_fractions].to_numpy()}) == 3
+    if strategy != "random":
+        assert table["overpotential_std"].gt(0).all()
+
+
+def test_qlognei_heads_for_low_overpotential(simplex, oer_obs, oer_fractions):
+    result = suggest(oer_obs[oer_fractions], oer_obs[["overpotential"]], design=simplex, targets=[("overpotential", "min")], n=2, seed=0)
+    t = result.table
+    assert np.isfinite(t["acquisition"]).all() and result.metadata["acquisition_scale"] == "log"
+    assert t["overpotential_mean"].iloc[0] < oer_obs["overpotential"].median()
+
+
+def test_pending_points_steer_the_continuous_batch(simplex, oer_obs, oer_fractions):
+    first = suggest(oer_obs[oer_fractions], oer_obs[["overpotential"]], design=simplex, targets=[("overpotential", "min")], n=1, seed=0)
+    second = suggest(
+        oer_obs[oer_fractions], oer_obs[["overpotential"]], design=simplex, targets=[("overpotential", "min")], n=1, seed=0,
+        pending=first.table[oer_fractions],
+    )
+    gap = np.abs(first.table[oer_fractions].to_numpy() - second.table[oer_fractions].to_numpy()).max()
+    assert gap > 1e-3
+
+
+def test_linear_inequalities_and_mixed_categorical_inputs():
+    """A formulation: two solvent fractions summing to 1, salt fraction capped by the first
+    solvent's, temperature, and a categorical salt."""
+    design = ContinuousDesign(
+        bounds={"ec": (0.0, 1.0), "dmc": (0.0, 1.0), "salt_conc": (0.5, 2.0), "temp": (20.0, 60.0)},
+        constraints=(
+            LinearConstraint({"ec": 1, "dmc": 1}, "==", 1.0),
+            LinearConstraint({"salt_conc": 1, "ec": -2}, "<=", 0.5),
+        ),
+        categorical={"salt": ["LiPF6", "LiFSI", "LiTFSI"]},
+    )
+    rng = np.random.default_rng(0)
+    ec = rng.uniform(0.2, 0.9, 12)
+    X = pd.DataFrame({"ec": ec, "dmc": 1 - ec, "salt_conc": np.minimum(0.5 + 2 * ec, rng.uniform(0.5, 2.0, 12)),
+                      "temp": rng.uniform(20, 60, 12), "salt": rng.choice(["LiPF6", "LiFSI", "LiTFSI"], 12)})
+    y = pd.DataFrame({"cond": X["ec"] * 2 - (X["salt_conc"] - 1.2) ** 2 + (X["salt"] == "LiFSI") * 0.5 + 0.01 * X["temp"]})
+    result = suggest(X, y, design=design, targets=[("cond", "max")], n=3, seed=0)
+    t = result.table
+    assert set(t["salt"]) <= {"LiPF6", "LiFSI", "LiTFSI"}
+    assert np.abs(t["ec"] + t["dmc"] - 1).max() <= 1e-12
+    assert (t["salt_conc"] - 2 * t["ec"] <= 0.5 + 1e-6).all()
+    assert design.violation(t).max() <= 1e-6
+
+
+def test_observations_outside_the_continuous_design_are_flagged(simplex, oer_obs, oer_fractions):
+    off = oer_obs.copy()
+    off.iloc[0, off.columns.get_loc(oer_fractions[0])] += 0.2
+    with pytest.warns(DesignSpaceWarning, match=r"1 observation\(s\) lie outside the continuous design"):
+        suggest(off[oer_fractions], off[["overpotential"]], design=simplex, targets=[("overpotential", "min")], n=1, strategy="greedy")
+
+
+def test_cold_start_on_the_simplex_is_space_filling(simplex, oer_fractions):
+    with pytest.warns(DataQualityWarning, match="space-filling"):
+        result = suggest(None, None, design=simplex, targets=[("overpotential", "min")], n=4, seed=0)
+    check_on_simplex(result.table, oer_fractions)
+    assert result.metadata["strategy_used"] == "space_filling"

@@ -1,0 +1,128 @@
+"""Surrogates: the GP's cached predictions equal BoTorch's posterior; ensembles of forests,
+bagging, stacking and pipelines become posteriors; a contract every surrogate passes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.compose import make_column_transformer
+from sklearn.ensemble import (
+    BaggingRegressor,
+    ExtraTreesRegressor,
+    GradientBoostingRegressor,
+    RandomForestRegressor,
+    StackingRegressor,
+)
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from planner.active import PoolDesign, suggest
+from planner.active._surrogates import Points, fit_ensemble, fit_gp, member_predictions
+
+
+@pytest.fixture(scope="module")
+def agnp_xy(agnp_pool, agnp_inputs):
+    obs = agnp_pool.sample(25, random_state=0)
+    return obs[agnp_inputs], obs[["loss"]]
+
+
+@pytest.mark.parametrize("m", [1, 2])
+def test_gp_predictions_equal_the_botorch_posterior(agnp_pool, agnp_inputs, m):
+    obs = agnp_pool.sample(30, random_state=1)
+    X = obs[agnp_inputs].to_numpy()
+    Y = np.column_stack([-obs["loss"].to_numpy(), obs[agnp_inputs[0]].to_numpy()])[:, :m]
+    lower, upper = agnp_pool[agnp_inputs].min().to_numpy(), agnp_pool[agnp_inputs].max().to_numpy()
+    gp = fit_gp(X, Y, lower, upper)
+    assert gp.name.startswith("GP (ARD Matern-5/2")
+    assert gp.model.covar_module.lengthscale.shape[-1] == len(agnp_inputs)  # ARD
+    C = agnp_pool[agnp_inputs].to_numpy()[:40]
+    mean, var = gp.moments(Points(pd.DataFrame(), C))
+    with torch.no_grad():
+        post = gp.model.posterior(torch.as_tensor(C))
+    np.testing.assert_allclose(mean, post.mean.numpy(), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(var, post.variance.numpy(), rtol=1e-6, atol=1e-12)
+    # Conditioning on a pending point removes most of its own variance.
+    cvar = gp.conditional_variance(Points(pd.DataFrame(), C[:1]), Points(pd.DataFrame(), C[:1]))
+    assert (cvar < var[:1] / gp.y_std**2).all()
+
+
+@pytest.mark.parametrize(
+    ("estimator", "n_members"),
+    [
+        pytest.param(RandomForestRegressor(n_estimators=30, random_state=0), 30, id="random-forest"),
+        pytest.param(ExtraTreesRegressor(n_estimators=20, random_state=0), 20, id="extra-trees"),
+        pytest.param(BaggingRegressor(Ridge(), n_estimators=12, random_state=0), 12, id="bagging"),
+        pytest.param(make_pipeline(StandardScaler(), RandomForestRegressor(n_estimators=25, random_state=0)), 25, id="pipeline"),
+    ],
+)
+def test_ensembles_read_their_members(agnp_xy, estimator, n_members):
+    X, y = agnp_xy
+    fitted = estimator.fit(X, y["loss"])
+    members = member_predictions(fitted, X)
+    assert members.shape == (n_members, len(X))
+    if not isinstance(fitted, BaggingRegressor):  # bagging of ridge averages the same way, forests exactly
+        np.testing.assert_allclose(members.mean(axis=0), fitted.predict(X), rtol=1e-6)
+
+
+def test_stacking_members_combine_the_base_ensembles(agnp_xy):
+    X, y = agnp_xy
+    stack = StackingRegressor(
+        [("rf", RandomForestRegressor(n_estimators=10, random_state=0)), ("ridge", Ridge())], final_estimator=Ridge(), cv=3
+    ).fit(X, y["loss"])
+    members = member_predictions(stack, X)
+    assert members.shape == (10, len(X)) and members.std(axis=0).max() > 0
+
+
+def test_models_without_members_are_bootstrapped(agnp_xy):
+    X, y = agnp_xy
+    obs = Points(X, X.to_numpy())
+    ens = fit_ensemble(GradientBoostingRegressor(n_estimators=20), obs, -y.to_numpy(), inputs=list(X.columns), features=list(X.columns), n_bootstrap=8)
+    assert ens.n_members == 8 and "bootstrap ensemble of 8 refits" in ens.notes[0]
+    mean, var = ens.moments(obs)
+    assert mean.shape == (len(X), 1) and (var > 0).all()
+
+
+def test_fitted_estimator_used_as_given_keeps_the_direction(agnp_pool, agnp_inputs, agnp_xy):
+    X, y = agnp_xy
+    forest = RandomForestRegressor(n_estimators=40, random_state=0).fit(X, y["loss"])
+    design = PoolDesign(agnp_pool[agnp_inputs])
+    given = suggest(X, y, design=design, targets=[("loss", "min")], n=3, strategy="greedy", surrogate=forest, refit_surrogate=False)
+    np.testing.assert_allclose(given.table["loss_mean"], forest.predict(given.table[agnp_inputs]), rtol=1e-6)
+    # Greedy on a minimized target picks the lowest predicted losses of the whole pool.
+    lowest = np.sort(forest.predict(design.candidates.drop(index=X.index)))[:3]
+    np.testing.assert_allclose(np.sort(given.table["loss_mean"]), lowest, rtol=1e-6)
+
+
+SURROGATES = [
+    pytest.param("gp", id="gp"),
+    pytest.param("rf", id="rf"),
+    pytest.param("et", id="et"),
+    pytest.param(GradientBoostingRegressor(n_estimators=30, random_state=0), id="boosting-bootstrap"),
+]
+
+
+@pytest.mark.parametrize("surrogate", SURROGATES)
+@pytest.mark.parametrize("strategy", ["qlognei", "thompson", "qucb"])
+def test_surrogate_contract(agnp_pool, agnp_inputs, agnp_xy, surrogate, strategy):
+    """Every surrogate gives positive spreads, distinct new candidates and a model name."""
+    X, y = agnp_xy
+    result = suggest(X, y, design=PoolDesign(agnp_pool[agnp_inputs]), targets=[("loss", "min")], n=3, strategy=strategy, surrogate=surrogate, seed=0)
+    t = result.table
+    assert t["candidate"].is_unique and not set(t["candidate"]) & set(X.index)
+    assert (t["loss_std"] > 0).all() and np.isfinite(t["acquisition"]).all()
+    assert result.metadata["model"]
+
+
+def test_automl_style_pipeline_on_categorical_pool(redoxmers, redox_inputs):
+    """A pipeline that one-hot encodes the raw substituent labels itself (sparse output)."""
+    obs = redoxmers.sample(30, random_state=0)
+    pipe = make_pipeline(
+        make_column_transformer((OneHotEncoder(handle_unknown="ignore"), redox_inputs)),
+        RandomForestRegressor(n_estimators=30, random_state=0),
+    )
+    result = suggest(obs[redox_inputs], obs[["ered"]], design=PoolDesign(redoxmers[redox_inputs]), targets=[("ered", "min")], n=3, surrogate=pipe)
+    assert result.metadata["model"] == "ensemble (RandomForestRegressor; 30 members)"
+    assert len(result) == 3
