@@ -40,7 +40,8 @@ class TrialResult:
         fold_metrics: Every metric of the task per fold run.
         fit_time_s: Seconds spent fitting and predicting, all folds together.
         n_folds: Folds planned (``len(fold_scores)`` is smaller when pruned or failed).
-        failure_reason: ``"<ErrorType>: <message> (fold i)"`` for failed trials.
+        failure_reason: ``"<ErrorType>: <message> (fold i)"`` for failed trials; for
+            trials stopped by the time budget, ``"TimeBudget: ..."``.
         warnings: Distinct warnings raised while fitting (first few).
     """
 
@@ -139,6 +140,7 @@ def evaluate_pipeline(
     seed: int = 0,
     metric: str | None = None,
     on_fold: Callable[[int, float], bool] | None = None,
+    time_limit_s: float | None = None,
 ) -> TrialResult:
     """Cross-validate one pipeline; never raises for a pipeline that fails to fit.
 
@@ -158,6 +160,8 @@ def evaluate_pipeline(
         metric: Objective metric name; the task's default when ``None``.
         on_fold: Called after each fold with ``(fold_index, running_mean)``; returning
             ``True`` stops the trial as ``pruned``.
+        time_limit_s: Stop after the fold during which this many seconds passed (status
+            ``pruned``, with the reason); bounds how far a search overshoots its budget.
 
     Returns:
         The :class:`TrialResult`.
@@ -177,6 +181,7 @@ def evaluate_pipeline(
     fit_time = 0.0
     status, reason = COMPLETE, None
     seen_warnings: list[str] = []
+    started = time.perf_counter()
     for i, (train, test) in enumerate(splits):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -202,8 +207,13 @@ def evaluate_pipeline(
         fold_scores.append(value)
         for name, v in scores.items():
             fold_metrics.setdefault(name, []).append(_clean(v))
-        if on_fold is not None and i < len(splits) - 1 and on_fold(i, float(np.mean(fold_scores))):
+        if i == len(splits) - 1:
+            break
+        if on_fold is not None and on_fold(i, float(np.mean(fold_scores))):
             status = PRUNED
+            break
+        if time_limit_s is not None and time.perf_counter() - started > time_limit_s:
+            status, reason = PRUNED, f"TimeBudget: the search's time budget ran out after fold {i}"
             break
     value = float(np.mean(fold_scores)) if fold_scores and status != FAILED else None
     return TrialResult(

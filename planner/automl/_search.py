@@ -309,6 +309,9 @@ def run_search(
 
         n_started = 0
 
+        def time_left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
         def budget_left() -> bool:
             if n_trials is not None and n_started >= n_trials:
                 return False
@@ -323,7 +326,7 @@ def run_search(
                     trial.report(value, step)
                     return trial.should_prune()
 
-                result = evaluate_pipeline(params, data.X, data.y, on_fold=on_fold, **eval_kwargs)
+                result = evaluate_pipeline(params, data.X, data.y, on_fold=on_fold, time_limit_s=time_left(), **eval_kwargs)
                 finished(_tell(study, trial, result, report=False))
         else:
             while budget_left() or in_flight:
@@ -331,7 +334,7 @@ def run_search(
                     trial, params = ask()
                     n_started += 1
                     rule = _stop_rule(study, objective.direction, n_warmup)
-                    future = executor.submit(evaluate_pipeline, params, data.X, data.y, on_fold=rule, **eval_kwargs)
+                    future = executor.submit(evaluate_pipeline, params, data.X, data.y, on_fold=rule, time_limit_s=time_left(), **eval_kwargs)
                     in_flight[future] = (trial, params)
                 done, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
                 for future in done:

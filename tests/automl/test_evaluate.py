@@ -112,3 +112,10 @@ def test_unknown_roles_and_text_in_numeric_columns(kim_ce):
         prepare_data(X.assign(FC=["x"] * len(X)), y, task="regression", column_roles={"FC": "numeric"})
     with pytest.raises(DataValidationError, match="target has 1 missing"):
         prepare_data(X, y.mask(y.index == 0), task="regression")
+
+
+def test_time_limit_stops_after_the_running_fold(kim_ce):
+    X, y = kim_ce
+    result = evaluate_pipeline(RIDGE, X, y, task="regression", cv_spec=CVSpec(n_splits=5, n_repeats=1), time_limit_s=0.0)
+    assert result.status == "pruned" and len(result.fold_scores) == 1
+    assert result.failure_reason == "TimeBudget: the search's time budget ran out after fold 0"
