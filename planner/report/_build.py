@@ -118,6 +118,7 @@ def build_report(
         title=f"Campaign report: {campaign.spec.name}",
         subtitle=[f"{campaign.directory} · generated {now} · planner {__version__}", "Built only from what the campaign stores; regenerate it any time with `planner report`."],
         sections=sections,
+        figures=ctx.figures,
         footer=f"planner {__version__} · {now} · every figure is interactive (hover, zoom, download as SVG)",
     )
     html_path.parent.mkdir(parents=True, exist_ok=True)

@@ -55,14 +55,17 @@ def styled(fig: Any, *, title: str | None = None, x: str | None = None, y: str |
 
 
 def fold_scores_box(trials: pd.DataFrame, by: str, colors: Mapping[str, str] | None, *, metric: str, title: str) -> Any:
-    """Box + all points of the per-fold scores of complete trials, one box per value of ``by``."""
+    """Box + all points of the per-fold scores of complete trials, one box per value of ``by``.
+
+    Without ``colors`` every box is one neutral colour: family colours mean families only.
+    """
     go = _go()
     fig = go.Figure()
     done = trials[trials["state"] == "complete"]
-    for i, (name, part) in enumerate(sorted(done.groupby(by), key=lambda kv: str(kv[0]))):
+    for name, part in sorted(done.groupby(by), key=lambda kv: str(kv[0])):
         scores = [s for folds in part["fold_scores"] for s in folds]
         labels = [f"trial {t}" for t, folds in zip(part["trial"], part["fold_scores"], strict=True) for _ in folds]
-        color = colors.get(str(name), PALETTE[i % len(PALETTE)]) if colors else PALETTE[i % len(PALETTE)]
+        color = colors.get(str(name), NEUTRAL) if colors else "#3d4a5c"
         fig.add_trace(
             go.Box(
                 y=scores,
@@ -142,7 +145,8 @@ def parity(frame: pd.DataFrame, *, quantity: str, unit: str | None) -> Any:
         )
     )
     fig = styled(fig, title="Parity (out-of-fold)", x=axis_label(f"observed {quantity}", unit), y=axis_label(f"predicted {quantity}", unit))
-    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    fig.update_xaxes(range=[lo - pad, hi + pad])
+    fig.update_yaxes(range=[lo - pad, hi + pad])
     fig.update_layout(legend={"x": 0.01, "y": 0.99, "bgcolor": "rgba(255,255,255,0.7)"})
     return fig
 

@@ -35,7 +35,7 @@ p.missing { background: #fff8e6; border-left: 4px solid var(--warn); padding: 8p
 .tablewrap { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; font-size: 13.5px; margin: 6px 0; }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left; vertical-align: top; }
-th { background: var(--soft); font-weight: 600; }
+th { background: var(--soft); font-weight: 600; white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th::after { content: " \\2195"; color: #9aa5b1; font-size: 11px; }
@@ -116,27 +116,36 @@ class Section:
 
 
 class FigureWriter:
-    """Turns plotly figures into ``<div>``s with stable ids; the page loads plotly.js once."""
+    """Collects plotly figures as JSON; the page draws them all once the layout is final.
+
+    Drawing each figure where its ``<div>`` is parsed would size it before the grid around it
+    is complete (a first grid cell briefly spans the whole row), so plots render after load.
+    """
 
     def __init__(self) -> None:
-        self.count = 0
+        self.specs: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.specs)
 
     def __call__(self, fig: Any, *, height: int = 380) -> str:
         import plotly.io as pio
 
-        self.count += 1
+        div_id = f"fig-{self.count + 1}"
         fig.update_layout(height=height, autosize=True)
-        div = pio.to_html(
-            fig,
-            full_html=False,
-            include_plotlyjs=False,
-            div_id=f"fig-{self.count}",
-            default_width="100%",
-            default_height=f"{height}px",
-            config={"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "svg", "scale": 1}},
-            validate=False,
+        self.specs.append(f'{{"id":"{div_id}","fig":{pio.to_json(fig, validate=False)}}}')
+        return f'<div class="fig"><div id="{div_id}" class="plotly-graph-div" style="height:{height}px;width:100%"></div></div>'
+
+    def script(self) -> str:
+        config = '{"displaylogo":false,"responsive":true,"toImageButtonOptions":{"format":"svg","scale":1}}'
+        # "</" cannot appear inside an inline script; JSON allows "<\/" for "</"
+        figures = ",".join(self.specs).replace("</", "<\\/")
+        return (
+            f"var PLANNER_FIGURES=[{figures}];"
+            "window.addEventListener('load',function(){PLANNER_FIGURES.forEach(function(f){"
+            f"Plotly.newPlot(f.id,f.fig.data,f.fig.layout,{config});}});}});"
         )
-        return f'<div class="fig">{div}</div>'
 
 
 def grid(items: Iterable[str]) -> str:
@@ -185,7 +194,7 @@ def details(summary: str, inner: str) -> str:
     return f"<details><summary>{esc(summary)}</summary>{inner}</details>"
 
 
-def page(*, title: str, subtitle: list[str], sections: list[Section], footer: str) -> str:
+def page(*, title: str, subtitle: list[str], sections: list[Section], figures: FigureWriter, footer: str) -> str:
     """The whole document, plotly.js inlined so it opens offline."""
     from plotly.offline import get_plotlyjs
 
@@ -201,5 +210,5 @@ def page(*, title: str, subtitle: list[str], sections: list[Section], footer: st
         # plotly.js must be defined before the figures' inline scripts run
         f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
         f"<header><h1>{esc(title)}</h1>{sub}</header><nav>{nav}</nav><main>{body}</main>"
-        f"<footer>{esc(footer)}</footer><script>{_SORT_JS}</script></body></html>\n"
+        f"<footer>{esc(footer)}</footer><script>{_SORT_JS}</script><script>{figures.script()}</script></body></html>\n"
     )

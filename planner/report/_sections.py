@@ -671,6 +671,8 @@ def backtests(ctx: Context) -> Section:
         for name, frame in tables:
             sec.heading(name, 4)
             sec.add(table(frame, sortable=True, digits=3))
+            if name.startswith("AF (from curves") and frame.drop(columns="strategy").isna().any().any():
+                sec.note("A blank AF: the random strategy (or this one) never reached that Top% within the simulated budget.")
         sec.markdown.append(f"- **Backtest {run.run_id}**: " + (", ".join(sorted(map(str, curves["strategy"].unique()))) if not isinstance(curves, Missing) else curves.reason))
     return sec
 

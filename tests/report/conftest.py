@@ -44,7 +44,7 @@ def _quality(campaign: Campaign) -> None:
         data[[c for c in data.columns if not c.startswith("_")]],
         target_columns=spec.target_names,
         dataset_name=spec.name,
-        bounds={"LCE": (0.0, 1.5)},
+        bounds={"LCE": (0.0, None)},  # LCE = -log10(1 - CE) > 0
         explore=False,
     )
     report.save(campaign.directory / QUALITY_DIR)
