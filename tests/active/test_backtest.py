@@ -1,0 +1,120 @@
+"""Backtesting on labelled pools: protocol, metrics (Top%, EF, AF, first hits), executors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner.active import Arm, backtest
+from planner.active._backtest import _top_sets, dedupe_pool
+from planner.exceptions import DataValidationError, SpecError
+
+
+@pytest.fixture(scope="module")
+def autoam_result(autoam_pool):
+    inputs = [c for c in autoam_pool.columns if c != "Score"]
+    return backtest(
+        autoam_pool, inputs=inputs, targets=[("Score", "max")], strategies=["random", "greedy@rf", "qlognei@rf"],
+        n_seeds=2, n_initial=2, batch_size=5, budget=17, seed=0,
+    )
+
+
+def test_replicates_are_averaged_per_unique_input(datasets_dir):
+    raw = pd.read_csv(datasets_dir / "liang2021_pvlab" / "AgNP_dataset.csv")
+    inputs = list(raw.columns[:-1])
+    unique, counts = dedupe_pool(raw, inputs, ["loss"])
+    assert counts == {"n_rows": 3295, "n_dropped_missing": 0, "n_unique": 164}  # PROVENANCE.md
+    assert unique["n_replicates"].sum() == 3295
+    first = unique.iloc[0]
+    same = (raw[inputs] == first[inputs].to_numpy()).all(axis=1)
+    assert first["loss"] == pytest.approx(raw.loc[same, "loss"].mean())
+
+
+def test_top_sets_include_ties():
+    y = np.array([5.0, 4.0, 4.0, 1.0, 0.0, -1.0, 3.0, 2.0, 2.0, 2.0])
+    sets = _top_sets(y, [0.1, 0.2, 0.5])
+    assert sets[0.1].tolist() == [0] and sets[0.2].tolist() == [0, 1, 2] and len(sets[0.5]) == 7
+
+
+def test_backtest_tables_follow_the_protocol(autoam_result, autoam_pool):
+    runs, curves, summary = autoam_result.runs, autoam_result.curves, autoam_result.summary
+    assert set(summary["arm"]) == {"random", "greedy@rf", "qlognei@rf"}
+    assert (runs.groupby(["arm", "seed"]).size() == 17).all()
+    # Every arm of a seed starts from the same two rows, and never measures a row twice.
+    starts = runs[runs["is_initial"]].groupby(["arm", "seed"])["row"].apply(tuple).unstack("arm")
+    assert (starts.nunique(axis=1) == 1).all()
+    assert (runs.groupby(["arm", "seed"])["row"].nunique() == 17).all()
+    # Best so far never decreases (maximize) and matches the revealed values.
+    for _, run in runs.groupby(["arm", "seed"]):
+        assert run["best_so_far"].is_monotonic_increasing
+        assert run["best_so_far"].iloc[-1] == run["Score"].max()
+    # EF is Top% over the exact random expectation i / N.
+    N = autoam_result.metadata["pool"]["n_unique"]
+    np.testing.assert_allclose(curves["ef_0.05"], curves["top_0.05_mean"] / (curves["i"] / N))
+    assert autoam_result.metadata["top_set_sizes"] == {"0.01": 1, "0.05": 5}
+    assert {"af_top_0.05_at_0.5", "first_hit_top_0.01_median", "first_hit_top_0.05_missed"} <= set(summary.columns)
+
+
+def test_acceleration_factor_definition(autoam_result):
+    """AF(L) = ceil(L N) / first i where the arm's mean Top% reaches L."""
+    curves, summary = autoam_result.curves, autoam_result.summary.set_index("arm")
+    N = autoam_result.metadata["pool"]["n_unique"]
+    for arm, c in curves.groupby("arm"):
+        reached = c.loc[c["top_0.05_mean"] >= 0.25 - 1e-12, "i"]
+        expected = math.ceil(0.25 * N) / reached.iloc[0] if len(reached) else math.nan
+        assert summary.loc[arm, "af_top_0.05_at_0.25"] == pytest.approx(expected, nan_ok=True)
+
+
+def test_backtest_is_reproducible_and_writes_its_tables(autoam_result, autoam_pool, tmp_path):
+    inputs = [c for c in autoam_pool.columns if c != "Score"]
+    again = backtest(
+        autoam_pool, inputs=inputs, targets=[("Score", "max")], strategies=["random", "greedy@rf", "qlognei@rf"],
+        n_seeds=2, n_initial=2, batch_size=5, budget=17, seed=0,
+    )
+    pd.testing.assert_frame_equal(again.runs, autoam_result.runs)
+    out = again.to_dir(tmp_path / "bt")
+    assert sorted(p.name for p in out.iterdir()) == ["curves.csv", "metadata.json", "runs.csv", "summary.csv"]
+
+
+@pytest.mark.slow
+def test_processes_give_the_same_runs_as_one_process(autoam_pool):
+    inputs = [c for c in autoam_pool.columns if c != "Score"]
+    kw = dict(inputs=inputs, targets=[("Score", "max")], strategies=["qlognei"], n_seeds=2, n_initial=3, batch_size=4, budget=11)
+    local = backtest(autoam_pool, executor="local", **kw)
+    spread = backtest(autoam_pool, executor="processes", n_jobs=2, **kw)
+    pd.testing.assert_frame_equal(local.runs, spread.runs)
+
+
+@pytest.mark.slow
+def test_multiobjective_backtest_tracks_hypervolume(redoxmers, redox_inputs, redox_targets):
+    pool = redoxmers.sample(300, random_state=0)
+    result = backtest(
+        pool, inputs=redox_inputs, targets=redox_targets, strategies=["random", Arm("nehvi-rf", "qlognehvi", "rf")],
+        n_seeds=2, n_initial=5, batch_size=5, budget=20,
+    )
+    assert result.metadata["hypervolume_pool"] > 0
+    for _, run in result.runs.groupby(["arm", "seed"]):
+        assert run["hv_fraction"].is_monotonic_increasing and run["hv_fraction"].between(0, 1 + 1e-9).all()
+    assert "final_top_pareto_mean" in result.summary
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        pytest.param({"budget": 500}, DataValidationError, "budget 500 exceeds the 100 unique candidates", id="budget"),
+        pytest.param({"n_initial": 10, "budget": 10}, SpecError, r"budget \(10\) must exceed n_initial \(10\)", id="initial"),
+        pytest.param({"strategies": ["random", "random"]}, SpecError, "distinct labels", id="duplicate-arms"),
+        pytest.param({"inputs": ["Prime Delay", "nozzle"]}, DataValidationError, r"lacks column\(s\) \['nozzle'\]", id="missing-column"),
+        pytest.param({"executor": "cluster"}, SpecError, "executor must be None, 'local', 'processes', 'ray'", id="executor"),
+        pytest.param({"n_seeds": 0}, SpecError, "n_seeds must be an integer >= 1", id="seeds"),
+    ],
+)
+def test_backtest_bad_arguments(autoam_pool, kwargs, error, match):
+    inputs = [c for c in autoam_pool.columns if c != "Score"]
+    base = dict(inputs=inputs, targets=[("Score", "max")], strategies=["random"], n_seeds=1, budget=5)
+    base.update(kwargs)
+    with pytest.raises(error, match=match):
+        backtest(autoam_pool, **base)
