@@ -36,7 +36,6 @@ _ISSUES = {
     "suggest": "Bayesian active learning (issue #5)",
     "backtest": "Bayesian active learning (issue #5)",
     "report": "the HTML leaderboard report (issue #6)",
-    "quality": "the data-quality report (issue #3)",
 }
 
 
@@ -314,9 +313,27 @@ def report(directory: CampaignDir) -> None:
 
 
 @app.command()
-def quality(directory: CampaignDir) -> None:
-    """Print and save the data-quality report (accuracy, consistency, validity, ...)."""
-    _not_built("quality")
+def quality(
+    directory: CampaignDir,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 2 if any check fails (after saving).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Assess the data: accuracy, consistency, validity, completeness, timeliness, uniqueness.
+
+    Prints the report and saves it under DIRECTORY/quality/ (JSON, text and CSV tables of the
+    offending rows), so the HTML report and lab notebooks can use it.
+    """
+    import json
+
+    from planner.campaign import Campaign
+    from planner.campaign._quality import quality_report
+
+    campaign = Campaign.load(directory)
+    report = quality_report(campaign)
+    typer.echo(json.dumps(report.to_dict(), indent=2, default=str) if as_json else report.to_text())
+    typer.echo(f"saved: {Path(directory) / 'quality'}/", err=True)
+    if strict:
+        report.raise_for_failures()
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001

@@ -16,6 +16,7 @@ from planner.campaign._store import META_COLUMNS, ObservationStore
 from planner.campaign._suggestions import LINK_COLUMN, SuggestionLog
 from planner.campaign._validate import CheckedTable, campaign_columns, check_table, row_hashes
 from planner.exceptions import (
+    CampaignError,
     CampaignExistsError,
     CampaignNotFoundError,
     DataValidationError,
@@ -204,7 +205,17 @@ class Campaign:
         for src in self.spec.data.sources:
             path = self._resolve(src.path)
             frame, info = read_table(path, delimiter=src.delimiter, what=f"data source {src.label or src.path}")
-            checked = check_table(frame, self.spec, label=str(src.path), mode="source", rename=src.rename)
+            unknown = [c for c in src.rename if c not in frame.columns]
+            if unknown:
+                raise DataValidationError(
+                    f"{src.path}: `rename` names column(s) {unknown} that the file does not have "
+                    f"(it has {list(frame.columns)}). Fix the mapping in campaign.yaml."
+                )
+            frame = frame.rename(columns=src.rename)
+            for column, unit in src.units.items():
+                frame, note = self._convert_units(frame, column, unit, str(src.path))
+                notes.append(note)
+            checked = check_table(frame, self.spec, label=str(src.path), mode="source")
             part = checked.frame.copy()
             part.insert(0, "_line", part.index)
             part.insert(0, "_file", str(src.path))
@@ -216,6 +227,17 @@ class Campaign:
         table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
         self._sources = CheckedTable(frame=table, warnings=warns, notes=notes)
         return self._sources
+
+    def _convert_units(self, frame: pd.DataFrame, column: str, unit: str, label: str) -> tuple[pd.DataFrame, str]:
+        from planner.quality import convert_units
+
+        target_unit = next(i.unit for i in [*self.spec.inputs, *self.spec.targets] if i.name == column)
+        if column not in frame.columns:
+            raise DataValidationError(f"{label}: units are declared for column {column!r}, which the file does not have.")
+        values = pd.to_numeric(frame[column], errors="coerce")
+        frame = frame.copy()
+        frame[column] = convert_units(values, unit, target_unit, where=label, column=column)
+        return frame, f"{label}: converted {column!r} from {unit} to {target_unit}"
 
     def observations(self) -> pd.DataFrame:
         """Measurements added with :meth:`observe` (with their meta columns)."""
@@ -232,9 +254,41 @@ class Campaign:
         return pd.concat([sources, observed], ignore_index=True, sort=False)
 
     def labelled_data(self) -> pd.DataFrame:
-        """Rows with at least one target value: what models are trained on."""
+        """Rows with at least one target value: what models are trained on.
+
+        With ``data.merge`` in the spec, repeated measurements of one material are reconciled
+        first (see :meth:`merged_data`).
+        """
+        if self.spec.data.merge is not None:
+            return self.merged_data()[0]
         frame = self.data()
         return frame[frame[self.spec.target_names].notna().any(axis=1)].reset_index(drop=True)
+
+    def merged_data(self) -> tuple[pd.DataFrame, Any]:
+        """Labelled rows with repeated measurements reconciled per ``data.merge``; and the merge log."""
+        from planner.quality import merge_sources
+
+        merge = self.spec.data.merge
+        if merge is None:
+            raise CampaignError("this campaign has no data.merge section; add one to campaign.yaml to merge sources.")
+        frame = self.data()
+        frame = frame[frame[self.spec.target_names].notna().any(axis=1)].copy()
+        frame["_source"] = frame["_source"].fillna("observations")
+        keep = [c for c in frame.columns if not c.startswith("_")] + ["_source"]
+        merged, log = merge_sources(
+            frame[keep],
+            key=merge.key,
+            composition_column=merge.composition_column,
+            condition_columns=list(merge.condition_columns),
+            condition_tolerance=merge.condition_tolerance,
+            value_columns=self.spec.target_names,
+            strategy=merge.strategy,
+            trust_order=list(merge.trust_order) or None,
+            max_spread=merge.max_spread,
+            source_column="_source",
+            count_column="_n_merged",
+        )
+        return merged.reset_index(drop=True), log
 
     # Observations ---------------------------------------------------------------------
     def observe(

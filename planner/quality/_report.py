@@ -568,7 +568,7 @@ def assess(
     checks.append(_check_formulas(ctx, composition_column))
     checks.append(_check_rules(ctx, rules or {}, "validity", "rules", where))
     # -- completeness
-    checks += _check_completeness(ctx, targets, features, missing_threshold, row_missing_threshold)
+    checks += _check_completeness(ctx, targets, features, missing_threshold, row_missing_threshold, frozenset(meta))
     # -- timeliness
     checks += _check_timeliness(ctx, date_column, reference_date, max_age_days)
     # -- uniqueness
@@ -1233,7 +1233,12 @@ def _check_formulas(ctx: _Context, composition_column: str | None) -> QualityChe
 
 
 def _check_completeness(
-    ctx: _Context, targets: list[str], features: list[str], threshold: float, row_threshold: float
+    ctx: _Context,
+    targets: list[str],
+    features: list[str],
+    threshold: float,
+    row_threshold: float,
+    meta: frozenset[str] = frozenset(),
 ) -> list[QualityCheck]:
     frame = ctx.frame
     checks = []
@@ -1287,8 +1292,10 @@ def _check_completeness(
                 severity="warn", columns=targets, issues=ctx.limit(t_issues),
             )  # fmt: skip
         )
-    empty = [c for c in frame.columns if frame[c].isna().all()]
-    constant = [c for c in frame.columns if c not in empty and frame[c].nunique(dropna=True) <= 1]
+    # A single source label or one id per row is bookkeeping, not an uninformative feature.
+    modelled = [c for c in frame.columns if c not in meta]
+    empty = [c for c in modelled if frame[c].isna().all()]
+    constant = [c for c in modelled if c not in empty and frame[c].nunique(dropna=True) <= 1]
     e_issues = [{"row": None, "id": None, "column": c, "value": None, "detail": "every value missing"} for c in empty]
     e_issues += [
         {"row": None, "id": None, "column": c, "value": frame[c].dropna().iloc[0], "detail": "constant column"}
@@ -1297,7 +1304,7 @@ def _check_completeness(
     checks.append(
         _check(
             "completeness", "uninformative_columns", "columns that are entirely empty or constant carry no information",
-            n_checked=frame.shape[1], n_failed=len(empty) + len(constant),
+            n_checked=len(modelled), n_failed=len(empty) + len(constant),
             ok="no empty or constant columns",
             bad=(f"empty: {format_columns(empty)}; " if empty else "") + (f"constant: {format_columns(constant)}; " if constant else "")
             + "they are dropped before modelling (ColumnFilter)",

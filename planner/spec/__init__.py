@@ -11,6 +11,7 @@ from planner.spec._campaign import (
     FractionGroup,
     InputSpec,
     LinearConstraint,
+    MergeSpec,
     TargetSpec,
 )
 from planner.spec._io import dump_spec, load_spec, parse_spec, render_campaign_yaml
@@ -26,6 +27,7 @@ __all__ = [
     "FractionGroup",
     "InputSpec",
     "LinearConstraint",
+    "MergeSpec",
     "TargetSpec",
     "dump_spec",
     "load_spec",

@@ -40,11 +40,32 @@ class DataSource(_Frozen):
         return value
 
 
+class MergeSpec(_Frozen):
+    """How rows describing the same material (across sources) are reconciled before training."""
+
+    strategy: Literal["mean", "median", "trust", "drop"] = "median"
+    key: str | None = Field(default=None, description="id column; rows with the same id are one entity")
+    composition_column: str | None = Field(default=None, description="same normalized formula = same entity")
+    condition_columns: list[str] = Field(default_factory=list, description="must also match, e.g. temperature")
+    condition_tolerance: float | None = Field(default=None, ge=0)
+    trust_order: list[str] = Field(default_factory=list, description="source labels, most trusted first")
+    max_spread: float | None = Field(default=None, gt=0, description="drop groups whose values spread more")
+
+    @model_validator(mode="after")
+    def _complete(self) -> MergeSpec:
+        if self.key is None and self.composition_column is None:
+            raise ValueError("set key (an id column) and/or composition_column to say which rows are the same material")
+        if self.strategy == "drop" and self.max_spread is None:
+            raise ValueError("strategy 'drop' needs max_spread, the largest disagreement tolerated")
+        return self
+
+
 class DataSpec(_Frozen):
     sources: list[DataSource] = Field(default_factory=list)
     id_column: str | None = None
     group_column: str | None = Field(default=None, description="rows sharing a group never straddle CV folds")
     ignore: list[str] = Field(default_factory=list, description="columns kept in files but not used")
+    merge: MergeSpec | None = Field(default=None, description="reconcile repeated measurements across sources")
 
 
 class InputSpec(_Frozen):
@@ -166,6 +187,29 @@ class CampaignSpec(_Frozen):
             not_numeric = [c for c in group.columns if c in roles and roles[c] != "numeric"]
             if not_numeric:
                 problems.append(f"fraction_groups {group.name!r}: column(s) {not_numeric} must have role numeric")
+        merge = self.data.merge
+        if merge is not None:
+            known = set(roles) | {self.data.id_column, self.data.group_column} - {None}
+            named = [merge.key, merge.composition_column, *merge.condition_columns]
+            unknown = [c for c in named if c is not None and c not in known]
+            if unknown:
+                problems.append(f"data.merge: column(s) {unknown} are not inputs or the id/group column")
+            if merge.composition_column and roles.get(merge.composition_column) != "composition":
+                problems.append(f"data.merge.composition_column {merge.composition_column!r} must be an input with role composition")
+            labels = {s.label for s in self.data.sources}
+            stray = [t for t in merge.trust_order if t not in labels and t != "observations"]
+            if stray:
+                problems.append(f"data.merge.trust_order: {stray} are not source labels ({sorted(labels - {None})} or 'observations')")
+        for source in self.data.sources:
+            for column in source.units:
+                unit = next((i.unit for i in [*self.inputs, *self.targets] if i.name == column), "missing")
+                if unit == "missing":
+                    problems.append(f"data.sources {source.path!r}: units given for {column!r}, which is not an input or target")
+                elif unit is None:
+                    problems.append(
+                        f"data.sources {source.path!r}: {column!r} is declared in {source.units[column]!r} but the "
+                        f"campaign has no unit for it; set `unit:` on that input/target to convert into"
+                    )
         ds = self.design_space
         for name in ds.ranges:
             if name not in roles:

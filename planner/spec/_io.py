@@ -158,7 +158,10 @@ _SECTION_COMMENTS = {
     "name": None,
     "description": None,
     "data": "data files, relative to this directory; rows are samples. id_column names rows;\n"
-    "group_column keeps related rows (e.g. one composition at several temperatures) in one CV fold.",
+    "group_column keeps related rows (e.g. one composition at several temperatures) in one CV fold.\n"
+    "units: {column: unit in this file} converts to the campaign unit (pint syntax, e.g. mS/cm).\n"
+    "merge: {strategy: median|mean|trust|drop, key: ID, composition_column: C, condition_columns: [T]}\n"
+    "reconciles repeated measurements of one material across sources before training.",
     "inputs": "what describes a sample. role: numeric | categorical | composition (formula string)\n"
     "| smiles (treated as categorical) | date. Move a column to data.ignore to leave it out.",
     "fraction_groups": "input columns that are fractions of one whole and must sum to `total`",
