@@ -310,7 +310,10 @@ def run_search(
         n_started = 0
 
         def time_left() -> float | None:
-            return None if deadline is None else max(0.0, deadline - time.monotonic())
+            # the first pipeline always finishes: a search without one has nothing to refit
+            if deadline is None or not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+                return None
+            return max(0.0, deadline - time.monotonic())
 
         def budget_left() -> bool:
             if n_trials is not None and n_started >= n_trials:

@@ -1,0 +1,362 @@
+"""Matbench-style benchmark of the AutoML engine on any CSV, side by side with FLAML and a
+default random forest.
+
+Protocol: outer ``KFold(5, shuffle=True, random_state=18012019)`` (``GroupKFold`` with the
+same shuffle seed when a group column is given); the whole planner search runs inside each
+outer training fold with a fixed wall-clock budget; FLAML gets the same budget on the same
+folds; MAE / RMSE (regression) or accuracy / ROC-AUC (classification) on the outer test folds.
+
+Examples (from the repository root)::
+
+    python benchmarks/automl/matbench_protocol.py --preset lce --budget-s 45
+    python benchmarks/automl/matbench_protocol.py --csv data.csv --target y --task regression \\
+        --drop id --group batch --budget-s 60
+    python benchmarks/automl/matbench_protocol.py --throughput --preset lce --space fast --seconds 120
+    python benchmarks/automl/matbench_protocol.py --report   # rebuild results/RESULTS.md
+
+FLAML is not a project dependency: install it in the benchmark environment with
+``pip install --no-deps flaml==2.7.0`` (``flaml[automl]`` pins ``xgboost<3`` and would
+replace the project's ``xgboost-cpu``; its other extras are already installed). Without it,
+``--methods`` must leave ``flaml`` out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[2]
+DATASETS = (REPO / ".." / "shared" / "datasets").resolve()
+RESULTS = Path(__file__).resolve().parent / "results"
+OUTER_SEED = 18012019
+N_OUTER = 5
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "lce": {
+        "csv": "kim2023_pnas_electrolyte_ce/CE_data_with_names.csv",
+        "target": "LCE",
+        "task": "regression",
+        "drop": ["Electrolyte"],
+    },
+    "llzo_log_cond": {
+        "csv": "llzo_doped_conductivity/llzo_dataset_clean.csv",
+        "target": "log_cond",
+        "task": "regression",
+        "drop": ["source", "conductivity", "good_cond"],
+    },
+    "llzo_good_cond": {
+        "csv": "llzo_doped_conductivity/llzo_dataset_clean.csv",
+        "target": "good_cond",
+        "task": "classification",
+        "drop": ["source", "conductivity", "log_cond"],
+    },
+    "liverpool_rt": {
+        "csv": "liverpool_li_ion_conductivity/LiIonDatabase.csv",
+        "target": "log_target",
+        "task": "regression",
+        "drop": ["ID", "source", "target"],
+        "query": "temperature >= 15 and temperature <= 35",
+        "group": "composition",
+        "roles": {"composition": "composition", "family": "categorical", "ChemicalFamily": "categorical", "temperature": "numeric"},
+    },
+}
+
+
+def load_table(cfg: dict[str, Any]) -> tuple[pd.DataFrame, pd.Series, pd.Series | None, dict[str, str] | None]:
+    path = Path(cfg["csv"])
+    path = path if path.is_absolute() or path.exists() else DATASETS / path
+    frame = pd.read_csv(path, encoding="utf-8-sig").dropna(how="all")
+    if cfg.get("query"):
+        frame = frame.query(cfg["query"])
+    frame = frame[frame[cfg["target"]].notna()].reset_index(drop=True)
+    y = frame[cfg["target"]]
+    if cfg["task"] == "classification":
+        y = y.astype(int)
+    groups = frame[cfg["group"]].astype(str) if cfg.get("group") else None
+    X = frame.drop(columns=[cfg["target"], *cfg.get("drop", [])])
+    return X, y, groups, cfg.get("roles")
+
+
+def outer_splits(X: pd.DataFrame, groups: pd.Series | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import GroupKFold, KFold
+
+    if groups is None:
+        return list(KFold(N_OUTER, shuffle=True, random_state=OUTER_SEED).split(X))
+    return list(GroupKFold(N_OUTER, shuffle=True, random_state=OUTER_SEED).split(X, groups=groups))
+
+
+def featurize_for_baselines(X: pd.DataFrame, roles: dict[str, str] | None) -> pd.DataFrame:
+    """Composition strings become Magpie descriptors (row-wise, no learned state: no leakage)."""
+    from planner.automl._build import composition_featurizer
+
+    out = X.copy()
+    for col, role in (roles or {}).items():
+        if role == "composition":
+            feats = composition_featurizer(col).fit_transform(out[[col]])
+            feats = pd.DataFrame(np.asarray(feats, dtype=float), index=out.index).add_prefix(f"{col}_")
+            out = pd.concat([out.drop(columns=[col]), feats], axis=1)
+    for col in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = out[col].astype("category")
+    return out
+
+
+def score(task: str, y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None) -> dict[str, float]:
+    from sklearn import metrics
+
+    if task == "regression":
+        return {"mae": float(metrics.mean_absolute_error(y_true, y_pred)), "rmse": float(np.sqrt(metrics.mean_squared_error(y_true, y_pred)))}
+    out = {"accuracy": float(metrics.accuracy_score(y_true, y_pred))}
+    if proba is not None:
+        out["roc_auc"] = float(metrics.roc_auc_score(y_true, proba[:, 1]))
+    return out
+
+
+def run_planner(X, y, groups, roles, train, test, *, task, budget_s, space, seed, study_dir) -> dict[str, Any]:
+    from planner.automl import nested_cv
+
+    start = time.perf_counter()
+    result = nested_cv(
+        X, y, task=task, search_space=space, outer_cv=[(train, test)], n_trials=None, timeout_s=budget_s,
+        seed=seed, groups=groups, column_roles=roles, storage_url=f"sqlite:///{study_dir / 'optuna.db'}",
+        study_name=f"bench-{int(time.time() * 1000)}",
+    )
+    fold = result.folds[0]
+    return {
+        **{k: v for k, v in fold.metrics.items() if k in ("mae", "rmse", "accuracy", "roc_auc")},
+        "seconds": round(time.perf_counter() - start, 1),
+        "n_trials": fold.n_trials,
+        "pipeline": fold.pipeline,
+        "inner_score": fold.inner_score,
+    }
+
+
+def run_flaml(Xf, y, train, test, *, task, budget_s, seed) -> dict[str, Any]:
+    from flaml import AutoML
+
+    automl = AutoML()
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        automl.fit(
+            Xf.iloc[train], y.iloc[train], task=task, time_budget=budget_s, metric="mae" if task == "regression" else "roc_auc",
+            seed=seed, n_jobs=1, verbose=0,
+        )
+    proba = automl.predict_proba(Xf.iloc[test]) if task == "classification" else None
+    pred = automl.predict(Xf.iloc[test])
+    return {
+        **score(task, y.iloc[test].to_numpy(), np.asarray(pred), proba),
+        "seconds": round(time.perf_counter() - start, 1),
+        "best_estimator": automl.best_estimator,
+    }
+
+
+def run_rf(Xf, y, train, test, *, task, seed) -> dict[str, Any]:
+    from sklearn.compose import make_column_selector, make_column_transformer
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    start = time.perf_counter()
+    prep = make_column_transformer(
+        (SimpleImputer(strategy="median", keep_empty_features=True), make_column_selector(dtype_include="number")),
+        (make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore", sparse_output=False)), make_column_selector(dtype_exclude="number")),
+    )
+    rf = RandomForestClassifier(random_state=seed, n_jobs=1) if task == "classification" else RandomForestRegressor(random_state=seed, n_jobs=1)
+    Xo = Xf.astype({c: object for c in Xf.columns if isinstance(Xf[c].dtype, pd.CategoricalDtype)})
+    model = make_pipeline(prep, rf).fit(Xo.iloc[train], y.iloc[train])
+    proba = model.predict_proba(Xo.iloc[test]) if task == "classification" else None
+    return {**score(task, y.iloc[test].to_numpy(), model.predict(Xo.iloc[test]), proba), "seconds": round(time.perf_counter() - start, 1)}
+
+
+def benchmark(name: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    X, y, groups, roles = load_table(cfg)
+    task = cfg["task"]
+    space = args.space or ("small_data" if len(y) < 300 else "default")
+    splits = outer_splits(X, groups)
+    Xf = featurize_for_baselines(X, roles)
+    methods = args.methods.split(",")
+    study_dir = RESULTS / ".studies" / name
+    study_dir.mkdir(parents=True, exist_ok=True)
+    record: dict[str, Any] = {
+        "dataset": name,
+        "config": cfg,
+        "task": task,
+        "n_rows": int(len(y)),
+        "n_features": int(X.shape[1]),
+        "outer": f"{'GroupKFold' if groups is not None else 'KFold'}({N_OUTER}, shuffle=True, random_state={OUTER_SEED})",
+        "budget_s_per_fold": args.budget_s,
+        "planner_space": space,
+        "methods": methods,
+        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()},
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "folds": [],
+    }
+    for k, (train, test) in enumerate(splits):
+        row: dict[str, Any] = {"fold": k, "n_train": int(len(train)), "n_test": int(len(test))}
+        if "planner" in methods:
+            row["planner"] = run_planner(X, y, groups, roles, train, test, task=task, budget_s=args.budget_s, space=space, seed=args.seed, study_dir=study_dir)
+        if "flaml" in methods:
+            row["flaml"] = run_flaml(Xf, y, train, test, task=task, budget_s=args.budget_s, seed=args.seed)
+        if "rf" in methods:
+            row["rf"] = run_rf(Xf, y, train, test, task=task, seed=args.seed)
+        record["folds"].append(row)
+        print(json.dumps(row), flush=True)
+    record["machine"]["loadavg_end"] = os.getloadavg()
+    record["summary"] = summarize(record)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}.json"
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(tmp, out)
+    return record
+
+
+def summarize(record: dict[str, Any]) -> dict[str, Any]:
+    metrics = ("mae", "rmse") if record["task"] == "regression" else ("accuracy", "roc_auc")
+    out: dict[str, Any] = {}
+    for method in record["methods"]:
+        for m in metrics:
+            vals = [f[method][m] for f in record["folds"] if m in f.get(method, {})]
+            if vals:
+                out[f"{method}_{m}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
+    key = metrics[0]
+    if {"planner", "flaml"} <= set(record["methods"]):
+        ratios = [f["planner"][key] / f["flaml"][key] for f in record["folds"]]
+        out[f"{key}_ratio_planner_over_flaml"] = {"mean": float(np.mean(ratios)), "std": float(np.std(ratios)), "per_fold": ratios}
+    if "planner" in record["methods"]:
+        out["planner_trials_per_fold"] = [f["planner"]["n_trials"] for f in record["folds"]]
+    return out
+
+
+def throughput(args: argparse.Namespace) -> dict[str, Any]:
+    """Trials per minute of the search on the whole table, one worker per core."""
+    from planner.automl import run_search
+
+    cfg = PRESETS[args.preset]
+    X, y, groups, roles = load_table(cfg)
+    space = args.space or "fast"
+    study_dir = RESULTS / ".studies" / "throughput"
+    study_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    study = run_search(
+        X, y, task=cfg["task"], search_space=space, storage_url=f"sqlite:///{study_dir / 'optuna.db'}",
+        study_name=f"tp-{space}-{int(time.time())}", n_trials=None, timeout_s=args.seconds, seed=args.seed,
+        groups=groups, column_roles=roles, n_workers=args.workers,
+    )
+    elapsed = time.perf_counter() - start
+    states = pd.Series([t.state.name for t in study.trials]).value_counts().to_dict()
+    record = {
+        "dataset": args.preset,
+        "space": space,
+        "n_workers": args.workers,
+        "seconds": round(elapsed, 1),
+        "n_trials": len(study.trials),
+        "trials_per_minute": round(60 * len(study.trials) / elapsed, 2),
+        "states": states,
+        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "machine": {"cpus": os.cpu_count(), "loadavg_end": os.getloadavg()},
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    out = RESULTS / f"throughput_{args.preset}_{space}.json"
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record))
+    return record
+
+
+def report() -> str:
+    """Rebuild results/RESULTS.md from the JSON records."""
+    lines = ["# AutoML benchmark results", "", "Generated by `python benchmarks/automl/matbench_protocol.py --report` from the JSON files beside it;", "each JSON file holds the exact command that produced it.", ""]
+    for path in sorted(RESULTS.glob("*.json")):
+        rec = json.loads(path.read_text())
+        if path.name.startswith("throughput_"):
+            continue
+        s = rec["summary"]
+        key = "mae" if rec["task"] == "regression" else "accuracy"
+        lines += [f"## {rec['dataset']} ({rec['task']}, n={rec['n_rows']})", "", f"- outer folds: `{rec['outer']}`; budget {rec['budget_s_per_fold']} s per fold per AutoML method; planner space `{rec['planner_space']}`",
+                  f"- command: `{rec['command']}`", f"- load average (1/5/15 min) at start {rec['machine']['loadavg_start']}, end {rec['machine'].get('loadavg_end')} on {rec['machine']['cpus']} cores", ""]
+        metrics = ("mae", "rmse") if rec["task"] == "regression" else ("accuracy", "roc_auc")
+        lines.append("| method | " + " | ".join(f"{m} (mean ± std over folds)" for m in metrics) + " |")
+        lines.append("|---|" + "---|" * len(metrics))
+        for method in rec["methods"]:
+            cells = [f"{s[f'{method}_{m}']['mean']:.4f} ± {s[f'{method}_{m}']['std']:.4f}" if f"{method}_{m}" in s else "-" for m in metrics]
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        ratio = s.get(f"{key}_ratio_planner_over_flaml")
+        if ratio:
+            lines += ["", f"{key.upper()} ratio planner / FLAML: **{ratio['mean']:.3f} ± {ratio['std']:.3f}** (per fold: {', '.join(f'{r:.3f}' for r in ratio['per_fold'])})"]
+        if "planner_trials_per_fold" in s:
+            lines.append(f"planner trials per outer fold: {s['planner_trials_per_fold']}")
+        lines += ["", "| fold | " + " | ".join(f"{m} {key}" for m in rec["methods"]) + " | planner pipeline |", "|---|" + "---|" * (len(rec["methods"]) + 1)]
+        for f in rec["folds"]:
+            cells = [f"{f[m][key]:.4f}" if m in f else "-" for m in rec["methods"]]
+            lines.append(f"| {f['fold']} | " + " | ".join(cells) + f" | {f.get('planner', {}).get('pipeline', '-')} |")
+        lines.append("")
+    tps = sorted(RESULTS.glob("throughput_*.json"))
+    if tps:
+        lines += ["## Search throughput", "", "| dataset | space | workers | trials/min | trials | seconds | states | load avg at end | command |", "|---|---|---|---|---|---|---|---|---|"]
+        for path in tps:
+            r = json.loads(path.read_text())
+            lines.append(f"| {r['dataset']} | {r['space']} | {r['n_workers']} | {r['trials_per_minute']} | {r['n_trials']} | {r['seconds']} | {r['states']} | {r['machine']['loadavg_end']} | `{r['command']}` |")
+        lines.append("")
+    text = "\n".join(lines)
+    (RESULTS / "RESULTS.md").write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    global RESULTS
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="a dataset from ../shared/datasets")
+    parser.add_argument("--csv", help="any CSV (instead of --preset)")
+    parser.add_argument("--target")
+    parser.add_argument("--task", choices=("regression", "classification"), default="regression")
+    parser.add_argument("--drop", nargs="*", default=[], help="columns that are not features")
+    parser.add_argument("--group", help="group column (grouped outer and inner folds)")
+    parser.add_argument("--query", help="pandas query selecting rows, e.g. 'temperature >= 15'")
+    parser.add_argument("--name", help="result name for --csv runs")
+    parser.add_argument("--budget-s", type=float, default=60.0, help="wall-clock budget per outer fold per AutoML method")
+    parser.add_argument("--space", help="planner search space (default: small_data below 300 rows, else default)")
+    parser.add_argument("--methods", default="planner,flaml,rf")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--throughput", action="store_true", help="measure trials per minute instead")
+    parser.add_argument("--seconds", type=float, default=120.0, help="throughput run length")
+    parser.add_argument("--workers", type=int, default=2, help="throughput: trials evaluated at once")
+    parser.add_argument("--report", action="store_true", help="only rebuild results/RESULTS.md")
+    parser.add_argument("--out", default=None, help="results folder (default: benchmarks/automl/results)")
+    args = parser.parse_args(argv)
+    if args.out:
+        RESULTS = Path(args.out)
+    if args.report:
+        print(report())
+        return 0
+    if args.throughput:
+        if not args.preset:
+            parser.error("--throughput needs --preset")
+        throughput(args)
+        return 0
+    if args.preset:
+        name, cfg = args.preset, dict(PRESETS[args.preset])
+    elif args.csv and args.target:
+        name = args.name or Path(args.csv).stem
+        cfg = {"csv": args.csv, "target": args.target, "task": args.task, "drop": args.drop, "group": args.group, "query": args.query}
+    else:
+        parser.error("give --preset or --csv with --target")
+    benchmark(name, cfg, args)
+    report()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
