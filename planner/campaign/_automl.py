@@ -49,8 +49,45 @@ def training_data(campaign: Campaign, target: str) -> TrainingData:
             X[name] = pd.to_numeric(X[name], errors="coerce")
         elif role in {"categorical", "composition"}:
             X[name] = X[name].astype("string").astype(object).where(X[name].notna(), None)
+    X, roles = add_related_features(campaign, frame, X, roles)
     groups = frame[spec.data.group_column].astype(str) if spec.data.group_column else None
     return TrainingData(X=X, y=frame[target], groups=groups, column_roles=roles)
+
+
+def add_related_features(
+    campaign: Campaign, frame: pd.DataFrame, X: pd.DataFrame, roles: dict[str, str]
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Append per-row aggregates of each declared child table (featuretools deep feature synthesis).
+
+    The aggregates summarise each row's own child records (e.g. its first 100 cycles), never
+    other rows or targets, so computing them before the CV split leaks nothing.
+    """
+    spec = campaign.spec
+    if not spec.data.related:
+        return X, roles
+    from planner.features import relational_features
+    from planner.io import read_table
+
+    roles = dict(roles)
+    X = X.copy()
+    for table in spec.data.related:
+        key = table.key or spec.data.id_column
+        child, _ = read_table(campaign._resolve(table.path), delimiter=table.delimiter, what=f"related table {table.name!r}")
+        features = relational_features(
+            frame,
+            child,
+            parent_key=key,
+            child_key=table.child_key,
+            time_column=table.time_column,
+            value_columns=table.value_columns,
+            aggregations=tuple(table.aggregations),
+            windows=tuple(table.windows),
+            child_name=table.name,
+        )
+        for column in features.columns:
+            X[column] = pd.to_numeric(features[column], errors="coerce").to_numpy()
+            roles[column] = "numeric"
+    return X, roles
 
 
 def run_automl(
@@ -150,9 +187,11 @@ def predict_table(campaign: Campaign, table: Any, *, targets: list[str] | None =
             )
         fitted = load_fitted(directory)
         X = out[spec.input_names].copy()
-        for name, role in {i.name: _ENGINE_ROLE[i.role] for i in spec.inputs}.items():
+        roles = {i.name: _ENGINE_ROLE[i.role] for i in spec.inputs}
+        for name, role in roles.items():
             if role == "numeric":
                 X[name] = pd.to_numeric(X[name], errors="coerce")
+        X, _ = add_related_features(campaign, out, X, roles)
         predictions = fitted.predict(X).reset_index(drop=True)
         for column in predictions.columns:
             out[f"{target}_{column}"] = predictions[column].to_numpy()

@@ -12,6 +12,7 @@ from planner.spec._campaign import (
     InputSpec,
     LinearConstraint,
     MergeSpec,
+    RelatedTable,
     TargetSpec,
 )
 from planner.spec._io import dump_spec, load_spec, parse_spec, render_campaign_yaml
@@ -28,6 +29,7 @@ __all__ = [
     "InputSpec",
     "LinearConstraint",
     "MergeSpec",
+    "RelatedTable",
     "TargetSpec",
     "dump_spec",
     "load_spec",

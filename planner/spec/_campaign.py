@@ -60,12 +60,27 @@ class MergeSpec(_Frozen):
         return self
 
 
+class RelatedTable(_Frozen):
+    """A child table (e.g. cycling records per cell) aggregated into per-row features (featuretools)."""
+
+    path: str = Field(min_length=1)
+    name: str = Field(default="records", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="used in feature names")
+    key: str | None = Field(default=None, description="column of the main table; default: data.id_column")
+    child_key: str | None = Field(default=None, description="column of the child table; default: same as key")
+    time_column: str | None = Field(default=None, description="orders child rows (cycle number); needed for trend")
+    value_columns: list[str] | None = None
+    aggregations: list[str] = Field(default_factory=lambda: ["mean", "std", "min", "max", "skew", "trend", "count"])
+    windows: list[int] = Field(default_factory=list, description="also aggregate the first N child rows")
+    delimiter: str | None = None
+
+
 class DataSpec(_Frozen):
     sources: list[DataSource] = Field(default_factory=list)
     id_column: str | None = None
     group_column: str | None = Field(default=None, description="rows sharing a group never straddle CV folds")
     ignore: list[str] = Field(default_factory=list, description="columns kept in files but not used")
     merge: MergeSpec | None = Field(default=None, description="reconcile repeated measurements across sources")
+    related: list[RelatedTable] = Field(default_factory=list, description="child tables aggregated into features")
 
 
 class InputSpec(_Frozen):
@@ -187,6 +202,7 @@ class CampaignSpec(_Frozen):
             not_numeric = [c for c in group.columns if c in roles and roles[c] != "numeric"]
             if not_numeric:
                 problems.append(f"fraction_groups {group.name!r}: column(s) {not_numeric} must have role numeric")
+        known_columns = set(roles) | {self.data.id_column, self.data.group_column} - {None}
         merge = self.data.merge
         if merge is not None:
             known = set(roles) | {self.data.id_column, self.data.group_column} - {None}
@@ -200,6 +216,12 @@ class CampaignSpec(_Frozen):
             stray = [t for t in merge.trust_order if t not in labels and t != "observations"]
             if stray:
                 problems.append(f"data.merge.trust_order: {stray} are not source labels ({sorted(labels - {None})} or 'observations')")
+        for table in self.data.related:
+            key = table.key or self.data.id_column
+            if key is None:
+                problems.append(f"data.related {table.path!r}: set `key` (or data.id_column) to join it to the main table")
+            elif key not in known_columns:
+                problems.append(f"data.related {table.path!r}: key {key!r} is not the id column or an input")
         for source in self.data.sources:
             for column in source.units:
                 unit = next((i.unit for i in [*self.inputs, *self.targets] if i.name == column), "missing")
