@@ -156,3 +156,32 @@ def test_resuming_with_another_metric_is_refused(kim_ce, kim_study, storage_url)
     X, y = kim_ce
     with pytest.raises(SpecError, match=r"started with metric 'mae', now 'rmse'.*start a new study"):
         run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="lce", n_trials=1, seed=11, metric="rmse")
+
+
+def test_callbacks_and_progress_bar_see_every_trial(kim_ce, storage_url, capsys):
+    X, y = kim_ce
+    seen = []
+    study = run_search(
+        X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="cb", n_trials=2, seed=0,
+        callbacks=[lambda study, trial: seen.append((trial.number, trial.state.name, trial.user_attrs["pipeline"]))], progress=True,
+    )
+    assert seen == [(0, "COMPLETE", "median-impute > standard-scale > ridge"), (1, "COMPLETE", "median-impute > standard-scale > rf")]
+    assert "best mae=" in capsys.readouterr().err
+    assert len(study.trials) == 2
+
+
+def test_resuming_after_editing_the_space_file_is_refused(kim_ce, storage_url, tmp_path, repo_root):
+    X, y = kim_ce
+    space = tmp_path / "mine.yaml"
+    space.write_text((repo_root / "search_spaces" / "fast.yaml").read_text())
+    run_search(X, y, task="regression", search_space=space, storage_url=storage_url, study_name="e", n_trials=1)
+    space.write_text(space.read_text().replace("high: 60, default: 30", "high: 90, default: 30"))
+    with pytest.raises(SpecError, match=r"started with search space content .* start a new study"):
+        run_search(X, y, task="regression", search_space=space, storage_url=storage_url, study_name="e", n_trials=1)
+
+
+def test_timeout_only_budget_stops_asking(kim_ce, storage_url):
+    X, y = kim_ce
+    study = run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="t", n_trials=None, timeout_s=1.0, seed=0)
+    assert 1 <= len(study.trials) < 50
+    assert study.trials[0].state == STATES.COMPLETE, "the first pipeline always finishes"
