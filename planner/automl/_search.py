@@ -270,7 +270,7 @@ def run_search(
         executor = make_executor(executor or "local", n_workers)
         own_executor = executor is not None
     bar = None
-    in_flight: dict[cf.Future, Any] = {}
+    in_flight: dict[cf.Future | None, Any] = {}  # None: the trial running in the driver
     try:
         study = _open_study(storage_url=storage_url, study_name=study_name, direction=objective.direction, info=info, n_warmup=n_warmup, seed=seed)
         _fail_stale(study, "interrupted: the search stopped before this trial finished")
@@ -329,7 +329,9 @@ def run_search(
                     trial.report(value, step)
                     return trial.should_prune()
 
+                in_flight[None] = (trial, params)
                 result = evaluate_pipeline(params, data.X, data.y, on_fold=on_fold, time_limit_s=time_left(), **eval_kwargs)
+                del in_flight[None]
                 finished(_tell(study, trial, result, report=False))
         else:
             while budget_left() or in_flight:
@@ -339,7 +341,7 @@ def run_search(
                     rule = _stop_rule(study, objective.direction, n_warmup)
                     future = executor.submit(evaluate_pipeline, params, data.X, data.y, on_fold=rule, time_limit_s=time_left(), **eval_kwargs)
                     in_flight[future] = (trial, params)
-                done, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
+                done, _ = cf.wait([f for f in in_flight if f is not None], return_when=cf.FIRST_COMPLETED)
                 for future in done:
                     trial, params = in_flight.pop(future)
                     try:
@@ -349,7 +351,8 @@ def run_search(
                     finished(_tell(study, trial, result, report=True))
     except BaseException:
         for future, (trial, _) in in_flight.items():
-            future.cancel()
+            if future is not None:
+                future.cancel()
             trial.set_user_attr("failure_reason", "interrupted: the search stopped before this trial finished")
             study.tell(trial, state=TrialState.FAIL)
         raise

@@ -185,3 +185,28 @@ def test_timeout_only_budget_stops_asking(kim_ce, storage_url):
     study = run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="t", n_trials=None, timeout_s=1.0, seed=0)
     assert 1 <= len(study.trials) < 50
     assert study.trials[0].state == STATES.COMPLETE, "the first pipeline always finishes"
+
+
+def test_an_interrupted_search_leaves_no_running_trial_and_resumes(kim_ce, storage_url):
+    X, y = kim_ce
+
+    def interrupt(study, trial):
+        if trial.number == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="i", n_trials=4, seed=0, callbacks=[interrupt])
+    study = optuna.load_study(study_name="i", storage=storage_url)
+    assert [t.state for t in study.trials] == [STATES.COMPLETE, STATES.COMPLETE]
+    study = run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="i", n_trials=2, seed=0)
+    assert len(study.trials) == 4 and STATES.RUNNING not in {t.state for t in study.trials}
+
+
+def test_trials_left_running_by_a_killed_driver_are_closed_as_failed(kim_ce, storage_url):
+    X, y = kim_ce
+    study = run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="k", n_trials=1, seed=0)
+    orphan = study.ask()  # what a driver killed mid-trial leaves behind
+    study = run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="k", n_trials=1, seed=0)
+    closed = study.trials[orphan.number]
+    assert closed.state == STATES.FAIL and closed.user_attrs["failure_reason"].startswith("interrupted")
+    assert len(study.trials) == 3
