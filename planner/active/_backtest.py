@@ -53,12 +53,17 @@ class Arm:
         surrogate: ``"gp"``, ``"rf"``, ``"et"`` or a scikit-learn regressor/pipeline (cloned
             and refitted at every iteration).
         options: Further keyword arguments of :func:`suggest` (``beta``, ...).
+        policy: Instead of :func:`suggest`, an external recommender (another library, for a
+            side-by-side comparison) called as ``policy(observed_X, observed_y, candidates,
+            targets, n, seed)`` that returns ``n`` index labels of ``candidates`` not yet
+            observed. It must be picklable (a module-level function) for process executors.
     """
 
     label: str
     strategy: str = "qlognei"
     surrogate: Any = "gp"
     options: Mapping[str, Any] = field(default_factory=dict)
+    policy: Callable[..., Sequence[int]] | None = None
 
     @classmethod
     def parse(cls, spec: str | Arm) -> Arm:
@@ -214,6 +219,23 @@ def _run_task(task: _Task) -> dict[str, Any]:
             k = min(task.batch_size, task.budget - len(order))
             observed = task.pool.iloc[order]
             try:
+                if task.arm.policy is not None:
+                    picked = [
+                        int(i)
+                        for i in task.arm.policy(
+                            observed[list(task.inputs)],
+                            observed[names],
+                            task.pool[list(task.inputs)],
+                            [(t.name, t.direction) for t in task.targets],
+                            k,
+                            task.seed * 100_003 + iteration,
+                        )
+                    ]
+                    if len(set(picked)) != k or set(picked) & set(order):
+                        raise DataValidationError(f"policy of arm {task.arm.label!r} returned {picked}, not {k} new rows")
+                    order.extend(picked)
+                    iteration += 1
+                    continue
                 result = suggest(
                     observed[list(task.inputs)],
                     observed[names],
@@ -380,7 +402,15 @@ def backtest(
     metadata = {
         "targets": [(t.name, t.direction) for t in specs],
         "inputs": list(inputs),
-        "arms": [{"label": a.label, "strategy": a.strategy, "surrogate": _describe(a.surrogate), "options": dict(a.options)} for a in arms],
+        "arms": [
+            {
+                "label": a.label,
+                "strategy": a.strategy if a.policy is None else f"policy {getattr(a.policy, '__name__', a.policy)}",
+                "surrogate": _describe(a.surrogate) if a.policy is None else None,
+                "options": dict(a.options),
+            }
+            for a in arms
+        ],
         "n_seeds": n_seeds,
         "n_initial": n_initial,
         "batch_size": batch_size,

@@ -1,0 +1,79 @@
+"""The benchmark pools, loaded as their PROVENANCE.md files describe them.
+
+Each entry gives the pool (raw rows; replicates are averaged by ``backtest``), its inputs,
+targets with directions, and the protocol used here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+SHARED = (Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets").resolve()
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    pool: pd.DataFrame
+    inputs: list[str]
+    targets: list[tuple[str, str]]
+    n_initial: int
+    batch_size: int
+    budget: int
+    categorical: list[str] | None = None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _liang(file: str, target: str, direction: str, budget: int) -> tuple[pd.DataFrame, list[str], list[tuple[str, str]]]:
+    df = pd.read_csv(SHARED / "liang2021_pvlab" / file)
+    assert df.columns[-1] == target, (file, df.columns[-1])
+    return df, list(df.columns[:-1]), [(target, direction)]
+
+
+def load(name: str) -> Benchmark:
+    """One benchmark by name (see :data:`NAMES`)."""
+    liang_note = "Liang et al. 2021 protocol: pool of unique inputs (replicates averaged), 2 random starts, top = best 5%"
+    if name == "agnp":
+        df, inputs, targets = _liang("AgNP_dataset.csv", "loss", "min", 50)
+        return Benchmark(name, df, inputs, targets, n_initial=2, batch_size=4, budget=50, note=liang_note)
+    if name == "autoam":
+        df, inputs, targets = _liang("AutoAM_dataset.csv", "Score", "max", 50)
+        return Benchmark(name, df, inputs, targets, n_initial=2, batch_size=4, budget=50, note=liang_note)
+    if name == "crossed_barrel":
+        df, inputs, targets = _liang("Crossed_barrel_dataset.csv", "toughness", "max", 80)
+        return Benchmark(name, df, inputs, targets, n_initial=2, batch_size=4, budget=70, note=liang_note)
+    if name in ("oer_3496", "oer_3851"):
+        plate = name.split("_")[1]
+        df = pd.read_csv(SHARED / "olympus_oer_plates" / f"plate_{plate}" / "data_with_header.csv")
+        inputs = [c for c in df.columns if c.endswith("_load")]
+        return Benchmark(
+            name, df, inputs, [("overpotential", "min")], n_initial=5, batch_size=5, budget=100,
+            note="6-element composition simplex on a 10 at% grid (fractions sum to 1); pool of all plate compositions",
+        )
+    if name == "btz":
+        df = pd.read_csv(SHARED / "cobol_btz_solubility" / "btz_pool_all_218.csv")
+        # Single solvents have no second solvent: an explicit level, not a missing value.
+        df = df.fillna({"Solvent2": "none", "SMILES2": "none"})
+        inputs = ["Solvent1", "Solvent1_volFraction", "Solvent2", "Solvent2_volFraction"]
+        return Benchmark(
+            name, df, inputs, [("BTZ_molar_conc_20Celcius(M)", "max")], n_initial=5, batch_size=5, budget=60,
+            categorical=["Solvent1", "Solvent2"],
+            note="solvent names one-hot (SMILES carry the same information), volume fractions numeric",
+        )
+    if name == "redoxmers":
+        df = pd.read_csv(SHARED / "olympus_redoxmers" / "data_with_header.csv")
+        return Benchmark(
+            name, df, ["r1_label", "r3_label", "r4_label", "r5_label"],
+            [("abs_lam_diff", "min"), ("ered", "min"), ("gsol", "min")], n_initial=5, batch_size=10, budget=55,
+            categorical=["r1_label", "r3_label", "r4_label", "r5_label"],
+            note="3 objectives, 4 categorical substituents; top set = the pool's Pareto front; hypervolume fraction",
+        )
+    raise KeyError(f"unknown benchmark {name!r}; choose from {NAMES}")
+
+
+NAMES = ["agnp", "autoam", "crossed_barrel", "oer_3496", "oer_3851", "btz", "redoxmers"]
