@@ -84,7 +84,7 @@ def _git_commit() -> str:
     import subprocess
 
     def git(*a: str) -> str:
-        return subprocess.run(["git", *a], cwd=HERE, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(["git", *a], cwd=HERE.parents[1], capture_output=True, text=True).stdout.strip()
 
     dirty = git("status", "--porcelain", "--", "planner/active", "benchmarks/active/run_backtests.py")
     return git("rev-parse", "HEAD") + (" (planner/active modified)" if dirty else "")
