@@ -32,7 +32,7 @@ return Array.from(document.querySelectorAll('.plotly-graph-div')).map(function (
   var svg = div.querySelector('svg.main-svg');
   var svgWidth = svg ? svg.getBoundingClientRect().width : 0;
   var svgs = div.querySelectorAll('svg.main-svg');
-  var marks = div.querySelectorAll('g.trace path, g.trace image, g.trace rect, g.trace text');
+  var marks = div.querySelectorAll('g.trace path, g.trace image, g.trace rect, g.trace text, g.hm image, .imagelayer image');
   return {id: div.id, width: box.width, svg_width: svgWidth, height: box.height, n_svg: svgs.length, n_marks: marks.length,
           n_canvas: div.querySelectorAll('canvas').length, n_traces: (div.data || []).length,
           title: (div.layout && div.layout.title && div.layout.title.text) || ''};

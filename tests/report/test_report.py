@@ -75,7 +75,7 @@ def test_classification_report(llzo_campaign: Path, artifacts_dir: Path) -> None
     text = result.html_path.read_text(encoding="utf-8")
     assert "Confusion matrix (out-of-fold)" in text and "ROC (out-of-fold)" in text
     assert "Probability calibration" in text
-    assert "Best-so-far curves apply to regression targets" in text
+    assert any("No experiments have been added in the campaign yet" in m for m in result.missing)
     shutil.copy(result.html_path, artifacts_dir / "llzo_report.html")
 
 
