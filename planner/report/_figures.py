@@ -17,7 +17,7 @@ PALETTE = (
     "#1F4E79", "#A65E00", "#2E6B2A", "#9C2F2E", "#3F7F7A", "#6E4470", "#8C7A1E", "#5E4436", "#C2677A", "#6F6A66",
 )  # fmt: skip
 NEUTRAL = "#8A94A3"
-BEST = "#D62728"
+BEST = "#1F2933"  # near-black: no model family shares it
 FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "DejaVu Sans", sans-serif'
 
 
