@@ -658,14 +658,12 @@ def backtests(ctx: Context) -> Section:
             colors = {s: ("#7f7f7f" if s == "random" else F.PALETTE[i % len(F.PALETTE)]) for i, s in enumerate(strategies)}
             figs = []
             if "top_pct" in curves:
-                figs.append(ctx.figures(F.backtest_curves(curves, "top_pct", title="Top% found", y_label=f"top candidates found ({_pct_unit(curves)})", colors=colors), height=400))
+                figs.append(ctx.figures(F.backtest_curves(curves, "top_pct", title=f"Top% found ({run.top_label})", y_label=f"share of the top set found ({_pct_unit(curves)})", colors=colors), height=400))
             if "best_so_far" in curves:
                 figs.append(ctx.figures(F.backtest_curves(curves, "best_so_far", title="Best so far", y_label="best objective so far", colors=colors), height=400))
             sec.add(grid(figs))
             sec.note("Lines: median over seeds; bands: 25–75 % of seeds.")
-        tables = _summary_tables(run.summary) if isinstance(run.summary, dict) else []
-        if isinstance(run.summary, Missing):
-            sec.note(run.summary.reason)
+        tables = list(run.tables)
         if not any(_is_factor_table(name) for name, _ in tables) and not isinstance(curves, Missing) and "top_pct" in curves:
             tables += _factors_from_curves(curves)
         for name, frame in tables:
@@ -683,25 +681,7 @@ def _pct_unit(curves: pd.DataFrame) -> str:
 
 def _is_factor_table(name: str) -> bool:
     lowered = name.lower()
-    return any(k in lowered for k in ("ef", "af", "enhancement", "acceleration"))
-
-
-def _summary_tables(summary: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
-    """Tables found in ``summary.json``: lists of records, dicts of dicts, or dicts of scalars."""
-    out = []
-    scalars = {}
-    for key, value in summary.items():
-        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            out.append((key, pd.DataFrame(value)))
-        elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
-            out.append((key, pd.DataFrame.from_dict(value, orient="index").rename_axis("strategy").reset_index()))
-        elif isinstance(value, dict) and value:
-            out.append((key, pd.DataFrame({"key": list(value), "value": [json.dumps(v) if isinstance(v, list | dict) else v for v in value.values()]})))
-        elif not isinstance(value, list | dict):
-            scalars[key] = value
-    if scalars:
-        out.insert(0, ("Settings", pd.DataFrame({"key": list(scalars), "value": [str(v) for v in scalars.values()]})))
-    return out
+    return any(k in lowered for k in ("ef ", "af", "enhancement", "acceleration"))
 
 
 def _factors_from_curves(curves: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:

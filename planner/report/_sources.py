@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,11 +72,20 @@ class TargetRecords:
 
 @dataclass
 class BacktestRun:
-    """One ``backtests/<run_id>/`` directory: its curves (long table) and summary."""
+    """One ``backtests/<run_id>/`` directory.
+
+    Attributes:
+        run_id: The directory name.
+        curves: Per-seed long table with ``strategy``, ``seed``, ``n`` and ``best_so_far``
+            and/or ``top_pct`` (share of the top set found), or why there is none.
+        tables: Named tables to show as they are (per-arm summary with AF, EF, protocol).
+        top_label: Which top set ``top_pct`` counts (e.g. ``top_5pct_found``).
+    """
 
     run_id: str
     curves: pd.DataFrame | Missing
-    summary: dict[str, Any] | Missing
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    top_label: str = "top_pct"
 
 
 def _optuna_quiet() -> Any:
@@ -240,7 +250,7 @@ def suggestion_outcomes(suggestions: pd.DataFrame, observations: pd.DataFrame, t
 CURVE_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "strategy": ("strategy", "arm", "name"),
     "seed": ("seed", "replicate", "run"),
-    "n": ("n_experiments", "n_observed", "iteration", "step", "n"),
+    "n": ("n_experiments", "n_observed", "iteration", "step", "i", "n"),
     "best_so_far": ("best_so_far", "best"),
     "top_pct": ("top_pct", "top_percent", "top%", "topk_fraction", "top_fraction"),
 }
@@ -249,6 +259,9 @@ CURVE_COLUMNS: Mapping[str, tuple[str, ...]] = {
 def _normalize_curves(frame: pd.DataFrame) -> pd.DataFrame | Missing:
     lower = {c.lower(): c for c in frame.columns}
     found = {key: next((lower[n] for n in names if n in lower), None) for key, names in CURVE_COLUMNS.items()}
+    if found["top_pct"] is None:
+        # planner.active.backtest's runs.csv: top_<fraction>_found (share of that top set found so far)
+        found["top_pct"] = next((c for c in frame.columns if re.fullmatch(r"top_.+_found", str(c))), None)
     needed = ("strategy", "n")
     if any(found[k] is None for k in needed) or (found["best_so_far"] is None and found["top_pct"] is None):
         return Missing(
@@ -256,33 +269,95 @@ def _normalize_curves(frame: pd.DataFrame) -> pd.DataFrame | Missing:
             f"a step column ({'/'.join(CURVE_COLUMNS['n'])}) and best_so_far and/or top_pct"
         )
     out = pd.DataFrame({key: frame[col] for key, col in found.items() if col is not None})
+    out.attrs["top_label"] = found["top_pct"] or "top_pct"
     if "seed" not in out:
         out["seed"] = 0
     return out
 
 
+def _read(path: Path, reader: Any) -> Any:
+    try:
+        return reader(path)
+    except Exception as err:  # noqa: BLE001 - one unreadable file is named, the rest still shows
+        return Missing(f"{path.parent.name}/{path.name} could not be read ({type(err).__name__}: {err})")
+
+
+def _json_tables(data: Mapping[str, Any]) -> list[tuple[str, pd.DataFrame]]:
+    """Tables in a JSON object: lists of records, dicts of dicts, and the scalars as settings."""
+    out = []
+    scalars = {}
+    for key, value in data.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            out.append((key, pd.DataFrame(value)))
+        elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            out.append((key, pd.DataFrame.from_dict(value, orient="index").rename_axis("strategy").reset_index()))
+        else:
+            scalars[key] = json.dumps(value) if isinstance(value, list | dict) else value
+    if scalars:
+        out.insert(0, ("Protocol", pd.DataFrame({"key": list(scalars), "value": [str(v) for v in scalars.values()]})))
+    return out
+
+
+def _ef_table(curves: pd.DataFrame) -> pd.DataFrame | None:
+    """EF per arm at a few budgets, from an aggregated curves.csv with ``ef_<top set>`` columns."""
+    ef_cols = [c for c in curves.columns if str(c).startswith("ef_")]
+    arm = next((c for c in ("arm", "strategy") if c in curves.columns), None)
+    step = next((c for c in ("i", "n_experiments", "n") if c in curves.columns), None)
+    if not ef_cols or arm is None or step is None:
+        return None
+    n_max = int(curves[step].max())
+    budgets = sorted({max(1, int(round(n_max * q))) for q in (0.1, 0.25, 0.5, 1.0)})
+    rows = []
+    for name, part in curves.groupby(arm, sort=False):
+        part = part.set_index(step)
+        row: dict[str, Any] = {"arm": name}
+        for col in ef_cols:
+            for b in budgets:
+                if b in part.index:
+                    row[f"{col} at {b}"] = float(part.loc[b, col])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def load_backtests(campaign_dir: Path) -> list[BacktestRun] | Missing:
-    """Every ``backtests/<run_id>/`` with ``curves.csv`` and/or ``summary.json``."""
+    """Every ``backtests/<run_id>/``.
+
+    Reads what :meth:`planner.active.BacktestResult.to_dir` writes: ``runs.csv`` (per arm,
+    seed and experiment ``i``: ``best_so_far`` / ``top_<f>_found``) for the curves,
+    ``summary.csv`` (per arm: AF, first hits) and ``curves.csv`` (``ef_<f>`` per ``i``) for
+    the tables, ``metadata.json`` for the protocol. A per-seed ``curves.csv`` with
+    ``strategy, seed, n_experiments, best_so_far, top_pct`` and a ``summary.json`` are read too.
+    """
     root = campaign_dir / BACKTESTS_DIR
     runs = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if not runs:
         return Missing(f"no backtest has been run ({BACKTESTS_DIR}/ is empty or absent); run `planner backtest {campaign_dir}`")
     out = []
     for run in runs:
-        curves_path, summary_path = run / "curves.csv", run / "summary.json"
-        curves: pd.DataFrame | Missing = Missing(f"{run.name}/curves.csv is absent")
-        summary: dict[str, Any] | Missing = Missing(f"{run.name}/summary.json is absent")
-        if curves_path.is_file():
-            try:
-                curves = _normalize_curves(pd.read_csv(curves_path))
-            except Exception as err:  # noqa: BLE001
-                curves = Missing(f"{run.name}/curves.csv could not be read ({type(err).__name__}: {err})")
-        if summary_path.is_file():
-            try:
-                summary = json.loads(summary_path.read_text(encoding="utf-8"))
-            except Exception as err:  # noqa: BLE001
-                summary = Missing(f"{run.name}/summary.json could not be read ({type(err).__name__}: {err})")
-        out.append(BacktestRun(run_id=run.name, curves=curves, summary=summary))
+        per_seed = run / "runs.csv" if (run / "runs.csv").is_file() else run / "curves.csv"
+        curves: pd.DataFrame | Missing = Missing(f"{run.name}/ has neither runs.csv nor curves.csv")
+        if per_seed.is_file():
+            frame = _read(per_seed, pd.read_csv)
+            curves = frame if isinstance(frame, Missing) else _normalize_curves(frame)
+        tables: list[tuple[str, pd.DataFrame]] = []
+        for name, reader, label in (
+            ("summary.csv", pd.read_csv, "Summary per arm (final Top%, AF, first hits)"),
+            ("summary.json", lambda p: json.loads(p.read_text(encoding="utf-8")), None),
+            ("metadata.json", lambda p: json.loads(p.read_text(encoding="utf-8")), None),
+        ):
+            if (run / name).is_file():
+                value = _read(run / name, reader)
+                if isinstance(value, pd.DataFrame):
+                    tables.append((label, value))
+                elif isinstance(value, dict):
+                    tables += _json_tables(value)
+        if per_seed.name == "runs.csv" and (run / "curves.csv").is_file():
+            aggregated = _read(run / "curves.csv", pd.read_csv)
+            ef = _ef_table(aggregated) if isinstance(aggregated, pd.DataFrame) else None
+            if ef is not None:
+                tables.append(("EF per arm (Top% / random sampling's expected Top%)", ef))
+        top_label = curves.attrs.get("top_label", "top_pct") if isinstance(curves, pd.DataFrame) else "top_pct"
+        out.append(BacktestRun(run_id=run.name, curves=curves, tables=tables, top_label=top_label))
     return out
 
 

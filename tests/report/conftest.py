@@ -92,6 +92,16 @@ def _backtest_curves(frame: pd.DataFrame, inputs: list[str], target: str, direct
     pd.DataFrame(rows).to_csv(directory / "curves.csv", index=False)
 
 
+def _active_backtest(frame: pd.DataFrame, inputs: list[str], target: str, directory: Path) -> None:
+    """What `planner backtest` stores: planner.active.backtest(...).to_dir (runs, curves, summary, metadata)."""
+    from planner.active import backtest
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = backtest(frame, inputs=inputs, targets=[(target, "max")], strategies=("random", "greedy@rf"), n_seeds=3, budget=15, seed=0)
+    result.to_dir(directory)
+
+
 @pytest.fixture(scope="session")
 def kim_frame(datasets_dir: Path) -> pd.DataFrame:
     return pd.read_csv(datasets_dir / "kim2023_pnas_electrolyte_ce" / "CE_data_with_names.csv")
@@ -113,6 +123,7 @@ def kim_campaign(tmp_path_factory: pytest.TempPathFactory, kim_frame: pd.DataFra
     _quality(campaign)
     _suggest_and_measure(Campaign.load(directory), pool, "LCE", n_measured=3)
     _backtest_curves(frame, campaign.spec.input_names, "LCE", directory / BACKTESTS_DIR / "greedy-vs-random")
+    _active_backtest(frame, campaign.spec.input_names, "LCE", directory / BACKTESTS_DIR / "planner-backtest")
     return directory
 
 

@@ -43,14 +43,17 @@ def test_full_campaign_report(kim_campaign: Path, artifacts_dir: Path) -> None:
     assert not re.search(r"<script[^>]+src=", text)
     assert not re.search(r"<link[^>]+href=\"?https?:", text)
     assert text.count('class="plotly-graph-div"') == result.n_figures
-    # leaderboard 2, best pipeline 2, search 3, interpretation 3, uncertainty 1, active learning 1, backtests 2
-    assert result.n_figures == 14
+    # leaderboard 2, best pipeline 2, search 3, interpretation 3, uncertainty 1, active learning 1, backtests 2 x 2 runs
+    assert result.n_figures == 16
     # the only gap in this campaign: per-trial selected features are not stored by the engine
     assert len(result.missing) == 1 and "selected_features" in result.missing[0], result.missing
     assert "LinearExplainer" in text or "TreeExplainer" in text or "permutation explainer" in text
     assert "recomputed from its stored pipeline spec" in text
     assert "Round 1: 5 suggestions" in text
-    assert "EF (from curves" in text and "AF (from curves" in text
+    assert "EF (from curves" in text and "AF (from curves" in text  # the hand-made run has curves only
+    # the run planner.active.backtest wrote: its own summary (AF) and EF tables, no recomputation
+    assert "Run planner-backtest" in text and "Summary per arm (final Top%, AF, first hits)" in text and "EF per arm" in text
+    assert text.count("EF (from curves") == 1
     md = result.markdown_path.read_text(encoding="utf-8")
     assert md.startswith("# Campaign report: campaign")
     assert "**Leaderboard LCE**" in md and "Data quality" in md and "5 suggestions in 1 round(s)" in md
