@@ -568,6 +568,7 @@ def suggest(
     n_mc_samples: int | None = None,
     shortlist_size: int | None = None,
     refit_surrogate: bool = True,
+    calibration: float | None = None,
     n_threads: int | None = 1,
 ) -> SuggestionResult:
     """Propose ``n`` experiments from ``design`` given the observations so far.
@@ -611,6 +612,11 @@ def suggest(
             acquisition (default 1000 for one target, 300 for several).
         refit_surrogate: Refit a scikit-learn surrogate on these observations (default);
             ``False`` uses a fitted estimator as given.
+        calibration: Target coverage (e.g. ``0.9``) of conformal prediction intervals: the
+            table gains ``<output>_lower``/``<output>_upper`` = mean -/+ ``q`` std, with ``q``
+            the conformal quantile of held-out standardized residuals (closed-form
+            leave-one-out for the GP, 5-fold refits for ensembles), so that the stated
+            intervals cover new measurements at that rate. ``None`` (default) skips it.
         n_threads: Torch threads while suggesting (restored afterwards). The default 1 suits
             the many small linear-algebra steps of a GP fit, which extra threads slow down
             on a busy machine; ``None`` keeps the caller's setting.
@@ -651,6 +657,8 @@ def suggest(
         raise SpecError("ref_point is only used with several targets")
     if not (isinstance(beta, (int, float)) and beta >= 0):
         raise SpecError(f"beta must be a non-negative number, got {beta!r}")
+    if calibration is not None and not (isinstance(calibration, float) and 0 < calibration < 1):
+        raise SpecError(f"calibration is a coverage between 0 and 1 such as 0.9, got {calibration!r}")
 
     notes: list[str] = []
     categorical = tuple(design.categorical)
@@ -688,6 +696,7 @@ def suggest(
         n_mc_samples=int(n_mc_samples if n_mc_samples is not None else (128 if is_multi else 256)),
         shortlist_size=int(shortlist_size if shortlist_size is not None else (300 if is_multi else 1000)),
         refit_surrogate=bool(refit_surrogate),
+        calibration=calibration,
     )
     with _torch_threads(n_threads), warnings.catch_warnings():
         # Jitter added by linear_operator is routine and already retried on; not the user's concern.
@@ -719,6 +728,7 @@ class _Request:
     n_mc_samples: int
     shortlist_size: int
     refit_surrogate: bool
+    calibration: float | None
 
 
 @contextmanager
@@ -823,6 +833,9 @@ def _suggest(
         picks, values, kind, prob, surrogate_model, observed, encoder, outputs, signs, ref_mean, ref_var,
         space_filling_why, candidates is not None,
     )
+    calibration = None
+    if req.calibration is not None and surrogate_model is not None:
+        calibration = _calibrate(table, surrogate_model, outputs, req.calibration, notes)
     metadata = {
         "strategy": req.asked,
         "strategy_used": used,
@@ -843,9 +856,37 @@ def _suggest(
         "n_candidates": int(len(candidates)) if candidates is not None else None,
         "n_scored": int(n_scored),
         "pool_report": design.report if isinstance(design, PoolDesign) else None,
+        "calibration": calibration,
         "seconds": {"fit": round(t_fit, 4), "select": round(t_sel, 4), "total": round(time.perf_counter() - t0, 4)},
     }
     return SuggestionResult(table=table, metadata=metadata)
+
+
+def _calibrate(
+    table: pd.DataFrame, surrogate: Any, outputs: Sequence[str], coverage: float, notes: list[str]
+) -> dict[str, dict[str, float]]:
+    """Add conformal ``<output>_lower``/``_upper`` columns; returns what was used per output."""
+    from scipy.stats import norm
+
+    z = surrogate.held_out_residuals()
+    n = len(z)
+    k = math.ceil((n + 1) * coverage)
+    out = {}
+    for j, name in enumerate(outputs):
+        scores = np.sort(z[:, j])
+        if k > n:
+            q = float(scores[-1])
+            notes.append(
+                f"{n} observations are too few for a finite {coverage:.0%} conformal quantile of {name!r}; "
+                "the intervals use the largest held-out residual"
+            )
+        else:
+            q = float(scores[k - 1])
+        table[f"{name}_lower"] = table[f"{name}_mean"] - q * table[f"{name}_std"]
+        table[f"{name}_upper"] = table[f"{name}_mean"] + q * table[f"{name}_std"]
+        gaussian = float(norm.ppf(0.5 + coverage / 2))
+        out[name] = {"coverage": coverage, "quantile": q, "gaussian_quantile": gaussian, "factor": q / gaussian, "n_scores": n}
+    return out
 
 
 def _pool_candidates(

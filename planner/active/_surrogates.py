@@ -114,6 +114,11 @@ class BaseSurrogate(ABC):
         """Whether :meth:`conditional_variance` is available (GPs only)."""
         return False
 
+    @abstractmethod
+    def held_out_residuals(self) -> np.ndarray:
+        """``|y_i - mean_{-i}| / std_{-i}`` for every training point, fitted without it
+        (``n x m``); the scores of a conformal calibration."""
+
     def conditional_variance(self, points: Points, pending: Points) -> np.ndarray:
         """Standardized variance at ``points`` after observing ``pending`` (``n x m``)."""
         raise NotImplementedError
@@ -322,6 +327,15 @@ class GPSurrogate(BaseSurrogate):
     def supports_conditioning(self) -> bool:
         return True
 
+    def held_out_residuals(self) -> np.ndarray:
+        """Closed-form leave-one-out residuals: ``[K^-1 y]_i / sqrt([K^-1]_ii)`` per output,
+        with the fitted hyperparameters (noise included in ``K``)."""
+        with torch.no_grad():
+            k_inv = torch.cholesky_inverse(self.chol)
+            diag = torch.diagonal(k_inv, dim1=-2, dim2=-1)
+            z = self.alpha.squeeze(-1).abs() / diag.sqrt()
+        return z.reshape(-1, z.shape[-1]).T.numpy()
+
     def conditional_variance(self, points: Points, pending: Points) -> np.ndarray:
         with torch.no_grad():
             _, var_c, V_c = self._standardized(points.enc)
@@ -474,6 +488,8 @@ class EnsembleSurrogate(BaseSurrogate):
 
     members: list[_Member] = field(default_factory=list)
     n_members: int = 0
+    refit: Any = None  # (Points, Y) -> EnsembleSurrogate with the same estimators
+    train: tuple[Points, np.ndarray] | None = None
 
     def member_table(self, points: Points) -> np.ndarray:
         """Member predictions, ``s x n x m`` (larger is better)."""
@@ -499,6 +515,21 @@ class EnsembleSurrogate(BaseSurrogate):
         table = self.member_table(points)
         idx = torch.randint(self.n_members, (n_samples,)).numpy()
         return table[idx]
+
+    def held_out_residuals(self, n_folds: int = 5) -> np.ndarray:
+        """Residuals of ``n_folds``-fold cross-validation refits, over their ensemble spread."""
+        points, Y = self.train
+        n = len(Y)
+        folds = np.arange(n) % min(n_folds, n)
+        np.random.default_rng(0).shuffle(folds)
+        z = np.empty_like(Y)
+        for k in np.unique(folds):
+            held = np.flatnonzero(folds == k)
+            kept = np.flatnonzero(folds != k)
+            part = self.refit(points.take(kept), Y[kept])
+            mean, var = part.moments(points.take(held))
+            z[held] = np.abs(Y[held] - mean) / np.sqrt(var)
+        return z
 
 
 class TabulatedEnsembleModel(EnsembleModel):
@@ -617,6 +648,11 @@ def fit_ensemble(
         names.append(type(_final_step(est)[1]).__name__)
     probe = Points(observed.frame.iloc[:1], observed.enc[:1])
     n_members = max(mb.predict(probe).shape[0] for mb in members)
+
+    def refit_on(points: Points, Y_part: np.ndarray) -> EnsembleSurrogate:
+        templates = {j: mb.estimator for j, mb in enumerate(members)}
+        return fit_ensemble(templates, points, Y_part, inputs=inputs, features=features, n_bootstrap=n_bootstrap, seed=seed)
+
     y_std = Y.std(axis=0)
     return EnsembleSurrogate(
         name=f"ensemble ({', '.join(dict.fromkeys(names))}; {n_members} members)",
@@ -626,4 +662,6 @@ def fit_ensemble(
         notes=list(dict.fromkeys(notes)),
         members=members,
         n_members=n_members,
+        refit=refit_on,
+        train=(observed, Y),
     )

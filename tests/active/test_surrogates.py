@@ -126,3 +126,22 @@ def test_automl_style_pipeline_on_categorical_pool(redoxmers, redox_inputs):
     result = suggest(obs[redox_inputs], obs[["ered"]], design=PoolDesign(redoxmers[redox_inputs]), targets=[("ered", "min")], n=3, surrogate=pipe)
     assert result.metadata["model"] == "ensemble (RandomForestRegressor; 30 members)"
     assert len(result) == 3
+
+
+@pytest.mark.parametrize("surrogate", ["gp", "rf"])
+def test_conformal_intervals_cover_held_out_measurements(agnp_pool, agnp_inputs, surrogate):
+    """Calibrated on 60 AgNP observations, 90% intervals cover most of the other 104."""
+    obs = agnp_pool.sample(60, random_state=0)
+    rest = agnp_pool.drop(index=obs.index)
+    result = suggest(
+        obs[agnp_inputs], obs[["loss"]], design=PoolDesign(rest[agnp_inputs]), targets=[("loss", "min")],
+        n=len(rest), strategy="greedy", surrogate=surrogate, calibration=0.9,
+    )
+    t = result.table.set_index("candidate")
+    truth = rest.loc[t.index, "loss"]
+    coverage = float(((truth >= t["loss_lower"]) & (truth <= t["loss_upper"])).mean())
+    assert coverage >= 0.8
+    info = result.metadata["calibration"]["loss"]
+    assert info["n_scores"] == 60 and info["quantile"] > 0
+    with pytest.raises(Exception, match="calibration is a coverage between 0 and 1"):
+        suggest(obs[agnp_inputs], obs[["loss"]], design=PoolDesign(rest[agnp_inputs]), targets="loss", calibration=90)
