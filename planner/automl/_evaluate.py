@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from planner.automl._build import build_pipeline, describe_pipeline
 from planner.automl._cv import CVSpec, Splits, make_splits
@@ -183,7 +184,9 @@ def evaluate_pipeline(
     seen_warnings: list[str] = []
     started = time.perf_counter()
     for i, (train, test) in enumerate(splits):
-        with warnings.catch_warnings(record=True) as caught:
+        # one thread per trial: estimators already run with n_jobs=1, and OpenMP/BLAS pools
+        # oversubscribe the cores when several trials (or other work) run side by side
+        with warnings.catch_warnings(record=True) as caught, threadpool_limits(limits=1):
             warnings.simplefilter("always")
             start = time.perf_counter()
             try:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from planner.automl._build import build_pipeline, describe_pipeline
 from planner.automl._data import prepare_data
@@ -260,7 +261,8 @@ def refit(
         seed = 0 if seed is None else seed
     data = prepare_data(X, y, task=task, column_roles=column_roles)
     estimator = build_pipeline(params, task=task, column_roles=data.column_roles, seed=int(seed))
-    estimator.fit(data.X, data.y)
+    with threadpool_limits(limits=1):  # as in the trials: OpenMP pools crawl on shared cores
+        estimator.fit(data.X, data.y)
     description = describe_pipeline(params)
     spec.update(
         task=task,
