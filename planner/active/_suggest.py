@@ -613,8 +613,9 @@ def suggest(
         refit_surrogate: Refit a scikit-learn surrogate on these observations (default);
             ``False`` uses a fitted estimator as given.
         calibration: Target coverage (e.g. ``0.9``) of conformal prediction intervals: the
-            table gains ``<output>_lower``/``<output>_upper`` = mean -/+ ``q`` std, with ``q``
-            the conformal quantile of held-out standardized residuals (closed-form
+            table gains ``<output>_lower``/``<output>_upper`` = mean -/+ ``q`` times the
+            predictive spread of a new measurement (``std`` and the GP's inferred noise), with
+            ``q`` the conformal quantile of held-out standardized residuals (closed-form
             leave-one-out for the GP, 5-fold refits for ensembles), so that the stated
             intervals cover new measurements at that rate. ``None`` (default) skips it.
         n_threads: Torch threads while suggesting (restored afterwards). The default 1 suits
@@ -869,6 +870,7 @@ def _calibrate(
     from scipy.stats import norm
 
     z = surrogate.held_out_residuals()
+    noise = surrogate.noise_variance()
     n = len(z)
     k = math.ceil((n + 1) * coverage)
     out = {}
@@ -882,8 +884,9 @@ def _calibrate(
             )
         else:
             q = float(scores[k - 1])
-        table[f"{name}_lower"] = table[f"{name}_mean"] - q * table[f"{name}_std"]
-        table[f"{name}_upper"] = table[f"{name}_mean"] + q * table[f"{name}_std"]
+        spread = np.sqrt(table[f"{name}_std"] ** 2 + noise[j])  # of a new measurement, not of the mean
+        table[f"{name}_lower"] = table[f"{name}_mean"] - q * spread
+        table[f"{name}_upper"] = table[f"{name}_mean"] + q * spread
         gaussian = float(norm.ppf(0.5 + coverage / 2))
         out[name] = {"coverage": coverage, "quantile": q, "gaussian_quantile": gaussian, "factor": q / gaussian, "n_scores": n}
     return out

@@ -117,7 +117,12 @@ class BaseSurrogate(ABC):
     @abstractmethod
     def held_out_residuals(self) -> np.ndarray:
         """``|y_i - mean_{-i}| / std_{-i}`` for every training point, fitted without it
-        (``n x m``); the scores of a conformal calibration."""
+        (``n x m``); the scores of a conformal calibration. ``std_{-i}`` is the predictive
+        spread of a new measurement: :meth:`moments` plus :meth:`noise_variance`."""
+
+    def noise_variance(self) -> np.ndarray:
+        """Variance of the measurement noise per output (``m``), in the outputs' units."""
+        return np.zeros(self.n_outputs)
 
     def conditional_variance(self, points: Points, pending: Points) -> np.ndarray:
         """Standardized variance at ``points`` after observing ``pending`` (``n x m``)."""
@@ -326,6 +331,10 @@ class GPSurrogate(BaseSurrogate):
     @property
     def supports_conditioning(self) -> bool:
         return True
+
+    def noise_variance(self) -> np.ndarray:
+        noise = self.model.likelihood.noise.detach().reshape(-1).numpy()
+        return np.broadcast_to(noise, (self.n_outputs,)) * self.y_std**2
 
     def held_out_residuals(self) -> np.ndarray:
         """Closed-form leave-one-out residuals: ``[K^-1 y]_i / sqrt([K^-1]_ii)`` per output,
