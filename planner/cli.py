@@ -35,7 +35,6 @@ CampaignDir = Annotated[Path, typer.Argument(help="The campaign directory (holds
 _ISSUES = {
     "suggest": "Bayesian active learning (issue #5)",
     "backtest": "Bayesian active learning (issue #5)",
-    "report": "the HTML leaderboard report (issue #6)",
 }
 
 
@@ -307,9 +306,33 @@ def backtest(directory: CampaignDir) -> None:
 
 
 @app.command()
-def report(directory: CampaignDir) -> None:
-    """Write a self-contained HTML report of the campaign."""
-    _not_built("report")
+def report(
+    directory: CampaignDir,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="HTML file (default: DIR/reports/report.html); .md beside it.")
+    ] = None,
+    no_recompute: Annotated[
+        bool,
+        typer.Option("--no-recompute", help="Never cross-validate the best pipeline again for out-of-fold plots."),
+    ] = False,
+) -> None:
+    """Write a self-contained HTML report (plots embedded, opens offline) and a Markdown summary.
+
+    Built only from what the campaign stores (data, quality report, Optuna trials, saved
+    models, suggestions, backtests); regenerate it at any time. Sections without data say
+    what is missing and which command produces it.
+    """
+    import time
+
+    from planner.report import build_report
+
+    started = time.perf_counter()
+    result = build_report(directory, out, allow_recompute=not no_recompute)
+    typer.echo(f"report:  {result.html_path}")
+    typer.echo(f"summary: {result.markdown_path}")
+    typer.echo(f"{result.n_figures} figures in {time.perf_counter() - started:.1f} s")
+    for line in result.missing:
+        typer.echo(f"  not shown: {line}")
 
 
 @app.command()

@@ -370,6 +370,28 @@ class Campaign:
             rejected=checked.rejected,
         )
 
+    # Models ----------------------------------------------------------------------------
+    def explain(self, target: str | None = None, *, max_samples: int = 200, seed: int = 0) -> Any:
+        """SHAP values of ``target``'s saved best pipeline on the campaign's labelled rows.
+
+        Returns:
+            :class:`planner.explain.Explanation` (``values`` and ``data`` as DataFrames over the
+            model's features, ``base_value``, ``importance()``).
+        """
+        from planner.automl import load_fitted
+        from planner.campaign._automl import training_data
+        from planner.campaign._layout import model_dir
+        from planner.explain import explain
+
+        target = target or self.spec.target_names[0]
+        directory = model_dir(self.directory, target)
+        if not (directory / "pipeline.json").exists():
+            raise CampaignError(
+                f"no saved model for target {target!r}; run `planner run {self.directory}` first."
+            )
+        data = training_data(self, target)
+        return explain(load_fitted(directory), data.X, max_samples=max_samples, seed=seed)
+
     # Status ----------------------------------------------------------------------------
     def status(self) -> CampaignStatus:
         from planner.campaign._status import campaign_status

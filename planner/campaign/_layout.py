@@ -10,7 +10,7 @@
     suggestions.csv            log of every suggestion: _round, _suggested_at, _strategy, _model,
                                _status (pending | observed | cancelled), inputs, per-target
                                <t>_mean / <t>_std, acquisition_value, distance_to_nearest, reason
-    quality/                   data-quality report (report.json, *.csv, report.txt)
+    quality/                   data-quality report (quality_report.json/.txt, quality_*.csv)
     backtests/<run_id>/        backtest results (curves.csv, summary.json)
     reports/                   report.html + summary.md
 """

@@ -179,6 +179,11 @@ def quality(ctx: Context) -> Section:
     chars = pd.DataFrame({"characteristic": list(CHARACTERISTICS), "status": [badge(report.characteristic_status(c)) for c in CHARACTERISTICS]})
     summary = report.summary()
     summary["status"] = [badge(s) for s in summary["status"]]
+    # Long unbroken column lists squeeze the message column into a sliver; keep them short and wrappable.
+    summary["columns"] = [
+        ", ".join(parts[:5]) + (f", +{len(parts) - 5} more" if len(parts) > 5 else "")
+        for parts in (str(c).split(";") if isinstance(c, str) and c else [] for c in summary["columns"])
+    ]
     sec.add(table(chars, raw_html=("status",)), table(summary, sortable=True, raw_html=("status",)))
     flagged = [c for c in report.checks if c.issues and c.status in ("fail", "warn")]
     if flagged:

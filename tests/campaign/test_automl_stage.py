@@ -49,6 +49,14 @@ def test_run_resume_leaderboard_predict(llzo_campaign, capsys, tmp_path):
     predictions = pd.read_csv(out_csv)
     assert len(predictions) == 6 and predictions["log_cond_prediction"].between(-9, -1).all()
 
+    # The report is built from what is stored; SHAP values are available programmatically too.
+    assert main(["report", str(directory), "--no-recompute"]) == 0
+    out = capsys.readouterr().out
+    html = (directory / "reports" / "report.html").read_text()
+    assert "report.html" in out and "Leaderboard" in html and "plotly" in html.lower()
+    explanation = Campaign.load(directory).explain(max_samples=40)
+    assert explanation.values.shape[0] == 40 and len(explanation.importance()) == explanation.values.shape[1]
+
 
 def test_predict_without_model_and_with_missing_columns(llzo_campaign, capsys, tmp_path):
     new = tmp_path / "new.csv"
