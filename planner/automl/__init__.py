@@ -37,6 +37,7 @@ __all__ = [
     "load_fitted",
     "nested_cv",
     "NestedCVResult",
+    "OuterFold",
     "make_executor",
     "RayExecutor",
     "METRICS",
@@ -61,6 +62,7 @@ _WHERE = {
     "load_fitted": "_refit",
     "nested_cv": "_nested",
     "NestedCVResult": "_nested",
+    "OuterFold": "_nested",
     "make_executor": "_executors",
     "RayExecutor": "_executors",
     "METRICS": "_metrics",
@@ -73,7 +75,7 @@ if TYPE_CHECKING:
     from planner.automl._executors import RayExecutor, make_executor
     from planner.automl._leaderboard import leaderboard
     from planner.automl._metrics import METRICS
-    from planner.automl._nested import NestedCVResult, nested_cv
+    from planner.automl._nested import NestedCVResult, OuterFold, nested_cv
     from planner.automl._refit import FittedPipeline, load_fitted, predict, refit
     from planner.automl._search import run_search, study_info
     from planner.automl._space import SearchSpace, bundled_search_spaces, load_search_space

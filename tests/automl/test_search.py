@@ -31,7 +31,7 @@ def test_study_stores_every_fold_and_starts_with_the_defaults(kim_study, storage
         assert t.user_attrs["pipeline"] and t.user_attrs["params"]["fusion"] == t.params.get("fusion", "single")
     info = study_info(study)
     assert info["task"] == "regression" and info["metric"] == "mae" and info["cv"]["n_folds"] == 3
-    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE and study.metric_names == ["mae"]
 
 
 def test_rerunning_continues_the_same_study(kim_ce, kim_study, storage_url):
@@ -43,10 +43,10 @@ def test_rerunning_continues_the_same_study(kim_ce, kim_study, storage_url):
 
 def test_same_seed_reproduces_the_same_trials_even_when_resumed(kim_ce, tmp_path):
     X, y = kim_ce
-    one = run_search(X, y, task="regression", search_space="fast", storage_url=f"sqlite:///{tmp_path / 'a.db'}", study_name="s", n_trials=6, seed=5)
+    one = run_search(X, y, task="regression", search_space="fast", storage_url=f"sqlite:///{tmp_path / 'a.db'}", study_name="s", n_trials=4, seed=5)
     two_url = f"sqlite:///{tmp_path / 'b.db'}"
     run_search(X, y, task="regression", search_space="fast", storage_url=two_url, study_name="s", n_trials=3, seed=5)
-    two = run_search(X, y, task="regression", search_space="fast", storage_url=two_url, study_name="s", n_trials=3, seed=5)
+    two = run_search(X, y, task="regression", search_space="fast", storage_url=two_url, study_name="s", n_trials=1, seed=5)
     assert [t.params for t in one.trials] == [t.params for t in two.trials]
     assert [t.value for t in one.trials] == pytest.approx([t.value for t in two.trials])
 
