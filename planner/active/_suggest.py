@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -48,9 +49,11 @@ class SuggestionResult:
             cube of the design); ``reason`` (one line, starting with "high predicted value",
             "high uncertainty", "extends the Pareto front", "space-filling" or "random
             baseline"); for pools ``candidate`` (the row's index label in the pool).
-        metadata: For the campaign's log: ``strategy`` (asked), ``strategy_used``, ``model``,
-            ``fallbacks`` (each fallback taken, one line), ``notes``, ``seed``,
-            ``n_observations``, ``n_pending``, ``n_candidates`` and timings.
+        metadata: For the campaign's log (plain JSON-serializable values): ``strategy``
+            (asked), ``strategy_used``, ``model``, ``fallbacks`` (each fallback taken, one
+            line), ``notes``, ``seed``, ``targets``, ``outcome_constraints``, ``ref_point``,
+            ``beta``, ``acquisition_scale``, ``design``, ``n_observations``, ``n_pending``,
+            ``n_candidates``, ``n_scored``, ``pool_report``, ``calibration`` and ``seconds``.
     """
 
     table: pd.DataFrame
@@ -856,7 +859,7 @@ def _suggest(
         "n_pending": int(len(pending_pts)),
         "n_candidates": int(len(candidates)) if candidates is not None else None,
         "n_scored": int(n_scored),
-        "pool_report": design.report if isinstance(design, PoolDesign) else None,
+        "pool_report": dataclasses.asdict(design.report) if isinstance(design, PoolDesign) else None,
         "calibration": calibration,
         "seconds": {"fit": round(t_fit, 4), "select": round(t_sel, 4), "total": round(time.perf_counter() - t0, 4)},
     }
