@@ -210,3 +210,22 @@ def test_trials_left_running_by_a_killed_driver_are_closed_as_failed(kim_ce, sto
     closed = study.trials[orphan.number]
     assert closed.state == STATES.FAIL and closed.user_attrs["failure_reason"].startswith("interrupted")
     assert len(study.trials) == 3
+
+
+def test_same_seed_same_trials_in_another_process(kim_ce, tmp_path, datasets_dir):
+    import subprocess
+    import sys
+
+    X, y = kim_ce
+    here = run_search(X, y, task="regression", search_space="fast", storage_url=f"sqlite:///{tmp_path / 'here.db'}", study_name="s", n_trials=3, seed=9)
+    code = (
+        "import pandas as pd\nfrom planner.automl import run_search\n"
+        f"d = {str(datasets_dir / 'kim2023_pnas_electrolyte_ce')!r}\n"
+        "X = pd.read_csv(d + '/CE_X.csv'); y = pd.read_csv(d + '/CE_y.csv')['LCE']\n"
+        f"run_search(X, y, task='regression', search_space='fast', storage_url='sqlite:///{tmp_path / 'there.db'}', study_name='s', n_trials=3, seed=9)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    there = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'there.db'}")
+    assert [t.params for t in there.trials] == [t.params for t in here.trials]
+    for a, b in zip(there.trials, here.trials, strict=True):
+        assert a.user_attrs["fold_scores"] == pytest.approx(b.user_attrs["fold_scores"])
