@@ -39,6 +39,14 @@ def _versions() -> dict[str, str]:
     return {"planner": __version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__, "pandas": pd.__version__}
 
 
+def _final_model(pipeline: Any) -> Any:
+    """The pipeline's model, unwrapped from a training-row outlier filter (which does not change predictions)."""
+    model = pipeline.steps[-1][1]
+    while type(model).__name__.startswith("OutlierFiltered") and hasattr(model, "estimator_"):
+        model = model.estimator_
+    return model
+
+
 def _regression_std(model: Any, Z: np.ndarray) -> np.ndarray | None:
     """Predictive spread of the final estimator on transformed inputs ``Z``, where it has one."""
     from sklearn import ensemble
@@ -83,7 +91,7 @@ class FittedPipeline:
         """Whether :meth:`predict` fills ``std`` (regression) or class probabilities."""
         if self.task == "classification":
             return hasattr(self.estimator, "predict_proba")
-        return self._final_has_std(self.estimator.steps[-1][1])
+        return self._final_has_std(_final_model(self.estimator))
 
     @staticmethod
     def _final_has_std(final: Any) -> bool:
@@ -129,7 +137,7 @@ class FittedPipeline:
                     out[f"proba_{cls}"] = proba[:, j]
             return out
         Z = self.estimator[:-1].transform(Xc)
-        std = _regression_std(self.estimator.steps[-1][1], np.asarray(Z))
+        std = _regression_std(_final_model(self.estimator), np.asarray(Z))
         out["std"] = np.nan if std is None else std
         return out
 

@@ -37,6 +37,7 @@ def test_refit_best_save_load_and_rebuild(lce_study, kim_ce, tmp_path):
         pytest.param({"fusion": "single", "model": "rf", "model.rf.n_estimators": 20}, True, id="forest"),
         pytest.param({"fusion": "bagging", "bagging.base": "ridge", "bagging.n_estimators": 5, "scaler": "standard"}, True, id="bagging"),
         pytest.param({"fusion": "single", "model": "ridge"}, False, id="ridge"),
+        pytest.param({"outliers": "drop_rows", "fusion": "single", "model": "et", "model.et.n_estimators": 20}, True, id="forest-after-row-filter"),
     ],
 )
 def test_regression_uncertainty_where_the_model_has_it(kim_ce, params, has_std):
