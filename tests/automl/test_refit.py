@@ -42,8 +42,8 @@ def test_refit_best_save_load_and_rebuild(lce_study, kim_ce, tmp_path):
 )
 def test_regression_uncertainty_where_the_model_has_it(kim_ce, params, has_std):
     X, y = kim_ce
-    fitted = refit({"imputer": "median", **params}, X, y, task="regression")
-    out = fitted.predict(X.head(5))
+    fitted = refit({"imputer": "median", **params}, X.iloc[10:], y.iloc[10:], task="regression")
+    out = fitted.predict(X.head(5))  # rows the model has not seen
     assert list(out.columns) == ["prediction", "std"] and fitted.has_uncertainty == has_std
     assert out["std"].notna().all() == has_std and (out["std"].fillna(1) > 0).all()
 
