@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner.automl._components import STEPS, TASKS, get_component
+from planner.automl._components import TASKS, get_component
 from planner.automl._expr import VARIABLES, check_expression, evaluate
 from planner.exceptions import SpecError
 
