@@ -147,7 +147,9 @@ def _open_study(
         if study.get_trials(deepcopy=False):
             raise SpecError(f"study {study_name!r} in {storage_url} already has trials not made by planner; choose another study_name")
         study.set_user_attr(STUDY_ATTR, info)
-        study.set_metric_names([info["metric"]])  # optuna-dashboard labels the objective
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([info["metric"]])  # optuna-dashboard labels the objective
         return study
     for key, what in (("task", "task"), ("metric", "metric"), ("seed", "seed"), ("space_fingerprint", "search space content")):
         if old.get(key) != info[key]:
