@@ -35,6 +35,24 @@ def _apply_featurizer(featurizer: Any, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _fitted(featurizer: Any, frames: Sequence[pd.DataFrame], inputs: Sequence[str]) -> Any:
+    """``featurizer`` itself when it is a plain callable or a fitted transformer; else a clone
+    fitted on the inputs of ``frames`` (observations and up to 10,000 candidates: a
+    featurizer learns no labels, e.g. which elements occur)."""
+    if not hasattr(featurizer, "fit") or not hasattr(featurizer, "transform"):
+        return featurizer
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(featurizer)
+        return featurizer
+    except NotFittedError:
+        data = pd.concat([f[list(inputs)] for f in frames], ignore_index=True)
+        return clone(featurizer).fit(data)
+
+
 @dataclass(frozen=True)
 class InputEncoder:
     """Maps an input table (``n`` rows) to a float matrix (``n x d``) and back.
@@ -165,6 +183,7 @@ def build_encoder(
     if featurizer is not None:
         if pool is None and not frames:
             raise DataValidationError("a featurizer needs at least one candidate or observation to learn its columns")
+        featurizer = _fitted(featurizer, [*frames, *([pool.sample(min(len(pool), 10_000), random_state=0)] if pool is not None else [])], inputs)
         sample = (pool if pool is not None else frames[0]).iloc[:2]
         names = tuple(map(str, _apply_featurizer(featurizer, sample[list(inputs)]).columns))
     else:

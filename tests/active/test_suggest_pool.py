@@ -81,6 +81,7 @@ def test_qucb_states_its_beta(observed, design, agnp_inputs):
     assert result.metadata["beta"] == 4.0
 
 
+@pytest.mark.slow
 def test_same_seed_same_suggestions_also_in_another_process(observed, design, agnp_inputs, datasets_dir):
     here = run(observed, design, agnp_inputs, seed=11, strategy="qlognei")
     again = run(observed, design, agnp_inputs, seed=11, strategy="qlognei")
@@ -235,3 +236,21 @@ def test_too_many_text_levels_ask_for_a_featurizer():
     obs = pool.iloc[:5]
     with pytest.raises(DataValidationError, match=r"column 'composition' has 100 distinct text values.*featurizer"):
         suggest(obs, pd.DataFrame({"y": np.arange(5.0)}), design=PoolDesign(pool), targets="y", n=2)
+
+
+@pytest.mark.slow
+def test_composition_strings_featurized_like_the_automl_pipelines(datasets_dir):
+    """Liverpool solid electrolytes at room temperature: the pool holds formula strings; the
+    planner.features element-fraction featurizer (unfitted: fitted here on the inputs) turns
+    them into descriptors for the GP."""
+    from planner.features import ElementFractionFeaturizer
+
+    df = pd.read_csv(datasets_dir / "liverpool_li_ion_conductivity" / "LiIonDatabase.csv", encoding="utf-8-sig")
+    room = df[df["temperature"].between(15, 35)].groupby("composition", as_index=False)["log_target"].mean()
+    obs = room.sample(30, random_state=0)
+    result = suggest(
+        obs[["composition"]], obs[["log_target"]], design=PoolDesign(room[["composition"]]), targets=[("log_target", "max")],
+        n=3, featurizer=ElementFractionFeaturizer(composition_column="composition"), seed=0,
+    )
+    assert result.metadata["model"].startswith("GP") and result.fallbacks == ()
+    assert not set(result.table["composition"]) & set(obs["composition"])
