@@ -29,7 +29,7 @@ class Benchmark:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _liang(file: str, target: str, direction: str, budget: int) -> tuple[pd.DataFrame, list[str], list[tuple[str, str]]]:
+def _liang(file: str, target: str, direction: str) -> tuple[pd.DataFrame, list[str], list[tuple[str, str]]]:
     df = pd.read_csv(SHARED / "liang2021_pvlab" / file)
     assert df.columns[-1] == target, (file, df.columns[-1])
     return df, list(df.columns[:-1]), [(target, direction)]
@@ -39,20 +39,20 @@ def load(name: str) -> Benchmark:
     """One benchmark by name (see :data:`NAMES`)."""
     liang_note = "Liang et al. 2021 protocol: pool of unique inputs (replicates averaged), 2 random starts, top = best 5%"
     if name == "agnp":
-        df, inputs, targets = _liang("AgNP_dataset.csv", "loss", "min", 50)
-        return Benchmark(name, df, inputs, targets, n_initial=2, batch_size=4, budget=50, note=liang_note)
+        df, inputs, targets = _liang("AgNP_dataset.csv", "loss", "min")
+        return Benchmark(name, df, inputs, targets, n_initial=2, batch_size=5, budget=42, note=liang_note)
     if name == "autoam":
-        df, inputs, targets = _liang("AutoAM_dataset.csv", "Score", "max", 50)
-        return Benchmark(name, df, inputs, targets, n_initial=2, batch_size=4, budget=50, note=liang_note)
+        df, inputs, targets = _liang("AutoAM_dataset.csv", "Score", "max")
+        return Benchmark(name, df, inputs, targets, n_initial=2, batch_size=5, budget=42, note=liang_note)
     if name == "crossed_barrel":
-        df, inputs, targets = _liang("Crossed_barrel_dataset.csv", "toughness", "max", 80)
-        return Benchmark(name, df, inputs, targets, n_initial=2, batch_size=4, budget=70, note=liang_note)
+        df, inputs, targets = _liang("Crossed_barrel_dataset.csv", "toughness", "max")
+        return Benchmark(name, df, inputs, targets, n_initial=2, batch_size=5, budget=62, note=liang_note)
     if name in ("oer_3496", "oer_3851"):
         plate = name.split("_")[1]
         df = pd.read_csv(SHARED / "olympus_oer_plates" / f"plate_{plate}" / "data_with_header.csv")
         inputs = [c for c in df.columns if c.endswith("_load")]
         return Benchmark(
-            name, df, inputs, [("overpotential", "min")], n_initial=5, batch_size=5, budget=100,
+            name, df, inputs, [("overpotential", "min")], n_initial=5, batch_size=10, budget=105,
             note="6-element composition simplex on a 10 at% grid (fractions sum to 1); pool of all plate compositions",
         )
     if name == "btz":
@@ -61,7 +61,7 @@ def load(name: str) -> Benchmark:
         df = df.fillna({"Solvent2": "none", "SMILES2": "none"})
         inputs = ["Solvent1", "Solvent1_volFraction", "Solvent2", "Solvent2_volFraction"]
         return Benchmark(
-            name, df, inputs, [("BTZ_molar_conc_20Celcius(M)", "max")], n_initial=5, batch_size=5, budget=60,
+            name, df, inputs, [("BTZ_molar_conc_20Celcius(M)", "max")], n_initial=5, batch_size=5, budget=45,
             categorical=["Solvent1", "Solvent2"],
             note="solvent names one-hot (SMILES carry the same information), volume fractions numeric",
         )
