@@ -541,34 +541,32 @@ def _m_knn(p: dict[str, Any], ctx: BuildContext) -> Any:
     return cls(n_neighbors=int(p.get("n_neighbors", 5)), weights=p.get("weights", "uniform"))
 
 
-@register("model", "rf", params=("n_estimators", "max_features", "min_samples_leaf", "max_depth"), family="forest", intrinsic_fusion="homogeneous:forest", supports_sample_weight=True)
-def _m_rf(p: dict[str, Any], ctx: BuildContext) -> Any:
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+def _forest(kind: str) -> Callable[[dict[str, Any], BuildContext], Any]:
+    def factory(p: dict[str, Any], ctx: BuildContext) -> Any:
+        from sklearn import ensemble
 
-    cls = RandomForestClassifier if _is_clf(ctx) else RandomForestRegressor
-    return cls(
-        n_estimators=int(p.get("n_estimators", 100)),
-        max_features=_max_features(p.get("max_features", 1.0)),
-        min_samples_leaf=int(p.get("min_samples_leaf", 1)),
-        max_depth=p.get("max_depth"),
-        random_state=ctx.seed,
-        n_jobs=1,
-    )
+        cls = getattr(ensemble, f"{kind}{'Classifier' if _is_clf(ctx) else 'Regressor'}")
+        return cls(
+            n_estimators=int(p.get("n_estimators", 100)),
+            max_features=_max_features(p.get("max_features", 1.0)),
+            min_samples_leaf=int(p.get("min_samples_leaf", 1)),
+            max_depth=p.get("max_depth"),
+            random_state=ctx.seed,
+            n_jobs=1,
+        )
+
+    return factory
 
 
-@register("model", "et", params=("n_estimators", "max_features", "min_samples_leaf", "max_depth"), family="forest", intrinsic_fusion="homogeneous:forest", supports_sample_weight=True)
-def _m_et(p: dict[str, Any], ctx: BuildContext) -> Any:
-    from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
-
-    cls = ExtraTreesClassifier if _is_clf(ctx) else ExtraTreesRegressor
-    return cls(
-        n_estimators=int(p.get("n_estimators", 100)),
-        max_features=_max_features(p.get("max_features", 1.0)),
-        min_samples_leaf=int(p.get("min_samples_leaf", 1)),
-        max_depth=p.get("max_depth"),
-        random_state=ctx.seed,
-        n_jobs=1,
-    )
+for _name, _kind in (("rf", "RandomForest"), ("et", "ExtraTrees")):
+    register(
+        "model",
+        _name,
+        params=("n_estimators", "max_features", "min_samples_leaf", "max_depth"),
+        family="forest",
+        intrinsic_fusion="homogeneous:forest",
+        supports_sample_weight=True,
+    )(_forest(_kind))
 
 
 def _max_features(value: Any) -> Any:
