@@ -14,7 +14,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner.active._candidates import (
+    PoolCandidates,
+    polish,
+    sample_continuous,
+    shortlist,
+    space_filling,
+    torch_constraints,
+)
 from planner.active._encoding import InputEncoder, build_encoder, row_keys
+from planner.active._reasons import reasons
 from planner.active._specs import (
     ContinuousDesign,
     OutcomeConstraint,
@@ -162,158 +171,6 @@ def _check_observations(
 
 
 # ----------------------------------------------------------------------------------------
-# Candidate sets
-# ----------------------------------------------------------------------------------------
-
-
-class _PoolCandidates:
-    """The remaining candidates of a pool (measured and pending ones excluded), in chunks."""
-
-    def __init__(self, design: PoolDesign, encoder: InputEncoder, excluded_keys: pd.MultiIndex | None):
-        self.design = design
-        self.encoder = encoder
-        self.frame = design.valid_candidates
-        keep = np.ones(len(self.frame), dtype=bool)
-        self.found: pd.MultiIndex | None = None
-        if excluded_keys is not None and len(excluded_keys):
-            found = np.zeros(len(excluded_keys), dtype=bool)
-            for start in range(0, len(self.frame), design.chunk_size):
-                chunk = self.frame.iloc[start : start + design.chunk_size]
-                keys = row_keys(chunk, design.inputs, design.categorical)
-                keep[start : start + len(chunk)] = ~keys.isin(excluded_keys)
-                found |= excluded_keys.isin(keys)
-            self.found = excluded_keys[found]
-        self.positions = np.flatnonzero(keep)
-
-    def __len__(self) -> int:
-        return len(self.positions)
-
-    def points(self, idx: np.ndarray) -> Any:
-        from planner.active._surrogates import Points
-
-        frame = self.frame.iloc[self.positions[idx]]
-        return Points(frame, self.encoder.transform(frame))
-
-    def chunks(self) -> Any:
-        size = self.design.chunk_size
-        for start in range(0, len(self.positions), size):
-            idx = np.arange(start, min(start + size, len(self.positions)))
-            yield idx, self.points(idx)
-
-
-def _sample_continuous(design: ContinuousDesign, encoder: InputEncoder, n: int, seed: int) -> Any:
-    """``n`` feasible points of a continuous design (hit-and-run on the constraint polytope)."""
-    import torch
-    from botorch.utils.sampling import get_polytope_samples
-
-    from planner.active._surrogates import DTYPE, Points
-
-    names = design.numeric
-    lo = torch.tensor([design.bounds[c][0] for c in names], dtype=DTYPE)
-    hi = torch.tensor([design.bounds[c][1] for c in names], dtype=DTYPE)
-    X = _sample_simplices(design, n, seed)
-    if X is None:
-        eq, ineq = _torch_constraints(design)
-        if eq or ineq:
-            X = get_polytope_samples(
-                n,
-                torch.stack([lo, hi]),
-                inequality_constraints=ineq or None,
-                equality_constraints=eq or None,
-                seed=seed,
-                n_burnin=200,
-                n_thinning=max(2, len(names)),
-            )
-        else:
-            sobol = torch.quasirandom.SobolEngine(len(names), scramble=True, seed=seed)
-            X = lo + (hi - lo) * sobol.draw(n, dtype=DTYPE)
-    numeric = _polish(design, X.numpy())
-    frame = pd.DataFrame(numeric, columns=list(names))
-    rng = np.random.default_rng(seed)
-    for name, levels in design.categorical.items():
-        frame[name] = [levels[i] for i in rng.integers(0, len(levels), n)]
-    frame = frame[list(design.inputs)]
-    return Points(frame, encoder.transform(frame))
-
-
-def _sample_simplices(design: ContinuousDesign, n: int, seed: int) -> Any:
-    """Exact uniform samples (``n x d_num`` tensor) when every constraint says that a group of
-    fractions with bounds ``(0, total)`` sums to ``total`` (Dirichlet draws); else ``None``."""
-    import torch
-
-    from planner.active._surrogates import DTYPE
-
-    names = list(design.numeric)
-    groups, grouped = [], set()
-    for con in design.constraints:
-        cols = list(con.coefficients)
-        if (
-            con.op != "=="
-            or con.rhs <= 0
-            or any(v != 1.0 for v in con.coefficients.values())
-            or any(design.bounds[c] != (0.0, con.rhs) for c in cols)
-            or grouped & set(cols)
-        ):
-            return None
-        groups.append(([names.index(c) for c in cols], con.rhs))
-        grouped |= set(cols)
-    if not groups:
-        return None
-    rng = np.random.default_rng(seed)
-    lo = np.array([design.bounds[c][0] for c in names])
-    hi = np.array([design.bounds[c][1] for c in names])
-    X = lo + (hi - lo) * rng.random((n, len(names)))
-    for idx, total in groups:
-        X[:, idx] = total * rng.dirichlet(np.ones(len(idx)), size=n)
-    return torch.as_tensor(X, dtype=DTYPE)
-
-
-def _torch_constraints(design: ContinuousDesign) -> tuple[list, list]:
-    """Constraints in BoTorch's form ``(indices, coefficients, rhs)``, inequalities as ``>=``."""
-    import torch
-
-    from planner.active._surrogates import DTYPE
-
-    names = list(design.numeric)
-    eq, ineq = [], []
-    for con in design.constraints:
-        idx = torch.tensor([names.index(c) for c in con.coefficients], dtype=torch.long)
-        coef = torch.tensor(list(con.coefficients.values()), dtype=DTYPE)
-        if con.op == "==":
-            eq.append((idx, coef, con.rhs))
-        elif con.op == ">=":
-            ineq.append((idx, coef, con.rhs))
-        else:
-            ineq.append((idx, -coef, -con.rhs))
-    return eq, ineq
-
-
-def _polish(design: ContinuousDesign, X: np.ndarray) -> np.ndarray:
-    """Project numeric rows (``n x d_num``) onto the equality constraints and into the box,
-    so that fractions sum to their total to machine precision."""
-    a_eq, b_eq, _, _ = design.constraint_matrices()
-    lo = np.array([b[0] for b in design.bounds.values()])
-    hi = np.array([b[1] for b in design.bounds.values()])
-    X = np.clip(np.asarray(X, dtype=float), lo, hi)
-    if len(a_eq) == 0:
-        return X
-    for _ in range(20):
-        r = X @ a_eq.T - b_eq
-        if np.abs(r).max() <= 1e-13:
-            break
-        # Spread the residual over the coordinates that are not stuck at a bound.
-        free = (X > lo + 1e-15) | (r[:, :1] < 0)
-        free &= (X < hi - 1e-15) | (r[:, :1] > 0)
-        for k in range(len(a_eq)):
-            a = a_eq[k] * free
-            norm = (a * a_eq[k]).sum(axis=1, keepdims=True)
-            norm[norm == 0] = 1.0
-            X = X - (r[:, k : k + 1] / norm) * a
-        X = np.clip(X, lo, hi)
-    return X
-
-
-# ----------------------------------------------------------------------------------------
 # Fitting with fallbacks
 # ----------------------------------------------------------------------------------------
 
@@ -374,41 +231,6 @@ def _fit_surrogate(
 # ----------------------------------------------------------------------------------------
 
 
-def _shortlist(score: np.ndarray, std_score: np.ndarray | None, size: int) -> np.ndarray:
-    """Top ``0.8 * size`` by ``score`` plus the most uncertain others, as positions."""
-    n = len(score)
-    if n <= size:
-        return np.arange(n)
-    n_main = max(1, int(0.8 * size)) if std_score is not None else size
-    main = np.argpartition(-score, n_main - 1)[:n_main]
-    if std_score is None:
-        return np.sort(main)
-    rest = std_score.copy()
-    rest[main] = -np.inf
-    extra = np.argpartition(-rest, size - n_main - 1)[: size - n_main]
-    return np.sort(np.concatenate([main, extra]))
-
-
-def _space_filling(points: Any, anchors_unit: np.ndarray, encoder: InputEncoder, n: int, rng: np.random.Generator) -> list[int]:
-    """Greedy maximin: each pick is the candidate farthest from measured, pending and earlier picks."""
-    U = encoder.unit(points.enc)
-    dist = np.full(len(U), np.inf)
-    for a in anchors_unit:
-        dist = np.minimum(dist, np.linalg.norm(U - a, axis=1))
-    chosen: list[int] = []
-    for _ in range(n):
-        if np.isinf(dist).all():
-            i = int(rng.integers(len(U)))
-        else:
-            d = dist.copy()
-            d[chosen] = -np.inf
-            i = int(np.argmax(d))
-        chosen.append(i)
-        dist = np.minimum(dist, np.linalg.norm(U - U[i], axis=1))
-        dist[i] = -np.inf
-    return chosen
-
-
 def _continuous_optimize(
     strategy: Any,
     prob: Any,
@@ -444,8 +266,8 @@ def _continuous_optimize(
     bounds[1] = 1.0
     for i, name in enumerate(design.numeric):
         bounds[0, i], bounds[1, i] = design.bounds[name]
-    eq, ineq = _torch_constraints(design)
-    short = _shortlist(raw_score, None, 256)
+    eq, ineq = torch_constraints(design)
+    short = shortlist(raw_score, None, 256)
     T_raw = torch.as_tensor(raw.enc[short], dtype=DTYPE)
     chosen: list[Any] = []
     values: list[float] = []
@@ -477,74 +299,9 @@ def _continuous_optimize(
         chosen.append(best_x)
         values.append(best_v)
     X = torch.stack(chosen).numpy().copy()
-    X[:, :k] = _polish(design, X[:, :k])
+    X[:, :k] = polish(design, X[:, :k])
     frame = encoder.decode(X)
     return Points(frame, encoder.transform(frame)), np.array(values)
-
-
-# ----------------------------------------------------------------------------------------
-# Reasons
-# ----------------------------------------------------------------------------------------
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.4g}"
-
-
-def _reasons(
-    kind: str,
-    prob: Any,
-    mean: np.ndarray | None,
-    var: np.ndarray | None,
-    ref_mean: np.ndarray | None,
-    ref_var: np.ndarray | None,
-    outputs: Sequence[str],
-    signs: np.ndarray,
-    space_filling_why: str,
-    n: int,
-) -> list[str]:
-    if kind == "random":
-        return ["random baseline: drawn uniformly from the remaining candidates"] * n
-    if kind == "space-filling":
-        return [f"space-filling: far from measured and pending points ({space_filling_why})"] * n
-    from planner.active._pareto import pareto_mask
-
-    out = []
-    std = np.sqrt(var)
-    ref_std_score = np.sort(prob.std_score(ref_var)) if ref_var is not None and len(ref_var) else None
-    obj = prob.objectives
-    feas = np.exp(prob.log_p_feasible(mean, var)) if prob.constraints else None
-    for i in range(n):
-        desc = ", ".join(
-            f"{outputs[j]} {_fmt(signs[j] * mean[i, j])} ± {_fmt(std[i, j])}" for j in obj
-        )
-        unc_pct = (
-            np.searchsorted(ref_std_score, prob.std_score(var[i : i + 1])[0], side="right") / len(ref_std_score)
-            if ref_std_score is not None
-            else 0.5
-        )
-        if prob.is_multi_objective:
-            front = prob.observed_front()
-            extends = len(front) == 0 or bool(pareto_mask(np.vstack([front, mean[i, obj]]))[-1])
-            if kind != "uncertainty" and extends:
-                text = f"extends the Pareto front: predicted {desc}"
-            elif kind == "value":
-                text = f"high predicted value (near the Pareto front): predicted {desc}"
-            else:
-                text = f"high uncertainty: predicted {desc}; uncertainty above {unc_pct:.0%} of candidates"
-        else:
-            j = obj[0]
-            ref = np.sort(ref_mean[:, j]) if ref_mean is not None and len(ref_mean) else None
-            val_pct = np.searchsorted(ref, mean[i, j], side="right") / len(ref) if ref is not None else 0.5
-            best = signs[j] * prob.best_observed
-            if kind == "uncertainty" or (kind == "auto" and unc_pct > val_pct):
-                text = f"high uncertainty: predicted {desc}, uncertainty above {unc_pct:.0%} of candidates (best measured {_fmt(best)})"
-            else:
-                text = f"high predicted value: predicted {desc}, above {val_pct:.0%} of candidates (best measured {_fmt(best)})"
-        if feas is not None:
-            text += f"; P(constraints met) {feas[i]:.2f}"
-        out.append(text)
-    return out
 
 
 # ----------------------------------------------------------------------------------------
@@ -767,7 +524,7 @@ def _suggest(
     encoder = build_encoder(design, [X_obs, pend], featurizer=req.featurizer)
     observed = Points(X_obs, encoder.transform(X_obs) if len(X_obs) else np.zeros((0, encoder.dim)))
     pending_pts = Points(pend, encoder.transform(pend) if len(pend) else np.zeros((0, encoder.dim)))
-    candidates: _PoolCandidates | None = None
+    candidates: PoolCandidates | None = None
     if isinstance(design, PoolDesign):
         candidates, n = _pool_candidates(design, encoder, X_obs, pend, n, notes, fallbacks)
 
@@ -903,13 +660,13 @@ def _pool_candidates(
     n: int,
     notes: list[str],
     fallbacks: list[str],
-) -> tuple[_PoolCandidates, int]:
+) -> tuple[PoolCandidates, int]:
     """The remaining candidates and the number of suggestions that can be made."""
     inputs, categorical = tuple(design.inputs), tuple(design.categorical)
     keys = None
     if len(X_obs) or len(pend):
         keys = row_keys(pd.concat([X_obs[list(inputs)], pend[list(inputs)]]), inputs, categorical).unique()
-    candidates = _PoolCandidates(design, encoder, keys)
+    candidates = PoolCandidates(design, encoder, keys)
     if len(X_obs):
         obs_keys = row_keys(X_obs, inputs, categorical)
         not_in_pool = ~obs_keys.isin(candidates.found) if candidates.found is not None else np.ones(len(X_obs), bool)
@@ -954,7 +711,7 @@ def _select(
     used: str,
     prob: Any,
     design: PoolDesign | ContinuousDesign,
-    candidates: _PoolCandidates | None,
+    candidates: PoolCandidates | None,
     encoder: InputEncoder,
     n: int,
     seed: int,
@@ -977,14 +734,14 @@ def _select(
             pts = candidates.points(sub)
         else:
             if used == "random":
-                pts = _sample_continuous(design, encoder, n, seed)
+                pts = sample_continuous(design, encoder, n, seed)
                 return pts, np.full(n, math.nan), "random", None, None, n
-            pts = _sample_continuous(design, encoder, design.n_discrete, seed)
-        chosen = _space_filling(pts, anchors, encoder, n, rng)
+            pts = sample_continuous(design, encoder, design.n_discrete, seed)
+        chosen = space_filling(pts, anchors, encoder, n, rng)
         return pts.take(chosen), np.full(n, math.nan), "space-filling", None, None, len(pts)
 
     if candidates is None:
-        pool = _sample_continuous(design, encoder, design.n_discrete, seed)
+        pool = sample_continuous(design, encoder, design.n_discrete, seed)
         mean, var = surrogate.moments(pool)
         prob.mc_points = pool.take(np.arange(min(len(pool), 256)))
         score = strat.prefilter_score(prob, mean, var)
@@ -993,7 +750,7 @@ def _select(
             pts, values = result
             return pts, values, strat.kind, mean, var, len(pool)
         notes.append(f"{used} ran on {len(pool)} feasible points sampled from the continuous design")
-        short = _shortlist(score, prob.std_score(var), prob.shortlist_size)
+        short = shortlist(score, prob.std_score(var), prob.shortlist_size)
         sel = strat.select(prob, pool.take(short), mean[short], var[short], n)
         return pool.take(short[sel.positions]), np.array(sel.values), sel.kind, mean, var, len(pool)
 
@@ -1006,7 +763,7 @@ def _select(
     if used == "ivr":
         prob.mc_points = candidates.points(np.sort(rng.choice(N, size=min(N, 256), replace=False)))
     score = strat.prefilter_score(prob, mean, var)
-    short = _shortlist(score, prob.std_score(var), prob.shortlist_size)
+    short = shortlist(score, prob.std_score(var), prob.shortlist_size)
     pts = candidates.points(short)
     sel = strat.select(prob, pts, mean[short], var[short], n)
     return pts.take(sel.positions), np.array(sel.values), sel.kind, mean, var, N
@@ -1051,5 +808,5 @@ def _assemble(
         table["distance_to_nearest_observed"] = np.sqrt(((U[:, None, :] - U_obs[None, :, :]) ** 2).sum(-1)).min(axis=1)
     else:
         table["distance_to_nearest_observed"] = math.nan
-    table["reason"] = _reasons(kind, prob, mean, var, ref_mean, ref_var, outputs, signs, space_filling_why, len(table))
+    table["reason"] = reasons(kind, prob, mean, var, ref_mean, ref_var, outputs, signs, space_filling_why, len(table))
     return table
