@@ -37,7 +37,9 @@ def _liang(file: str, target: str, direction: str) -> tuple[pd.DataFrame, list[s
 
 def load(name: str) -> Benchmark:
     """One benchmark by name (see :data:`NAMES`)."""
-    liang_note = "Liang et al. 2021 protocol: pool of unique inputs (replicates averaged), 2 random starts, top = best 5%"
+    liang_note = (
+        "Liang et al. 2021 protocol: pool of unique inputs (replicates averaged), 2 random starts, top = best 5%"
+    )
     if name == "agnp":
         df, inputs, targets = _liang("AgNP_dataset.csv", "loss", "min")
         return Benchmark(name, df, inputs, targets, n_initial=2, batch_size=5, budget=42, note=liang_note)
@@ -52,7 +54,13 @@ def load(name: str) -> Benchmark:
         df = pd.read_csv(SHARED / "olympus_oer_plates" / f"plate_{plate}" / "data_with_header.csv")
         inputs = [c for c in df.columns if c.endswith("_load")]
         return Benchmark(
-            name, df, inputs, [("overpotential", "min")], n_initial=5, batch_size=10, budget=105,
+            name,
+            df,
+            inputs,
+            [("overpotential", "min")],
+            n_initial=5,
+            batch_size=10,
+            budget=105,
             note="6-element composition simplex on a 10 at% grid (fractions sum to 1); pool of all plate compositions",
         )
     if name == "btz":
@@ -61,15 +69,26 @@ def load(name: str) -> Benchmark:
         df = df.fillna({"Solvent2": "none", "SMILES2": "none"})
         inputs = ["Solvent1", "Solvent1_volFraction", "Solvent2", "Solvent2_volFraction"]
         return Benchmark(
-            name, df, inputs, [("BTZ_molar_conc_20Celcius(M)", "max")], n_initial=5, batch_size=5, budget=45,
+            name,
+            df,
+            inputs,
+            [("BTZ_molar_conc_20Celcius(M)", "max")],
+            n_initial=5,
+            batch_size=5,
+            budget=45,
             categorical=["Solvent1", "Solvent2"],
             note="solvent names one-hot (SMILES carry the same information), volume fractions numeric",
         )
     if name == "redoxmers":
         df = pd.read_csv(SHARED / "olympus_redoxmers" / "data_with_header.csv")
         return Benchmark(
-            name, df, ["r1_label", "r3_label", "r4_label", "r5_label"],
-            [("abs_lam_diff", "min"), ("ered", "min"), ("gsol", "min")], n_initial=5, batch_size=10, budget=55,
+            name,
+            df,
+            ["r1_label", "r3_label", "r4_label", "r5_label"],
+            [("abs_lam_diff", "min"), ("ered", "min"), ("gsol", "min")],
+            n_initial=5,
+            batch_size=10,
+            budget=55,
             categorical=["r1_label", "r3_label", "r4_label", "r5_label"],
             note="3 objectives, 4 categorical substituents; top set = the pool's Pareto front; hypervolume fraction",
         )

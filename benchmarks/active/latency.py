@@ -87,23 +87,36 @@ def main() -> None:
     for n in args.sizes:
         for n_obs in args.observations:
             res = measure(n, n_obs, args.strategy, args.surrogate, args.threads, args.timeout)
-            row = {"pool_size": n, "n_observations": n_obs, "strategy": args.strategy, "surrogate": args.surrogate,
-                   "torch_threads": args.threads}
+            row = {
+                "pool_size": n,
+                "n_observations": n_obs,
+                "strategy": args.strategy,
+                "surrogate": args.surrogate,
+                "torch_threads": args.threads,
+            }
             if "error" in res:
                 row["error"] = res["error"]
             else:
                 row.update(
-                    first_s=round(res["first"], 2), second_s=round(res["second"], 2),
-                    fit_s=res["second_phases"]["fit"], select_s=res["second_phases"]["select"],
-                    import_s=round(res["import_s"], 2), rss_before_mb=round(res["rss_before_mb"]),
-                    peak_rss_mb=round(res["peak_rss_mb"]), load_avg_1min=round(res["load_avg_1min"], 1),
+                    first_s=round(res["first"], 2),
+                    second_s=round(res["second"], 2),
+                    fit_s=res["second_phases"]["fit"],
+                    select_s=res["second_phases"]["select"],
+                    import_s=round(res["import_s"], 2),
+                    rss_before_mb=round(res["rss_before_mb"]),
+                    peak_rss_mb=round(res["peak_rss_mb"]),
+                    load_avg_1min=round(res["load_avg_1min"], 1),
                 )
             rows.append(row)
             print(row, flush=True)
     table = pd.DataFrame(rows)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    name = "latency" if args.surrogate == "gp" and args.strategy == "qlognei" else f"latency_{args.strategy}_{args.surrogate}"
+    name = (
+        "latency"
+        if args.surrogate == "gp" and args.strategy == "qlognei"
+        else f"latency_{args.strategy}_{args.surrogate}"
+    )
     table.to_csv(out / f"{name}.csv", index=False)
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     (out / f"{name.upper()}.md").write_text(

@@ -111,12 +111,29 @@ def write_summary() -> None:
             "",
         ]
         if multi:
-            cols = ["arm", "final_hv_fraction_mean", "final_hv_fraction_median", "final_top_pareto_mean",
-                    "first_hit_top_pareto_median", "first_hit_top_pareto_missed", "n_failed", "seconds_per_run"]
+            cols = [
+                "arm",
+                "final_hv_fraction_mean",
+                "final_hv_fraction_median",
+                "final_top_pareto_mean",
+                "first_hit_top_pareto_median",
+                "first_hit_top_pareto_missed",
+                "n_failed",
+                "seconds_per_run",
+            ]
         else:
-            cols = ["arm", "final_best_so_far_mean", "final_top_0.05_mean", "af_top_0.05_at_0.5",
-                    "first_hit_top_0.01_median", "first_hit_top_0.01_missed", "first_hit_top_0.05_median",
-                    "first_hit_top_0.05_missed", "n_failed", "seconds_per_run"]
+            cols = [
+                "arm",
+                "final_best_so_far_mean",
+                "final_top_0.05_mean",
+                "af_top_0.05_at_0.5",
+                "first_hit_top_0.01_median",
+                "first_hit_top_0.01_missed",
+                "first_hit_top_0.05_median",
+                "first_hit_top_0.05_missed",
+                "n_failed",
+                "seconds_per_run",
+            ]
             curves = pd.read_csv(folder / "curves.csv")
             last = curves.sort_values("i").groupby("arm").tail(1).set_index("arm")["ef_0.05"]
             summary = summary.assign(**{"ef_0.05_at_budget": summary["arm"].map(last)})

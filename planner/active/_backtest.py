@@ -122,7 +122,9 @@ def _atomic_write(path: Path, text: str) -> None:
 # ----------------------------------------------------------------------------------------
 
 
-def dedupe_pool(pool: pd.DataFrame, inputs: Sequence[str], targets: Sequence[str]) -> tuple[pd.DataFrame, dict[str, int]]:
+def dedupe_pool(
+    pool: pd.DataFrame, inputs: Sequence[str], targets: Sequence[str]
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """Average replicate measurements per unique input (rows with a missing value dropped).
 
     Returns:
@@ -178,7 +180,9 @@ def _hypervolume(Y: np.ndarray, ref: np.ndarray) -> float:
     if len(Y) == 0:
         return 0.0
     Y = Y[pareto_mask(Y)]
-    part = DominatedPartitioning(ref_point=torch.as_tensor(ref, dtype=torch.float64), Y=torch.as_tensor(Y, dtype=torch.float64))
+    part = DominatedPartitioning(
+        ref_point=torch.as_tensor(ref, dtype=torch.float64), Y=torch.as_tensor(Y, dtype=torch.float64)
+    )
     return float(part.compute_hypervolume())
 
 
@@ -232,7 +236,9 @@ def _run_task(task: _Task) -> dict[str, Any]:
                         )
                     ]
                     if len(set(picked)) != k or set(picked) & set(order):
-                        raise DataValidationError(f"policy of arm {task.arm.label!r} returned {picked}, not {k} new rows")
+                        raise DataValidationError(
+                            f"policy of arm {task.arm.label!r} returned {picked}, not {k} new rows"
+                        )
                     order.extend(picked)
                     iteration += 1
                     continue
@@ -289,7 +295,9 @@ def _map(fn: Callable[[Any], Any], items: list[Any], executor: Any, n_jobs: int 
         try:
             import ray
         except ImportError as err:
-            raise OptionalDependencyError("executor='ray' needs Ray; install it with: pip install 'ray==2.60.0'") from err
+            raise OptionalDependencyError(
+                "executor='ray' needs Ray; install it with: pip install 'ray==2.60.0'"
+            ) from err
         if not ray.is_initialized():
             ray.init(num_cpus=n_jobs, include_dashboard=False, log_to_driver=False)
         remote = ray.remote(num_cpus=1)(fn)
@@ -532,7 +540,9 @@ def _summary(
                 hit = np.flatnonzero(np.isin(run["row"].to_numpy(), members))
                 first.append(float(run["i"].to_numpy()[hit[0]]) if len(hit) else math.inf)
             first_arr = np.array(first)
-            row[f"first_hit_top_{key}_median"] = float(np.median(first_arr)) if np.isfinite(np.median(first_arr)) else math.nan
+            row[f"first_hit_top_{key}_median"] = (
+                float(np.median(first_arr)) if np.isfinite(np.median(first_arr)) else math.nan
+            )
             row[f"first_hit_top_{key}_missed"] = int(np.isinf(first_arr).sum())
             if not is_multi:
                 row[f"first_hit_top_{key}_random_expected"] = (N + 1) / (len(members) + 1)
@@ -541,6 +551,8 @@ def _summary(
                 for level in af_levels:
                     reached = np.flatnonzero(mean_curve >= level - 1e-12)
                     i_random = math.ceil(level * N)
-                    row[f"af_top_{key}_at_{level:g}"] = float(i_random / i_axis[reached[0]]) if len(reached) else math.nan
+                    row[f"af_top_{key}_at_{level:g}"] = (
+                        float(i_random / i_axis[reached[0]]) if len(reached) else math.nan
+                    )
         rows.append(row)
     return pd.DataFrame(rows)

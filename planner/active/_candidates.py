@@ -183,7 +183,9 @@ def shortlist(score: np.ndarray, std_score: np.ndarray | None, size: int) -> np.
     return np.sort(np.concatenate([main, extra]))
 
 
-def space_filling(points: Any, anchors_unit: np.ndarray, encoder: InputEncoder, n: int, rng: np.random.Generator) -> list[int]:
+def space_filling(
+    points: Any, anchors_unit: np.ndarray, encoder: InputEncoder, n: int, rng: np.random.Generator
+) -> list[int]:
     """Greedy maximin: each pick is the candidate farthest from measured, pending and earlier picks."""
     U = encoder.unit(points.enc)
     dist = np.full(len(U), np.inf)

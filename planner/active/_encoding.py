@@ -31,7 +31,9 @@ def _apply_featurizer(featurizer: Any, frame: pd.DataFrame) -> pd.DataFrame:
         out = pd.DataFrame(arr, columns=[f"f{i}" for i in range(arr.shape[1])])
     non_numeric = [c for c in out.columns if not pd.api.types.is_numeric_dtype(out[c])]
     if non_numeric:
-        raise DataValidationError(f"the featurizer returned non-numeric column(s) {non_numeric[:5]}; it must return numbers")
+        raise DataValidationError(
+            f"the featurizer returned non-numeric column(s) {non_numeric[:5]}; it must return numbers"
+        )
     return out
 
 
@@ -183,7 +185,11 @@ def build_encoder(
     if featurizer is not None:
         if pool is None and not frames:
             raise DataValidationError("a featurizer needs at least one candidate or observation to learn its columns")
-        featurizer = _fitted(featurizer, [*frames, *([pool.sample(min(len(pool), 10_000), random_state=0)] if pool is not None else [])], inputs)
+        featurizer = _fitted(
+            featurizer,
+            [*frames, *([pool.sample(min(len(pool), 10_000), random_state=0)] if pool is not None else [])],
+            inputs,
+        )
         sample = (pool if pool is not None else frames[0]).iloc[:2]
         names = tuple(map(str, _apply_featurizer(featurizer, sample[list(inputs)]).columns))
     else:
@@ -213,7 +219,9 @@ def build_encoder(
     return InputEncoder(inputs, numeric, levels, featurizer, names, lower, upper)
 
 
-def row_keys(frame: pd.DataFrame, inputs: Sequence[str], categorical: Sequence[str], decimals: int = 9) -> pd.MultiIndex:
+def row_keys(
+    frame: pd.DataFrame, inputs: Sequence[str], categorical: Sequence[str], decimals: int = 9
+) -> pd.MultiIndex:
     """Hashable keys of rows for matching experiments across tables.
 
     Numeric inputs are rounded to ``decimals`` places so that values written to a CSV and

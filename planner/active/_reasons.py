@@ -38,9 +38,7 @@ def reasons(
     obj = prob.objectives
     feas = np.exp(prob.log_p_feasible(mean, var)) if prob.constraints else None
     for i in range(n):
-        desc = ", ".join(
-            f"{outputs[j]} {_fmt(signs[j] * mean[i, j])} ± {_fmt(std[i, j])}" for j in obj
-        )
+        desc = ", ".join(f"{outputs[j]} {_fmt(signs[j] * mean[i, j])} ± {_fmt(std[i, j])}" for j in obj)
         unc_pct = (
             np.searchsorted(ref_std_score, prob.std_score(var[i : i + 1])[0], side="right") / len(ref_std_score)
             if ref_std_score is not None

@@ -428,7 +428,9 @@ class Greedy(BaseStrategy):
 
     def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
         if prob.is_multi_objective:
-            return _feasible_first(prob, _epsilon_gain(prob, mean[:, prob.objectives], prob.observed_front()), mean, var)
+            return _feasible_first(
+                prob, _epsilon_gain(prob, mean[:, prob.objectives], prob.observed_front()), mean, var
+            )
         return _feasible_first(prob, mean[:, prob.objectives[0]], mean, var)
 
     def select(self, prob: Problem, pts: Points, mean: np.ndarray, var: np.ndarray, n: int) -> Selection:
@@ -534,7 +536,9 @@ class IntegratedVarianceReduction(BaseStrategy):
             transform = ScalarizedPosteriorTransform(weights)
 
         def build(model: Any, X_baseline: Tensor, X_pending: Tensor | None) -> Any:
-            return qNegIntegratedPosteriorVariance(model, mc_points=mc, posterior_transform=transform, X_pending=X_pending)
+            return qNegIntegratedPosteriorVariance(
+                model, mc_points=mc, posterior_transform=transform, X_pending=X_pending
+            )
 
         return build
 

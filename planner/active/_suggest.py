@@ -136,7 +136,9 @@ def _check_observations(
     if isinstance(observed_y, pd.Series):
         observed_y = observed_y.to_frame()
     if not isinstance(observed_y, pd.DataFrame):
-        raise DataValidationError(f"observed_y must be a DataFrame with one column per target, got {type(observed_y).__name__}")
+        raise DataValidationError(
+            f"observed_y must be a DataFrame with one column per target, got {type(observed_y).__name__}"
+        )
     missing = [c for c in outputs if c not in observed_y.columns]
     if missing:
         raise DataValidationError(
@@ -426,7 +428,9 @@ def suggest(
     inputs = tuple(design.inputs)
     X_obs, Y_raw = _check_observations(observed_X, observed_y, inputs, categorical, outputs, notes)
     pend = _check_input_table(pending, "pending", inputs, categorical)
-    pend = _drop_rows(pend, pend[list(inputs)].isna().any(axis=1).to_numpy(), "pending experiments with a missing input", notes)
+    pend = _drop_rows(
+        pend, pend[list(inputs)].isna().any(axis=1).to_numpy(), "pending experiments with a missing input", notes
+    )
 
     # Observations outside the design are kept for fitting, but said.
     if isinstance(design, ContinuousDesign) and len(X_obs):
@@ -553,8 +557,15 @@ def _suggest(
                     strat = get_strategy("max_variance")
                     used = strat.name
                 surrogate_model = _fit_surrogate(
-                    req.surrogate, observed, Y, encoder, outputs, seed=seed, refit=req.refit_surrogate,
-                    signs=signs, fallbacks=fallbacks,
+                    req.surrogate,
+                    observed,
+                    Y,
+                    encoder,
+                    outputs,
+                    seed=seed,
+                    refit=req.refit_surrogate,
+                    signs=signs,
+                    fallbacks=fallbacks,
                 )
             if surrogate_model is None:
                 text = f"space-filling suggestions: {space_filling_why}"
@@ -573,7 +584,9 @@ def _suggest(
             observed_y=Y,
             pending=pending_pts,
             objectives=list(range(len(target_specs))),
-            constraints=[(outputs.index(c.name), c.op, c.bound, float(signs[outputs.index(c.name)])) for c in constraint_specs],
+            constraints=[
+                (outputs.index(c.name), c.op, c.bound, float(signs[outputs.index(c.name)])) for c in constraint_specs
+            ],
             beta=req.beta,
             n_mc=req.n_mc_samples,
             shortlist_size=req.shortlist_size,
@@ -589,10 +602,23 @@ def _suggest(
         t_sel = time.perf_counter() - t_sel
 
     if surrogate_model is not None and not strat.handles_constraints and prob.constraints and used != "random":
-        notes.append(f"{used} ignores outcome constraints in its criterion; candidates predicted infeasible were ranked last")
+        notes.append(
+            f"{used} ignores outcome constraints in its criterion; candidates predicted infeasible were ranked last"
+        )
     table = _assemble(
-        picks, values, kind, prob, surrogate_model, observed, encoder, outputs, signs, ref_mean, ref_var,
-        space_filling_why, candidates is not None,
+        picks,
+        values,
+        kind,
+        prob,
+        surrogate_model,
+        observed,
+        encoder,
+        outputs,
+        signs,
+        ref_mean,
+        ref_var,
+        space_filling_why,
+        candidates is not None,
     )
     calibration = None
     if req.calibration is not None and surrogate_model is not None:
@@ -648,7 +674,13 @@ def _calibrate(
         table[f"{name}_lower"] = table[f"{name}_mean"] - q * spread
         table[f"{name}_upper"] = table[f"{name}_mean"] + q * spread
         gaussian = float(norm.ppf(0.5 + coverage / 2))
-        out[name] = {"coverage": coverage, "quantile": q, "gaussian_quantile": gaussian, "factor": q / gaussian, "n_scores": n}
+        out[name] = {
+            "coverage": coverage,
+            "quantile": q,
+            "gaussian_quantile": gaussian,
+            "factor": q / gaussian,
+            "n_scores": n,
+        }
     return out
 
 
@@ -718,7 +750,6 @@ def _select(
     notes: list[str],
 ) -> tuple[Any, np.ndarray, str, np.ndarray | None, np.ndarray | None, int]:
     """Run the strategy: ``(picked Points, values, reason kind, reference mean, reference var, n scored)``."""
-    from planner.active._surrogates import Points
 
     rng = prob.rng
     surrogate = prob.surrogate

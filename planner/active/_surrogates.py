@@ -280,7 +280,11 @@ class GPSurrogate(BaseSurrogate):
             Xtr = gp.train_inputs[0]
             y = gp.train_targets
             n = Xtr.shape[-2]
-            noise = gp.likelihood.noise.reshape(*gp.likelihood.noise.shape[:-1], 1, 1) if y.dim() > 1 else gp.likelihood.noise
+            noise = (
+                gp.likelihood.noise.reshape(*gp.likelihood.noise.shape[:-1], 1, 1)
+                if y.dim() > 1
+                else gp.likelihood.noise
+            )
             K = gp.covar_module(Xtr).to_dense() + noise * torch.eye(n, dtype=DTYPE)
             L = psd_safe_cholesky(K, jitter=jitter)
             alpha = torch.cholesky_solve((y - gp.mean_module(Xtr)).unsqueeze(-1), L)
@@ -660,7 +664,9 @@ def fit_ensemble(
 
     def refit_on(points: Points, Y_part: np.ndarray) -> EnsembleSurrogate:
         templates = {j: mb.estimator for j, mb in enumerate(members)}
-        return fit_ensemble(templates, points, Y_part, inputs=inputs, features=features, n_bootstrap=n_bootstrap, seed=seed)
+        return fit_ensemble(
+            templates, points, Y_part, inputs=inputs, features=features, n_bootstrap=n_bootstrap, seed=seed
+        )
 
     y_std = Y.std(axis=0)
     return EnsembleSurrogate(

@@ -17,8 +17,15 @@ from planner.exceptions import DataValidationError, SpecError
 def autoam_result(autoam_pool):
     inputs = [c for c in autoam_pool.columns if c != "Score"]
     return backtest(
-        autoam_pool, inputs=inputs, targets=[("Score", "max")], strategies=["random", "greedy@rf", "qlognei@rf"],
-        n_seeds=2, n_initial=2, batch_size=5, budget=17, seed=0,
+        autoam_pool,
+        inputs=inputs,
+        targets=[("Score", "max")],
+        strategies=["random", "greedy@rf", "qlognei@rf"],
+        n_seeds=2,
+        n_initial=2,
+        batch_size=5,
+        budget=17,
+        seed=0,
     )
 
 
@@ -71,8 +78,15 @@ def test_acceleration_factor_definition(autoam_result):
 def test_backtest_is_reproducible_and_writes_its_tables(autoam_result, autoam_pool, tmp_path):
     inputs = [c for c in autoam_pool.columns if c != "Score"]
     again = backtest(
-        autoam_pool, inputs=inputs, targets=[("Score", "max")], strategies=["random", "greedy@rf", "qlognei@rf"],
-        n_seeds=2, n_initial=2, batch_size=5, budget=17, seed=0,
+        autoam_pool,
+        inputs=inputs,
+        targets=[("Score", "max")],
+        strategies=["random", "greedy@rf", "qlognei@rf"],
+        n_seeds=2,
+        n_initial=2,
+        batch_size=5,
+        budget=17,
+        seed=0,
     )
     pd.testing.assert_frame_equal(again.runs, autoam_result.runs)
     out = again.to_dir(tmp_path / "bt")
@@ -82,7 +96,15 @@ def test_backtest_is_reproducible_and_writes_its_tables(autoam_result, autoam_po
 @pytest.mark.slow
 def test_processes_give_the_same_runs_as_one_process(autoam_pool):
     inputs = [c for c in autoam_pool.columns if c != "Score"]
-    kw = dict(inputs=inputs, targets=[("Score", "max")], strategies=["qlognei"], n_seeds=2, n_initial=3, batch_size=4, budget=11)
+    kw = dict(
+        inputs=inputs,
+        targets=[("Score", "max")],
+        strategies=["qlognei"],
+        n_seeds=2,
+        n_initial=3,
+        batch_size=4,
+        budget=11,
+    )
     local = backtest(autoam_pool, executor="local", **kw)
     spread = backtest(autoam_pool, executor="processes", n_jobs=2, **kw)
     pd.testing.assert_frame_equal(local.runs, spread.runs)
@@ -92,8 +114,14 @@ def test_processes_give_the_same_runs_as_one_process(autoam_pool):
 def test_multiobjective_backtest_tracks_hypervolume(redoxmers, redox_inputs, redox_targets):
     pool = redoxmers.sample(300, random_state=0)
     result = backtest(
-        pool, inputs=redox_inputs, targets=redox_targets, strategies=["random", Arm("nehvi-rf", "qlognehvi", "rf")],
-        n_seeds=2, n_initial=5, batch_size=5, budget=20,
+        pool,
+        inputs=redox_inputs,
+        targets=redox_targets,
+        strategies=["random", Arm("nehvi-rf", "qlognehvi", "rf")],
+        n_seeds=2,
+        n_initial=5,
+        batch_size=5,
+        budget=20,
     )
     assert result.metadata["hypervolume_pool"] > 0
     for _, run in result.runs.groupby(["arm", "seed"]):
@@ -105,10 +133,19 @@ def test_multiobjective_backtest_tracks_hypervolume(redoxmers, redox_inputs, red
     ("kwargs", "error", "match"),
     [
         pytest.param({"budget": 500}, DataValidationError, "budget 500 exceeds the 100 unique candidates", id="budget"),
-        pytest.param({"n_initial": 10, "budget": 10}, SpecError, r"budget \(10\) must exceed n_initial \(10\)", id="initial"),
+        pytest.param(
+            {"n_initial": 10, "budget": 10}, SpecError, r"budget \(10\) must exceed n_initial \(10\)", id="initial"
+        ),
         pytest.param({"strategies": ["random", "random"]}, SpecError, "distinct labels", id="duplicate-arms"),
-        pytest.param({"inputs": ["Prime Delay", "nozzle"]}, DataValidationError, r"lacks column\(s\) \['nozzle'\]", id="missing-column"),
-        pytest.param({"executor": "cluster"}, SpecError, "executor must be None, 'local', 'processes', 'ray'", id="executor"),
+        pytest.param(
+            {"inputs": ["Prime Delay", "nozzle"]},
+            DataValidationError,
+            r"lacks column\(s\) \['nozzle'\]",
+            id="missing-column",
+        ),
+        pytest.param(
+            {"executor": "cluster"}, SpecError, "executor must be None, 'local', 'processes', 'ray'", id="executor"
+        ),
         pytest.param({"n_seeds": 0}, SpecError, "n_seeds must be an integer >= 1", id="seeds"),
     ],
 )

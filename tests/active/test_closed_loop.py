@@ -25,9 +25,14 @@ def test_closed_loop_with_the_virtual_cell_lab():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = suggest(
-                ok[inputs], ok[["energy_density_wh_per_l", "temp_rise_k"]], design=design,
-                targets=[("energy_density_wh_per_l", "max")], outcome_constraints=[("temp_rise_k", "<=", 15.0)],
-                n=3, seed=len(ok), pending=pending,
+                ok[inputs],
+                ok[["energy_density_wh_per_l", "temp_rise_k"]],
+                design=design,
+                targets=[("energy_density_wh_per_l", "max")],
+                outcome_constraints=[("temp_rise_k", "<=", 15.0)],
+                n=3,
+                seed=len(ok),
+                pending=pending,
             )
         assert design.violation(result.table[inputs]).max() <= 1e-9
         new = lab.measure(result.table[inputs])

@@ -58,7 +58,9 @@ def test_pool_where_no_row_satisfies_the_constraints_is_an_error(oer_plate, oer_
 
 
 def test_pool_missing_input_column(agnp_pool):
-    with pytest.raises(DataValidationError, match=r"lacks input column\(s\) \['temperature'\].*match the campaign inputs"):
+    with pytest.raises(
+        DataValidationError, match=r"lacks input column\(s\) \['temperature'\].*match the campaign inputs"
+    ):
         PoolDesign(agnp_pool, inputs=["temperature"])
 
 
@@ -69,7 +71,9 @@ def test_pool_text_in_numeric_column():
 
 
 def test_continuous_simplex_spec_and_feasibility():
-    design = ContinuousDesign.simplex(["ni", "fe", "co"], extra_bounds={"temp": (20, 80)}, categorical={"salt": ["A", "B"]})
+    design = ContinuousDesign.simplex(
+        ["ni", "fe", "co"], extra_bounds={"temp": (20, 80)}, categorical={"salt": ["A", "B"]}
+    )
     assert design.inputs == ("ni", "fe", "co", "temp", "salt")
     a_eq, b_eq, a_ub, _ = design.constraint_matrices()
     np.testing.assert_array_equal(a_eq, [[1, 1, 1, 0]])
@@ -79,8 +83,12 @@ def test_continuous_simplex_spec_and_feasibility():
 
 
 def test_continuous_constraints_nobody_satisfies_is_a_clear_error():
-    with pytest.raises(SpecError, match=r"no point satisfies the design constraints.*loosen a constraint or widen a bound"):
-        ContinuousDesign.simplex(["a", "b"], constraints=[LinearConstraint({"a": 1.0}, ">=", 0.7), LinearConstraint({"b": 1.0}, ">=", 0.7)])
+    with pytest.raises(
+        SpecError, match=r"no point satisfies the design constraints.*loosen a constraint or widen a bound"
+    ):
+        ContinuousDesign.simplex(
+            ["a", "b"], constraints=[LinearConstraint({"a": 1.0}, ">=", 0.7), LinearConstraint({"b": 1.0}, ">=", 0.7)]
+        )
 
 
 @pytest.mark.parametrize(
@@ -88,8 +96,14 @@ def test_continuous_constraints_nobody_satisfies_is_a_clear_error():
     [
         pytest.param({"bounds": {"x": (1.0, 0.0)}}, "lo < hi", id="reversed-bounds"),
         pytest.param({"bounds": {}}, "at least one numeric input", id="no-bounds"),
-        pytest.param({"bounds": {"x": (0, 1)}, "constraints": [LinearConstraint({"y": 1.0}, "<=", 1)]}, r"names \['y'\]", id="unknown-column"),
-        pytest.param({"bounds": {"x": (0, 1)}, "categorical": {"x": ["a"]}}, "both numeric", id="numeric-and-categorical"),
+        pytest.param(
+            {"bounds": {"x": (0, 1)}, "constraints": [LinearConstraint({"y": 1.0}, "<=", 1)]},
+            r"names \['y'\]",
+            id="unknown-column",
+        ),
+        pytest.param(
+            {"bounds": {"x": (0, 1)}, "categorical": {"x": ["a"]}}, "both numeric", id="numeric-and-categorical"
+        ),
     ],
 )
 def test_continuous_design_errors(kwargs, match):

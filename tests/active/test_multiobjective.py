@@ -36,7 +36,15 @@ def test_pareto_front_of_observations(obs, redox_targets):
 @pytest.mark.parametrize("surrogate", ["gp", "rf"])
 def test_qlognehvi_extends_the_front(pool, obs, redox_inputs, redox_targets, surrogate):
     names = [t for t, _ in redox_targets]
-    result = suggest(obs[redox_inputs], obs[names], design=PoolDesign(pool[redox_inputs]), targets=redox_targets, n=2, surrogate=surrogate, seed=0)
+    result = suggest(
+        obs[redox_inputs],
+        obs[names],
+        design=PoolDesign(pool[redox_inputs]),
+        targets=redox_targets,
+        n=2,
+        surrogate=surrogate,
+        seed=0,
+    )
     t = result.table
     assert result.metadata["strategy_used"] == "qlognehvi"
     assert set(result.metadata["ref_point"]) == set(names)
@@ -50,23 +58,49 @@ def test_multiobjective_baselines_and_explicit_reference_point(pool, obs, redox_
     names = [t for t, _ in redox_targets]
     ref = {"abs_lam_diff": 200.0, "ered": 3.5, "gsol": 0.0}
     greedy = suggest(
-        obs[redox_inputs], obs[names], design=PoolDesign(pool[redox_inputs]), targets=redox_targets, n=2,
-        strategy="greedy", surrogate="rf", ref_point=ref,
+        obs[redox_inputs],
+        obs[names],
+        design=PoolDesign(pool[redox_inputs]),
+        targets=redox_targets,
+        n=2,
+        strategy="greedy",
+        surrogate="rf",
+        ref_point=ref,
     )
     assert greedy.metadata["ref_point"] == ref
     assert greedy.table["reason"].str.startswith(("extends the Pareto front", "high predicted value")).all()
     with pytest.raises(SpecError, match=r"strategy 'qlognei' handles one target, but 3 were given; use one of \["):
-        suggest(obs[redox_inputs], obs[names], design=PoolDesign(pool[redox_inputs]), targets=redox_targets, strategy="qlognei")
+        suggest(
+            obs[redox_inputs],
+            obs[names],
+            design=PoolDesign(pool[redox_inputs]),
+            targets=redox_targets,
+            strategy="qlognei",
+        )
     with pytest.raises(SpecError, match=r"ref_point lacks target\(s\) \['gsol'\]"):
-        suggest(obs[redox_inputs], obs[names], design=PoolDesign(pool[redox_inputs]), targets=redox_targets, surrogate="rf", ref_point={"abs_lam_diff": 1, "ered": 1})
+        suggest(
+            obs[redox_inputs],
+            obs[names],
+            design=PoolDesign(pool[redox_inputs]),
+            targets=redox_targets,
+            surrogate="rf",
+            ref_point={"abs_lam_diff": 1, "ered": 1},
+        )
 
 
 @pytest.mark.parametrize("strategy", ["qlognei", "pi", "greedy"])
 def test_outcome_constraint_keeps_suggestions_feasible(pool, obs, redox_inputs, strategy):
     """Minimize the reduction potential while keeping the solvation energy below -0.6."""
     result = suggest(
-        obs[redox_inputs], obs[["ered", "gsol"]], design=PoolDesign(pool[redox_inputs]), targets=[("ered", "min")],
-        outcome_constraints=[("gsol", "<=", -0.6)], n=3, strategy=strategy, surrogate="rf", seed=0,
+        obs[redox_inputs],
+        obs[["ered", "gsol"]],
+        design=PoolDesign(pool[redox_inputs]),
+        targets=[("ered", "min")],
+        outcome_constraints=[("gsol", "<=", -0.6)],
+        n=3,
+        strategy=strategy,
+        surrogate="rf",
+        seed=0,
     )
     t = result.table
     assert "p_feasible" in t and t["p_feasible"].between(0, 1).all()
@@ -77,20 +111,38 @@ def test_outcome_constraint_keeps_suggestions_feasible(pool, obs, redox_inputs, 
 
 def test_outcome_constraint_needs_its_column(pool, obs, redox_inputs):
     with pytest.raises(DataValidationError, match=r"observed_y lacks column\(s\) \['gsol'\]"):
-        suggest(obs[redox_inputs], obs[["ered"]], design=PoolDesign(pool[redox_inputs]), targets=[("ered", "min")], outcome_constraints=[("gsol", "<=", -0.6)])
+        suggest(
+            obs[redox_inputs],
+            obs[["ered"]],
+            design=PoolDesign(pool[redox_inputs]),
+            targets=[("ered", "min")],
+            outcome_constraints=[("gsol", "<=", -0.6)],
+        )
 
 
 def test_constraint_operator_is_checked(pool, obs, redox_inputs):
     with pytest.raises(SpecError, match="operator must be '<=' or '>='"):
-        suggest(obs[redox_inputs], obs[["ered", "gsol"]], design=PoolDesign(pool[redox_inputs]), targets="ered", outcome_constraints=[("gsol", "!=", 0)])
+        suggest(
+            obs[redox_inputs],
+            obs[["ered", "gsol"]],
+            design=PoolDesign(pool[redox_inputs]),
+            targets="ered",
+            outcome_constraints=[("gsol", "!=", 0)],
+        )
 
 
 def test_feasible_share_beats_random(pool, obs, redox_inputs):
     """Constraint-aware qLogNEI proposes feasible molecules more often than the pool's base rate."""
     base_rate = float((pool["gsol"] <= -0.6).mean())
     result = suggest(
-        obs[redox_inputs], obs[["ered", "gsol"]], design=PoolDesign(pool[redox_inputs]), targets=[("ered", "min")],
-        outcome_constraints=[("gsol", "<=", -0.6)], n=5, surrogate="rf", seed=0,
+        obs[redox_inputs],
+        obs[["ered", "gsol"]],
+        design=PoolDesign(pool[redox_inputs]),
+        targets=[("ered", "min")],
+        outcome_constraints=[("gsol", "<=", -0.6)],
+        n=5,
+        surrogate="rf",
+        seed=0,
     )
     truth = pool.loc[result.table["candidate"], "gsol"]
     assert float(np.mean(truth <= -0.6)) >= min(base_rate, 0.6)

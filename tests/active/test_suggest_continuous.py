@@ -30,8 +30,13 @@ def check_on_simplex(table: pd.DataFrame, fractions: list[str]) -> None:
 @pytest.mark.parametrize("strategy", ["qlognei", "qucb", "greedy", "thompson", "max_variance", "random"])
 def test_simplex_suggestions_are_exactly_on_the_simplex(strategy, simplex, oer_obs, oer_fractions):
     result = suggest(
-        oer_obs[oer_fractions], oer_obs[["overpotential"]], design=simplex, targets=[("overpotential", "min")],
-        n=3, strategy=strategy, seed=1,
+        oer_obs[oer_fractions],
+        oer_obs[["overpotential"]],
+        design=simplex,
+        targets=[("overpotential", "min")],
+        n=3,
+        strategy=strategy,
+        seed=1,
     )
     table = result.table
     assert len(table) == 3 and result.metadata["design"] == "continuous"
@@ -44,16 +49,35 @@ def test_simplex_suggestions_are_exactly_on_the_simplex(strategy, simplex, oer_o
 
 
 def test_qlognei_heads_for_low_overpotential(simplex, oer_obs, oer_fractions):
-    result = suggest(oer_obs[oer_fractions], oer_obs[["overpotential"]], design=simplex, targets=[("overpotential", "min")], n=2, seed=0)
+    result = suggest(
+        oer_obs[oer_fractions],
+        oer_obs[["overpotential"]],
+        design=simplex,
+        targets=[("overpotential", "min")],
+        n=2,
+        seed=0,
+    )
     t = result.table
     assert np.isfinite(t["acquisition"]).all() and result.metadata["acquisition_scale"] == "log"
     assert t["overpotential_mean"].iloc[0] < oer_obs["overpotential"].median()
 
 
 def test_pending_points_steer_the_continuous_batch(simplex, oer_obs, oer_fractions):
-    first = suggest(oer_obs[oer_fractions], oer_obs[["overpotential"]], design=simplex, targets=[("overpotential", "min")], n=1, seed=0)
+    first = suggest(
+        oer_obs[oer_fractions],
+        oer_obs[["overpotential"]],
+        design=simplex,
+        targets=[("overpotential", "min")],
+        n=1,
+        seed=0,
+    )
     second = suggest(
-        oer_obs[oer_fractions], oer_obs[["overpotential"]], design=simplex, targets=[("overpotential", "min")], n=1, seed=0,
+        oer_obs[oer_fractions],
+        oer_obs[["overpotential"]],
+        design=simplex,
+        targets=[("overpotential", "min")],
+        n=1,
+        seed=0,
         pending=first.table[oer_fractions],
     )
     gap = np.abs(first.table[oer_fractions].to_numpy() - second.table[oer_fractions].to_numpy()).max()
@@ -73,9 +97,18 @@ def test_linear_inequalities_and_mixed_categorical_inputs():
     )
     rng = np.random.default_rng(0)
     ec = rng.uniform(0.2, 0.9, 12)
-    X = pd.DataFrame({"ec": ec, "dmc": 1 - ec, "salt_conc": np.minimum(0.5 + 2 * ec, rng.uniform(0.5, 2.0, 12)),
-                      "temp": rng.uniform(20, 60, 12), "salt": rng.choice(["LiPF6", "LiFSI", "LiTFSI"], 12)})
-    y = pd.DataFrame({"cond": X["ec"] * 2 - (X["salt_conc"] - 1.2) ** 2 + (X["salt"] == "LiFSI") * 0.5 + 0.01 * X["temp"]})
+    X = pd.DataFrame(
+        {
+            "ec": ec,
+            "dmc": 1 - ec,
+            "salt_conc": np.minimum(0.5 + 2 * ec, rng.uniform(0.5, 2.0, 12)),
+            "temp": rng.uniform(20, 60, 12),
+            "salt": rng.choice(["LiPF6", "LiFSI", "LiTFSI"], 12),
+        }
+    )
+    y = pd.DataFrame(
+        {"cond": X["ec"] * 2 - (X["salt_conc"] - 1.2) ** 2 + (X["salt"] == "LiFSI") * 0.5 + 0.01 * X["temp"]}
+    )
     result = suggest(X, y, design=design, targets=[("cond", "max")], n=3, seed=0)
     t = result.table
     assert set(t["salt"]) <= {"LiPF6", "LiFSI", "LiTFSI"}
@@ -88,7 +121,14 @@ def test_observations_outside_the_continuous_design_are_flagged(simplex, oer_obs
     off = oer_obs.copy()
     off.iloc[0, off.columns.get_loc(oer_fractions[0])] += 0.2
     with pytest.warns(DesignSpaceWarning, match=r"1 observation\(s\) lie outside the continuous design"):
-        suggest(off[oer_fractions], off[["overpotential"]], design=simplex, targets=[("overpotential", "min")], n=1, strategy="greedy")
+        suggest(
+            off[oer_fractions],
+            off[["overpotential"]],
+            design=simplex,
+            targets=[("overpotential", "min")],
+            n=1,
+            strategy="greedy",
+        )
 
 
 def test_cold_start_on_the_simplex_is_space_filling(simplex, oer_fractions):

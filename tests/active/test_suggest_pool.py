@@ -17,7 +17,13 @@ import pytest
 from planner.active import PoolDesign, available_strategies, suggest
 from planner.exceptions import DataQualityWarning, DataValidationError, DesignSpaceWarning, PlannerWarning, SpecError
 
-REASON_HEADS = ("high predicted value", "high uncertainty", "extends the Pareto front", "space-filling", "random baseline")
+REASON_HEADS = (
+    "high predicted value",
+    "high uncertainty",
+    "extends the Pareto front",
+    "space-filling",
+    "random baseline",
+)
 SINGLE_OBJECTIVE = ["qlognei", "qucb", "pi", "mli", "thompson", "max_variance", "ivr", "greedy", "random"]
 
 
@@ -47,7 +53,15 @@ def test_strategy_returns_new_distinct_candidates_with_the_documented_columns(st
     table = result.table
     assert len(table) == 3 and table["candidate"].is_unique
     assert not set(table["candidate"]) & set(observed.index)
-    for col in ["candidate", *agnp_inputs, "loss_mean", "loss_std", "acquisition", "distance_to_nearest_observed", "reason"]:
+    for col in [
+        "candidate",
+        *agnp_inputs,
+        "loss_mean",
+        "loss_std",
+        "acquisition",
+        "distance_to_nearest_observed",
+        "reason",
+    ]:
         assert col in table.columns
     assert (table["distance_to_nearest_observed"] > 0).all()
     assert all(r.startswith(REASON_HEADS) for r in table["reason"])
@@ -56,7 +70,8 @@ def test_strategy_returns_new_distinct_candidates_with_the_documented_columns(st
         assert result.metadata["model"].startswith("GP") and (table["loss_std"] > 0).all()
     # The suggested inputs are the pool's rows.
     pd.testing.assert_frame_equal(
-        table[agnp_inputs].reset_index(drop=True), design.candidates.loc[table["candidate"], agnp_inputs].reset_index(drop=True)
+        table[agnp_inputs].reset_index(drop=True),
+        design.candidates.loc[table["candidate"], agnp_inputs].reset_index(drop=True),
     )
 
 
@@ -161,10 +176,30 @@ def test_gp_that_fails_numerically_falls_back_and_records_it(observed, design, a
 @pytest.mark.parametrize(
     ("change", "error", "match"),
     [
-        pytest.param(lambda X, y: (X.drop(columns="Qpva(%)"), y), DataValidationError, r"observed_X lacks input column\(s\) \['Qpva\(%\)'\]", id="missing-input"),
-        pytest.param(lambda X, y: (X, y.rename(columns={"loss": "Loss"})), DataValidationError, r"observed_y lacks column\(s\) \['loss'\]", id="missing-target"),
-        pytest.param(lambda X, y: (X, y.astype(object).assign(loss=["bad", *y["loss"].iloc[1:]])), DataValidationError, r"column 'loss' must be numeric, but row \d+ holds 'bad'", id="text-target"),
-        pytest.param(lambda X, y: (X.iloc[:-1], y), DataValidationError, "observed_X has 14 rows but observed_y has 15", id="misaligned"),
+        pytest.param(
+            lambda X, y: (X.drop(columns="Qpva(%)"), y),
+            DataValidationError,
+            r"observed_X lacks input column\(s\) \['Qpva\(%\)'\]",
+            id="missing-input",
+        ),
+        pytest.param(
+            lambda X, y: (X, y.rename(columns={"loss": "Loss"})),
+            DataValidationError,
+            r"observed_y lacks column\(s\) \['loss'\]",
+            id="missing-target",
+        ),
+        pytest.param(
+            lambda X, y: (X, y.astype(object).assign(loss=["bad", *y["loss"].iloc[1:]])),
+            DataValidationError,
+            r"column 'loss' must be numeric, but row \d+ holds 'bad'",
+            id="text-target",
+        ),
+        pytest.param(
+            lambda X, y: (X.iloc[:-1], y),
+            DataValidationError,
+            "observed_X has 14 rows but observed_y has 15",
+            id="misaligned",
+        ),
         pytest.param(lambda X, y: (X, y.assign(loss=np.inf)), DataValidationError, "is infinite", id="infinite-target"),
     ],
 )
@@ -177,7 +212,11 @@ def test_bad_observations_give_clear_errors(observed, design, agnp_inputs, chang
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        pytest.param({"strategy": "magic"}, r"unknown acquisition strategy 'magic'; choose one of .*register_strategy", id="unknown-strategy"),
+        pytest.param(
+            {"strategy": "magic"},
+            r"unknown acquisition strategy 'magic'; choose one of .*register_strategy",
+            id="unknown-strategy",
+        ),
         pytest.param({"strategy": "qlognehvi"}, "needs several targets", id="mo-strategy-one-target"),
         pytest.param({"n": 0}, "must be a positive integer", id="n-zero"),
         pytest.param({"targets": [("loss", "down")]}, "direction must be 'max' or 'min'", id="bad-direction"),
@@ -225,7 +264,12 @@ def test_categorical_pool_with_a_featurizer(datasets_dir):
         return pd.DataFrame(out, index=frame.index)
 
     featurized = suggest(
-        obs[inputs], obs[[target]], design=PoolDesign(df[inputs]), targets=[(target, "max")], n=2, seed=0,
+        obs[inputs],
+        obs[[target]],
+        design=PoolDesign(df[inputs]),
+        targets=[(target, "max")],
+        n=2,
+        seed=0,
         featurizer=smiles_descriptors,
     )
     assert len(featurized) == 2 and not set(featurized.table["candidate"]) & set(obs.index)
@@ -249,8 +293,13 @@ def test_composition_strings_featurized_like_the_automl_pipelines(datasets_dir):
     room = df[df["temperature"].between(15, 35)].groupby("composition", as_index=False)["log_target"].mean()
     obs = room.sample(30, random_state=0)
     result = suggest(
-        obs[["composition"]], obs[["log_target"]], design=PoolDesign(room[["composition"]]), targets=[("log_target", "max")],
-        n=3, featurizer=ElementFractionFeaturizer(composition_column="composition"), seed=0,
+        obs[["composition"]],
+        obs[["log_target"]],
+        design=PoolDesign(room[["composition"]]),
+        targets=[("log_target", "max")],
+        n=3,
+        featurizer=ElementFractionFeaturizer(composition_column="composition"),
+        seed=0,
     )
     assert result.metadata["model"].startswith("GP") and result.fallbacks == ()
     assert not set(result.table["composition"]) & set(obs["composition"])

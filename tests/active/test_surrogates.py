@@ -55,7 +55,9 @@ def test_gp_predictions_equal_the_botorch_posterior(agnp_pool, agnp_inputs, m):
         pytest.param(RandomForestRegressor(n_estimators=30, random_state=0), 30, id="random-forest"),
         pytest.param(ExtraTreesRegressor(n_estimators=20, random_state=0), 20, id="extra-trees"),
         pytest.param(BaggingRegressor(Ridge(), n_estimators=12, random_state=0), 12, id="bagging"),
-        pytest.param(make_pipeline(StandardScaler(), RandomForestRegressor(n_estimators=25, random_state=0)), 25, id="pipeline"),
+        pytest.param(
+            make_pipeline(StandardScaler(), RandomForestRegressor(n_estimators=25, random_state=0)), 25, id="pipeline"
+        ),
     ],
 )
 def test_ensembles_read_their_members(agnp_xy, estimator, n_members):
@@ -70,7 +72,9 @@ def test_ensembles_read_their_members(agnp_xy, estimator, n_members):
 def test_stacking_members_combine_the_base_ensembles(agnp_xy):
     X, y = agnp_xy
     stack = StackingRegressor(
-        [("rf", RandomForestRegressor(n_estimators=10, random_state=0)), ("ridge", Ridge())], final_estimator=Ridge(), cv=3
+        [("rf", RandomForestRegressor(n_estimators=10, random_state=0)), ("ridge", Ridge())],
+        final_estimator=Ridge(),
+        cv=3,
     ).fit(X, y["loss"])
     members = member_predictions(stack, X)
     assert members.shape == (10, len(X)) and members.std(axis=0).max() > 0
@@ -79,7 +83,14 @@ def test_stacking_members_combine_the_base_ensembles(agnp_xy):
 def test_models_without_members_are_bootstrapped(agnp_xy):
     X, y = agnp_xy
     obs = Points(X, X.to_numpy())
-    ens = fit_ensemble(GradientBoostingRegressor(n_estimators=20), obs, -y.to_numpy(), inputs=list(X.columns), features=list(X.columns), n_bootstrap=8)
+    ens = fit_ensemble(
+        GradientBoostingRegressor(n_estimators=20),
+        obs,
+        -y.to_numpy(),
+        inputs=list(X.columns),
+        features=list(X.columns),
+        n_bootstrap=8,
+    )
     assert ens.n_members == 8 and "bootstrap ensemble of 8 refits" in ens.notes[0]
     mean, var = ens.moments(obs)
     assert mean.shape == (len(X), 1) and (var > 0).all()
@@ -89,7 +100,9 @@ def test_fitted_estimator_used_as_given_keeps_the_direction(agnp_pool, agnp_inpu
     X, y = agnp_xy
     forest = RandomForestRegressor(n_estimators=40, random_state=0).fit(X, y["loss"])
     design = PoolDesign(agnp_pool[agnp_inputs])
-    given = suggest(X, y, design=design, targets=[("loss", "min")], n=3, strategy="greedy", surrogate=forest, refit_surrogate=False)
+    given = suggest(
+        X, y, design=design, targets=[("loss", "min")], n=3, strategy="greedy", surrogate=forest, refit_surrogate=False
+    )
     np.testing.assert_allclose(given.table["loss_mean"], forest.predict(given.table[agnp_inputs]), rtol=1e-6)
     # Greedy on a minimized target picks the lowest predicted losses of the whole pool.
     lowest = np.sort(forest.predict(design.candidates.drop(index=X.index)))[:3]
@@ -109,7 +122,16 @@ SURROGATES = [
 def test_surrogate_contract(agnp_pool, agnp_inputs, agnp_xy, surrogate, strategy):
     """Every surrogate gives positive spreads, distinct new candidates and a model name."""
     X, y = agnp_xy
-    result = suggest(X, y, design=PoolDesign(agnp_pool[agnp_inputs]), targets=[("loss", "min")], n=3, strategy=strategy, surrogate=surrogate, seed=0)
+    result = suggest(
+        X,
+        y,
+        design=PoolDesign(agnp_pool[agnp_inputs]),
+        targets=[("loss", "min")],
+        n=3,
+        strategy=strategy,
+        surrogate=surrogate,
+        seed=0,
+    )
     t = result.table
     assert t["candidate"].is_unique and not set(t["candidate"]) & set(X.index)
     assert (t["loss_std"] > 0).all() and np.isfinite(t["acquisition"]).all()
@@ -123,7 +145,14 @@ def test_automl_style_pipeline_on_categorical_pool(redoxmers, redox_inputs):
         make_column_transformer((OneHotEncoder(handle_unknown="ignore"), redox_inputs)),
         RandomForestRegressor(n_estimators=30, random_state=0),
     )
-    result = suggest(obs[redox_inputs], obs[["ered"]], design=PoolDesign(redoxmers[redox_inputs]), targets=[("ered", "min")], n=3, surrogate=pipe)
+    result = suggest(
+        obs[redox_inputs],
+        obs[["ered"]],
+        design=PoolDesign(redoxmers[redox_inputs]),
+        targets=[("ered", "min")],
+        n=3,
+        surrogate=pipe,
+    )
     assert result.metadata["model"] == "ensemble (RandomForestRegressor; 30 members)"
     assert len(result) == 3
 
@@ -134,8 +163,14 @@ def test_conformal_intervals_cover_held_out_measurements(agnp_pool, agnp_inputs,
     obs = agnp_pool.sample(60, random_state=0)
     rest = agnp_pool.drop(index=obs.index)
     result = suggest(
-        obs[agnp_inputs], obs[["loss"]], design=PoolDesign(rest[agnp_inputs]), targets=[("loss", "min")],
-        n=len(rest), strategy="greedy", surrogate=surrogate, calibration=0.9,
+        obs[agnp_inputs],
+        obs[["loss"]],
+        design=PoolDesign(rest[agnp_inputs]),
+        targets=[("loss", "min")],
+        n=len(rest),
+        strategy="greedy",
+        surrogate=surrogate,
+        calibration=0.9,
     )
     t = result.table.set_index("candidate")
     truth = rest.loc[t.index, "loss"]
