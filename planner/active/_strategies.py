@@ -37,7 +37,6 @@ __all__ = [
     "register_strategy",
     "get_strategy",
     "available_strategies",
-    "pareto_mask",
 ]
 
 _STRATEGIES: dict[str, type[BaseStrategy]] = {}
@@ -52,6 +51,8 @@ def register_strategy(name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[
     """
 
     def decorate(cls: type) -> type:
+        if not (isinstance(cls, type) and issubclass(cls, BaseStrategy)):
+            raise SpecError(f"register_strategy decorates BaseStrategy subclasses, got {cls!r}")
         for key in (name, *aliases):
             if key in _STRATEGIES or key in _ALIASES:
                 raise SpecError(f"an acquisition strategy named {key!r} is registered already; choose another name")

@@ -546,7 +546,7 @@ def _suggest(
                     "to fit a model"
                 )
             else:
-                flat = [outputs[j] for j in range(len(outputs)) if np.ptp(Y[:, j]) == 0]
+                flat = [outputs[j] for j in range(len(target_specs)) if np.ptp(Y[:, j]) == 0]
                 if flat and strat.name not in ("max_variance", "ivr"):
                     text = (
                         f"all observed values of {flat} are identical ({Y_raw[0, outputs.index(flat[0])]:.4g}); "

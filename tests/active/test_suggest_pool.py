@@ -303,3 +303,29 @@ def test_composition_strings_featurized_like_the_automl_pipelines(datasets_dir):
     )
     assert result.metadata["model"].startswith("GP") and result.fallbacks == ()
     assert not set(result.table["composition"]) & set(obs["composition"])
+
+
+def test_custom_strategies_register_once(observed, design, agnp_inputs):
+    from planner.active import BaseStrategy, register_strategy
+
+    @register_strategy("lowest_std_test")
+    class LowestStd(BaseStrategy):
+        """Picks the most certain candidates (a test strategy)."""
+
+        kind = "value"
+
+        def prefilter_score(self, prob, mean, var):
+            return -var[:, 0]
+
+        def select(self, prob, pts, mean, var, n):
+            from planner.active._strategies import Selection
+
+            order = list(np.argsort(var[:, 0])[:n])
+            return Selection(order, [float(-var[i, 0]) for i in order], "value")
+
+    result = run(observed, design, agnp_inputs, strategy="lowest_std_test")
+    assert result.metadata["strategy_used"] == "lowest_std_test" and len(result) == 3
+    with pytest.raises(SpecError, match="'lowest_std_test' is registered already"):
+        register_strategy("lowest_std_test")(LowestStd)
+    with pytest.raises(SpecError, match="decorates BaseStrategy subclasses"):
+        register_strategy("not_a_strategy")(dict)
