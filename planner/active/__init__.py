@@ -33,6 +33,8 @@ __all__ = [
     "available_strategies",
     "register_strategy",
     "BaseStrategy",
+    "Problem",
+    "Selection",
 ]
 
 _WHERE = {
@@ -51,6 +53,8 @@ _WHERE = {
     "available_strategies": "_strategies",
     "register_strategy": "_strategies",
     "BaseStrategy": "_strategies",
+    "Problem": "_strategies",
+    "Selection": "_strategies",
 }
 
 

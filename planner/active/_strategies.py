@@ -33,6 +33,7 @@ from planner.exceptions import SpecError
 
 __all__ = [
     "Problem",
+    "Selection",
     "BaseStrategy",
     "register_strategy",
     "get_strategy",
@@ -212,7 +213,15 @@ class Problem:
 
 @dataclass
 class Selection:
-    """Picks of a strategy: positions in the candidate set and the acquisition values."""
+    """Picks of a strategy.
+
+    Attributes:
+        positions: Positions in the shortlist handed to :meth:`BaseStrategy.select`, best first.
+        values: The acquisition value of each pick (larger is better).
+        kind: What the reason line says: ``"value"``, ``"uncertainty"``, ``"pareto"``,
+            ``"random"``, ``"space-filling"``, or ``"auto"`` (decided from the pick's
+            predicted mean and spread relative to the other candidates).
+    """
 
     positions: list[int]
     values: list[float]

@@ -306,7 +306,7 @@ def test_composition_strings_featurized_like_the_automl_pipelines(datasets_dir):
 
 
 def test_custom_strategies_register_once(observed, design, agnp_inputs):
-    from planner.active import BaseStrategy, register_strategy
+    from planner.active import BaseStrategy, Selection, register_strategy
 
     @register_strategy("lowest_std_test")
     class LowestStd(BaseStrategy):
@@ -318,8 +318,6 @@ def test_custom_strategies_register_once(observed, design, agnp_inputs):
             return -var[:, 0]
 
         def select(self, prob, pts, mean, var, n):
-            from planner.active._strategies import Selection
-
             order = list(np.argsort(var[:, 0])[:n])
             return Selection(order, [float(-var[i, 0]) for i in order], "value")
 
