@@ -33,7 +33,6 @@ app = typer.Typer(
 
 CampaignDir = Annotated[Path, typer.Argument(help="The campaign directory (holds campaign.yaml).", show_default=False)]
 _ISSUES = {
-    "suggest": "Bayesian active learning (issue #5)",
     "backtest": "Bayesian active learning (issue #5)",
 }
 
@@ -163,13 +162,22 @@ def observe(
 def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Where to create the demo campaign.")] = Path("demo-campaign"),
     n_initial: Annotated[int, typer.Option("--n-initial", min=2, help="Initial space-filling designs.")] = 12,
-    seed: Annotated[int, typer.Option(help="Seed of the initial design and the simulator noise.")] = 0,
+    rounds: Annotated[int, typer.Option("--rounds", min=0, help="Suggest -> simulate -> observe rounds.")] = 3,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Suggestions per round.")] = 4,
+    trials: Annotated[int, typer.Option("--trials", min=0, help="AutoML trials per target (0 skips).")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of the designs, the simulator noise, search and suggestions.")] = 0,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing demo campaign directory.")] = False,
 ) -> None:
-    """Run the closed-loop demo against the simulated cell-design lab (PyBaMM), offline."""
+    """Run the closed-loop demo against the simulated cell-design lab (PyBaMM), offline.
+
+    Initial Sobol batch -> AutoML search -> leaderboard -> suggest -> simulate -> observe
+    (several rounds) -> HTML report.
+    """
     from planner.demo import run_demo
 
-    run_demo(directory, n_initial=n_initial, seed=seed, force=force, echo=typer.echo)
+    run_demo(
+        directory, n_initial=n_initial, rounds=rounds, batch_size=batch, n_trials=trials, seed=seed, force=force, echo=typer.echo
+    )
 
 
 TargetOpt = Annotated[
@@ -294,9 +302,57 @@ def predict(
 
 
 @app.command()
-def suggest(directory: CampaignDir) -> None:
-    """Propose the next experiments by Bayesian active learning (pending until observed)."""
-    _not_built("suggest")
+def suggest(
+    directory: CampaignDir,
+    n: Annotated[int, typer.Option("-n", "--n", min=1, help="Experiments to propose (batch size q).")] = 5,
+    strategy: Annotated[
+        Optional[str],
+        typer.Option(
+            "--strategy",
+            help="qlognei (default, one target), qlognehvi (default, several), qucb, pi, mli, thompson, "
+            "max_variance, ivr, greedy, random.",
+        ),
+    ] = None,
+    surrogate: Annotated[
+        str, typer.Option("--surrogate", help="gp (BoTorch), rf, et, or automl (the search's best pipelines).")
+    ] = "gp",
+    beta: Annotated[float, typer.Option("--beta", help="Exploration weight of qucb.")] = 2.0,
+    constraint: Annotated[
+        Optional[list[str]], typer.Option("--constraint", help="Outcome constraint, e.g. temp_rise_k<=10 (repeatable).")
+    ] = None,
+    calibrate: Annotated[
+        Optional[float], typer.Option("--calibrate", help="Conformal interval coverage, e.g. 0.9.")
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the suggestions to this CSV.")] = None,
+) -> None:
+    """Propose the next experiments by Bayesian active learning (pending until observed).
+
+    Each row has the inputs, the predicted mean and standard deviation per target, the
+    acquisition value, the distance to the nearest measured point and a one-line reason.
+    Suggestions are logged in suggestions.csv as pending, so the next call proposes other
+    experiments; `planner observe` marks them observed (a `suggestion_id` column links explicitly).
+    """
+    from planner.campaign import Campaign
+    from planner.campaign._active import suggest_experiments
+
+    campaign = Campaign.load(directory)
+    table, metadata = suggest_experiments(
+        campaign, n=n, strategy=strategy, surrogate=surrogate, beta=beta, outcome_constraints=constraint, calibration=calibrate
+    )
+    for line in metadata.get("fallbacks", ()):
+        typer.echo(f"note: {line}")
+    typer.echo(
+        f"round {int(table['_round'].iloc[0])}: {len(table)} suggestion(s), strategy "
+        f"{metadata.get('strategy_used')}, model {metadata.get('model')}, "
+        f"{metadata.get('n_observations', 0)} observations, {metadata.get('n_pending', 0)} pending"
+    )
+    shown = [c for c in table.columns if not c.startswith("_") or c == "_suggestion_id"]
+    typer.echo(table[shown].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if out is not None:
+        from planner.io import atomic_write_text
+
+        atomic_write_text(out, table[shown].rename(columns={"_suggestion_id": "suggestion_id"}).to_csv(index=False))
+        typer.echo(f"wrote {out} (keep the suggestion_id column when you report results with `planner observe`)")
 
 
 @app.command()

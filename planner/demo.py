@@ -55,16 +55,23 @@ def _record_failures(directory: Path, failed: pd.DataFrame) -> None:
 def measure_and_observe(
     campaign: Campaign, lab, designs: pd.DataFrame, *, round_index: int, echo: Echo  # noqa: ANN001
 ) -> pd.DataFrame:
-    """Run ``designs`` in the lab, hand the results to the campaign as a CSV file; return the results."""
-    started = time.perf_counter()
-    results = lab.measure(designs)
-    elapsed = time.perf_counter() - started
+    """Run ``designs`` in the lab, hand the results to the campaign as a CSV file; return the results.
+
+    A ``suggestion_id`` column in ``designs`` is carried into the measurement file, as a lab would
+    note which suggestion a sample answers, so the campaign links results to suggestions.
+    """
     inputs, targets = campaign.spec.input_names, campaign.spec.target_names
+    started = time.perf_counter()
+    results = lab.measure(designs[inputs])
+    elapsed = time.perf_counter() - started
+    link = ["suggestion_id"] if "suggestion_id" in designs else []
+    if link:
+        results["suggestion_id"] = designs["suggestion_id"].to_numpy()
     ok = results[results["status"] == "ok"]
     failed = results[results["status"] != "ok"].assign(round=round_index)
     measurements = campaign.directory / "measurements" / f"round_{round_index:02d}.csv"
     measurements.parent.mkdir(exist_ok=True)
-    atomic_write_text(measurements, ok[inputs + targets].to_csv(index=False))
+    atomic_write_text(measurements, ok[link + inputs + targets].to_csv(index=False))
     _record_failures(campaign.directory, failed)
     report = campaign.observe(measurements, source="simlab")
     echo(
@@ -76,25 +83,49 @@ def measure_and_observe(
     return results
 
 
+def _best_line(campaign: Campaign) -> str:
+    from planner.active import pareto_front
+
+    data = campaign.labelled_data()
+    spec = campaign.spec
+    parts = []
+    for t in spec.targets:
+        best = data[t.name].max() if t.direction == "max" else data[t.name].min()
+        parts.append(f"best {t.name} {best:.4g}")
+    front = pareto_front(data[spec.target_names], [(t.name, t.direction) for t in spec.targets])
+    return ", ".join(parts) + f"; Pareto front: {len(front)} of {len(data)} designs"
+
+
 def run_demo(
     directory: str | Path,
     *,
     n_initial: int = 12,
+    rounds: int = 3,
+    batch_size: int = 4,
+    n_trials: int = 8,
     seed: int = 0,
     force: bool = False,
     echo: Echo = print,
 ) -> Campaign:
-    """Create the demo campaign, measure a space-filling first batch, and report what comes next.
+    """The closed loop against the simulated lab: measure a space-filling batch, search
+    pipelines, suggest, simulate, observe (``rounds`` times), then write the report.
 
     Args:
         directory: where the campaign is created.
         n_initial: designs in the initial Sobol batch.
-        seed: seeds the initial design (and everything downstream).
-        force: replace an existing directory.
+        rounds: suggest -> simulate -> observe rounds after the initial batch.
+        batch_size: suggestions per round.
+        n_trials: AutoML trials per target (``fast`` search space); 0 skips the search.
+        seed: seeds the initial design, the simulator noise, the search and the suggestions.
+        force: replace an existing demo campaign directory.
         echo: where progress lines go.
     """
+    from planner.automl import leaderboard
+    from planner.campaign._active import suggest_experiments
+    from planner.campaign._automl import run_automl
     from planner.simlab import CellDesignLab, CellDesignSpace, initial_design
 
+    started = time.perf_counter()
     directory = Path(directory)
     if directory.exists():
         if not force:
@@ -115,23 +146,46 @@ def run_demo(
         header="Demo campaign written by `planner demo`: a virtual cell-design lab simulated with PyBaMM.",
     )
     echo(f"planner demo: campaign {spec.name!r} in {directory}/")
-    echo(
-        "  design space: "
-        + ", ".join(f"{p.name} [{p.low:g}, {p.high:g}]" for p in space.parameters)
-    )
+    echo("  design space: " + ", ".join(f"{p.name} [{p.low:g}, {p.high:g}]" for p in space.parameters))
     echo("  objectives:   " + ", ".join(f"{o.name} ({o.direction})" for o in space.objectives))
     echo("  starting the simulated lab (PyBaMM DFN model)...")
     lab = CellDesignLab(seed=seed)
-    designs = initial_design(space, n_initial, seed=seed, method="sobol")
-    echo(f"  initial batch: {n_initial} Sobol designs")
-    measure_and_observe(campaign, lab, designs, round_index=0, echo=echo)
-    status = campaign.status()
+
+    echo(f"\n[1] initial batch: {n_initial} Sobol designs")
+    measure_and_observe(campaign, lab, initial_design(space, n_initial, seed=seed), round_index=0, echo=echo)
+    echo(f"  {_best_line(campaign)}")
+
+    if n_trials > 0:
+        echo(f"\n[2] AutoML search: {n_trials} pipelines per target ('fast' space, repeated CV)")
+        studies = run_automl(campaign, n_trials=n_trials)
+        for target, study in studies.items():
+            top = leaderboard(study, top=3)
+            echo(f"  {target}: top pipelines (metric {top['metric'].iloc[0] if len(top) else '?'})")
+            for _, row in top.iterrows():
+                echo(f"    #{int(row['rank'])} {row['score']:<18} {row['pipeline']}")
+
+    for r in range(1, rounds + 1):
+        echo(f"\n[3.{r}] suggest {batch_size} designs (BoTorch GP, qLogNEHVI), simulate, observe")
+        table, metadata = suggest_experiments(campaign, n=batch_size)
+        for line in metadata.get("fallbacks", ()):
+            echo(f"  note: {line}")
+        for _, row in table.iterrows():
+            echo(f"  {row['_suggestion_id']}: {row['reason']}")
+        designs = table[spec.input_names].assign(suggestion_id=table["_suggestion_id"].to_numpy())
+        measure_and_observe(campaign, lab, designs, round_index=r, echo=echo)
+        echo(f"  {_best_line(campaign)}")
+
+    echo("\n[4] report")
+    from planner.report import build_report
+
+    result = build_report(directory)
     echo("")
-    echo(status.to_text())
+    echo(campaign.status().to_text())
     echo("")
+    echo(f"done in {time.perf_counter() - started:.0f} s. Open {result.html_path} in a browser.")
     echo(
-        "next: the AutoML search (`planner run`, issue #4) and next-experiment suggestions "
-        "(`planner suggest`, issue #5) are not built yet, so the demo stops after the initial batch."
+        f"results: {directory}/observations.csv (all measurements), {directory}/suggestions.csv (every "
+        f"suggestion and its status), {directory}/measurements/ (per round), {directory}/models/ (best pipelines)"
     )
-    echo(f"results: {directory}/observations.csv (all measurements), {directory}/measurements/ (per round)")
+    echo(f"continue by hand: planner suggest {directory} -n 4; planner observe {directory} results.csv")
     return campaign

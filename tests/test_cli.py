@@ -49,7 +49,7 @@ def test_help_lists_every_verb(capsys):
         assert code == 0 and "Usage: planner " + verb in out
 
 
-@pytest.mark.parametrize("verb", ["suggest", "backtest"])
+@pytest.mark.parametrize("verb", ["backtest"])
 def test_reserved_verbs_say_so_and_fail(capsys, cli_campaign, verb):
     before = files(cli_campaign)
     code, out, err = run_cli(capsys, verb, cli_campaign)

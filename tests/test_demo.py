@@ -1,4 +1,4 @@
-"""The demo campaign against the real PyBaMM simulator."""
+"""The demo campaign against the real PyBaMM simulator, real search, real BoTorch suggestions."""
 
 from __future__ import annotations
 
@@ -10,22 +10,35 @@ from planner.cli import main
 from planner.demo import run_demo
 
 
-def test_demo_creates_a_campaign_with_simulated_observations(tmp_path):
+def test_demo_closed_loop(tmp_path):
     lines: list[str] = []
-    campaign = run_demo(tmp_path / "demo", n_initial=6, seed=3, echo=lines.append)
+    campaign = run_demo(tmp_path / "demo", n_initial=6, rounds=2, batch_size=2, n_trials=0, seed=3, echo=lines.append)
     reloaded = Campaign.load(tmp_path / "demo")
     observed = reloaded.observations()
     failed_path = tmp_path / "demo" / "failed_experiments.csv"
     n_failed = len(pd.read_csv(failed_path)) if failed_path.exists() else 0
-    assert len(observed) + n_failed == 6 and len(observed) >= 4
+    assert len(observed) + n_failed == 6 + 2 * 2 and len(observed) >= 8
     assert set(observed["_source"]) == {"simlab"}
-    energy = observed["energy_density_wh_per_l"]
-    assert energy.between(20, 1500).all()  # physically plausible stack energy densities
+    assert observed["energy_density_wh_per_l"].between(20, 1500).all()  # plausible stack Wh/L
     assert (observed["temp_rise_k"] >= 0).all()
     for name, (low, high) in campaign.spec.design_space.ranges.items():
         assert observed[name].between(low, high).all()
+    # Every suggestion was measured and linked back through its suggestion_id.
+    log = reloaded.suggestions.read()
+    assert len(log) == 4 and set(log["_status"]) == {"observed"}
+    assert set(log["_observed_obs_id"].astype(int)) <= set(observed["_obs_id"])
+    assert (tmp_path / "demo" / "reports" / "report.html").exists()
     assert any("round 0: simulated 6 designs" in line for line in lines)
-    assert (tmp_path / "demo" / "measurements" / "round_00.csv").exists()
+    assert (tmp_path / "demo" / "measurements" / "round_02.csv").exists()
+
+
+@pytest.mark.slow
+def test_demo_cli_with_search(tmp_path, capsys):
+    assert main(["demo", "--dir", str(tmp_path / "d"), "--n-initial", "8", "--rounds", "1", "--batch", "3", "--trials", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "AutoML search" in out and "top pipelines" in out and "Open " in out
+    status = Campaign.load(tmp_path / "d").status()
+    assert status.n_trials_complete + status.n_trials_failed == 6 and status.n_observed >= 10
 
 
 def test_demo_refuses_to_replace_a_non_campaign_directory(tmp_path, capsys):

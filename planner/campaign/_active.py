@@ -1,0 +1,152 @@
+"""The campaign's active-learning stage: design space + observations + pending -> logged suggestions."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from planner.campaign._layout import model_dir
+from planner.exceptions import CampaignError, DataValidationError, SpecError
+
+if TYPE_CHECKING:
+    from planner.campaign._campaign import Campaign
+
+_CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_%.]*)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
+
+
+def parse_outcome_constraint(text: str) -> tuple[str, str, float]:
+    """``"temp_rise_k<=10"`` -> ``("temp_rise_k", "<=", 10.0)``."""
+    match = _CONSTRAINT.match(text)
+    if not match:
+        raise SpecError(
+            f"outcome constraint {text!r} must read NAME<=VALUE or NAME>=VALUE, e.g. temp_rise_k<=10"
+        )
+    name, op, value = match.groups()
+    return name, op, float(value)
+
+
+def design_for(campaign: Campaign) -> Any:
+    """The engine's design space from ``design_space`` (a pool file, or ranges + constraints)."""
+    from planner.active import ContinuousDesign, LinearConstraint, PoolDesign
+    from planner.io import read_table
+
+    spec = campaign.spec
+    ds = spec.design_space
+    constraints = [LinearConstraint(coefficients=dict(c.coefficients), op=c.operator, rhs=c.rhs) for c in ds.constraints]
+    constraints += [
+        LinearConstraint(coefficients={c: 1.0 for c in g.columns}, op="==", rhs=g.total) for g in spec.fraction_groups
+    ]
+    categorical = tuple(i.name for i in spec.inputs if i.role != "numeric")
+    if ds.pool:
+        pool, _ = read_table(campaign._resolve(ds.pool), what="candidate pool")
+        missing = [c for c in spec.input_names if c not in pool.columns]
+        if missing:
+            raise DataValidationError(
+                f"candidate pool {ds.pool}: missing input column(s) {missing}; candidates need all of "
+                f"{spec.input_names}."
+            )
+        tol = max((g.tolerance for g in spec.fraction_groups), default=1e-6)
+        return PoolDesign(
+            candidates=pool[spec.input_names].reset_index(drop=True),
+            inputs=tuple(spec.input_names),
+            categorical=categorical,
+            constraints=tuple(constraints),
+            constraint_tol=tol,
+        )
+    if ds.ranges:
+        numeric = [i.name for i in spec.inputs if i.role == "numeric"]
+        unbounded = [n for n in numeric if n not in ds.ranges]
+        if unbounded:
+            raise SpecError(
+                f"design_space.ranges misses numeric input(s) {unbounded}; give each a [low, high] range "
+                "(or use design_space.pool for a candidate list)."
+            )
+        levels = {}
+        for name in categorical:
+            if name not in ds.choices:
+                raise SpecError(f"design_space.choices needs the allowed levels of categorical input {name!r}.")
+            levels[name] = list(ds.choices[name])
+        return ContinuousDesign(bounds=dict(ds.ranges), constraints=tuple(constraints), categorical=levels)
+    raise CampaignError(
+        "this campaign has no design space: add design_space.pool (a CSV of candidate experiments) or "
+        "design_space.ranges (and constraints) to campaign.yaml, then run `planner suggest` again."
+    )
+
+
+def _surrogate(campaign: Campaign, name: str) -> Any:
+    if name != "automl":
+        return name
+    from planner.automl import load_fitted
+
+    models = {}
+    for target in campaign.spec.target_names:
+        directory = model_dir(campaign.directory, target)
+        if not (directory / "pipeline.json").exists():
+            raise CampaignError(
+                f"--surrogate automl needs the AutoML best pipeline of {target!r}; run `planner run "
+                f"{campaign.directory}` first (or use --surrogate gp)."
+            )
+        models[target] = load_fitted(directory).estimator
+    return models
+
+
+def suggest_experiments(
+    campaign: Campaign,
+    *,
+    n: int = 5,
+    strategy: str | None = None,
+    surrogate: str = "gp",
+    beta: float = 2.0,
+    outcome_constraints: list[str] | None = None,
+    calibration: float | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Propose ``n`` experiments, log them as pending, and return (logged table, metadata)."""
+    from planner.active import suggest
+
+    spec = campaign.spec
+    if spec.task != "regression":
+        raise CampaignError("suggestions need regression targets; classification campaigns are not supported yet.")
+    design = design_for(campaign)
+    constraints = [parse_outcome_constraint(c) for c in outcome_constraints or []]
+    outputs = spec.target_names + [name for name, _, _ in constraints if name not in spec.target_names]
+    unknown = [name for name, _, _ in constraints if name not in spec.target_names]
+    if unknown:
+        raise SpecError(f"outcome constraint on {unknown}: only measured targets can be constrained ({spec.target_names}).")
+    data = campaign.labelled_data()
+    observed_X = data[spec.input_names] if len(data) else None
+    observed_y = data[outputs] if len(data) else None
+    with campaign.store.lock():
+        pending = campaign.suggestions.pending()
+        n_rounds = int(campaign.suggestions.read()["_round"].max()) if len(campaign.suggestions.read()) else 0
+        result = suggest(
+            observed_X,
+            observed_y,
+            design=design,
+            targets=[(t.name, t.direction) for t in spec.targets],
+            n=n,
+            strategy=strategy,
+            pending=pending[spec.input_names] if len(pending) else None,
+            surrogate=_surrogate(campaign, surrogate),
+            outcome_constraints=constraints or None,
+            beta=beta,
+            seed=spec.seed + n_rounds,
+            calibration=calibration,
+        )
+        metadata = dict(result.metadata)
+        logged = campaign.suggestions.append(
+            result.table,
+            strategy=str(metadata.get("strategy_used") or strategy or ""),
+            model=str(metadata.get("model") or surrogate),
+        )
+    _write_metadata(campaign, int(logged["_round"].iloc[0]) if len(logged) else n_rounds, metadata)
+    return logged, metadata
+
+
+def _write_metadata(campaign: Campaign, round_index: int, metadata: dict[str, Any]) -> None:
+    from planner.io import atomic_write_text
+
+    path = campaign.directory / "suggestions" / f"round_{round_index:03d}.json"
+    atomic_write_text(path, json.dumps(metadata, indent=2, default=str))

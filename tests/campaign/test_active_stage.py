@@ -1,0 +1,87 @@
+"""`planner suggest` on a pool campaign: real BoTorch fits, pending handling, bad input."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from planner.campaign import Campaign
+from planner.cli import main
+from planner.spec import CampaignSpec, DataSource, DataSpec, DesignSpace, InputSpec, TargetSpec
+
+INPUTS = ["Prime Delay", "Print Speed", "X Offset Correction", "Y Offset Correction"]
+
+
+@pytest.fixture
+def autoam(datasets_dir, tmp_path):
+    """AutoAM (Liang et al. 2021): 100 unique print settings; 12 measured, the rest a candidate pool."""
+    full = pd.read_csv(datasets_dir / "liang2021_pvlab" / "AutoAM_dataset.csv")
+    measured = full.sample(12, random_state=0)
+    measured.to_csv(tmp_path / "measured.csv", index=False)
+    full[INPUTS].to_csv(tmp_path / "pool.csv", index=False)
+    spec = CampaignSpec(
+        name="autoam",
+        data=DataSpec(sources=[DataSource(path=str(tmp_path / "measured.csv"), label="lab")]),
+        inputs=[InputSpec(name=c) for c in INPUTS],
+        targets=[TargetSpec(name="Score", direction="max")],
+        design_space=DesignSpace(pool=str(tmp_path / "pool.csv")),
+    )
+    return Campaign.create(tmp_path / "camp", spec), full, measured
+
+
+def test_suggest_twice_never_repeats_and_skips_measured(autoam, capsys, tmp_path):
+    campaign, full, measured = autoam
+    out = tmp_path / "s.csv"
+    assert main(["suggest", str(campaign.directory), "-n", "5", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "round 1: 5 suggestion(s), strategy qlognei" in text
+    first = pd.read_csv(out)
+    assert {"suggestion_id", "Score_mean", "Score_std", "acquisition", "distance_to_nearest_observed", "reason"} <= set(first.columns)
+    assert main(["suggest", str(campaign.directory), "-n", "5", "--strategy", "qucb"]) == 0
+    capsys.readouterr()
+    log = campaign.suggestions.read()
+    assert len(log) == 10 and (log["_status"] == "pending").all()
+    keys = log[INPUTS].round(6).apply(tuple, axis=1)
+    assert keys.is_unique  # the second round excluded the pending first round
+    assert not set(keys) & set(measured[INPUTS].round(6).apply(tuple, axis=1))  # nor measured points
+    # Report results for round 1 (true values from the pool) with the suggestion ids.
+    truth = first.merge(full, on=INPUTS)[["suggestion_id", *INPUTS, "Score"]]
+    truth.to_csv(tmp_path / "results.csv", index=False)
+    assert main(["observe", str(campaign.directory), str(tmp_path / "results.csv")]) == 0
+    assert "5 pending suggestion(s) now observed" in capsys.readouterr().out
+    assert Campaign.load(campaign.directory).status().n_suggestions_pending == 5
+
+
+def test_suggest_is_reproducible(autoam, tmp_path):
+    campaign, _, _ = autoam
+    from planner.campaign._active import suggest_experiments
+
+    first, _ = suggest_experiments(campaign, n=3)
+    # A fresh copy of the campaign in the same state suggests the same experiments.
+    import shutil
+
+    shutil.copytree(campaign.directory, tmp_path / "copy")
+    (tmp_path / "copy" / "suggestions.csv").unlink()
+    again, _ = suggest_experiments(Campaign.load(tmp_path / "copy"), n=3)
+    pd.testing.assert_frame_equal(first[INPUTS].reset_index(drop=True), again[INPUTS].reset_index(drop=True))
+
+
+def test_suggest_bad_input(autoam, capsys, tmp_path):
+    campaign, _, _ = autoam
+    directory = str(campaign.directory)
+    assert main(["suggest", directory, "--constraint", "Score<<3"]) == 2
+    assert "NAME<=VALUE" in capsys.readouterr().err
+    assert main(["suggest", directory, "--strategy", "nope"]) == 2
+    assert "qlognei" in capsys.readouterr().err
+    assert not (campaign.directory / "suggestions.csv").exists()
+    # A batch larger than what is left of the pool returns the rest, with a warning.
+    assert main(["suggest", directory, "-n", "500"]) == 0
+    assert "only 88 candidate(s) remain" in capsys.readouterr().err
+    assert len(campaign.suggestions.pending()) == 88
+    # No design space at all.
+    csv = tmp_path / "d.csv"
+    csv.write_text("x,y\n0.1,1\n0.5,2\n0.9,3\n")
+    assert main(["init", str(tmp_path / "c"), "--data", str(csv), "--target", "y:max"]) == 0
+    capsys.readouterr()
+    assert main(["suggest", str(tmp_path / "c")]) == 2
+    assert "no design space" in capsys.readouterr().err
