@@ -155,3 +155,16 @@ def test_backtest_bad_arguments(autoam_pool, kwargs, error, match):
     base.update(kwargs)
     with pytest.raises(error, match=match):
         backtest(autoam_pool, **base)
+
+
+@pytest.mark.slow
+def test_ray_executor_gives_the_same_runs(autoam_pool):
+    ray = pytest.importorskip("ray")
+    inputs = [c for c in autoam_pool.columns if c != "Score"]
+    kw = dict(inputs=inputs, targets=[("Score", "max")], strategies=["random", "greedy@rf"], n_seeds=2, budget=12)
+    try:
+        spread = backtest(autoam_pool, executor="ray", n_jobs=2, batch_size=5, **kw)
+    finally:
+        ray.shutdown()
+    local = backtest(autoam_pool, executor="local", batch_size=5, **kw)
+    pd.testing.assert_frame_equal(local.runs, spread.runs)
