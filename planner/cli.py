@@ -32,17 +32,6 @@ app = typer.Typer(
 )
 
 CampaignDir = Annotated[Path, typer.Argument(help="The campaign directory (holds campaign.yaml).", show_default=False)]
-_ISSUES = {
-    "backtest": "Bayesian active learning (issue #5)",
-}
-
-
-def _not_built(verb: str) -> None:
-    raise NotBuiltYetError(
-        f"`planner {verb}` is not built yet; it arrives with {_ISSUES[verb]}. Nothing was changed."
-    )
-
-
 def _version_callback(value: bool) -> None:
     if value:
         typer.echo(f"planner {__version__}")
@@ -356,9 +345,60 @@ def suggest(
 
 
 @app.command()
-def backtest(directory: CampaignDir) -> None:
-    """Replay acquisition strategies on a fully labelled pool (Top%, EF, AF)."""
-    _not_built("backtest")
+def backtest(
+    directory: CampaignDir,
+    strategies: Annotated[
+        str, typer.Option("--strategies", help="Comma-separated arms: random, greedy@rf, qlognei, qlognei@rf, qucb, ...")
+    ] = "random,greedy@rf,qlognei",
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Independent runs per strategy.")] = 20,
+    initial: Annotated[int, typer.Option("--initial", min=1, help="Random starting experiments.")] = 2,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Experiments per suggestion.")] = 1,
+    budget: Annotated[Optional[int], typer.Option("--budget", help="Experiments per run (default: min(50, n/2)).")] = None,
+    pool: Annotated[
+        Optional[Path], typer.Option("--pool", help="Labelled pool CSV (default: the campaign's labelled rows).")
+    ] = None,
+    executor: Annotated[Optional[str], typer.Option("--executor", help="local, processes or ray.")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", help="Parallel workers over seeds.")] = None,
+) -> None:
+    """Replay acquisition strategies on a fully labelled pool (best-so-far, Top%, EF, AF).
+
+    Each strategy and seed starts from the same random points, then suggests, reveals the true
+    values and repeats up to the budget. Results go to DIRECTORY/backtests/<run id>/ and into
+    the report.
+    """
+    from planner.campaign import Campaign
+    from planner.campaign._active import backtest_campaign
+
+    campaign = Campaign.load(directory)
+    arms = [a.strip() for a in strategies.split(",") if a.strip()]
+    result, out_dir = backtest_campaign(
+        campaign,
+        strategies=arms,
+        n_seeds=seeds,
+        n_initial=initial,
+        batch_size=batch,
+        budget=budget,
+        executor=executor,
+        n_jobs=jobs,
+        pool=str(pool) if pool else None,
+    )
+    meta = result.metadata
+    pool_facts = meta.get("pool", {})
+    typer.echo(
+        f"pool: {pool_facts.get('n_unique', '?')} unique candidates ({pool_facts.get('n_rows', '?')} rows); "
+        f"budget {meta.get('budget')} experiments; {seeds} seeds x {len(arms)} strategies; "
+        f"{meta.get('wall_seconds', 0):.0f} s"
+    )
+    summary = result.summary
+    wanted = ["arm", "n_runs", "n_failed", "final_best_so_far_median", "final_hv_fraction_median"]
+    for fraction in meta.get("top_set_sizes", {}):
+        wanted += [f"final_top_{fraction}_mean", f"first_hit_top_{fraction}_median", f"af_top_{fraction}_at_0.5"]
+    wanted.append("seconds_per_run")
+    shown = summary[[c for c in wanted if c in summary.columns]]
+    typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    typer.echo("columns: final Top% = share of the top set found; first_hit = median experiments to the first top hit; "
+               "af = acceleration vs random at Top% 50%")
+    typer.echo(f"saved: {out_dir}/ (runs.csv, curves.csv, summary.csv); `planner report {directory}` plots them")
 
 
 @app.command()

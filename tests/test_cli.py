@@ -49,15 +49,6 @@ def test_help_lists_every_verb(capsys):
         assert code == 0 and "Usage: planner " + verb in out
 
 
-@pytest.mark.parametrize("verb", ["backtest"])
-def test_reserved_verbs_say_so_and_fail(capsys, cli_campaign, verb):
-    before = files(cli_campaign)
-    code, out, err = run_cli(capsys, verb, cli_campaign)
-    assert code == 3
-    assert err.startswith(f"error: `planner {verb}` is not built yet") and len(err.strip().splitlines()) == 1
-    assert files(cli_campaign) == before
-
-
 def test_init_status_observe(capsys, cli_campaign, tmp_path):
     new = tmp_path / "new.csv"
     new.write_text("sample_id,x,salt,y\nf,0.2,LiFSI,3.5\n")

@@ -150,3 +150,58 @@ def _write_metadata(campaign: Campaign, round_index: int, metadata: dict[str, An
 
     path = campaign.directory / "suggestions" / f"round_{round_index:03d}.json"
     atomic_write_text(path, json.dumps(metadata, indent=2, default=str))
+
+
+def backtest_campaign(
+    campaign: Campaign,
+    *,
+    strategies: list[str],
+    n_seeds: int = 20,
+    n_initial: int = 2,
+    batch_size: int = 1,
+    budget: int | None = None,
+    executor: str | None = None,
+    n_jobs: int | None = None,
+    pool: str | None = None,
+    seed: int | None = None,
+) -> tuple[Any, Any]:
+    """Backtest strategies on a fully labelled pool: ``pool`` (a CSV with inputs and targets) or,
+    by default, the campaign's own labelled rows. Results go to ``backtests/<run id>/``.
+
+    Returns:
+        ``(BacktestResult, directory)``.
+    """
+    from datetime import datetime, timezone
+
+    from planner.active import backtest
+    from planner.campaign._layout import BACKTESTS_DIR
+    from planner.io import read_table
+
+    spec = campaign.spec
+    if pool is not None:
+        frame, _ = read_table(pool, what="labelled pool")
+        missing = [c for c in spec.input_names + spec.target_names if c not in frame.columns]
+        if missing:
+            raise DataValidationError(f"labelled pool {pool}: missing column(s) {missing}; it needs the inputs and targets.")
+    else:
+        frame = campaign.labelled_data()
+    frame = frame[spec.input_names + spec.target_names].dropna(subset=spec.target_names)
+    if budget is None:
+        budget = min(50, max(n_initial + batch_size, len(frame) // 2))
+    result = backtest(
+        frame.reset_index(drop=True),
+        inputs=spec.input_names,
+        targets=[(t.name, t.direction) for t in spec.targets],
+        strategies=strategies,
+        n_seeds=n_seeds,
+        n_initial=n_initial,
+        batch_size=batch_size,
+        budget=budget,
+        executor=executor,
+        n_jobs=n_jobs,
+        categorical=[i.name for i in spec.inputs if i.role != "numeric"],
+        seed=spec.seed if seed is None else seed,
+    )
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    directory = result.to_dir(campaign.directory / BACKTESTS_DIR / run_id)
+    return result, directory

@@ -85,3 +85,20 @@ def test_suggest_bad_input(autoam, capsys, tmp_path):
     capsys.readouterr()
     assert main(["suggest", str(tmp_path / "c")]) == 2
     assert "no design space" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_backtest_cli_on_the_autoam_pool(autoam, capsys, datasets_dir, tmp_path):
+    campaign, full, _ = autoam
+    pool = tmp_path / "labelled.csv"
+    full.to_csv(pool, index=False)
+    args = ["backtest", str(campaign.directory), "--pool", str(pool), "--seeds", "3", "--budget", "10", "--strategies", "random,greedy@rf"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "pool: 100 unique candidates" in out and "greedy@rf" in out
+    runs = sorted((campaign.directory / "backtests").iterdir())
+    assert len(runs) == 1
+    frame = pd.read_csv(runs[0] / "runs.csv")
+    assert set(frame["arm"]) == {"random", "greedy@rf"} and frame.groupby(["arm", "seed"]).size().eq(10).all()
+    # Best-so-far never decreases within a run.
+    assert frame.groupby(["arm", "seed"])["best_so_far"].apply(lambda s: s.is_monotonic_increasing).all()
