@@ -10,6 +10,30 @@ A plain API over pandas tables, not tied to a campaign:
 - :func:`register_strategy` to add an acquisition strategy.
 
 Importing this package loads nothing heavy; torch and BoTorch load on the first call.
+
+Example (what ``planner suggest`` does with a campaign's tables)::
+
+    from planner.active import PoolDesign, suggest
+
+    result = suggest(
+        observations[inputs], observations[["capacity", "temp_rise"]],
+        design=PoolDesign(candidates, inputs=inputs),        # or ContinuousDesign(...)
+        targets=[("capacity", "max")], outcome_constraints=[("temp_rise", "<=", 10.0)],
+        n=5, pending=pending_suggestions[inputs],             # logged, not yet observed
+        surrogate="gp",                                       # or the AutoML's refit best pipeline
+        featurizer=composition_featurizer, seed=campaign_seed,
+    )
+    result.table     # one row per suggestion: inputs, <target>_mean/_std, acquisition, distance, reason
+    result.metadata  # strategy_used, model, fallbacks, notes, seconds, ... (JSON-ready)
+
+and ``planner backtest``::
+
+    from planner.active import backtest
+
+    bt = backtest(labelled_pool, inputs=inputs, targets=[("capacity", "max")],
+                  strategies=["random", "greedy@rf", "qlognei", "qlognei@rf"],
+                  n_seeds=20, n_initial=2, batch_size=5, budget=50, n_jobs=2)
+    bt.to_dir(campaign_dir / "backtests" / run_id)   # runs.csv, curves.csv, summary.csv, metadata.json
 """
 
 from __future__ import annotations
