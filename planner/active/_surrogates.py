@@ -387,8 +387,36 @@ def _final_step(est: Any) -> tuple[Any, Any]:
     return None, est
 
 
+def _unwrap(final: Any) -> Any:
+    """The model inside a wrapper that does not change predictions: the AutoML's training-row
+    outlier filters (``OutlierFiltered*`` with ``estimator_``, as ``planner.automl`` unwraps them)."""
+    while type(final).__name__.startswith("OutlierFiltered") and hasattr(final, "estimator_"):
+        final = final.estimator_
+    return final
+
+
+def _base_members(estimators: list[Any], Xt: Any) -> list[np.ndarray]:
+    """Member tables (``s_b x n``) of base models; point predictions (``1 x n``) for the others."""
+    out = []
+    for est in estimators:
+        if isinstance(est, str):  # "drop"
+            continue
+        inner_t, inner = _final_step(est)
+        members = _members_of(inner, inner_t.transform(Xt) if inner_t is not None else Xt)
+        out.append(members if members is not None else np.asarray(est.predict(Xt), dtype=float)[None, :])
+    return out
+
+
 def _members_of(final: Any, Xt: Any) -> np.ndarray | None:
-    """Per-member predictions ``s x n`` of a fitted forest/bagging/stacking, else ``None``."""
+    """Per-member predictions ``s x n`` of a fitted ensemble regressor, else ``None``.
+
+    Forests: one member per tree; bagging: one per bag; stacking and voting: member ``k``
+    combines member ``k`` (cyclically) of every base model that is itself an ensemble with the
+    point predictions of the others, as the fitted combiner does; a target transformer maps
+    each member back to the target's units.
+    """
+    from scipy import sparse
+    from sklearn.compose import TransformedTargetRegressor
     from sklearn.ensemble import (
         BaggingRegressor,
         ExtraTreesRegressor,
@@ -397,8 +425,7 @@ def _members_of(final: Any, Xt: Any) -> np.ndarray | None:
         VotingRegressor,
     )
 
-    from scipy import sparse
-
+    final = _unwrap(final)
     if isinstance(final, (RandomForestRegressor, ExtraTreesRegressor)):
         arr = Xt.astype(np.float32).tocsr() if sparse.issparse(Xt) else np.asarray(Xt, dtype=np.float32)
         return np.stack([tree.predict(arr) for tree in final.estimators_]).reshape(len(final.estimators_), -1)
@@ -407,31 +434,33 @@ def _members_of(final: Any, Xt: Any) -> np.ndarray | None:
         return np.stack(
             [e.predict(arr[:, feats]) for e, feats in zip(final.estimators_, final.estimators_features_, strict=True)]
         )
-    if isinstance(final, StackingRegressor):
-        # Member k of the stack: member k (cyclically) of every base model that is itself an
-        # ensemble, point predictions of the others, combined by the fitted final estimator.
-        base = []
-        for est in final.estimators_:
-            if est == "drop":
-                continue
-            inner_t, inner = _final_step(est)
-            inner_X = inner_t.transform(Xt) if inner_t is not None else Xt
-            members = _members_of(inner, inner_X)
-            base.append(members if members is not None else est.predict(Xt)[None, :])
+    if isinstance(final, TransformedTargetRegressor):
+        inner_t, inner = _final_step(final.regressor_)
+        members = _members_of(inner, inner_t.transform(Xt) if inner_t is not None else Xt)
+        if members is None:
+            return None
+        return np.stack([np.ravel(final.transformer_.inverse_transform(m.reshape(-1, 1))) for m in members])
+    if isinstance(final, (StackingRegressor, VotingRegressor)):
+        base = _base_members(list(final.estimators_), Xt)
         s = max(b.shape[0] for b in base)
         if s == 1:
-            return None
-        stacked = []
+            return None  # point predictions only: the caller bootstraps the whole ensemble
+        out = []
         for k in range(s):
-            meta = np.column_stack([b[k % b.shape[0]] for b in base])
+            row = np.column_stack([b[k % b.shape[0]] for b in base])
+            if isinstance(final, VotingRegressor):
+                kept = [
+                    w
+                    for (_, e), w in zip(final.estimators, final.weights or [1.0] * len(final.estimators), strict=True)
+                    if e != "drop"
+                ]
+                out.append(np.average(row, axis=1, weights=kept))
+                continue
             if final.passthrough:
                 dense = Xt.toarray() if sparse.issparse(Xt) else np.asarray(Xt, dtype=float)
-                meta = np.hstack([meta, dense])
-            stacked.append(final.final_estimator_.predict(meta))
-        return np.stack(stacked)
-    if isinstance(final, VotingRegressor):
-        preds = np.stack([e.predict(Xt) for e in final.estimators_])
-        return preds if preds.shape[0] > 1 else None
+                row = np.hstack([row, dense])
+            out.append(final.final_estimator_.predict(row))
+        return np.stack(out)
     return None
 
 
@@ -654,11 +683,11 @@ def fit_ensemble(
                 boot.append(b)
             member.bootstrap = boot
             notes.append(
-                f"{type(_final_step(est)[1]).__name__} has no members to read a spread from; "
+                f"{type(_unwrap(_final_step(est)[1])).__name__} has no members to read a spread from; "
                 f"used a bootstrap ensemble of {n_bootstrap} refits"
             )
         members.append(member)
-        names.append(type(_final_step(est)[1]).__name__)
+        names.append(type(_unwrap(_final_step(est)[1])).__name__)
     probe = Points(observed.frame.iloc[:1], observed.enc[:1])
     n_members = max(mb.predict(probe).shape[0] for mb in members)
 

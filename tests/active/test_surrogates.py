@@ -80,6 +80,25 @@ def test_stacking_members_combine_the_base_ensembles(agnp_xy):
     assert members.shape == (10, len(X)) and members.std(axis=0).max() > 0
 
 
+def test_voting_and_target_transformed_ensembles(agnp_xy):
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.ensemble import VotingRegressor
+
+    X, y = agnp_xy
+    vote = VotingRegressor([("rf", RandomForestRegressor(n_estimators=8, random_state=0)), ("ridge", Ridge())]).fit(
+        X, y["loss"]
+    )
+    members = member_predictions(vote, X)
+    assert members.shape == (8, len(X))
+    np.testing.assert_allclose(members.mean(axis=0), vote.predict(X), rtol=1e-6)
+    logged = TransformedTargetRegressor(
+        RandomForestRegressor(n_estimators=6, random_state=0), func=np.log, inverse_func=np.exp
+    ).fit(X, y["loss"])
+    members = member_predictions(logged, X)
+    assert members.shape == (6, len(X)) and (members > 0).all()
+    np.testing.assert_allclose(np.exp(np.log(members).mean(axis=0)), logged.predict(X), rtol=1e-6)
+
+
 def test_models_without_members_are_bootstrapped(agnp_xy):
     X, y = agnp_xy
     obs = Points(X, X.to_numpy())
