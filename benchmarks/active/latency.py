@@ -5,7 +5,7 @@ Run from the repository root::
     python benchmarks/active/latency.py --sizes 1000 10000 100000 1000000 --observations 50 200 1000
 
 Each cell runs in a fresh process: a 6-input numeric pool (uniform in the unit cube) and
-observations of the Hartmann-6 function with 1% noise. Reported per cell: the seconds of a
+observations of the Hartmann-6 function with 1% noise at other random points of the cube. Reported per cell: the seconds of a
 first ``suggest`` (torch/BoTorch imports excluded, measured separately), of a second one (the
 steady state), the phases (fit, select), the process's peak RSS and its RSS before the call
 (the pool itself), and the 1-minute load average while it ran: on a shared machine the
@@ -45,8 +45,9 @@ def hartmann6(X):
 rng = np.random.default_rng(0)
 pool = pd.DataFrame(rng.random((N, 6)), columns=[f"x{i}" for i in range(6)])
 design = PoolDesign(pool)
-obs = pool.sample(n_obs, random_state=1)
-y = pd.DataFrame({"y": hartmann6(obs.to_numpy()) * (1 + 0.01 * rng.standard_normal(n_obs))}, index=obs.index)
+# Measured points are drawn beside the pool (same cube), so every pool size keeps all its candidates.
+obs = pd.DataFrame(np.random.default_rng(1).random((n_obs, 6)), columns=pool.columns)
+y = pd.DataFrame({"y": hartmann6(obs.to_numpy()) * (1 + 0.01 * rng.standard_normal(n_obs))})
 rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 load0 = os.getloadavg()[0]
 out = {}
