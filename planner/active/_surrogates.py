@@ -206,6 +206,7 @@ def fit_gp(
     lower: np.ndarray,
     upper: np.ndarray,
     output_names: list[str] | None = None,
+    max_fit_points: int = 500,
 ) -> GPSurrogate:
     """Fit an ARD Matern-5/2 GP with inferred noise by maximum a posteriori.
 
@@ -213,6 +214,8 @@ def fit_gp(
     standardized. Each output is fitted on its own (a numerically failed fit is retried with
     a noise floor and more jitter); several outputs are then joined into one batched
     ``SingleTaskGP`` with the fitted hyperparameters, whose posterior is fast to evaluate.
+    Beyond ``max_fit_points`` observations the hyperparameters are fitted on a seeded random
+    subset (each marginal-likelihood step costs ``O(n^3)``); the model conditions on all of them.
 
     Args:
         X: Encoded inputs, ``n x d``.
@@ -220,9 +223,10 @@ def fit_gp(
         lower: Lower normalization bounds, ``d``.
         upper: Upper normalization bounds, ``d``.
         output_names: Names for the notes (default ``y0, y1, ...``).
+        max_fit_points: Largest number of observations the hyperparameters are fitted on.
 
     Returns:
-        The fitted surrogate; its ``notes`` list the retries taken.
+        The fitted surrogate; its ``notes`` list the retries and the subset taken.
 
     Raises:
         GPFitError: No attempt produced a usable model.
@@ -232,22 +236,34 @@ def fit_gp(
     lo, hi = torch.as_tensor(lower, dtype=DTYPE), torch.as_tensor(upper, dtype=DTYPE)
     m = Yt.shape[-1]
     names = output_names or [f"y{j}" for j in range(m)]
+    n = Xt.shape[0]
     singles, jitters, notes = [], [], []
+    subset = slice(None)
+    if n > max_fit_points:
+        subset = torch.as_tensor(np.sort(np.random.default_rng(0).choice(n, max_fit_points, replace=False)))
+        notes.append(
+            f"GP hyperparameters fitted on a random {max_fit_points} of the {n} observations; the model conditions on all"
+        )
     for j in range(m):
-        gp, jitter, more = _fit_single(Xt, Yt[:, j : j + 1], lo, hi, repr(names[j]))
+        gp, jitter, more = _fit_single(Xt[subset], Yt[subset, j : j + 1], lo, hi, repr(names[j]))
         singles.append(gp)
         jitters.append(jitter or 0.0)
         notes.extend(more)
     jitter = max(jitters) or None
-    if m == 1:
+    if m == 1 and n <= max_fit_points:
         gp = singles[0]
     else:
         floor = 1e-2 if jitter and jitter >= 1e-4 else (1e-4 if jitter else None)
         gp = _build_gp(Xt, Yt, lo, hi, floor)
         with torch.no_grad():
-            gp.likelihood.noise = torch.stack([s.likelihood.noise.reshape(1) for s in singles])
-            gp.covar_module.lengthscale = torch.stack([s.covar_module.lengthscale for s in singles])
-            gp.mean_module.constant = torch.stack([s.mean_module.constant.reshape(()) for s in singles])
+            if m == 1:
+                gp.likelihood.noise = singles[0].likelihood.noise.detach().clone()
+                gp.covar_module.lengthscale = singles[0].covar_module.lengthscale.detach().clone()
+                gp.mean_module.constant = singles[0].mean_module.constant.detach().clone()
+            else:
+                gp.likelihood.noise = torch.stack([s.likelihood.noise.reshape(1) for s in singles])
+                gp.covar_module.lengthscale = torch.stack([s.covar_module.lengthscale for s in singles])
+                gp.mean_module.constant = torch.stack([s.mean_module.constant.reshape(()) for s in singles])
     try:
         surrogate = GPSurrogate.from_model(gp, Yt, jitter=jitter)
     except (RuntimeError, ValueError) as err:

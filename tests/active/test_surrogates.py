@@ -199,3 +199,14 @@ def test_conformal_intervals_cover_held_out_measurements(agnp_pool, agnp_inputs,
     assert info["n_scores"] == 60 and info["quantile"] > 0
     with pytest.raises(Exception, match="calibration is a coverage between 0 and 1"):
         suggest(obs[agnp_inputs], obs[["loss"]], design=PoolDesign(rest[agnp_inputs]), targets="loss", calibration=90)
+
+
+def test_large_observation_sets_fit_hyperparameters_on_a_subset(agnp_pool, agnp_inputs):
+    X = agnp_pool[agnp_inputs].to_numpy()
+    Y = -agnp_pool[["loss"]].to_numpy()
+    lower, upper = X.min(axis=0), X.max(axis=0)
+    gp = fit_gp(X, Y, lower, upper, max_fit_points=60)
+    assert "fitted on a random 60 of the 164 observations" in gp.notes[0]
+    assert gp.model.train_inputs[0].shape[-2] == 164  # conditions on all
+    mean, _ = gp.moments(Points(pd.DataFrame(), X))
+    assert np.corrcoef(mean[:, 0], Y[:, 0])[0, 1] > 0.9
