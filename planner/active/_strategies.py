@@ -104,6 +104,7 @@ class Problem:
         seed: Seed of the samplers.
         rng: Seeded generator for model-free randomness.
         ref_point: Hypervolume reference point over the objectives (multi-objective).
+        mc_points: Sample of the design space that integrated variance reduction averages over.
         notes: Free-form lines collected for the log.
     """
 
