@@ -16,7 +16,7 @@ import pytest
 from planner.campaign import Campaign
 from planner.spec import CampaignSpec, InputSpec, TargetSpec
 
-N_OLD, N_NEW = 2_000, 60_000
+N_OLD, N_NEW = 2_000, 30_000
 
 
 def _observe_cmd(directory, path):
