@@ -327,3 +327,15 @@ def test_custom_strategies_register_once(observed, design, agnp_inputs):
         register_strategy("lowest_std_test")(LowestStd)
     with pytest.raises(SpecError, match="decorates BaseStrategy subclasses"):
         register_strategy("not_a_strategy")(dict)
+
+
+def test_threads_are_restored_and_bad_pending_rows_reported(observed, design, agnp_inputs):
+    import torch
+
+    before = torch.get_num_threads()
+    pending = design.candidates.iloc[[0, 1]].copy()
+    pending.iloc[1, 0] = np.nan
+    with pytest.warns(DataQualityWarning, match=r"pending experiments with a missing input: dropped 1 row"):
+        result = run(observed, design, agnp_inputs, pending=pending, n_threads=1)
+    assert torch.get_num_threads() == before
+    assert result.metadata["n_pending"] == 1 and 0 not in set(result.table["candidate"])
