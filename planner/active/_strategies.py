@@ -274,6 +274,14 @@ def _log_ei(prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
     return log_ei + prob.log_p_feasible(mean, var)
 
 
+def _log_pi(prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """Analytic log probability of beating the best observed value, plus log P(feasible)."""
+    from scipy.special import log_ndtr
+
+    j = prob.objectives[0]
+    return log_ndtr((mean[:, j] - prob.best_observed) / np.sqrt(var[:, j])) + prob.log_p_feasible(mean, var)
+
+
 def _feasible_first(prob: Problem, score: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
     """Push candidates with ``P(feasible) < 0.5`` behind all others (for constraint-blind criteria)."""
     if not prob.constraints:
@@ -382,10 +390,7 @@ class QPI(BaseStrategy):
     handles_constraints = True
 
     def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
-        from scipy.special import log_ndtr
-
-        j = prob.objectives[0]
-        return log_ndtr((mean[:, j] - prob.best_observed) / np.sqrt(var[:, j])) + prob.log_p_feasible(mean, var)
+        return _log_pi(prob, mean, var)
 
     def _build(self, prob: Problem) -> Callable[..., Any]:
         from botorch.acquisition.monte_carlo import qProbabilityOfImprovement
@@ -418,10 +423,7 @@ class MLI(BaseStrategy):
     likely to beat the best measured value, each judged on its own."""
 
     def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
-        from scipy.special import log_ndtr
-
-        j = prob.objectives[0]
-        return log_ndtr((mean[:, j] - prob.best_observed) / np.sqrt(var[:, j])) + prob.log_p_feasible(mean, var)
+        return _log_pi(prob, mean, var)
 
     def select(self, prob: Problem, pts: Points, mean: np.ndarray, var: np.ndarray, n: int) -> Selection:
         score = np.exp(self.prefilter_score(prob, mean, var))
