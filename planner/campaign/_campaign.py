@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from planner.campaign._infer import infer_columns
+from planner.campaign._status import CampaignStatus, campaign_status
 from planner.campaign._store import META_COLUMNS, ObservationStore
 from planner.campaign._suggestions import LINK_COLUMN, SuggestionLog
 from planner.campaign._validate import CheckedTable, campaign_columns, check_table, row_hashes
@@ -394,11 +395,8 @@ class Campaign:
 
     # Status ----------------------------------------------------------------------------
     def status(self) -> CampaignStatus:
-        from planner.campaign._status import campaign_status
-
+        """A snapshot: observations, best values, trials, pending suggestions, warnings."""
         return campaign_status(self)
 
-
-from planner.campaign._status import CampaignStatus  # noqa: E402  (type used in annotations)
 
 __all__ = ["Campaign", "ObserveReport", "parse_target", "SPEC_FILE", "META_COLUMNS"]
