@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from planner.campaign._infer import infer_columns
+from planner.campaign._layout import SPEC_FILE
 from planner.campaign._status import CampaignStatus, campaign_status
 from planner.campaign._store import META_COLUMNS, ObservationStore
 from planner.campaign._suggestions import LINK_COLUMN, SuggestionLog
@@ -28,7 +29,6 @@ from planner.io import read_table
 from planner.spec import CampaignSpec, DataSource, DataSpec, TargetSpec
 from planner.spec._io import load_spec, write_spec
 
-SPEC_FILE = "campaign.yaml"
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from planner.campaign._layout import OBSERVATIONS_FILE
 from planner.io import atomic_write_text, file_lock
 
 META_COLUMNS = ["_obs_id", "_batch", "_observed_at", "_source", "_file", "_line", "_row_hash"]
@@ -21,7 +22,7 @@ META_COLUMNS = ["_obs_id", "_batch", "_observed_at", "_source", "_file", "_line"
 class ObservationStore:
     """The campaign's own measurements (``observations.csv``)."""
 
-    FILE = "observations.csv"
+    FILE = OBSERVATIONS_FILE
     LOCK = ".planner.lock"
 
     def __init__(self, directory: str | Path) -> None:
