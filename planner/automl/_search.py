@@ -337,20 +337,24 @@ def run_search(
                 del in_flight[None]
                 finished(_tell(study, trial, result, report=False))
         else:
+            # the dataset goes to the workers once (Ray's object store), not once per trial
+            put = getattr(executor, "put", None) or (lambda obj: obj)
+            X_shared, y_shared = put(data.X), put(data.y)
             while budget_left() or in_flight:
                 while budget_left() and len(in_flight) < n_workers:
                     trial, params = ask()
                     n_started += 1
                     rule = _stop_rule(study, objective.direction, n_warmup)
-                    future = executor.submit(evaluate_pipeline, params, data.X, data.y, on_fold=rule, time_limit_s=time_left(), **eval_kwargs)
+                    future = executor.submit(evaluate_pipeline, params, X_shared, y_shared, on_fold=rule, time_limit_s=time_left(), **eval_kwargs)
                     in_flight[future] = (trial, params)
                 done, _ = cf.wait([f for f in in_flight if f is not None], return_when=cf.FIRST_COMPLETED)
                 for future in done:
                     trial, params = in_flight.pop(future)
                     try:
                         result = future.result()
-                    except Exception as err:  # noqa: BLE001 - a worker crash is this trial's failure
-                        result = TrialResult(params=params, status=FAILED, metric=objective.name, value=None, fold_scores=(), n_folds=len(splits), failure_reason=f"worker error: {type(err).__name__}: {err}")
+                    except Exception as err:  # noqa: BLE001 - a worker crash (after the executor's retries) is this trial's failure
+                        reason = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
+                        result = TrialResult(params=params, status=FAILED, metric=objective.name, value=None, fold_scores=(), n_folds=len(splits), failure_reason=f"worker error: {type(err).__name__}: {reason}")
                     finished(_tell(study, trial, result, report=True))
     except BaseException:
         for future, (trial, _) in in_flight.items():
@@ -363,6 +367,6 @@ def run_search(
         if bar is not None:
             bar.close()
         if own_executor and executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True) if isinstance(executor, cf.Executor) else executor.shutdown()  # type: ignore[union-attr]
+            executor.shutdown(wait=False, cancel_futures=True)  # type: ignore[union-attr]
         optuna.logging.set_verbosity(previous_level)
     return study
