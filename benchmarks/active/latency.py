@@ -120,8 +120,10 @@ def main() -> None:
     )
     table.to_csv(out / f"{name}.csv", index=False)
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=HERE.parents[1], capture_output=True, text=True).stdout.strip()
     (out / f"{name.upper()}.md").write_text(
-        f"# suggest -n 5 latency and memory\n\ncommand: `{command}` on {os.cpu_count()} cores shared with other jobs "
+        f"# suggest -n 5 latency and memory\n\ncommand: `{command}` (commit {commit}) on {os.cpu_count()} cores shared "
+        "with other jobs "
         "(see load_avg_1min: absolute seconds depend on the neighbours).\n\n" + table.to_markdown(index=False) + "\n"
     )
 
