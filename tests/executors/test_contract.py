@@ -1,0 +1,88 @@
+"""One contract every executor passes: put/submit/map/shutdown, errors through futures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from planner.exceptions import SpecError
+from planner.executors import Executor, LocalExecutor, ProcessExecutor, RayExecutor, make_executor
+
+
+def _double(x: int) -> int:
+    return 2 * x
+
+
+def _boom(x: int) -> int:
+    raise ValueError(f"bad input {x}")
+
+
+def _sum_rows(rows: list[int], k: int) -> int:
+    return sum(rows) + k
+
+
+def _omp_threads() -> str | None:
+    from threadpoolctl import threadpool_info
+
+    return os.environ.get("OMP_NUM_THREADS"), max((p["num_threads"] for p in threadpool_info()), default=1)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("local", id="local"),
+        pytest.param("process", id="process", marks=pytest.mark.slow),
+        pytest.param("ray", id="ray", marks=pytest.mark.slow),
+    ]
+)
+def executor(request):
+    if request.param == "ray":
+        request.getfixturevalue("ray_local")
+        ex = RayExecutor(2)
+    elif request.param == "process":
+        ex = ProcessExecutor(2)
+    else:
+        ex = LocalExecutor()
+    yield ex
+    ex.shutdown()
+
+
+def test_executor_contract(executor):
+    assert isinstance(executor, Executor)
+    shared = executor.put(list(range(100)))
+    futures = [executor.submit(_sum_rows, shared, k) for k in range(4)]
+    assert [f.result(timeout=60) for f in futures] == [4950 + k for k in range(4)]
+    assert executor.map(_double, [3, 1, 2]) == [6, 2, 4]
+    with pytest.raises(ValueError, match="bad input 7"):
+        executor.submit(_boom, 7).result(timeout=60)
+
+
+@pytest.mark.slow
+def test_ray_tasks_run_with_a_thread_budget(ray_local):
+    ex = RayExecutor(2)
+    env, n_threads = ex.submit(_omp_threads).result(timeout=60)
+    assert env == "1" and n_threads == 1
+    assert not ex.is_started, "an executor that found Ray running must not own it"
+    ex.shutdown()
+    assert ray_local.is_initialized()
+
+
+def test_make_executor_kinds_and_errors():
+    assert isinstance(make_executor("local", 1), LocalExecutor)
+    assert isinstance(make_executor("ray", 3, address="auto"), RayExecutor)  # Ray starts on first use only
+    with pytest.raises(SpecError, match="unknown executor 'dask'"):
+        make_executor("dask", 2)
+    with pytest.raises(SpecError, match="n_workers must be an integer >= 1, got 0"):
+        make_executor("local", 0)
+    with pytest.raises(SpecError, match="needs the ray executor"):
+        make_executor("local", 1, address="auto")
+    with pytest.raises(SpecError, match="max_retries must be an integer >= 0"):
+        RayExecutor(2, max_retries=-1)
+
+
+def test_import_does_not_load_ray():
+    code = "import sys, planner, planner.executors, planner.automl; make = planner.executors.make_executor('ray', 2); print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
