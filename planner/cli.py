@@ -181,6 +181,10 @@ def run(
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Stop starting trials after S seconds.")] = None,
     executor: Annotated[Optional[str], typer.Option("--executor", help="local or ray (default: campaign.yaml).")] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", help="Trials in flight at once.")] = None,
+    address: Annotated[
+        Optional[str],
+        typer.Option("--address", help="Ray cluster: auto or ray://host:10001 (needs --executor ray; default: campaign.yaml)."),
+    ] = None,
     metric: Annotated[Optional[str], typer.Option("--metric", help="Objective metric, e.g. mae, rmse, r2, f1, roc_auc.")] = None,
     target: TargetOpt = None,
 ) -> None:
@@ -224,6 +228,7 @@ def run(
         n_workers=workers,
         metric=metric,
         on_trial=on_trial,
+        address=address,
     )
     for name, study in studies.items():
         table = make_leaderboard(study, top=5)
@@ -359,6 +364,10 @@ def backtest(
     ] = None,
     executor: Annotated[Optional[str], typer.Option("--executor", help="local, processes or ray.")] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", help="Parallel workers over seeds.")] = None,
+    address: Annotated[
+        Optional[str],
+        typer.Option("--address", help="Ray cluster: auto or ray://host:10001 (needs --executor ray)."),
+    ] = None,
 ) -> None:
     """Replay acquisition strategies on a fully labelled pool (best-so-far, Top%, EF, AF).
 
@@ -381,6 +390,7 @@ def backtest(
         executor=executor,
         n_jobs=jobs,
         pool=str(pool) if pool else None,
+        address=address,
     )
     meta = result.metadata
     pool_facts = meta.get("pool", {})

@@ -38,7 +38,7 @@ import pandas as pd
 
 from planner.active._pareto import pareto_mask
 from planner.active._specs import Target, parse_targets
-from planner.exceptions import DataQualityWarning, DataValidationError, OptionalDependencyError, SpecError
+from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
 
 __all__ = ["Arm", "BacktestResult", "backtest", "dedupe_pool"]
 
@@ -292,16 +292,14 @@ def _map(fn: Callable[[Any], Any], items: list[Any], executor: Any, n_jobs: int 
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
             return list(pool.map(fn, items))
     if executor == "ray":
+        from planner.executors import RayExecutor
+
+        # a local Ray instance (or the one already running); a cluster: pass RayExecutor(address=...)
+        ray_executor = RayExecutor(n_jobs or max(1, os.cpu_count() or 2))
         try:
-            import ray
-        except ImportError as err:
-            raise OptionalDependencyError(
-                "executor='ray' needs Ray; install it with: pip install 'ray==2.60.0'"
-            ) from err
-        if not ray.is_initialized():
-            ray.init(num_cpus=n_jobs, include_dashboard=False, log_to_driver=False)
-        remote = ray.remote(num_cpus=1)(fn)
-        return ray.get([remote.remote(it) for it in items])
+            return ray_executor.map(fn, items)
+        finally:
+            ray_executor.shutdown()
     if hasattr(executor, "map"):
         return list(executor.map(fn, items))
     raise SpecError(

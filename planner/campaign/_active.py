@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -164,9 +165,13 @@ def backtest_campaign(
     n_jobs: int | None = None,
     pool: str | None = None,
     seed: int | None = None,
+    address: str | None = None,
 ) -> tuple[Any, Any]:
     """Backtest strategies on a fully labelled pool: ``pool`` (a CSV with inputs and targets) or,
     by default, the campaign's own labelled rows. Results go to ``backtests/<run id>/``.
+
+    ``executor="ray"`` runs the seeds as Ray tasks: on the cluster at ``address`` (default:
+    ``executor.address`` in campaign.yaml), else on a local Ray instance.
 
     Returns:
         ``(BacktestResult, directory)``.
@@ -188,20 +193,35 @@ def backtest_campaign(
     frame = frame[spec.input_names + spec.target_names].dropna(subset=spec.target_names)
     if budget is None:
         budget = min(50, max(n_initial + batch_size, len(frame) // 2))
-    result = backtest(
-        frame.reset_index(drop=True),
-        inputs=spec.input_names,
-        targets=[(t.name, t.direction) for t in spec.targets],
-        strategies=strategies,
-        n_seeds=n_seeds,
-        n_initial=n_initial,
-        batch_size=batch_size,
-        budget=budget,
-        executor=executor,
-        n_jobs=n_jobs,
-        categorical=[i.name for i in spec.inputs if i.role != "numeric"],
-        seed=spec.seed if seed is None else seed,
-    )
+    ray_executor = None
+    if address is not None and executor != "ray":
+        raise SpecError(f"--address {address!r} needs the ray executor; add --executor ray")
+    if executor == "ray":
+        from planner.executors import RayExecutor
+
+        ray_executor = RayExecutor(
+            n_jobs or max(1, os.cpu_count() or 2),
+            address=address or spec.executor.address,
+            temp_dir=campaign.directory / ".ray",
+        )
+    try:
+        result = backtest(
+            frame.reset_index(drop=True),
+            inputs=spec.input_names,
+            targets=[(t.name, t.direction) for t in spec.targets],
+            strategies=strategies,
+            n_seeds=n_seeds,
+            n_initial=n_initial,
+            batch_size=batch_size,
+            budget=budget,
+            executor=ray_executor if ray_executor is not None else executor,
+            n_jobs=n_jobs,
+            categorical=[i.name for i in spec.inputs if i.role != "numeric"],
+            seed=spec.seed if seed is None else seed,
+        )
+    finally:
+        if ray_executor is not None:
+            ray_executor.shutdown()
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     directory = result.to_dir(campaign.directory / BACKTESTS_DIR / run_id)
     return result, directory

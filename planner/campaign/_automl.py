@@ -100,8 +100,13 @@ def run_automl(
     n_workers: int | None = None,
     metric: str | None = None,
     on_trial: Callable[[str, Any, Any], None] | None = None,
+    address: str | None = None,
 ) -> dict[str, Any]:
     """Run (or continue) one Optuna study per target, then refit and save each best pipeline.
+
+    With the ``ray`` executor one Ray instance (or cluster connection) serves every target;
+    ``address`` (default: ``executor.address`` in campaign.yaml) names an existing cluster,
+    otherwise a local instance starts with its session folder under ``.ray/`` in the campaign.
 
     Returns:
         ``{target: optuna.Study}``.
@@ -110,32 +115,47 @@ def run_automl(
 
     spec = campaign.spec
     studies = {}
-    for target in targets or spec.target_names:
-        data = training_data(campaign, target)
-        callbacks = []
-        if on_trial is not None:
-            callbacks.append(lambda study, trial, _t=target: on_trial(_t, study, trial))
-        study = run_search(
-            data.X,
-            data.y,
-            task=spec.task,
-            search_space=_search_space_path(campaign),
-            storage_url=campaign.storage_url,
-            study_name=study_name(target),
-            n_trials=n_trials if n_trials is not None else spec.budget.n_trials,
-            timeout_s=timeout_s if timeout_s is not None else spec.budget.timeout_s,
-            seed=spec.seed,
-            groups=data.groups,
-            column_roles=data.column_roles,
-            metric=metric,
-            n_workers=n_workers if n_workers is not None else spec.executor.n_workers,
-            executor=executor or spec.executor.kind,
-            callbacks=callbacks,
-        )
-        studies[target] = study
-        if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
-            fitted = refit(study, data.X, data.y, task=spec.task, column_roles=data.column_roles, seed=spec.seed)
-            fitted.save(model_dir(campaign.directory, target))
+    kind = executor or spec.executor.kind
+    workers = n_workers if n_workers is not None else spec.executor.n_workers
+    shared = None
+    if address is not None and kind != "ray":
+        from planner.exceptions import SpecError
+
+        raise SpecError(f"--address {address!r} needs the ray executor; add --executor ray (or set executor.kind: ray in campaign.yaml)")
+    if kind == "ray":
+        from planner.executors import RayExecutor
+
+        shared = RayExecutor(workers, address=address or spec.executor.address, temp_dir=campaign.directory / ".ray")
+    try:
+        for target in targets or spec.target_names:
+            data = training_data(campaign, target)
+            callbacks = []
+            if on_trial is not None:
+                callbacks.append(lambda study, trial, _t=target: on_trial(_t, study, trial))
+            study = run_search(
+                data.X,
+                data.y,
+                task=spec.task,
+                search_space=_search_space_path(campaign),
+                storage_url=campaign.storage_url,
+                study_name=study_name(target),
+                n_trials=n_trials if n_trials is not None else spec.budget.n_trials,
+                timeout_s=timeout_s if timeout_s is not None else spec.budget.timeout_s,
+                seed=spec.seed,
+                groups=data.groups,
+                column_roles=data.column_roles,
+                metric=metric,
+                n_workers=workers,
+                executor=shared if shared is not None else kind,
+                callbacks=callbacks,
+            )
+            studies[target] = study
+            if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
+                fitted = refit(study, data.X, data.y, task=spec.task, column_roles=data.column_roles, seed=spec.seed)
+                fitted.save(model_dir(campaign.directory, target))
+    finally:
+        if shared is not None:
+            shared.shutdown()
     return studies
 
 
