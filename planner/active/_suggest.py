@@ -790,13 +790,19 @@ def _select(
     mean = np.empty((N, surrogate.n_outputs))
     var = np.empty((N, surrogate.n_outputs))
     for idx, pts in candidates.chunks():
-        mean[idx], var[idx] = surrogate.moments(pts)
+        mean[idx], var[idx] = surrogate.prefilter_moments(pts)
     if used == "ivr":
         prob.mc_points = candidates.points(np.sort(rng.choice(N, size=min(N, 256), replace=False)))
     score = strat.prefilter_score(prob, mean, var)
     short = shortlist(score, prob.std_score(var), prob.shortlist_size)
     pts = candidates.points(short)
-    sel = strat.select(prob, pts, mean[short], var[short], n)
+    mean_s, var_s = surrogate.moments(pts)  # exact where the prefilter bounded the variances
+    if not np.array_equal(var_s, var[short]):
+        notes.append(
+            f"the prefilter bounded the variances of the {N} candidates by conditioning on a subset of the "
+            "observations; the shortlist was scored with the exact posterior"
+        )
+    sel = strat.select(prob, pts, mean_s, var_s, n)
     return pts.take(sel.positions), np.array(sel.values), sel.kind, mean, var, N
 
 

@@ -101,6 +101,11 @@ class BaseSurrogate(ABC):
     def moments(self, points: Points) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and variance, each ``n x m``."""
 
+    def prefilter_moments(self, points: Points) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and an upper bound of the variance (each ``n x m``) for scoring very many
+        candidates; exact unless a subclass says otherwise."""
+        return self.moments(points)
+
     @abstractmethod
     def botorch_model(self, points: Points) -> tuple[Any, Tensor]:
         """A BoTorch model and the ``n x d'`` tensor that stands for ``points`` in it."""
@@ -285,6 +290,7 @@ class GPSurrogate(BaseSurrogate):
     model: Any = None
     chol: Tensor | None = None
     alpha: Tensor | None = None
+    _subset_chol: tuple[Tensor, Tensor] | None = None
 
     @classmethod
     def from_model(cls, gp: Any, Y: Tensor, jitter: float | None = None) -> GPSurrogate:
@@ -331,13 +337,58 @@ class GPSurrogate(BaseSurrogate):
         var = gp.covar_module(X, diag=True) - (V**2).sum(-2)
         return mean.reshape(-1, len(enc)), var.reshape(-1, len(enc)), V
 
+    def _block_rows(self) -> int:
+        """Rows per block so that the ``rows x n_train`` matrices stay near 16 MB each."""
+        n_train = self.model.train_inputs[0].shape[-2]
+        return max(256, int(2e6 / (n_train * self.n_outputs)))
+
     def moments(self, points: Points) -> tuple[np.ndarray, np.ndarray]:
         if len(points) == 0:
             return np.zeros((0, self.n_outputs)), np.zeros((0, self.n_outputs))
+        means, variances = [], []
         with torch.no_grad():
-            mean, var, _ = self._standardized(points.enc)
-        mean = mean.T.numpy() * self.y_std + self.y_mean
-        var = np.clip(var.T.numpy(), _VAR_FLOOR, None) * self.y_std**2
+            for start in range(0, len(points), self._block_rows()):
+                mean, var, _ = self._standardized(points.enc[start : start + self._block_rows()])
+                means.append(mean)
+                variances.append(var)
+        mean = torch.cat(means, dim=-1).T.numpy() * self.y_std + self.y_mean
+        var = np.clip(torch.cat(variances, dim=-1).T.numpy(), _VAR_FLOOR, None) * self.y_std**2
+        return mean, var
+
+    #: Above this many observations the prefilter bounds variances from a subset of them.
+    PREFILTER_SUBSET = 300
+
+    def prefilter_moments(self, points: Points) -> tuple[np.ndarray, np.ndarray]:
+        """Exact means; variances bounded from above by conditioning on a fixed random subset
+        of ``PREFILTER_SUBSET`` observations (fewer observations never shrink a GP's variance):
+        ``O(n_cand x 300^2)`` instead of ``O(n_cand x n_train^2)``."""
+        gp = self.model
+        Xtr = gp.train_inputs[0]
+        n_train = Xtr.shape[-2]
+        if n_train <= self.PREFILTER_SUBSET:
+            return self.moments(points)
+        if self._subset_chol is None:
+            idx = torch.as_tensor(
+                np.sort(np.random.default_rng(0).choice(n_train, self.PREFILTER_SUBSET, replace=False))
+            )
+            Xs = Xtr[..., idx, :]
+            noise = gp.likelihood.noise
+            noise = noise.reshape(*noise.shape[:-1], 1, 1) if Xs.dim() > 2 else noise
+            with torch.no_grad():
+                K = gp.covar_module(Xs).to_dense() + noise * torch.eye(len(idx), dtype=DTYPE)
+                self._subset_chol = (Xs, torch.linalg.cholesky(K + 1e-8 * torch.eye(len(idx), dtype=DTYPE)))
+        Xs, Ls = self._subset_chol
+        means, variances = [], []
+        rows = max(256, int(2e6 / (self.PREFILTER_SUBSET * self.n_outputs)))
+        with torch.no_grad():
+            for start in range(0, len(points), rows):
+                X = gp.transform_inputs(torch.as_tensor(points.enc[start : start + rows], dtype=DTYPE))
+                means.append(gp.mean_module(X) + (gp.covar_module(X, Xtr).to_dense() @ self.alpha).squeeze(-1))
+                V = torch.linalg.solve_triangular(Ls, gp.covar_module(X, Xs).to_dense().transpose(-1, -2), upper=False)
+                variances.append(gp.covar_module(X, diag=True) - (V**2).sum(-2))
+        n = len(points)
+        mean = torch.cat(means, dim=-1).reshape(-1, n).T.numpy() * self.y_std + self.y_mean
+        var = np.clip(torch.cat(variances, dim=-1).reshape(-1, n).T.numpy(), _VAR_FLOOR, None) * self.y_std**2
         return mean, var
 
     def botorch_model(self, points: Points) -> tuple[Any, Tensor]:

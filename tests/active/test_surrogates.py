@@ -210,3 +210,20 @@ def test_large_observation_sets_fit_hyperparameters_on_a_subset(agnp_pool, agnp_
     assert gp.model.train_inputs[0].shape[-2] == 164  # conditions on all
     mean, _ = gp.moments(Points(pd.DataFrame(), X))
     assert np.corrcoef(mean[:, 0], Y[:, 0])[0, 1] > 0.9
+
+
+def test_prefilter_bounds_variances_from_a_subset_and_keeps_means_exact():
+    rng = np.random.default_rng(0)
+    X = rng.random((400, 3))
+    Y = np.column_stack([np.sin(3 * X).sum(axis=1), X[:, 0]]) + 0.05 * rng.standard_normal((400, 2))
+    gp = fit_gp(X, Y, np.zeros(3), np.ones(3))
+    C = Points(pd.DataFrame(), rng.random((3000, 3)))
+    mean, var = gp.moments(C)
+    bound_mean, bound_var = gp.prefilter_moments(C)
+    np.testing.assert_allclose(bound_mean, mean, rtol=1e-9, atol=1e-9)
+    assert (bound_var >= var * (1 - 1e-9)).all()
+    # Through suggest: the shortlist is re-scored exactly, and the log says so.
+    pool = pd.DataFrame(rng.random((5000, 3)), columns=["a", "b", "c"])
+    obs = pd.DataFrame(X, columns=["a", "b", "c"])
+    result = suggest(obs, pd.DataFrame({"y": Y[:, 0]}), design=PoolDesign(pool), targets="y", n=2, seed=0)
+    assert any("the prefilter bounded the variances" in note for note in result.metadata["notes"])
