@@ -295,7 +295,8 @@ def report() -> str:
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         ratio = s.get(f"{key}_ratio_planner_over_flaml")
         if ratio:
-            lines += ["", f"{key.upper()} ratio planner / FLAML: **{ratio['mean']:.3f} ± {ratio['std']:.3f}** (per fold: {', '.join(f'{r:.3f}' for r in ratio['per_fold'])})"]
+            better = "below 1: planner better" if key == "mae" else "above 1: planner better"
+            lines += ["", f"{key.upper()} ratio planner / FLAML ({better}): **{ratio['mean']:.3f} ± {ratio['std']:.3f}** (mean ± std over folds; per fold: {', '.join(f'{r:.3f}' for r in ratio['per_fold'])})"]
         if "planner_trials_per_fold" in s:
             lines.append(f"planner trials per outer fold: {s['planner_trials_per_fold']}")
         lines += ["", "| fold | " + " | ".join(f"{m} {key}" for m in rec["methods"]) + " | planner pipeline |", "|---|" + "---|" * (len(rec["methods"]) + 1)]

@@ -363,16 +363,9 @@ def _sel_sfs(p: dict[str, Any], ctx: BuildContext) -> Any:
 
 @register("selector", "lasso", params=("alpha",), label="l1-select({alpha:.3g})")
 def _sel_lasso(p: dict[str, Any], ctx: BuildContext) -> Any:
-    from sklearn.feature_selection import SelectFromModel
-    from sklearn.linear_model import Lasso, LogisticRegression
+    from planner.automl._transformers import L1Selector
 
-    alpha = float(p.get("alpha", 0.01))
-    if _is_clf(ctx):
-        model = LogisticRegression(l1_ratio=1.0, C=1.0 / alpha, solver="liblinear", random_state=ctx.seed)
-    else:
-        model = Lasso(alpha=alpha, max_iter=5000, random_state=ctx.seed)
-    # threshold=-inf with max_features would change semantics; keep sklearn's "nonzero" rule
-    return SelectFromModel(model, threshold=1e-10)
+    return L1Selector(alpha=float(p.get("alpha", 0.01)), classification=_is_clf(ctx), random_state=ctx.seed)
 
 
 @register("selector", "tree", params=("threshold",), label="tree-select({threshold})")

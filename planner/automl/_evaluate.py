@@ -18,7 +18,7 @@ from planner.automl._cv import CVSpec, Splits, make_splits
 from planner.automl._data import infer_roles
 from planner.automl._metrics import get_metric, score_all
 
-__all__ = ["TrialResult", "evaluate_pipeline", "MedianStopRule", "COMPLETE", "PRUNED", "FAILED"]
+__all__ = ["TrialResult", "evaluate_pipeline", "FoldStopRule", "COMPLETE", "PRUNED", "FAILED"]
 
 COMPLETE, PRUNED, FAILED = "complete", "pruned", "failed"
 _MAX_WARNINGS = 5
@@ -93,14 +93,14 @@ class TrialResult:
 
 
 @dataclass(frozen=True)
-class MedianStopRule:
-    """Picklable stand-in for Optuna's median pruner, for workers that cannot reach the study.
+class FoldStopRule:
+    """Picklable stand-in for Optuna's percentile pruner, for workers that cannot reach the study.
 
-    The driver snapshots, per fold step, the median running mean of completed trials;
-    a worker stops a trial whose running mean is worse at a step past the warm-up.
+    The driver snapshots, per fold step, a percentile of the completed trials' running
+    means; a worker stops a trial whose running mean is worse at a step past the warm-up.
 
     Attributes:
-        thresholds: Median running mean per fold step (``None`` where too few trials).
+        thresholds: Threshold running mean per fold step (``None`` where too few trials).
         direction: ``"minimize"`` or ``"maximize"``.
         n_warmup_steps: Steps before which nothing is stopped.
     """

@@ -20,7 +20,7 @@ import pandas as pd
 
 from planner.automl._cv import CVSpec, make_splits
 from planner.automl._data import prepare_data
-from planner.automl._evaluate import COMPLETE, FAILED, PRUNED, MedianStopRule, TrialResult, evaluate_pipeline
+from planner.automl._evaluate import COMPLETE, FAILED, PRUNED, FoldStopRule, TrialResult, evaluate_pipeline
 from planner.automl._executors import TrialExecutor, make_executor
 from planner.automl._metrics import get_metric
 from planner.automl._space import SearchSpace, SpaceContext, load_search_space
@@ -33,7 +33,11 @@ __all__ = ["run_search", "STUDY_ATTR", "study_info"]
 
 #: Study user attribute holding what the engine needs to refit and to resume safely.
 STUDY_ATTR = "planner"
-_N_STARTUP = 5  # completed trials before pruning starts (Optuna's MedianPruner default)
+_N_STARTUP = 5  # completed trials before pruning starts
+# Prune a trial only when its running mean is worse than this percentile of the completed
+# trials' at the same fold (75: the worst quarter). The median rule pruned most trials of
+# small noisy tables, since the completed trials it compares with are the survivors.
+_KEEP_PERCENTILE = 75.0
 
 
 def _data_fingerprint(X: pd.DataFrame, y: np.ndarray) -> str:
@@ -81,8 +85,8 @@ def _check_budget(n_trials: int | None, timeout_s: float | None, n_workers: int)
         raise SpecError(f"n_workers must be an integer >= 1, got {n_workers!r}")
 
 
-def _stop_rule(study: optuna.Study, direction: str, n_warmup: int) -> MedianStopRule:
-    """Snapshot Optuna's median-pruning rule for workers that cannot reach the study."""
+def _stop_rule(study: optuna.Study, direction: str, n_warmup: int) -> FoldStopRule:
+    """Snapshot the percentile-pruning rule for workers that cannot reach the study."""
     from optuna.trial import TrialState
 
     per_step: dict[int, list[float]] = {}
@@ -90,10 +94,11 @@ def _stop_rule(study: optuna.Study, direction: str, n_warmup: int) -> MedianStop
         for step, v in t.intermediate_values.items():
             per_step.setdefault(step, []).append(v)
     n_steps = max(per_step, default=-1) + 1
+    q = _KEEP_PERCENTILE if direction == "minimize" else 100.0 - _KEEP_PERCENTILE
     thresholds = tuple(
-        float(np.median(per_step[s])) if len(per_step.get(s, ())) >= _N_STARTUP else None for s in range(n_steps)
+        float(np.percentile(per_step[s], q)) if len(per_step.get(s, ())) >= _N_STARTUP else None for s in range(n_steps)
     )
-    return MedianStopRule(thresholds=thresholds, direction=direction, n_warmup_steps=n_warmup)
+    return FoldStopRule(thresholds=thresholds, direction=direction, n_warmup_steps=n_warmup)
 
 
 def _tell(study: optuna.Study, trial: optuna.Trial, result: TrialResult, *, report: bool) -> Any:
@@ -140,7 +145,7 @@ def _open_study(
         direction=direction,
         load_if_exists=True,
         sampler=_make_sampler(seed, 0),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=_N_STARTUP, n_warmup_steps=n_warmup),
+        pruner=optuna.pruners.PercentilePruner(_KEEP_PERCENTILE, n_startup_trials=_N_STARTUP, n_warmup_steps=n_warmup),
     )
     old = study.user_attrs.get(STUDY_ATTR)
     if old is None:
@@ -240,7 +245,7 @@ def run_search(
         warnings.warn(note, PlannerWarning, stacklevel=2)
     cv = (cv_spec or CVSpec()).with_defaults(dict(space.cv))
     splits, cv_notes = make_splits(data.y, task=task, cv_spec=cv, groups=data.groups, seed=seed)
-    n_warmup = max(1, min(2, len(splits) - 1))
+    n_warmup = max(1, len(splits) // 3)
     ctx = SpaceContext(
         task=task,
         n_samples=len(data.y),

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["CorrelationFilter", "PLSTransformer", "EncodedLabelClassifier"]
+__all__ = ["CorrelationFilter", "L1Selector", "PLSTransformer", "EncodedLabelClassifier"]
 
 
 class CorrelationFilter(SelectorMixin, BaseEstimator):
@@ -52,6 +52,49 @@ class CorrelationFilter(SelectorMixin, BaseEstimator):
                 keep.append(j)
         mask = np.zeros(n_features, dtype=bool)
         mask[keep] = True
+        self.support_ = mask
+        return self
+
+    def _get_support_mask(self) -> np.ndarray:
+        check_is_fitted(self, "support_")
+        return self.support_
+
+
+class L1Selector(SelectorMixin, BaseEstimator):
+    """Keep the features an L1-penalized linear model gives non-zero weight.
+
+    Lasso for regression, L1 logistic regression for classification. When the penalty
+    zeroes every weight, the single feature with the highest univariate F-score is kept,
+    so the model that follows always gets an input.
+
+    Args:
+        alpha: L1 penalty (``C = 1 / alpha`` for the logistic model), > 0.
+        classification: Select for a classification target.
+        random_state: Seed of the solver.
+    """
+
+    def __init__(self, *, alpha: float = 0.01, classification: bool = False, random_state: int | None = None) -> None:
+        self.alpha = alpha
+        self.classification = classification
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> L1Selector:
+        from sklearn.feature_selection import f_classif, f_regression
+        from sklearn.linear_model import Lasso, LogisticRegression
+
+        X, y = validate_data(self, X, y)
+        if not self.alpha > 0:
+            raise ValueError(f"L1Selector.alpha must be > 0, got {self.alpha!r}")
+        if self.classification:
+            model = LogisticRegression(l1_ratio=1.0, C=1.0 / self.alpha, solver="liblinear", random_state=self.random_state)
+        else:
+            model = Lasso(alpha=self.alpha, max_iter=5000, random_state=self.random_state)
+        self.coef_ = np.abs(np.atleast_2d(model.fit(X, y).coef_)).sum(axis=0)
+        mask = self.coef_ > 1e-10
+        if not mask.any():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scores = (f_classif if self.classification else f_regression)(X, y)[0]
+            mask[int(np.argmax(np.nan_to_num(scores, nan=-1.0)))] = True
         self.support_ = mask
         return self
 

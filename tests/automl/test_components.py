@@ -81,3 +81,15 @@ def test_fusion_kinds_fit(tables, kind, task):
     with threadpool_limits(limits=1):
         pipeline = build_pipeline(params, task=task, column_roles=data.column_roles, seed=0).fit(data.X, data.y)
     assert len(pipeline.predict(data.X.head(3))) == 3
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_l1_selector_keeps_one_feature_when_the_penalty_zeroes_all(tables, task):
+    from planner.automl._transformers import L1Selector
+
+    data = tables[task]
+    X = data.X.select_dtypes("number").fillna(0.0).to_numpy()
+    strong = L1Selector(alpha=1e6, classification=task == "classification").fit(X, data.y)
+    assert strong.get_support().sum() == 1
+    mild = L1Selector(alpha=1e-3, classification=task == "classification").fit(X, data.y)
+    assert mild.get_support().sum() > 1

@@ -6,16 +6,16 @@ import optuna
 import pytest
 
 from planner.automl import make_executor, run_search
-from planner.automl._evaluate import MedianStopRule
+from planner.automl._evaluate import FoldStopRule
 from planner.exceptions import SpecError
 
 
-def test_median_stop_rule_matches_median_pruning():
-    rule = MedianStopRule(thresholds=(None, 0.3, 0.25), direction="minimize", n_warmup_steps=1)
+def test_fold_stop_rule_prunes_past_the_warm_up():
+    rule = FoldStopRule(thresholds=(None, 0.3, 0.25), direction="minimize", n_warmup_steps=1)
     assert not rule(0, 9.0)  # warm-up
     assert rule(1, 0.31) and not rule(1, 0.29)
     assert not rule(5, 9.0)  # no threshold known past the snapshot
-    assert MedianStopRule(thresholds=(0.7, 0.7), direction="maximize")(1, 0.6)
+    assert FoldStopRule(thresholds=(0.7, 0.7), direction="maximize")(1, 0.6)
 
 
 def test_make_executor_kinds():

@@ -122,7 +122,7 @@ def test_pruning_stops_a_hopeless_trial_on_fold_values(kim_ce, storage_url, tmp_
     assert all(t.state == STATES.COMPLETE and sorted(t.intermediate_values) == [0, 1, 2, 3] for t in good)
     assert hopeless.params["model.knn.n_neighbors"] == 110
     assert hopeless.state == STATES.PRUNED and hopeless.user_attrs["status"] == "pruned"
-    assert len(hopeless.user_attrs["fold_scores"]) == 3  # warm-up of 2 folds, pruned at the third
+    assert len(hopeless.user_attrs["fold_scores"]) == 2  # warm-up of 5 // 3 = 1 fold, pruned at the second
 
 
 @pytest.mark.parametrize(
