@@ -69,6 +69,19 @@ def drive(executor, n_trials: int, n_workers: int, X: np.ndarray, n_loops: int) 
     return time.perf_counter() - t0
 
 
+def noop() -> int:
+    return 1
+
+
+def round_trip_ms(executor, n: int = 50) -> float:
+    """Submit-and-wait of a no-op task: the executor's own cost per trial."""
+    executor.submit(noop).result()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        executor.submit(noop).result()
+    return 1000 * (time.perf_counter() - t0) / n
+
+
 def ray_processes_rss_mib() -> tuple[float, int, dict[str, float]]:
     import psutil
 
@@ -131,6 +144,7 @@ def main() -> None:
     local_s, ray_s = [], []
     ray_ex = RayExecutor(1)
     drive(ray_ex, 1, 1, X, 1)  # warm: Ray started, one worker process up
+    rt_ray, rt_local = round_trip_ms(ray_ex), round_trip_ms(LocalExecutor())
     for _ in range(args.repeats):
         local_s.append(drive(LocalExecutor(), args.overhead_trials, 1, X, n_loops) / args.overhead_trials)
         ray_s.append(drive(ray_ex, args.overhead_trials, 1, X, n_loops) / args.overhead_trials)
@@ -182,12 +196,14 @@ def main() -> None:
         f"Command: `{cmd}`",
         "",
         f"Machine: {platform.platform()}, {os.cpu_count()} logical cores, ray {ray.__version__}, Python {platform.python_version()}. "
+        f"Load average at the end: {os.getloadavg()[0]:.1f} (other jobs share the machine). "
         f"Trial = {args.trial_seconds:g} s of calibrated CPU work on an idle core; medians of {args.repeats} alternating repeats.",
         "",
         "## Per-trial overhead (1 worker)",
         "",
         "| workload | local s/trial | ray s/trial | ray / local | overhead |",
         "|---|---|---|---|---|",
+        f"| no-op task, submit + wait, 50 times | {rt_local / 1000:.5f} | {rt_ray / 1000:.5f} | - | {rt_ray:.1f} ms per trial = {rt_ray / (10 * args.trial_seconds):.2f}% of a {args.trial_seconds:g} s trial |",
         f"| synthetic {args.trial_seconds:g} s trial, {args.overhead_trials} trials | {t_local:.3f} | {t_ray:.3f} | {t_ray / t_local:.3f} | {100 * (t_ray - t_local) / t_local:+.1f}% |",
     ]
     if search_row:
