@@ -20,9 +20,10 @@ import pandas as pd
 
 from planner.automl._cv import CVSpec, make_splits
 from planner.automl._data import prepare_data
-from planner.automl._evaluate import COMPLETE, FAILED, PRUNED, FoldStopRule, TrialResult, evaluate_pipeline
+from planner.automl._evaluate import COMPLETE, FAILED, PRUNED, TrialResult, evaluate_pipeline
 from planner.automl._executors import TrialExecutor, make_executor
 from planner.automl._metrics import get_metric
+from planner.automl._pruning import make_pruner, stop_rule
 from planner.automl._space import SearchSpace, SpaceContext, load_search_space
 from planner.exceptions import PlannerWarning, SpecError
 
@@ -33,11 +34,6 @@ __all__ = ["run_search", "STUDY_ATTR", "study_info"]
 
 #: Study user attribute holding what the engine needs to refit and to resume safely.
 STUDY_ATTR = "planner"
-_N_STARTUP = 5  # completed trials before pruning starts
-# Prune a trial only when its running mean is worse than this percentile of the completed
-# trials' at the same fold (75: the worst quarter). The median rule pruned most trials of
-# small noisy tables, since the completed trials it compares with are the survivors.
-_KEEP_PERCENTILE = 75.0
 
 
 def _data_fingerprint(X: pd.DataFrame, y: np.ndarray) -> str:
@@ -85,22 +81,6 @@ def _check_budget(n_trials: int | None, timeout_s: float | None, n_workers: int)
         raise SpecError(f"n_workers must be an integer >= 1, got {n_workers!r}")
 
 
-def _stop_rule(study: optuna.Study, direction: str, n_warmup: int) -> FoldStopRule:
-    """Snapshot the percentile-pruning rule for workers that cannot reach the study."""
-    from optuna.trial import TrialState
-
-    per_step: dict[int, list[float]] = {}
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        for step, v in t.intermediate_values.items():
-            per_step.setdefault(step, []).append(v)
-    n_steps = max(per_step, default=-1) + 1
-    q = _KEEP_PERCENTILE if direction == "minimize" else 100.0 - _KEEP_PERCENTILE
-    thresholds = tuple(
-        float(np.percentile(per_step[s], q)) if len(per_step.get(s, ())) >= _N_STARTUP else None for s in range(n_steps)
-    )
-    return FoldStopRule(thresholds=thresholds, direction=direction, n_warmup_steps=n_warmup)
-
-
 def _tell(study: optuna.Study, trial: optuna.Trial, result: TrialResult, *, report: bool) -> Any:
     from optuna.trial import TrialState
 
@@ -145,7 +125,7 @@ def _open_study(
         direction=direction,
         load_if_exists=True,
         sampler=_make_sampler(seed, 0),
-        pruner=optuna.pruners.PercentilePruner(_KEEP_PERCENTILE, n_startup_trials=_N_STARTUP, n_warmup_steps=n_warmup),
+        pruner=make_pruner(n_warmup),
     )
     old = study.user_attrs.get(STUDY_ATTR)
     if old is None:
@@ -349,7 +329,7 @@ def run_search(
                 while budget_left() and len(in_flight) < n_workers:
                     trial, params = ask()
                     n_started += 1
-                    rule = _stop_rule(study, objective.direction, n_warmup)
+                    rule = stop_rule(study, objective.direction, n_warmup)
                     future = executor.submit(evaluate_pipeline, params, X_shared, y_shared, on_fold=rule, time_limit_s=time_left(), **eval_kwargs)
                     in_flight[future] = (trial, params)
                 done, _ = cf.wait([f for f in in_flight if f is not None], return_when=cf.FIRST_COMPLETED)

@@ -44,3 +44,22 @@ def test_ray_executor_runs_trials_as_ray_tasks(kim_ce, storage_url):
     import ray
 
     assert not ray.is_initialized(), "an executor run_search started must be shut down"
+
+
+def test_fold_thresholds_count_pruned_trials_too():
+    """The reference population is every trial that reached a fold, not only the survivors."""
+    from types import SimpleNamespace
+
+    from planner.automl._pruning import fold_thresholds
+
+    def trial(number, state, values):
+        return SimpleNamespace(number=number, state=SimpleNamespace(name=state), intermediate_values=dict(enumerate(values)))
+
+    complete = [trial(i, "COMPLETE", [0.20, 0.20]) for i in range(5)]
+    pruned = [trial(5 + i, "PRUNED", [0.40]) for i in range(5)]
+    assert fold_thresholds(complete[:4], "minimize") == ()  # too few completed trials
+    with_pruned = fold_thresholds(complete + pruned, "minimize")
+    assert with_pruned[0] == pytest.approx(0.40) and with_pruned[1] == pytest.approx(0.20)
+    assert fold_thresholds(complete + pruned, "minimize", exclude=0) == ()  # the judged trial does not count
+    assert fold_thresholds(complete + pruned, "minimize", exclude=5)[0] == pytest.approx(0.40)
+    assert fold_thresholds(complete + pruned, "maximize")[0] == pytest.approx(0.20)
