@@ -47,21 +47,29 @@ def _final_model(pipeline: Any) -> Any:
     return model
 
 
+def _std_models() -> tuple[type, ...]:
+    """Regressors whose predictions come with a spread (see :func:`_regression_std`)."""
+    from sklearn import ensemble
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    return (GaussianProcessRegressor, ensemble.RandomForestRegressor, ensemble.ExtraTreesRegressor, ensemble.BaggingRegressor, ensemble.VotingRegressor)
+
+
 def _regression_std(model: Any, Z: np.ndarray) -> np.ndarray | None:
     """Predictive spread of the final estimator on transformed inputs ``Z``, where it has one."""
     from sklearn import ensemble
     from sklearn.gaussian_process import GaussianProcessRegressor
 
+    if not isinstance(model, _std_models()):
+        return None
     if isinstance(model, GaussianProcessRegressor):
         return model.predict(Z, return_std=True)[1]
-    if isinstance(model, ensemble.RandomForestRegressor | ensemble.ExtraTreesRegressor):
-        return np.std([tree.predict(Z) for tree in model.estimators_], axis=0)
     if isinstance(model, ensemble.BaggingRegressor):
         return np.std([est.predict(Z[:, feats]) for est, feats in zip(model.estimators_, model.estimators_features_, strict=True)], axis=0)
     if isinstance(model, ensemble.VotingRegressor):
         # spread of the members' predictions: disagreement, not a calibrated interval
         return np.std(model.transform(Z), axis=1)
-    return None
+    return np.std([tree.predict(Z) for tree in model.estimators_], axis=0)  # forests
 
 
 @dataclass(frozen=True)
@@ -91,15 +99,7 @@ class FittedPipeline:
         """Whether :meth:`predict` fills ``std`` (regression) or class probabilities."""
         if self.task == "classification":
             return hasattr(self.estimator, "predict_proba")
-        return self._final_has_std(_final_model(self.estimator))
-
-    @staticmethod
-    def _final_has_std(final: Any) -> bool:
-        from sklearn import ensemble
-        from sklearn.gaussian_process import GaussianProcessRegressor
-
-        kinds = (GaussianProcessRegressor, ensemble.RandomForestRegressor, ensemble.ExtraTreesRegressor, ensemble.BaggingRegressor, ensemble.VotingRegressor)
-        return isinstance(final, kinds)
+        return isinstance(_final_model(self.estimator), _std_models())
 
     def rebuild(self) -> Any:
         """A fresh, unfitted estimator from the spec (what the JSON file is for)."""
