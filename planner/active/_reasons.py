@@ -26,6 +26,20 @@ def reasons(
     space_filling_why: str,
     n: int,
 ) -> list[str]:
+    """One line per pick, starting with what drove it.
+
+    Args:
+        kind: The strategy's :class:`~planner.active.Selection` kind.
+        prob: The :class:`~planner.active.Problem` (internal orientation).
+        mean: Posterior mean of the picks, ``n x m`` (``None`` without a model).
+        var: Posterior variance of the picks, ``n x m``.
+        ref_mean: Posterior mean of the scored candidates, ``N x m``, for percentiles.
+        ref_var: Their posterior variance (an upper bound where the prefilter bounded it).
+        outputs: Output names.
+        signs: ``+1``/``-1`` per output, to report values in the data's direction.
+        space_filling_why: Why no model was fitted, for space-filling picks.
+        n: Number of picks.
+    """
     if kind == "random":
         return ["random baseline: drawn uniformly from the remaining candidates"] * n
     if kind == "space-filling":
@@ -37,6 +51,8 @@ def reasons(
     ref_std_score = np.sort(prob.std_score(ref_var)) if ref_var is not None and len(ref_var) else None
     obj = prob.objectives
     feas = np.exp(prob.log_p_feasible(mean, var)) if prob.constraints else None
+    front = prob.observed_front() if prob.is_multi_objective else None
+    ref_sorted = np.sort(ref_mean[:, obj[0]]) if ref_mean is not None and len(ref_mean) else None
     for i in range(n):
         desc = ", ".join(f"{outputs[j]} {_fmt(signs[j] * mean[i, j])} ± {_fmt(std[i, j])}" for j in obj)
         unc_pct = (
@@ -44,19 +60,21 @@ def reasons(
             if ref_std_score is not None
             else 0.5
         )
-        if prob.is_multi_objective:
-            front = prob.observed_front()
+        if front is not None:
             extends = len(front) == 0 or bool(pareto_mask(np.vstack([front, mean[i, obj]]))[-1])
             if kind != "uncertainty" and extends:
                 text = f"extends the Pareto front: predicted {desc}"
-            elif kind == "value":
+            elif kind in ("value", "pareto"):
                 text = f"high predicted value (near the Pareto front): predicted {desc}"
             else:
                 text = f"high uncertainty: predicted {desc}; uncertainty above {unc_pct:.0%} of candidates"
         else:
             j = obj[0]
-            ref = np.sort(ref_mean[:, j]) if ref_mean is not None and len(ref_mean) else None
-            val_pct = np.searchsorted(ref, mean[i, j], side="right") / len(ref) if ref is not None else 0.5
+            val_pct = (
+                np.searchsorted(ref_sorted, mean[i, j], side="right") / len(ref_sorted)
+                if ref_sorted is not None
+                else 0.5
+            )
             best = signs[j] * prob.best_observed
             if kind == "uncertainty" or (kind == "auto" and unc_pct > val_pct):
                 text = f"high uncertainty: predicted {desc}, uncertainty above {unc_pct:.0%} of candidates (best measured {_fmt(best)})"
