@@ -26,6 +26,7 @@ from planner.automl._metrics import get_metric
 from planner.automl._pruning import make_pruner, stop_rule
 from planner.automl._space import SearchSpace, SpaceContext, load_search_space
 from planner.exceptions import PlannerWarning, SpecError
+from planner.executors import describe_failure
 
 if TYPE_CHECKING:
     import optuna
@@ -338,8 +339,7 @@ def run_search(
                     try:
                         result = future.result()
                     except Exception as err:  # noqa: BLE001 - a worker crash (after the executor's retries) is this trial's failure
-                        reason = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
-                        result = TrialResult(params=params, status=FAILED, metric=objective.name, value=None, fold_scores=(), n_folds=len(splits), failure_reason=f"worker error: {type(err).__name__}: {reason}")
+                        result = TrialResult(params=params, status=FAILED, metric=objective.name, value=None, fold_scores=(), n_folds=len(splits), failure_reason=f"worker error: {describe_failure(err)}")
                     finished(_tell(study, trial, result, report=True))
     except BaseException:
         for future, (trial, _) in in_flight.items():

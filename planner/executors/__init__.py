@@ -8,7 +8,7 @@ back its result. Importing this package does not import Ray.
 
 from __future__ import annotations
 
-from planner.executors._base import EXECUTOR_KINDS, Executor, LocalExecutor, ProcessExecutor, make_executor, run_with_thread_budget
+from planner.executors._base import EXECUTOR_KINDS, Executor, LocalExecutor, ProcessExecutor, describe_failure, make_executor, run_with_thread_budget
 from planner.executors._ray import RayExecutor
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "LocalExecutor",
     "ProcessExecutor",
     "RayExecutor",
+    "describe_failure",
     "make_executor",
     "run_with_thread_budget",
 ]

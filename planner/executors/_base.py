@@ -9,7 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from planner.exceptions import SpecError
 
-__all__ = ["EXECUTOR_KINDS", "Executor", "LocalExecutor", "ProcessExecutor", "make_executor", "run_with_thread_budget"]
+__all__ = ["EXECUTOR_KINDS", "Executor", "LocalExecutor", "ProcessExecutor", "describe_failure", "make_executor", "run_with_thread_budget"]
 
 EXECUTOR_KINDS = ("local", "process", "ray")
 
@@ -33,6 +33,22 @@ class Executor(Protocol):
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]: ...
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None: ...
+
+
+def describe_failure(err: BaseException, max_chars: int = 300) -> str:
+    """``"<ErrorType>: <first meaningful line>"`` for an error raised through a future.
+
+    Ray wraps errors (``RayTaskError(...)``) with a colored header line naming the task;
+    the cause and its message are what a user needs in a trial's failure reason.
+    """
+    import re
+
+    cause = getattr(err, "cause", None)
+    if isinstance(cause, BaseException) and cause is not err:
+        err = cause
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("ray::")]
+    return f"{type(err).__name__}: {lines[0][:max_chars] if lines else ''}".rstrip(": ")
 
 
 def run_with_thread_budget(n_threads: int, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:

@@ -54,5 +54,6 @@ def test_a_trial_whose_worker_keeps_dying_fails_with_the_reason_and_the_search_g
     states = [t.state for t in study.trials]
     assert len(states) == 4 and states.count(optuna.trial.TrialState.FAIL) == 1
     failed = next(t for t in study.trials if t.state == optuna.trial.TrialState.FAIL)
-    assert failed.user_attrs["failure_reason"].startswith("worker error: ")
+    reason = failed.user_attrs["failure_reason"]
+    assert reason.startswith("worker error: ") and "died" in reason and "\x1b" not in reason, reason
     assert all(s == optuna.trial.TrialState.COMPLETE for s in states if s != optuna.trial.TrialState.FAIL)
