@@ -28,6 +28,22 @@ def _clean(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
+def _selected_features(model: Any) -> tuple[str, ...] | None:
+    """Names of the features the selection step kept, on the first fold (``None`` if unknown).
+
+    Stored on the trial so the report can count how often each feature survives among the
+    top trials. Names are those after encoding (one-hot levels, Magpie descriptors).
+    """
+    try:
+        steps = dict(getattr(model, "named_steps", {}))
+        if "select" not in steps:
+            return None
+        names = model[: list(steps).index("select") + 1].get_feature_names_out()
+        return tuple(str(n).split("__", 1)[-1] for n in names)
+    except Exception:  # noqa: BLE001 - a selector without feature names must not fail the trial
+        return None
+
+
 @dataclass(frozen=True)
 class TrialResult:
     """What evaluating one pipeline produced (picklable, JSON-friendly).
@@ -56,6 +72,7 @@ class TrialResult:
     n_folds: int = 0
     failure_reason: str | None = None
     warnings: tuple[str, ...] = ()
+    selected_features: tuple[str, ...] | None = None
 
     @property
     def std(self) -> float | None:
@@ -86,6 +103,7 @@ class TrialResult:
             "n_folds": self.n_folds,
             "failure_reason": self.failure_reason,
             "warnings": list(self.warnings),
+            "selected_features": list(self.selected_features) if self.selected_features is not None else None,
             "pipeline": summary,
             "model_family": family,
             "fusion_kind": fusion,
@@ -179,6 +197,7 @@ def evaluate_pipeline(
 
     fold_scores: list[float] = []
     fold_metrics: dict[str, list[float | None]] = {}
+    selected: tuple[str, ...] | None = None
     fit_time = 0.0
     status, reason = COMPLETE, None
     seen_warnings: list[str] = []
@@ -192,6 +211,8 @@ def evaluate_pipeline(
             try:
                 model = build_pipeline(params, task=task, column_roles=roles, seed=seed)
                 model.fit(X.iloc[train], y_arr[train])
+                if i == 0:
+                    selected = _selected_features(model)
                 y_pred, proba, classes = _predict(model, X.iloc[test], objective.needs == "proba")
                 scores = score_all(task, y_arr[test], y_pred, proba, classes)
             except Exception as err:  # noqa: BLE001 - a failing pipeline is a result, not a crash
@@ -226,6 +247,7 @@ def evaluate_pipeline(
         value=value,
         fold_scores=tuple(fold_scores),
         fold_metrics={k: tuple(v) for k, v in fold_metrics.items()},
+        selected_features=selected,
         fit_time_s=fit_time,
         n_folds=len(splits),
         failure_reason=reason,
