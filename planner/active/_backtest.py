@@ -205,60 +205,60 @@ class _Task:
     featurizer: Any
 
 
+def _next_batch(
+    task: _Task, design: Any, observed: pd.DataFrame, k: int, seed: int
+) -> tuple[list[int], tuple[str, ...]]:
+    """The next ``k`` pool rows of one run (from :func:`suggest` or the arm's policy) and the
+    fallbacks taken."""
+    from planner.active._suggest import suggest
+
+    names = [t.name for t in task.targets]
+    targets = [(t.name, t.direction) for t in task.targets]
+    if task.arm.policy is not None:
+        picked = [
+            int(i)
+            for i in task.arm.policy(
+                observed[list(task.inputs)], observed[names], task.pool[list(task.inputs)], targets, k, seed
+            )
+        ]
+        return picked, ()
+    result = suggest(
+        observed[list(task.inputs)],
+        observed[names],
+        design=design,
+        targets=targets,
+        n=k,
+        strategy=task.arm.strategy,
+        surrogate=task.arm.surrogate,
+        featurizer=task.featurizer,
+        seed=seed,
+        **dict(task.arm.options),
+    )
+    return [int(c) for c in result.table["candidate"]], result.fallbacks  # the pool has a RangeIndex
+
+
 def _run_task(task: _Task) -> dict[str, Any]:
     """Simulate one campaign; returns the acquisition order and bookkeeping."""
     from planner.active._specs import PoolDesign
-    from planner.active._suggest import suggest
 
     t0 = time.perf_counter()
-    names = [t.name for t in task.targets]
     design = PoolDesign(task.pool[list(task.inputs)], categorical=task.categorical)
     order = list(task.initial)
-    fallbacks: list[str] = []
+    n_fallbacks = 0
     error = None
     iteration = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         while len(order) < task.budget:
             k = min(task.batch_size, task.budget - len(order))
-            observed = task.pool.iloc[order]
             try:
-                if task.arm.policy is not None:
-                    picked = [
-                        int(i)
-                        for i in task.arm.policy(
-                            observed[list(task.inputs)],
-                            observed[names],
-                            task.pool[list(task.inputs)],
-                            [(t.name, t.direction) for t in task.targets],
-                            k,
-                            task.seed * 100_003 + iteration,
-                        )
-                    ]
-                    if len(set(picked)) != k or set(picked) & set(order):
-                        raise DataValidationError(
-                            f"policy of arm {task.arm.label!r} returned {picked}, not {k} new rows"
-                        )
-                    order.extend(picked)
-                    iteration += 1
-                    continue
-                result = suggest(
-                    observed[list(task.inputs)],
-                    observed[names],
-                    design=design,
-                    targets=[(t.name, t.direction) for t in task.targets],
-                    n=k,
-                    strategy=task.arm.strategy,
-                    surrogate=task.arm.surrogate,
-                    featurizer=task.featurizer,
-                    seed=task.seed * 100_003 + iteration,
-                    **dict(task.arm.options),
-                )
+                picked, fallbacks = _next_batch(task, design, task.pool.iloc[order], k, task.seed * 100_003 + iteration)
+                if len(set(picked)) != k or set(picked) & set(order):
+                    raise DataValidationError(f"arm {task.arm.label!r} returned rows {picked}, not {k} new ones")
             except Exception as err:  # noqa: BLE001 - one failed run must not end the benchmark
                 error = f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"
                 break
-            fallbacks.extend(result.fallbacks)
-            picked = [int(c) for c in result.table["candidate"]]  # the pool has a RangeIndex
+            n_fallbacks += len(fallbacks)
             order.extend(picked)
             iteration += 1
     return {
@@ -266,7 +266,7 @@ def _run_task(task: _Task) -> dict[str, Any]:
         "seed": task.seed,
         "order": order,
         "n_initial": len(task.initial),
-        "fallbacks": len(fallbacks),
+        "fallbacks": n_fallbacks,
         "error": error,
         "seconds": time.perf_counter() - t0,
     }

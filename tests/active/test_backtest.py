@@ -168,3 +168,31 @@ def test_ray_executor_gives_the_same_runs(autoam_pool):
         ray.shutdown()
     local = backtest(autoam_pool, executor="local", batch_size=5, **kw)
     pd.testing.assert_frame_equal(local.runs, spread.runs)
+
+
+def first_unmeasured(observed_X, observed_y, candidates, targets, n, seed):
+    """An external policy for the test: the lowest unmeasured row labels."""
+    return [i for i in candidates.index if i not in set(observed_X.index)][:n]
+
+
+def broken_policy(observed_X, observed_y, candidates, targets, n, seed):
+    return [int(observed_X.index[0])] * n
+
+
+def test_external_policies_run_beside_planner_arms(autoam_pool):
+    inputs = [c for c in autoam_pool.columns if c != "Score"]
+    result = backtest(
+        autoam_pool,
+        inputs=inputs,
+        targets=[("Score", "max")],
+        n_seeds=2,
+        budget=8,
+        batch_size=3,
+        strategies=[Arm("first", policy=first_unmeasured), Arm("broken", policy=broken_policy)],
+    )
+    first = result.runs[(result.runs["arm"] == "first") & ~result.runs["is_initial"]]
+    assert (first.groupby("seed")["row"].apply(list).map(lambda rows: rows == sorted(rows))).all()
+    failed = result.metadata["failed_runs"]
+    assert len(failed) == 2 and all("returned rows" in f["error"] for f in failed)
+    assert result.summary.set_index("arm").loc["broken", "n_failed"] == 2
+    assert result.metadata["arms"][0]["strategy"] == "policy first_unmeasured"

@@ -142,7 +142,7 @@ def test_box_design_without_constraints():
     design = ContinuousDesign(bounds={"thickness_um": (40.0, 200.0), "porosity": (0.2, 0.5)})
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"thickness_um": rng.uniform(40, 200, 10), "porosity": rng.uniform(0.2, 0.5, 10)})
-    y = pd.DataFrame({"energy": -((X["thickness_um"] - 120) / 80) ** 2 - ((X["porosity"] - 0.3) / 0.3) ** 2})
+    y = pd.DataFrame({"energy": -(((X["thickness_um"] - 120) / 80) ** 2) - ((X["porosity"] - 0.3) / 0.3) ** 2})
     result = suggest(X, y, design=design, targets=[("energy", "max")], n=2, strategy="qucb", beta=1.0, seed=0)
     t = result.table
     assert design.violation(t).max() == 0.0 and len(t) == 2
