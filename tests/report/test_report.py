@@ -43,10 +43,11 @@ def test_full_campaign_report(kim_campaign: Path, artifacts_dir: Path) -> None:
     assert not re.search(r"<script[^>]+src=", text)
     assert not re.search(r"<link[^>]+href=\"?https?:", text)
     assert text.count('class="plotly-graph-div"') == result.n_figures
-    # leaderboard 2, best pipeline 2, search 3, interpretation 3, uncertainty 1, active learning 1, backtests 2 x 2 runs
-    assert result.n_figures == 16
-    # the only gap in this campaign: per-trial selected features are not stored by the engine
-    assert len(result.missing) == 1 and "selected_features" in result.missing[0], result.missing
+    # leaderboard 2, best pipeline 2, search 4 (history, importances, selection methods, features kept),
+    # interpretation 3, uncertainty 1, active learning 1, backtests 2 x 2 runs
+    assert result.n_figures == 17
+    # nothing is missing: trials store the features their selection step kept
+    assert result.missing == (), result.missing
     assert "LinearExplainer" in text or "TreeExplainer" in text or "permutation explainer" in text
     assert "recomputed from its stored pipeline spec" in text
     assert "Round 1: 5 suggestions" in text
