@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -515,6 +515,3 @@ class ContinuousDesign:
         for name, levels in self.categorical.items():
             v = np.where(frame[name].isin(levels).to_numpy(), v, np.inf)
         return v
-
-
-Featurizer = Callable[[pd.DataFrame], Any]
