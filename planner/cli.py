@@ -187,6 +187,10 @@ def run(
     ] = None,
     metric: Annotated[Optional[str], typer.Option("--metric", help="Objective metric, e.g. mae, rmse, r2, f1, roc_auc.")] = None,
     target: TargetOpt = None,
+    nested: Annotated[
+        bool,
+        typer.Option("--nested", help="Estimate the whole search honestly by nested CV (--trials per outer fold)."),
+    ] = False,
 ) -> None:
     """Launch (or continue) the AutoML search: an Optuna study over whole pipelines, scored by CV.
 
@@ -202,6 +206,14 @@ def run(
     campaign = Campaign.load(directory)
     if executor is not None and executor not in {"local", "ray"}:
         raise typer.BadParameter(f"--executor must be local or ray, got {executor!r}")
+    if nested:
+        from planner.campaign._automl import nested_automl
+
+        for name, result in nested_automl(campaign, targets=target, n_trials=trials, timeout_s=timeout, metric=metric).items():
+            typer.echo(f"{name}: nested CV (the whole search inside each outer training fold)")
+            typer.echo(result.summary())
+            typer.echo(result.to_frame().to_string(index=False))
+        return
 
     def on_trial(target_name, study, trial):  # noqa: ANN001
         attrs = trial.user_attrs

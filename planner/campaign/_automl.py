@@ -216,3 +216,41 @@ def predict_table(campaign: Campaign, table: Any, *, targets: list[str] | None =
         for column in predictions.columns:
             out[f"{target}_{column}"] = predictions[column].to_numpy()
     return out
+
+
+def nested_automl(
+    campaign: Campaign,
+    *,
+    targets: list[str] | None = None,
+    n_trials: int | None = None,
+    timeout_s: float | None = None,
+    metric: str | None = None,
+) -> dict[str, Any]:
+    """Honest estimate of the whole search by nested CV (outer folds never seen by the search).
+
+    Inner studies live in the campaign storage as ``nested-<target>-*``, so a re-run tops them up.
+
+    Returns:
+        ``{target: NestedCVResult}``.
+    """
+    from planner.automl import nested_cv
+
+    spec = campaign.spec
+    results = {}
+    for target in targets or spec.target_names:
+        data = training_data(campaign, target)
+        results[target] = nested_cv(
+            data.X,
+            data.y,
+            task=spec.task,
+            search_space=_search_space_path(campaign),
+            n_trials=n_trials if n_trials is not None else spec.budget.n_trials,
+            timeout_s=timeout_s if timeout_s is not None else spec.budget.timeout_s,
+            seed=spec.seed,
+            groups=data.groups,
+            column_roles=data.column_roles,
+            metric=metric,
+            storage_url=campaign.storage_url,
+            study_name=f"nested-{target}",
+        )
+    return results

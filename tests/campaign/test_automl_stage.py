@@ -75,3 +75,15 @@ def test_predict_without_model_and_with_missing_columns(llzo_campaign, capsys, t
     assert "no saved model" in capsys.readouterr().err
     assert main(["leaderboard", str(llzo_campaign.directory)]) == 2
     assert "run `planner run" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_run_nested_gives_the_honest_estimate(datasets_dir, tmp_path, capsys):
+    csv = datasets_dir / "kim2023_pnas_electrolyte_ce" / "CE_data_with_names.csv"
+    Campaign.from_csv(tmp_path / "kim", csv, ["LCE:max"], search_space="fast")
+    assert main(["run", str(tmp_path / "kim"), "--nested", "--trials", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "nested CV mae" in out and "over 5 outer folds" in out
+    # The outer test folds are never seen by the inner searches: those studies live apart.
+    names = {s.study_name for s in optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'kim' / 'optuna.db'}")}
+    assert names and all(n.startswith("nested-LCE") for n in names)
