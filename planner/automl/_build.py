@@ -108,6 +108,10 @@ def build_pipeline(
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
 
+    if params.get("kind") == "ensemble":
+        from planner.automl._ensemble import build_ensemble
+
+        return build_ensemble(params, task=task, column_roles=column_roles, seed=seed)
     ctx = BuildContext(task=task, seed=int(seed))
     numeric = [c for c, r in column_roles.items() if r == "numeric"]
     categorical = [c for c, r in column_roles.items() if r == "categorical"]
@@ -163,7 +167,8 @@ class PipelineDescription:
         summary: e.g. ``median-impute > mi-select(30%) > stack[rf, svr, gp]``.
         model_family: Family of the model, or ``+``-joined families of a fusion.
         fusion_kind: ``single``, ``homogeneous:forest``, ``homogeneous:boosting``,
-            ``homogeneous:bagging``, ``heterogeneous:stacking`` or ``heterogeneous:voting``.
+            ``homogeneous:bagging``, ``heterogeneous:stacking``, ``heterogeneous:voting``
+            or ``heterogeneous:ensemble_selection`` (whole pipelines averaged after the search).
     """
 
     summary: str
@@ -173,6 +178,11 @@ class PipelineDescription:
 
 def describe_pipeline(params: Mapping[str, Any]) -> PipelineDescription:
     """Summarize a pipeline spec for people (leaderboard, progress bar)."""
+    if params.get("kind") == "ensemble":
+        members = [describe_pipeline(m) for m in params.get("members", [])]
+        inner = " | ".join(f"{w:.2f} x ({d.summary})" for w, d in zip(params.get("weights", []), members, strict=False))
+        families = "+".join(sorted({f for d in members for f in d.model_family.split("+")}))
+        return PipelineDescription(f"ensemble[{inner}]", families, "heterogeneous:ensemble_selection")
     parts = []
     for step in ("outliers", "imputer", "encoder", "scaler", "selector"):
         if step in params:

@@ -22,6 +22,9 @@ __all__ = ["TrialResult", "evaluate_pipeline", "FoldStopRule", "COMPLETE", "PRUN
 
 COMPLETE, PRUNED, FAILED = "complete", "pruned", "failed"
 _MAX_WARNINGS = 5
+#: Out-of-fold predictions are stored on a trial (for ensemble selection) up to this many
+#: numbers (rows x classes); larger tables keep the search storage small and skip them.
+MAX_OOF_VALUES = 10_000
 
 
 def _clean(value: float) -> float | None:
@@ -60,6 +63,11 @@ class TrialResult:
         failure_reason: ``"<ErrorType>: <message> (fold i)"`` for failed trials; for
             trials stopped by the time budget, ``"TimeBudget: ..."``.
         warnings: Distinct warnings raised while fitting (first few).
+        selected_features: Features the selection step kept on the first fold.
+        oof: Out-of-fold predictions of a complete trial, one tuple per row averaged over
+            the repeats: ``(value,)`` for regression, class probabilities in sorted class
+            order for classification. ``None`` for pruned/failed trials, models without
+            probabilities, or tables above :data:`MAX_OOF_VALUES`.
     """
 
     params: dict[str, Any]
@@ -73,6 +81,7 @@ class TrialResult:
     failure_reason: str | None = None
     warnings: tuple[str, ...] = ()
     selected_features: tuple[str, ...] | None = None
+    oof: tuple[tuple[float, ...], ...] | None = None
 
     @property
     def std(self) -> float | None:
@@ -104,6 +113,7 @@ class TrialResult:
             "failure_reason": self.failure_reason,
             "warnings": list(self.warnings),
             "selected_features": list(self.selected_features) if self.selected_features is not None else None,
+            "oof": [[float(f"{v:.7g}") for v in row] for row in self.oof] if self.oof is not None else None,
             "pipeline": summary,
             "model_family": family,
             "fusion_kind": fusion,
@@ -194,6 +204,11 @@ def evaluate_pipeline(
     else:
         splits = list(cv_spec)
     roles = dict(column_roles) if column_roles is not None else infer_roles(X)
+    classes_all = np.unique(y_arr) if task == "classification" else None
+    width = 1 if classes_all is None else len(classes_all)
+    keep_oof = len(y_arr) * width <= MAX_OOF_VALUES
+    oof_sum = np.zeros((len(y_arr), width)) if keep_oof else None
+    oof_count = np.zeros(len(y_arr))
 
     fold_scores: list[float] = []
     fold_metrics: dict[str, list[float | None]] = {}
@@ -215,6 +230,15 @@ def evaluate_pipeline(
                     selected = _selected_features(model)
                 y_pred, proba, classes = _predict(model, X.iloc[test], objective.needs == "proba")
                 scores = score_all(task, y_arr[test], y_pred, proba, classes)
+                if oof_sum is not None:
+                    if classes_all is None:
+                        oof_sum[test, 0] += np.asarray(y_pred, dtype=float)
+                    elif proba is not None and classes is not None:
+                        cols = np.searchsorted(classes_all, np.asarray(classes))
+                        oof_sum[np.ix_(test, cols)] += proba
+                    else:
+                        oof_sum = None
+                    oof_count[test] += 1
             except Exception as err:  # noqa: BLE001 - a failing pipeline is a result, not a crash
                 fit_time += time.perf_counter() - start
                 status, reason = FAILED, f"{type(err).__name__}: {err} (fold {i})"
@@ -240,6 +264,9 @@ def evaluate_pipeline(
             status, reason = PRUNED, f"TimeBudget: the search's time budget ran out after fold {i}"
             break
     value = float(np.mean(fold_scores)) if fold_scores and status != FAILED else None
+    oof = None
+    if status == COMPLETE and oof_sum is not None and np.all(oof_count > 0) and np.all(np.isfinite(oof_sum)):
+        oof = tuple(tuple(float(v) for v in row) for row in oof_sum / oof_count[:, None])
     return TrialResult(
         params=params,
         status=status,
@@ -248,6 +275,7 @@ def evaluate_pipeline(
         fold_scores=tuple(fold_scores),
         fold_metrics={k: tuple(v) for k, v in fold_metrics.items()},
         selected_features=selected,
+        oof=oof,
         fit_time_s=fit_time,
         n_folds=len(splits),
         failure_reason=reason,

@@ -122,6 +122,7 @@ def nested_cv(
     n_workers: int = 1,
     executor: Any = None,
     on_outer_fold: Callable[[OuterFold], None] | None = None,
+    ensemble: bool = False,
 ) -> NestedCVResult:
     """Estimate the whole search procedure by nested cross-validation.
 
@@ -146,6 +147,8 @@ def nested_cv(
         n_workers: Trials evaluated at once in each inner search.
         executor: As for :func:`~planner.automl.run_search`.
         on_outer_fold: Called with each finished :class:`OuterFold` (progress reporting).
+        ensemble: Score the ensemble that ensemble selection builds from each inner
+            search (see :func:`~planner.automl.refit`) instead of its single best trial.
 
     Returns:
         The :class:`NestedCVResult` (``mean``, ``std``, ``to_frame()``).
@@ -191,7 +194,7 @@ def nested_cv(
         else:
             study = optuna.load_study(study_name=name, storage=storage_url)
         search_s = time.perf_counter() - start
-        fitted = refit(study, X_train, y_train)
+        fitted = refit(study, X_train, y_train, ensemble=ensemble)
         X_test = data.X.iloc[test]
         y_pred = fitted.estimator.predict(X_test)
         proba = fitted.estimator.predict_proba(X_test) if task == "classification" and hasattr(fitted.estimator, "predict_proba") else None

@@ -99,11 +99,17 @@ class FittedPipeline:
         """Whether :meth:`predict` fills ``std`` (regression) or class probabilities."""
         if self.task == "classification":
             return hasattr(self.estimator, "predict_proba")
+        if hasattr(self.estimator, "predict_std"):
+            return True
         return isinstance(_final_model(self.estimator), _std_models())
 
     def rebuild(self) -> Any:
         """A fresh, unfitted estimator from the spec (what the JSON file is for)."""
-        return build_pipeline(self.spec["params"], task=self.task, column_roles=self.spec["column_roles"], seed=self.spec["seed"])
+        # the JSON spec stores roles with sorted keys; column order matters to the fit
+        # (a forest's feature subsampling), so restore the training order
+        stored = self.spec["column_roles"]
+        roles = {c: stored[c] for c in self.feature_columns if c in stored} | {c: r for c, r in stored.items() if c not in self.feature_columns}
+        return build_pipeline(self.spec["params"], task=self.task, column_roles=roles, seed=self.spec["seed"])
 
     def _check_columns(self, X: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in self.feature_columns if c not in X.columns]
@@ -124,7 +130,7 @@ class FittedPipeline:
         Returns:
             Regression: ``prediction`` and ``std`` (NaN when the model has no spread:
             GPs give their posterior std, forests and bagging the spread over members,
-            voting the members' disagreement). Classification: ``prediction`` and one
+            voting and selected ensembles the members' disagreement). Classification: ``prediction`` and one
             ``proba_<class>`` column per class. Index follows ``X``.
         """
         Xc = self._check_columns(X)
@@ -135,6 +141,9 @@ class FittedPipeline:
                 proba = self.estimator.predict_proba(Xc)
                 for j, cls in enumerate(self.estimator.classes_):
                     out[f"proba_{cls}"] = proba[:, j]
+            return out
+        if hasattr(self.estimator, "predict_std"):  # an ensemble of pipelines: members' spread
+            out["std"] = self.estimator.predict_std(Xc)
             return out
         Z = self.estimator[:-1].transform(Xc)
         std = _regression_std(_final_model(self.estimator), np.asarray(Z))
@@ -220,6 +229,7 @@ def refit(
     task: str | None = None,
     column_roles: Mapping[str, str] | None = None,
     seed: int | None = None,
+    ensemble: bool = False,
 ) -> FittedPipeline:
     """Fit a pipeline on all rows.
 
@@ -232,6 +242,11 @@ def refit(
         task: Needed with a params dict; checked against the study otherwise.
         column_roles: Override the roles stored on the study.
         seed: Override the study's seed.
+        ensemble: With a study and no ``trial``: refit the ensemble that ensemble
+            selection picks from the best trials' out-of-fold predictions (see
+            :func:`~planner.automl._ensemble.select_ensemble`) instead of the single best
+            trial. Falls back to the best trial when selection keeps one member or the
+            trials stored no out-of-fold predictions; ``spec["ensemble"]`` says which.
 
     Returns:
         The :class:`FittedPipeline`; call ``.save(dir)`` to write joblib + JSON.
@@ -268,6 +283,15 @@ def refit(
         params = dict(study_or_params)
         seed = 0 if seed is None else seed
     data = prepare_data(X, y, task=task, column_roles=column_roles)
+    if ensemble and isinstance(study_or_params, optuna.Study) and trial is None:
+        from planner.automl._ensemble import ensemble_params, select_ensemble
+
+        selection = select_ensemble(study_or_params, data.y)
+        if selection is not None and len(selection.trials) > 1:
+            params = ensemble_params(study_or_params, selection)
+            spec.update(trial=selection.trials[0], ensemble=selection.to_dict())
+        else:
+            spec["ensemble"] = None
     estimator = build_pipeline(params, task=task, column_roles=data.column_roles, seed=int(seed))
     with threadpool_limits(limits=1):  # as in the trials: OpenMP pools crawl on shared cores
         estimator.fit(data.X, data.y)

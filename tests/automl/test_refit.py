@@ -67,3 +67,15 @@ def test_refit_errors(lce_study, kim_ce, tmp_path):
     fitted = refit(lce_study, X, y, trial=0)
     with pytest.raises(DataValidationError, match=r"lacks column\(s\) \['FC'\]"):
         fitted.predict(X.drop(columns=["FC"]))
+
+
+def test_rebuild_keeps_the_training_column_order(kim_ce, tmp_path):
+    # the JSON spec sorts its keys; a forest subsampling features must still see the columns
+    # in training order, or the rebuilt model differs from the saved one
+    X, y = kim_ce
+    assert list(X.columns) != sorted(X.columns)
+    params = {"imputer": "median", "fusion": "single", "model": "rf", "model.rf.n_estimators": 30, "model.rf.max_features": 0.4}
+    fitted = refit(params, X, y, task="regression", seed=4)
+    fitted.save(tmp_path / "m")
+    rebuilt = load_fitted(tmp_path / "m").rebuild().fit(X, y)
+    assert np.allclose(rebuilt.predict(X.head(20)), fitted.estimator.predict(X.head(20)))
