@@ -70,14 +70,48 @@ def run_one(name: str, args: argparse.Namespace) -> dict:
             seed=args.seed,
         )
     out = HERE / "results" / name
-    result.to_dir(out)
     meta = dict(result.metadata)
     meta["command"] = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     meta["dataset_note"] = bench.note
     meta["git_commit"] = _git_commit()
     meta["elapsed_seconds"] = round(time.perf_counter() - t0, 1)
+    if args.merge and (out / "summary.csv").exists():
+        meta = _merge_into(out, result, meta)
+    else:
+        result.to_dir(out)
     (out / "metadata.json").write_text(json.dumps(meta, indent=2, default=str))
     return meta
+
+
+def _merge_into(out: Path, result, meta: dict) -> dict:
+    """Replace the rows of this run's arms in an existing result folder, keep the others.
+
+    Every per-arm number (curves, summary) depends only on that arm's runs, and the starting
+    rows depend only on the seed, so arms run at different times on the same protocol combine
+    exactly. The protocols must match; each run's command and commit are kept.
+    """
+    old_meta = json.loads((out / "metadata.json").read_text())
+    for key in ("targets", "inputs", "n_seeds", "n_initial", "batch_size", "budget", "seed", "pool"):
+        if json.loads(json.dumps(old_meta.get(key), default=str)) != json.loads(json.dumps(meta.get(key), default=str)):
+            raise SystemExit(f"--merge: {key} differs from {out}/metadata.json ({old_meta.get(key)} vs {meta.get(key)})")
+    new_arms = {a["label"] for a in meta["arms"]}
+    for name, frame in (("runs", result.runs), ("curves", result.curves), ("summary", result.summary)):
+        old = pd.read_csv(out / f"{name}.csv")
+        merged = pd.concat([old[~old["arm"].isin(new_arms)], frame], ignore_index=True)
+        merged.to_csv(out / f"{name}.csv", index=False)
+    runs_before = old_meta.get("runs", [
+        {k: old_meta.get(k) for k in ("command", "git_commit", "elapsed_seconds")}
+        | {"arms": [a["label"] for a in old_meta["arms"]]}
+    ])
+    this_run = {k: meta[k] for k in ("command", "git_commit", "elapsed_seconds")} | {"arms": sorted(new_arms)}
+    merged_meta = dict(old_meta)
+    merged_meta["arms"] = [a for a in old_meta["arms"] if a["label"] not in new_arms] + meta["arms"]
+    merged_meta["failed_runs"] = [f for f in old_meta.get("failed_runs", []) if f["arm"] not in new_arms] + meta["failed_runs"]
+    merged_meta["runs"] = runs_before + [this_run]
+    merged_meta["command"] = "; ".join(r["command"] for r in merged_meta["runs"])
+    merged_meta["git_commit"] = meta["git_commit"]
+    merged_meta["elapsed_seconds"] = round(sum(float(r["elapsed_seconds"]) for r in merged_meta["runs"]), 1)
+    return merged_meta
 
 
 def _git_commit() -> str:
@@ -159,6 +193,11 @@ def main() -> None:
     parser.add_argument("--executor", default=None, choices=[None, "local", "processes", "ray"])
     parser.add_argument("--budget", type=int, default=None, help="override every dataset's budget (quick checks)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other arms already in results/<dataset>/ and replace only the arms run now",
+    )
     args = parser.parse_args()
     for name in args.datasets:
         meta = run_one(name, args)

@@ -122,22 +122,40 @@ def score(task: str, y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray |
     return out
 
 
-def run_planner(X, y, groups, roles, train, test, *, task, budget_s, space, seed, study_dir) -> dict[str, Any]:
-    from planner.automl import nested_cv
+def run_planner(X, y, groups, roles, train, test, *, task, budget_s, space, seed, study_dir, reserve) -> dict[str, Any]:
+    """Planner's search on the outer training fold, then its final model on the test fold.
+
+    The final model is the ensemble that ensemble selection builds from the search's
+    out-of-fold predictions; the search stops ``reserve`` x budget early so that search
+    plus refit stay within the budget. The single best trial of the same search, refitted
+    after the clock stopped, is scored too (``single``) to show what the ensemble adds.
+    """
+    import optuna
+
+    from planner.automl import nested_cv, refit
 
     start = time.perf_counter()
+    name = f"bench-{int(time.time() * 1000)}"
+    storage = f"sqlite:///{study_dir / 'optuna.db'}"
     result = nested_cv(
-        X, y, task=task, search_space=space, outer_cv=[(train, test)], n_trials=None, timeout_s=budget_s,
-        seed=seed, groups=groups, column_roles=roles, storage_url=f"sqlite:///{study_dir / 'optuna.db'}",
-        study_name=f"bench-{int(time.time() * 1000)}",
+        X, y, task=task, search_space=space, outer_cv=[(train, test)], n_trials=None, timeout_s=budget_s * (1 - reserve),
+        seed=seed, groups=groups, column_roles=roles, storage_url=storage, study_name=name, ensemble=True,
     )
+    seconds = round(time.perf_counter() - start, 1)
     fold = result.folds[0]
+    study = optuna.load_study(study_name=f"{name}-outer0", storage=storage)
+    X_train, y_train = X.iloc[train].reset_index(drop=True), y.iloc[train].to_numpy()
+    single = refit(study, X_train, y_train, column_roles=roles)
+    X_test = X.iloc[test]
+    proba = single.estimator.predict_proba(X_test) if task == "classification" else None
+    single_scores = score(task, y.iloc[test].to_numpy(), np.asarray(single.estimator.predict(X_test)), proba)
     return {
         **{k: v for k, v in fold.metrics.items() if k in ("mae", "rmse", "accuracy", "roc_auc")},
-        "seconds": round(time.perf_counter() - start, 1),
+        "seconds": seconds,
         "n_trials": fold.n_trials,
         "pipeline": fold.pipeline,
         "inner_score": fold.inner_score,
+        "single": {**single_scores, "pipeline": single.spec["pipeline"]},
     }
 
 
@@ -207,7 +225,8 @@ def benchmark(name: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[
     for k, (train, test) in enumerate(splits):
         row: dict[str, Any] = {"fold": k, "n_train": int(len(train)), "n_test": int(len(test))}
         if "planner" in methods:
-            row["planner"] = run_planner(X, y, groups, roles, train, test, task=task, budget_s=args.budget_s, space=space, seed=args.seed, study_dir=study_dir)
+            row["planner"] = run_planner(X, y, groups, roles, train, test, task=task, budget_s=args.budget_s, space=space, seed=args.seed, study_dir=study_dir, reserve=args.refit_reserve)
+            row["planner_single"] = row["planner"].pop("single")
         if "flaml" in methods:
             row["flaml"] = run_flaml(Xf, y, train, test, task=task, budget_s=args.budget_s, seed=args.seed)
         if "rf" in methods:
@@ -227,7 +246,7 @@ def benchmark(name: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[
 def summarize(record: dict[str, Any]) -> dict[str, Any]:
     metrics = ("mae", "rmse") if record["task"] == "regression" else ("accuracy", "roc_auc")
     out: dict[str, Any] = {}
-    for method in record["methods"]:
+    for method in [*record["methods"], *(["planner_single"] if "planner" in record["methods"] else [])]:
         for m in metrics:
             vals = [f[method][m] for f in record["folds"] if m in f.get(method, {})]
             if vals:
@@ -290,9 +309,10 @@ def report() -> str:
         lines += [f"## {rec['dataset']} ({rec['task']}, n={rec['n_rows']})", "", f"- outer folds: `{rec['outer']}`; budget {rec['budget_s_per_fold']} s per fold per AutoML method; planner space `{rec['planner_space']}`",
                   f"- command: `{rec['command']}`", f"- load average (1/5/15 min) at start {rec['machine']['loadavg_start']}, end {rec['machine'].get('loadavg_end')} on {rec['machine']['cpus']} cores", ""]
         metrics = ("mae", "rmse") if rec["task"] == "regression" else ("accuracy", "roc_auc")
+        methods = list(rec["methods"]) + (["planner_single"] if any("planner_single" in f for f in rec["folds"]) else [])
         lines.append("| method | " + " | ".join(f"{m} (mean ± std over folds)" for m in metrics) + " |")
         lines.append("|---|" + "---|" * len(metrics))
-        for method in rec["methods"]:
+        for method in methods:
             cells = [f"{s[f'{method}_{m}']['mean']:.4f} ± {s[f'{method}_{m}']['std']:.4f}" if f"{method}_{m}" in s else "-" for m in metrics]
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         ratio = s.get(f"{key}_ratio_planner_over_flaml")
@@ -301,9 +321,12 @@ def report() -> str:
             lines += ["", f"{key.upper()} ratio planner / FLAML ({better}): **{ratio['mean']:.3f} ± {ratio['std']:.3f}** (mean ± std over folds; per fold: {', '.join(f'{r:.3f}' for r in ratio['per_fold'])})"]
         if "planner_trials_per_fold" in s:
             lines.append(f"planner trials per outer fold: {s['planner_trials_per_fold']}")
-        lines += ["", "| fold | " + " | ".join(f"{m} {key}" for m in rec["methods"]) + " | planner pipeline |", "|---|" + "---|" * (len(rec["methods"]) + 1)]
+        if "planner_single" in methods and "flaml" in methods:
+            single = [f["planner_single"][key] / f["flaml"][key] for f in rec["folds"]]
+            lines.append(f"without ensemble selection (single best trial of the same search) / FLAML: {np.mean(single):.3f} ± {np.std(single):.3f}")
+        lines += ["", "| fold | " + " | ".join(f"{m} {key}" for m in methods) + " | planner pipeline |", "|---|" + "---|" * (len(methods) + 1)]
         for f in rec["folds"]:
-            cells = [f"{f[m][key]:.4f}" if m in f else "-" for m in rec["methods"]]
+            cells = [f"{f[m][key]:.4f}" if m in f else "-" for m in methods]
             lines.append(f"| {f['fold']} | " + " | ".join(cells) + f" | {f.get('planner', {}).get('pipeline', '-')} |")
         lines.append("")
     tps = sorted(RESULTS.glob("throughput_*.json"))
@@ -332,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, default=60.0, help="wall-clock budget per outer fold per AutoML method")
     parser.add_argument("--space", help="planner search space (default: small_data below 300 rows, else default)")
     parser.add_argument("--methods", default="planner,flaml,rf")
+    parser.add_argument("--refit-reserve", type=float, default=0.1, help="share of planner's budget kept for refitting its final ensemble")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--throughput", action="store_true", help="measure trials per minute instead")
     parser.add_argument("--seconds", type=float, default=120.0, help="throughput run length")
