@@ -170,6 +170,7 @@ def evaluate_pipeline(
     metric: str | None = None,
     on_fold: Callable[[int, float], bool] | None = None,
     time_limit_s: float | None = None,
+    max_trial_s: float | None = None,
 ) -> TrialResult:
     """Cross-validate one pipeline; never raises for a pipeline that fails to fit.
 
@@ -191,6 +192,9 @@ def evaluate_pipeline(
             ``True`` stops the trial as ``pruned``.
         time_limit_s: Stop after the fold during which this many seconds passed (status
             ``pruned``, with the reason); bounds how far a search overshoots its budget.
+        max_trial_s: Stop (``pruned``, with the reason) as soon as the folds run so far
+            project the whole trial past this many seconds: an expensive pipeline costs
+            one fold, not the search's whole budget.
 
     Returns:
         The :class:`TrialResult`.
@@ -260,8 +264,14 @@ def evaluate_pipeline(
         if on_fold is not None and on_fold(i, float(np.mean(fold_scores))):
             status = PRUNED
             break
-        if time_limit_s is not None and time.perf_counter() - started > time_limit_s:
+        elapsed = time.perf_counter() - started
+        if time_limit_s is not None and elapsed > time_limit_s:
             status, reason = PRUNED, f"TimeBudget: the search's time budget ran out after fold {i}"
+            break
+        projected = elapsed / (i + 1) * len(splits)
+        if max_trial_s is not None and projected > max_trial_s:
+            status = PRUNED
+            reason = f"TimeBudget: {len(splits)} folds would take about {projected:.0f} s, more than the {max_trial_s:.0f} s a trial may use of the time left (stopped after fold {i})"
             break
     value = float(np.mean(fold_scores)) if fold_scores and status != FAILED else None
     oof = None

@@ -22,8 +22,9 @@ from planner.automl._evaluate import FoldStopRule
 __all__ = ["KEEP_PERCENTILE", "N_STARTUP", "fold_thresholds", "stop_rule", "make_pruner"]
 
 #: A trial is stopped when its running mean is worse than this percentile of the earlier
-#: trials' at the same fold (75: it is in the worst quarter).
-KEEP_PERCENTILE = 75.0
+#: trials' at the same fold (60: it is in the worst 40%), as in successive halving:
+#: half-evaluated losers free the budget for more candidates.
+KEEP_PERCENTILE = 60.0
 #: Completed trials needed before anything is pruned.
 N_STARTUP = 5
 

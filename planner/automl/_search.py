@@ -35,6 +35,10 @@ __all__ = ["run_search", "STUDY_ATTR", "study_info"]
 
 #: Study user attribute holding what the engine needs to refit and to resume safely.
 STUDY_ATTR = "planner"
+#: With a timeout, one trial may use at most this share of the time left: a pipeline whose
+#: first folds project it past that is stopped (pruned, with the reason), so one slow
+#: pipeline cannot eat a small budget that many cheaper trials would use better.
+TRIAL_SHARE_OF_TIME_LEFT = 0.25
 
 
 def _data_fingerprint(X: pd.DataFrame, y: np.ndarray) -> str:
@@ -191,7 +195,9 @@ def run_search(
         storage_url: Optuna storage (``"sqlite:///campaign/optuna.db"``) or storage object.
         study_name: Study name inside the storage.
         n_trials: Trials to run in this call. ``None`` runs until ``timeout_s``.
-        timeout_s: Stop asking for new trials after this many seconds (running ones finish).
+        timeout_s: Stop asking for new trials after this many seconds (running ones stop
+            after their current fold). A trial whose first folds project it past a quarter
+            of the time left is stopped early (pruned, reason recorded).
         seed: Seeds the sampler, the folds and every estimator: same inputs and seed, same trials.
         cv_spec: K and repeats; unset fields come from the space's ``cv`` section.
         groups: Group label per row (grouped CV: a group never straddles train and test).
@@ -304,6 +310,10 @@ def run_search(
                 return None
             return max(0.0, deadline - time.monotonic())
 
+        def trial_cap() -> float | None:
+            left = time_left()
+            return None if left is None else TRIAL_SHARE_OF_TIME_LEFT * left
+
         def budget_left() -> bool:
             if n_trials is not None and n_started >= n_trials:
                 return False
@@ -319,7 +329,7 @@ def run_search(
                     return trial.should_prune()
 
                 in_flight[None] = (trial, params)
-                result = evaluate_pipeline(params, data.X, data.y, on_fold=on_fold, time_limit_s=time_left(), **eval_kwargs)
+                result = evaluate_pipeline(params, data.X, data.y, on_fold=on_fold, time_limit_s=time_left(), max_trial_s=trial_cap(), **eval_kwargs)
                 del in_flight[None]
                 finished(_tell(study, trial, result, report=False))
         else:
@@ -331,7 +341,7 @@ def run_search(
                     trial, params = ask()
                     n_started += 1
                     rule = stop_rule(study, objective.direction, n_warmup)
-                    future = executor.submit(evaluate_pipeline, params, X_shared, y_shared, on_fold=rule, time_limit_s=time_left(), **eval_kwargs)
+                    future = executor.submit(evaluate_pipeline, params, X_shared, y_shared, on_fold=rule, time_limit_s=time_left(), max_trial_s=trial_cap(), **eval_kwargs)
                     in_flight[future] = (trial, params)
                 done, _ = cf.wait([f for f in in_flight if f is not None], return_when=cf.FIRST_COMPLETED)
                 for future in done:

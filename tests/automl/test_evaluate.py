@@ -119,3 +119,16 @@ def test_time_limit_stops_after_the_running_fold(kim_ce):
     result = evaluate_pipeline(RIDGE, X, y, task="regression", cv_spec=CVSpec(n_splits=5, n_repeats=1), time_limit_s=0.0)
     assert result.status == "pruned" and len(result.fold_scores) == 1
     assert result.failure_reason == "TimeBudget: the search's time budget ran out after fold 0"
+
+
+def test_a_trial_projected_past_its_cap_costs_one_fold(kim_ce):
+    X, y = kim_ce
+    forest = {"imputer": "median", "fusion": "single", "model": "rf", "model.rf.n_estimators": 60}
+    cv = CVSpec(n_splits=5, n_repeats=2)
+    one = evaluate_pipeline(forest, X, y, task="regression", cv_spec=CVSpec(n_splits=5, n_repeats=1))
+    per_fold = one.fit_time_s / 5
+    # a cap below the projected cost of 10 folds stops after the first; a generous one does not
+    capped = evaluate_pipeline(forest, X, y, task="regression", cv_spec=cv, max_trial_s=per_fold * 3)
+    assert capped.status == "pruned" and len(capped.fold_scores) == 1
+    assert capped.failure_reason.startswith("TimeBudget: 10 folds would take about") and "(stopped after fold 0)" in capped.failure_reason
+    assert evaluate_pipeline(forest, X, y, task="regression", cv_spec=cv, max_trial_s=per_fold * 1000).status == "complete"

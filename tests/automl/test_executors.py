@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import optuna
+import numpy as np
 import pytest
 
 from planner.automl import make_executor, run_search
@@ -50,7 +51,7 @@ def test_fold_thresholds_count_pruned_trials_too():
     """The reference population is every trial that reached a fold, not only the survivors."""
     from types import SimpleNamespace
 
-    from planner.automl._pruning import fold_thresholds
+    from planner.automl._pruning import KEEP_PERCENTILE, fold_thresholds
 
     def trial(number, state, values):
         return SimpleNamespace(number=number, state=SimpleNamespace(name=state), intermediate_values=dict(enumerate(values)))
@@ -61,5 +62,6 @@ def test_fold_thresholds_count_pruned_trials_too():
     with_pruned = fold_thresholds(complete + pruned, "minimize")
     assert with_pruned[0] == pytest.approx(0.40) and with_pruned[1] == pytest.approx(0.20)
     assert fold_thresholds(complete + pruned, "minimize", exclude=0) == ()  # the judged trial does not count
-    assert fold_thresholds(complete + pruned, "minimize", exclude=5)[0] == pytest.approx(0.40)
+    # without trial 5: five 0.20s and four 0.40s at fold 0
+    assert fold_thresholds(complete + pruned, "minimize", exclude=5)[0] == pytest.approx(np.percentile([0.2] * 5 + [0.4] * 4, KEEP_PERCENTILE))
     assert fold_thresholds(complete + pruned, "maximize")[0] == pytest.approx(0.20)
