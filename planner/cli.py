@@ -320,7 +320,7 @@ def suggest(
         ),
     ] = None,
     surrogate: Annotated[
-        str, typer.Option("--surrogate", help="gp (BoTorch), rf, et, or automl (the search's best pipelines).")
+        str, typer.Option("--surrogate", help="gp (BoTorch), rf, et, auto (GP or forest, whichever predicts held-out observations better), or automl (the search's best pipelines).")
     ] = "gp",
     beta: Annotated[float, typer.Option("--beta", help="Exploration weight of qucb.")] = 2.0,
     constraint: Annotated[

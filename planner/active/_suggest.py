@@ -189,8 +189,16 @@ def _fit_surrogate(
     signs: np.ndarray,
     fallbacks: list[str],
 ) -> Any:
-    from planner.active._surrogates import GPFitError, fit_ensemble, fit_gp
+    from planner.active._surrogates import GPFitError, choose_surrogate, fit_ensemble, fit_gp
 
+    if isinstance(surrogate, str) and surrogate.lower() == "auto":
+        try:
+            return choose_surrogate(observed, Y, encoder, list(outputs), seed=seed)
+        except GPFitError as err:
+            text = f"GP fit failed numerically after retries with jitter ({err}); fell back to a random-forest ensemble"
+            warnings.warn(text, PlannerWarning, stacklevel=3)
+            fallbacks.append(text)
+            surrogate = "rf"
     if isinstance(surrogate, str) and surrogate.lower() == "gp":
         try:
             return fit_gp(observed.enc, Y, encoder.lower, encoder.upper, list(outputs))
@@ -354,7 +362,10 @@ def suggest(
             ``"thompson"``, ``"max_variance"``, ``"ivr"``, ``"greedy"``, ``"random"``.
         pending: Inputs of experiments suggested earlier and not measured yet.
         surrogate: ``"gp"`` (BoTorch ``SingleTaskGP``, ARD Matern-5/2, normalized inputs,
-            standardized outcomes, inferred noise), ``"rf"``/``"et"`` (forest ensembles), a
+            standardized outcomes, inferred noise), ``"rf"``/``"et"`` (forest ensembles),
+            ``"auto"`` (the GP or a random forest, whichever predicts held-out observations
+            better: the GP's closed-form leave-one-out residuals against the forest's
+            out-of-bag residuals; the choice and both errors are in the notes), a
             scikit-learn regressor or pipeline such as the AutoML's best (forests, bagging
             and stacking give per-member spreads; anything else is bootstrapped), or a
             mapping output name -> one of these.

@@ -549,6 +549,48 @@ def _default_forest(kind: str, seed: int) -> Any:
     return cls(n_estimators=100, min_samples_leaf=1, max_features=1.0, random_state=seed, n_jobs=1)
 
 
+#: ``surrogate="auto"`` compares surrogates from this many observations on (fewer: the GP).
+AUTO_MIN_OBSERVATIONS = 12
+
+
+def choose_surrogate(observed: Points, Y: np.ndarray, encoder: Any, outputs: list[str], *, seed: int = 0) -> BaseSurrogate:
+    """The GP or a random-forest ensemble, whichever predicts held-out observations better.
+
+    Both errors are root-mean-square residuals on rows each model did not train on, in
+    units of the outputs' spread: the GP's closed-form leave-one-out residuals
+    ``[K^-1 y]_i / [K^-1]_ii`` (hyperparameters fitted on all rows, so slightly
+    optimistic) and the forest's out-of-bag residuals. The forest must be better to be
+    chosen; the note on the returned surrogate gives both numbers.
+
+    Raises:
+        GPFitError: The GP fit failed numerically (the caller falls back to the forest).
+    """
+    from sklearn.ensemble import RandomForestRegressor
+
+    gp = fit_gp(observed.enc, Y, encoder.lower, encoder.upper, outputs)
+    n = len(Y)
+    if n < AUTO_MIN_OBSERVATIONS:
+        gp.notes.append(f"surrogate auto: GP (fewer than {AUTO_MIN_OBSERVATIONS} observations to compare surrogates on)")
+        return gp
+    with torch.no_grad():
+        k_inv_diag = torch.diagonal(torch.cholesky_inverse(gp.chol), dim1=-2, dim2=-1)
+        loo = (gp.alpha.squeeze(-1) / k_inv_diag).reshape(-1, n).T.numpy()  # standardized units
+    spread = np.where(Y.std(axis=0) > 0, Y.std(axis=0), 1.0)
+    gp_err = np.sqrt(np.mean((loo * gp.y_std) ** 2, axis=0)) / spread
+    rf_err = np.empty(Y.shape[1])
+    for j in range(Y.shape[1]):
+        forest = RandomForestRegressor(n_estimators=100, max_features=1.0, oob_score=True, random_state=seed + j, n_jobs=1)
+        forest.fit(observed.enc, Y[:, j])
+        rf_err[j] = np.sqrt(np.mean((Y[:, j] - forest.oob_prediction_) ** 2)) / spread[j]
+    detail = f"held-out RMSE / spread: GP leave-one-out {np.mean(gp_err):.3f}, random forest out-of-bag {np.mean(rf_err):.3f}"
+    if np.mean(rf_err) < np.mean(gp_err):
+        chosen = fit_ensemble("rf", observed, Y, inputs=list(encoder.inputs), features=list(encoder.feature_names), seed=seed)
+        chosen.notes.append(f"surrogate auto: random forest ({detail})")
+        return chosen
+    gp.notes.append(f"surrogate auto: GP ({detail})")
+    return gp
+
+
 def _is_fitted(est: Any) -> bool:
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted

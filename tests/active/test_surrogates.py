@@ -3,6 +3,8 @@ bagging, stacking and pipelines become posteriors; a contract every surrogate pa
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -227,3 +229,44 @@ def test_prefilter_bounds_variances_from_a_subset_and_keeps_means_exact():
     obs = pd.DataFrame(X, columns=["a", "b", "c"])
     result = suggest(obs, pd.DataFrame({"y": Y[:, 0]}), design=PoolDesign(pool), targets="y", n=2, seed=0)
     assert any("the prefilter bounded the variances" in note for note in result.metadata["notes"])
+
+
+def _auto_pick(f, n_obs):
+    rng = np.random.default_rng(0)
+    pool = pd.DataFrame(rng.uniform(size=(400, 3)), columns=["a", "b", "c"])
+    obs = pool.sample(n_obs, random_state=1)
+    result = suggest(obs, pd.DataFrame({"y": f(obs)}), design=PoolDesign(pool), targets=[("y", "max")], n=2, surrogate="auto", seed=0)
+    notes = [n for n in result.metadata["notes"] if n.startswith("surrogate auto")]
+    assert len(notes) == 1
+    return result.metadata["model"], notes[0]
+
+
+def test_auto_surrogate_picks_the_gp_for_a_smooth_response():
+    model, note = _auto_pick(lambda X: np.sin(3 * X["a"]) + X["b"] ** 2, 60)
+    assert model.startswith("GP") and note.startswith("surrogate auto: GP (held-out RMSE")
+
+
+def test_auto_surrogate_picks_the_forest_for_axis_aligned_steps():
+    model, note = _auto_pick(lambda X: (X["a"] > 0.5) * 3.0 + (X["c"] > 0.7) * 2.0, 120)
+    assert model.startswith("ensemble (RandomForestRegressor") and note.startswith("surrogate auto: random forest")
+    gp_err, rf_err = (float(x) for x in re.findall(r"(?:leave-one-out|out-of-bag) ([0-9.]+)", note))
+    assert rf_err < gp_err
+
+
+def test_auto_surrogate_leave_one_out_residuals_match_refits():
+    """The closed-form GP residuals equal conditioning on all other rows (same hyperparameters)."""
+    rng = np.random.default_rng(3)
+    X = rng.uniform(size=(15, 2))
+    Y = (np.sin(4 * X[:, :1]) + 0.05 * rng.normal(size=(15, 1)))
+    gp = fit_gp(X, Y, np.zeros(2), np.ones(2))
+    with torch.no_grad():
+        k_inv_diag = torch.diagonal(torch.cholesky_inverse(gp.chol), dim1=-2, dim2=-1)
+        closed = (gp.alpha.squeeze(-1) / k_inv_diag).reshape(-1).numpy() * gp.y_std[0]
+        model = gp.model
+        Xt = model.train_inputs[0]  # normalized inputs the GP was conditioned on
+        yt = model.train_targets
+        K = model.covar_module(Xt).to_dense() + model.likelihood.noise * torch.eye(15, dtype=torch.float64)
+        for i in range(15):
+            keep = [j for j in range(15) if j != i]
+            mu = model.mean_module(Xt[i : i + 1]) + K[i, keep] @ torch.linalg.solve(K[np.ix_(keep, keep)], yt[keep] - model.mean_module(Xt[keep]))
+            assert closed[i] == pytest.approx(float(yt[i] - mu) * gp.y_std[0], rel=1e-6, abs=1e-9)
