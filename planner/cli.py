@@ -191,6 +191,14 @@ def run(
         bool,
         typer.Option("--nested", help="Estimate the whole search honestly by nested CV (--trials per outer fold)."),
     ] = False,
+    ensemble: Annotated[
+        bool,
+        typer.Option(
+            "--ensemble",
+            help="Save (and with --nested, score) the ensemble that ensemble selection builds from the best trials' "
+            "out-of-fold predictions instead of the single best pipeline.",
+        ),
+    ] = False,
 ) -> None:
     """Launch (or continue) the AutoML search: an Optuna study over whole pipelines, scored by CV.
 
@@ -209,7 +217,7 @@ def run(
     if nested:
         from planner.campaign._automl import nested_automl
 
-        for name, result in nested_automl(campaign, targets=target, n_trials=trials, timeout_s=timeout, metric=metric).items():
+        for name, result in nested_automl(campaign, targets=target, n_trials=trials, timeout_s=timeout, metric=metric, ensemble=ensemble).items():
             typer.echo(f"{name}: nested CV (the whole search inside each outer training fold)")
             typer.echo(result.summary())
             typer.echo(result.to_frame().to_string(index=False))
@@ -241,12 +249,14 @@ def run(
         metric=metric,
         on_trial=on_trial,
         address=address,
+        ensemble=ensemble,
     )
     for name, study in studies.items():
         table = make_leaderboard(study, top=5)
         typer.echo(f"\n{name}: top pipelines ({len(study.trials)} trials in the study)")
         typer.echo(_format_leaderboard(table))
-        typer.echo(f"best pipeline refit on all rows: {Path(directory) / 'models' / name}/")
+        saved = "selected ensemble" if ensemble else "best pipeline"
+        typer.echo(f"{saved} refit on all rows: {Path(directory) / 'models' / name}/")
     typer.echo(f"\nnext: `planner leaderboard {directory}`, `planner predict {directory} new.csv`")
 
 

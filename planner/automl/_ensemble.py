@@ -198,6 +198,17 @@ class _PipelineEnsemble(BaseEstimator):
         return self
 
 
+    def _frame(self, X: Any) -> pd.DataFrame:
+        """``X`` as the training columns (explainers pass plain arrays)."""
+        check_is_fitted(self, "estimators_")
+        if isinstance(X, pd.DataFrame) or not hasattr(self, "feature_names_in_"):
+            return X
+        frame = pd.DataFrame(np.asarray(X), columns=list(self.feature_names_in_))
+        numeric = [c for c, r in self.column_roles.items() if r == "numeric" and c in frame.columns]
+        frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce")
+        return frame
+
+
 class PipelineEnsembleRegressor(RegressorMixin, _PipelineEnsemble):
     """Weighted mean of the members' predictions."""
 
@@ -205,7 +216,7 @@ class PipelineEnsembleRegressor(RegressorMixin, _PipelineEnsemble):
 
     def member_predictions(self, X: pd.DataFrame) -> np.ndarray:
         """``n x members`` predictions."""
-        check_is_fitted(self, "estimators_")
+        X = self._frame(X)
         return np.column_stack([np.asarray(e.predict(X), dtype=float) for e in self.estimators_])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -232,7 +243,7 @@ class PipelineEnsembleClassifier(ClassifierMixin, _PipelineEnsemble):
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        check_is_fitted(self, "estimators_")
+        X = self._frame(X)
         out = np.zeros((len(X), len(self.classes_)))
         for w, e in zip(self.weights_, self.estimators_, strict=True):
             cols = np.searchsorted(self.classes_, np.asarray(e.classes_))

@@ -101,8 +101,13 @@ def run_automl(
     metric: str | None = None,
     on_trial: Callable[[str, Any, Any], None] | None = None,
     address: str | None = None,
+    ensemble: bool = False,
 ) -> dict[str, Any]:
     """Run (or continue) one Optuna study per target, then refit and save each best pipeline.
+
+    With ``ensemble`` the saved model is instead the ensemble that ensemble selection builds
+    from the best trials' out-of-fold predictions (the single best when averaging does not
+    help); ``models/<target>/pipeline.json`` records the members and weights.
 
     With the ``ray`` executor one Ray instance (or cluster connection) serves every target;
     ``address`` (default: ``executor.address`` in campaign.yaml) names an existing cluster,
@@ -151,7 +156,7 @@ def run_automl(
             )
             studies[target] = study
             if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
-                fitted = refit(study, data.X, data.y, task=spec.task, column_roles=data.column_roles, seed=spec.seed)
+                fitted = refit(study, data.X, data.y, task=spec.task, column_roles=data.column_roles, seed=spec.seed, ensemble=ensemble)
                 fitted.save(model_dir(campaign.directory, target))
     finally:
         if shared is not None:
@@ -225,8 +230,11 @@ def nested_automl(
     n_trials: int | None = None,
     timeout_s: float | None = None,
     metric: str | None = None,
+    ensemble: bool = False,
 ) -> dict[str, Any]:
     """Honest estimate of the whole search by nested CV (outer folds never seen by the search).
+
+    With ``ensemble`` each outer fold scores the selected ensemble, as ``run_automl`` would save.
 
     Inner studies live in the campaign storage as ``nested-<target>-*``, so a re-run tops them up.
 
@@ -252,5 +260,6 @@ def nested_automl(
             metric=metric,
             storage_url=campaign.storage_url,
             study_name=f"nested-{target}",
+            ensemble=ensemble,
         )
     return results

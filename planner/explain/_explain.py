@@ -245,7 +245,12 @@ def explain(
     estimator, Xc = _resolve(model, X)
     pre, final = _split(estimator)
     try:
-        Z = np.asarray(pre.transform(Xc) if pre is not None else Xc, dtype=float)
+        if pre is None and not all(pd.api.types.is_numeric_dtype(t) for t in Xc.dtypes):
+            # a model taking the raw, mixed-type columns (an ensemble of whole pipelines):
+            # the permutation explainer only swaps values, so categories stay as they are
+            Z = Xc.to_numpy(dtype=object)
+        else:
+            Z = np.asarray(pre.transform(Xc) if pre is not None else Xc, dtype=float)
     except NotFittedError as err:
         raise _unfitted_error("its preprocessing is not fitted") from err
     if Z.ndim != 2:
@@ -311,7 +316,7 @@ def explain(
     index = Xc.index[rows]
     return Explanation(
         values=pd.DataFrame(values, index=index, columns=names),
-        data=pd.DataFrame(Zs, index=index, columns=names),
+        data=pd.DataFrame(Zs, index=index, columns=names) if Zs.dtype != object else Xc.iloc[rows].set_axis(names, axis=1),
         base_value=float(base),
         explainer=chosen,
         output=output,

@@ -216,12 +216,18 @@ def beeswarm(values: pd.DataFrame, data: pd.DataFrame, *, top: int, output: str)
     xs, ys, cs, texts = [], [], [], []
     for pos, feat in enumerate(reversed(order)):
         v = values[feat].to_numpy(dtype=float)
-        d = data[feat].to_numpy(dtype=float)
-        lo, hi = np.nanmin(d), np.nanmax(d)
+        raw = data[feat]
+        if pd.api.types.is_numeric_dtype(raw):
+            d = raw.to_numpy(dtype=float)
+            texts += [f"{feat} = {val:.4g}" for val in d]
+        else:  # a category (models explained on raw columns): colour by category
+            d = pd.factorize(raw, sort=True)[0].astype(float)
+            d[d < 0] = np.nan
+            texts += [f"{feat} = {val}" for val in raw]
+        lo, hi = (np.nanmin(d), np.nanmax(d)) if np.isfinite(d).any() else (0.0, 0.0)
         xs.append(v)
         ys.append(pos + _swarm_offsets(v))
         cs.append((d - lo) / (hi - lo) if hi > lo else np.full(len(d), 0.5))
-        texts += [f"{feat} = {val:.4g}" for val in d]
     fig = go.Figure(
         go.Scatter(
             x=np.concatenate(xs),

@@ -87,3 +87,23 @@ def test_run_nested_gives_the_honest_estimate(datasets_dir, tmp_path, capsys):
     # The outer test folds are never seen by the inner searches: those studies live apart.
     names = {s.study_name for s in optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'kim' / 'optuna.db'}")}
     assert names and all(n.startswith("nested-LCE") for n in names)
+
+
+def test_run_ensemble_saves_predicts_explains_and_reports(llzo_campaign, capsys, tmp_path):
+    directory = llzo_campaign.directory
+    assert main(["run", str(directory), "--trials", "8", "--ensemble"]) == 0
+    assert "selected ensemble refit on all rows" in capsys.readouterr().out
+    spec = json.loads((directory / "models" / "log_cond" / "pipeline.json").read_text())
+    assert "ensemble" in spec
+    if spec["ensemble"] is not None:  # several trials averaged
+        assert spec["pipeline"].startswith("ensemble[") and abs(sum(spec["ensemble"]["weights"]) - 1) < 1e-6
+        assert spec["ensemble"]["oof_score"] <= spec["ensemble"]["best_single_oof_score"]
+    sample = llzo_campaign.labelled_data().head(5)[llzo_campaign.spec.input_names]
+    new = tmp_path / "new.csv"
+    sample.to_csv(new, index=False)
+    assert main(["predict", str(directory), str(new), "--out", str(tmp_path / "p.csv")]) == 0
+    predictions = pd.read_csv(tmp_path / "p.csv")
+    assert predictions["log_cond_prediction"].notna().all() and (predictions["log_cond_std"] >= 0).all()
+    shap = Campaign.load(directory).explain("log_cond", max_samples=30)
+    assert shap.values.shape[1] == len(shap.values.columns) and len(shap.values) > 0
+    assert main(["report", str(directory), "--no-recompute"]) == 0

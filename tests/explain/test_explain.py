@@ -162,3 +162,24 @@ def test_bad_class_index(llzo) -> None:
     assert e.output == "log-odds of class 0.0"
     proba0 = fitted.predict(X.loc[e.values.index])["proba_0.0"].to_numpy()
     np.testing.assert_allclose(e.base_value + e.values.sum(axis=1), np.log(proba0 / (1 - proba0)), atol=1e-6)
+
+
+def test_an_ensemble_of_pipelines_is_explained_on_its_raw_mixed_columns(llzo) -> None:
+    """A selected ensemble takes the raw table (categorical dopants included): permutation
+    SHAP swaps raw values, keeps categories as they are, and still adds up to the prediction."""
+    from planner.automl import refit
+
+    X, y = llzo
+    members = [
+        {**BASE, "encoder": "onehot", "model": "rf", "model.rf.n_estimators": 20},
+        {**BASE, "encoder": "ordinal", "model": "logistic"},
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = refit({"kind": "ensemble", "members": members, "weights": [0.6, 0.4]}, X, y, task="classification")
+        e = explain(fitted, X, max_samples=30, background=15)
+    assert e.explainer == "permutation" and e.output == "probability of class 1.0"
+    assert e.feature_names == list(X.columns)  # raw columns, not encoded ones
+    categorical = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+    assert categorical and all(e.data[c].isin(X[c]).all() for c in categorical)
+    np.testing.assert_allclose(e.base_value + e.values.sum(axis=1).to_numpy(), _model_output(fitted, X, e), atol=1e-6)
