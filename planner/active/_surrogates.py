@@ -535,8 +535,19 @@ def member_predictions(estimator: Any, X: Any) -> np.ndarray | None:
     """Per-member predictions ``s x n`` of a fitted ensemble regressor or pipeline.
 
     Forests give one member per tree, bagging one per bag, stacking one per member of its
-    ensemble base models; anything else returns ``None`` (the caller bootstraps it).
+    ensemble base models; anything else returns ``None`` (the caller bootstraps it). An
+    ensemble of whole pipelines (``planner.automl`` ensemble selection) whose pipelines all
+    have members gives combined members: member ``j`` is the weighted sum of each
+    pipeline's member ``j mod s_k``, over ``max(s_k)`` members, so the members' mean is the
+    ensemble's weighted mean when the sizes divide ``max(s_k)``.
     """
+    if hasattr(estimator, "estimators_") and hasattr(estimator, "weights_") and hasattr(estimator, "members"):
+        X = estimator._frame(X)
+        tables = [member_predictions(e, X) for e in estimator.estimators_]
+        if any(t is None for t in tables):
+            return None
+        size = max(len(t) for t in tables)  # type: ignore[arg-type]
+        return sum(w * t[np.arange(size) % len(t)] for w, t in zip(estimator.weights_, tables, strict=True))  # type: ignore[index]
     transform, final = _final_step(estimator)
     Xt = transform.transform(X) if transform is not None else X
     return _members_of(final, Xt)

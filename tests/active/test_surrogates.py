@@ -270,3 +270,24 @@ def test_auto_surrogate_leave_one_out_residuals_match_refits():
             keep = [j for j in range(15) if j != i]
             mu = model.mean_module(Xt[i : i + 1]) + K[i, keep] @ torch.linalg.solve(K[np.ix_(keep, keep)], yt[keep] - model.mean_module(Xt[keep]))
             assert closed[i] == pytest.approx(float(yt[i] - mu) * gp.y_std[0], rel=1e-6, abs=1e-9)
+
+
+def test_an_automl_ensemble_of_forests_gives_combined_members(agnp_pool, agnp_inputs, agnp_xy):
+    """A selected ensemble whose pipelines are forests reads its members; with a member lacking
+    them (ridge) it is bootstrapped. Either way it drives suggestions."""
+    from planner.automl import refit
+
+    X, y = agnp_xy
+    forest = {"imputer": "median", "fusion": "single", "model": "rf", "model.rf.n_estimators": 20}
+    trees = {"imputer": "median", "fusion": "single", "model": "et", "model.et.n_estimators": 20}
+    ridge = {"imputer": "median", "scaler": "standard", "fusion": "single", "model": "ridge"}
+    for members, expected in (([forest, trees], 20), ([forest, ridge], None)):
+        fitted = refit({"kind": "ensemble", "members": members, "weights": [0.7, 0.3]}, X, y["loss"], task="regression")
+        table = member_predictions(fitted.estimator, X.head(7))
+        if expected is None:
+            assert table is None
+        else:
+            assert table.shape == (expected, 7)
+            np.testing.assert_allclose(table.mean(axis=0), fitted.estimator.predict(X.head(7)), rtol=1e-10)
+        result = suggest(X, y, design=PoolDesign(agnp_pool[agnp_inputs]), targets=[("loss", "min")], n=2, surrogate=fitted.estimator, seed=0)
+        assert len(result) == 2 and (result.table["loss_std"] > 0).all()
