@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -194,18 +195,19 @@ def run(
     ensemble: Annotated[
         bool,
         typer.Option(
-            "--ensemble",
+            "--ensemble/--single",
             help="Save (and with --nested, score) the ensemble that ensemble selection builds from the best trials' "
-            "out-of-fold predictions instead of the single best pipeline.",
+            "out-of-fold predictions (default), or the single best pipeline.",
         ),
-    ] = False,
+    ] = True,
 ) -> None:
     """Launch (or continue) the AutoML search: an Optuna study over whole pipelines, scored by CV.
 
     Each trial is one pipeline (data quality, features, selection, model or fusion), scored by
     repeated (grouped, stratified) cross-validation and stored in the campaign's Optuna storage.
-    Re-running continues the same study. The best pipeline is refit on all rows and saved under
-    models/<target>/. Inspect the storage with `optuna-dashboard sqlite:///DIR/optuna.db`.
+    Re-running continues the same study. The final model (a weighted ensemble of the best
+    pipelines chosen by ensemble selection on their out-of-fold predictions, or with --single
+    the best pipeline) is refit on all rows and saved under models/<target>/. Inspect the storage with `optuna-dashboard sqlite:///DIR/optuna.db`.
     """
     from planner.automl import leaderboard as make_leaderboard
     from planner.campaign import Campaign
@@ -255,8 +257,12 @@ def run(
         table = make_leaderboard(study, top=5)
         typer.echo(f"\n{name}: top pipelines ({len(study.trials)} trials in the study)")
         typer.echo(_format_leaderboard(table))
-        saved = "selected ensemble" if ensemble else "best pipeline"
-        typer.echo(f"{saved} refit on all rows: {Path(directory) / 'models' / name}/")
+        saved = Path(directory) / "models" / name
+        spec_file = saved / "pipeline.json"
+        if spec_file.exists():
+            final = json.loads(spec_file.read_text(encoding="utf-8"))
+            kind = "selected ensemble" if final.get("ensemble") else "best pipeline"
+            typer.echo(f"{kind} refit on all rows: {saved}/\n  {final.get('pipeline', '')}")
     typer.echo(f"\nnext: `planner leaderboard {directory}`, `planner predict {directory} new.csv`")
 
 

@@ -101,13 +101,14 @@ def run_automl(
     metric: str | None = None,
     on_trial: Callable[[str, Any, Any], None] | None = None,
     address: str | None = None,
-    ensemble: bool = False,
+    ensemble: bool = True,
 ) -> dict[str, Any]:
-    """Run (or continue) one Optuna study per target, then refit and save each best pipeline.
+    """Run (or continue) one Optuna study per target, then refit and save each final model.
 
-    With ``ensemble`` the saved model is instead the ensemble that ensemble selection builds
-    from the best trials' out-of-fold predictions (the single best when averaging does not
-    help); ``models/<target>/pipeline.json`` records the members and weights.
+    The final model is the ensemble that ensemble selection builds from the best trials'
+    out-of-fold predictions (the single best pipeline when averaging does not help);
+    ``models/<target>/pipeline.json`` records the members and weights. ``ensemble=False``
+    saves the single best pipeline.
 
     With the ``ray`` executor one Ray instance (or cluster connection) serves every target;
     ``address`` (default: ``executor.address`` in campaign.yaml) names an existing cluster,
@@ -230,11 +231,12 @@ def nested_automl(
     n_trials: int | None = None,
     timeout_s: float | None = None,
     metric: str | None = None,
-    ensemble: bool = False,
+    ensemble: bool = True,
 ) -> dict[str, Any]:
     """Honest estimate of the whole search by nested CV (outer folds never seen by the search).
 
-    With ``ensemble`` each outer fold scores the selected ensemble, as ``run_automl`` would save.
+    Each outer fold scores what ``run_automl`` would save: the selected ensemble, or the single
+    best pipeline with ``ensemble=False``.
 
     Inner studies live in the campaign storage as ``nested-<target>-*``, so a re-run tops them up.
 

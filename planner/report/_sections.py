@@ -270,8 +270,20 @@ def best_pipeline(ctx: Context) -> Section:
         }
         if record.has_model:
             spec = record.fitted.spec
-            items["stored model"] = f"trial {spec.get('trial', '?')}, refit on {spec.get('n_train_rows', '?')} rows, {spec.get('created', '')}"
-            if spec.get("trial") is not None and int(spec["trial"]) != int(best["trial"]):
+            ens = spec.get("ensemble")
+            if ens:
+                members = ", ".join(f"#{t} ({w:.2f})" for t, w in zip(ens["trials"], ens["weights"], strict=False))
+                items["stored model"] = (
+                    f"ensemble selection of trials {members}, refit on {spec.get('n_train_rows', '?')} rows, {spec.get('created', '')}"
+                )
+                items[f"ensemble out-of-fold {ens['metric']}"] = (
+                    f"{fmt(ens['oof_score'])} (best single trial {fmt(ens['best_single_oof_score'])}; weights chosen on these "
+                    "predictions, so optimistic: `planner run --nested` estimates it honestly)"
+                )
+                items["stored pipeline"] = str(spec.get("pipeline", "?"))
+            else:
+                items["stored model"] = f"trial {spec.get('trial', '?')}, refit on {spec.get('n_train_rows', '?')} rows, {spec.get('created', '')}"
+            if not ens and spec.get("trial") is not None and int(spec["trial"]) != int(best["trial"]):
                 items["stored model"] += " — not the current best trial; `planner run` refits it"
         else:
             items["stored model"] = record.fitted.reason

@@ -22,7 +22,7 @@ def test_run_resume_leaderboard_predict(llzo_campaign, capsys, tmp_path):
     directory = llzo_campaign.directory
     assert main(["run", str(directory), "--trials", "3"]) == 0
     out = capsys.readouterr().out
-    assert "[log_cond] trial    0" in out and "best pipeline refit on all rows" in out
+    assert "[log_cond] trial    0" in out and "refit on all rows" in out
     storage = f"sqlite:///{directory / 'optuna.db'}"
     study = optuna.load_study(study_name="automl-log_cond", storage=storage)
     assert len(study.trials) == 3
@@ -91,10 +91,11 @@ def test_run_nested_gives_the_honest_estimate(datasets_dir, tmp_path, capsys):
 
 def test_run_ensemble_saves_predicts_explains_and_reports(llzo_campaign, capsys, tmp_path):
     directory = llzo_campaign.directory
-    assert main(["run", str(directory), "--trials", "8", "--ensemble"]) == 0
-    assert "selected ensemble refit on all rows" in capsys.readouterr().out
+    assert main(["run", str(directory), "--trials", "8"]) == 0  # the ensemble is the default
+    out = capsys.readouterr().out
     spec = json.loads((directory / "models" / "log_cond" / "pipeline.json").read_text())
     assert "ensemble" in spec
+    assert ("selected ensemble refit on all rows" in out) == (spec["ensemble"] is not None)
     if spec["ensemble"] is not None:  # several trials averaged
         assert spec["pipeline"].startswith("ensemble[") and abs(sum(spec["ensemble"]["weights"]) - 1) < 1e-6
         assert spec["ensemble"]["oof_score"] <= spec["ensemble"]["best_single_oof_score"]
@@ -107,3 +108,15 @@ def test_run_ensemble_saves_predicts_explains_and_reports(llzo_campaign, capsys,
     shap = Campaign.load(directory).explain("log_cond", max_samples=30)
     assert shap.values.shape[1] == len(shap.values.columns) and len(shap.values) > 0
     assert main(["report", str(directory), "--no-recompute"]) == 0
+    html = (directory / "reports" / "report.html").read_text(encoding="utf-8")
+    if spec["ensemble"] is not None:
+        assert "ensemble selection of trials #" in html and "ensemble out-of-fold mae" in html
+
+
+def test_run_single_saves_the_best_trial(llzo_campaign, capsys):
+    directory = llzo_campaign.directory
+    assert main(["run", str(directory), "--trials", "4", "--single"]) == 0
+    assert "best pipeline refit on all rows" in capsys.readouterr().out
+    spec = json.loads((directory / "models" / "log_cond" / "pipeline.json").read_text())
+    study = optuna.load_study(study_name="automl-log_cond", storage=f"sqlite:///{directory / 'optuna.db'}")
+    assert "ensemble" not in spec and spec["trial"] == study.best_trial.number

@@ -70,7 +70,7 @@ def test_child_aggregates_are_features(cells_campaign):
 def test_search_uses_the_child_features(cells_campaign, capsys):
     campaign, _ = cells_campaign
     assert main(["run", str(campaign.directory), "--trials", "2"]) == 0
-    assert "best pipeline refit" in capsys.readouterr().out
+    assert "refit on all rows" in capsys.readouterr().out
 
 
 def test_child_keys_that_never_match(cells_campaign, tmp_path):
