@@ -321,6 +321,8 @@ def report() -> str:
             lines += ["", f"{key.upper()} ratio planner / FLAML ({better}): **{ratio['mean']:.3f} ± {ratio['std']:.3f}** (mean ± std over folds; per fold: {', '.join(f'{r:.3f}' for r in ratio['per_fold'])})"]
         if "planner_trials_per_fold" in s:
             lines.append(f"planner trials per outer fold: {s['planner_trials_per_fold']}")
+            secs = {m: [f[m]["seconds"] for f in rec["folds"] if "seconds" in f.get(m, {})] for m in ("planner", "flaml")}
+            lines.append("wall seconds per outer fold (search + final refit): " + "; ".join(f"{m} {v}" for m, v in secs.items() if v))
         if "planner_single" in methods and "flaml" in methods:
             single = [f["planner_single"][key] / f["flaml"][key] for f in rec["folds"]]
             lines.append(f"without ensemble selection (single best trial of the same search) / FLAML: {np.mean(single):.3f} ± {np.std(single):.3f}")
