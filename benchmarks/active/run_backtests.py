@@ -181,7 +181,61 @@ def write_summary() -> None:
         cols = [c for c in cols if c in summary.columns]
         lines.append(summary[cols].to_markdown(index=False, floatfmt=".3g"))
         lines.append("")
+        if not multi and "baybe" in set(summary["arm"]):
+            lines += _paired_vs(folder, meta, "baybe")
     (HERE / "results" / "SUMMARY.md").write_text("\n".join(lines) + "\n")
+
+
+def _first_hits(runs: pd.DataFrame, members: set[int], budget: int) -> pd.Series:
+    """Experiments to the first hit per (arm, seed); a seed that never hits counts budget + 1."""
+    hit = runs[runs["row"].isin(members)].groupby(["arm", "seed"])["i"].min()
+    full = pd.MultiIndex.from_product([runs["arm"].unique(), runs["seed"].unique()], names=["arm", "seed"])
+    return hit.reindex(full).fillna(budget + 1)
+
+
+def _paired_vs(folder: Path, meta: dict, reference: str) -> list[str]:
+    """Per-seed paired comparison of each planner arm with ``reference`` (same starting rows per seed)."""
+    import numpy as np
+    from scipy.stats import wilcoxon
+
+    runs = pd.read_csv(folder / "runs.csv")
+    name, direction = meta["targets"][0]
+    from planner.active._backtest import _top_sets, dedupe_pool
+
+    bench = load(folder.name)  # the top sets come from the whole de-duplicated pool, as in the backtest
+    pool, _ = dedupe_pool(bench.pool, bench.inputs, [t for t, _ in bench.targets])
+
+    values = pool[name].to_numpy(dtype=float) * (1 if direction == "max" else -1)
+    rows = []
+    for frac, top in _top_sets(values, (0.01, 0.05)).items():
+        members = set(int(r) for r in top)
+        first = _first_hits(runs, members, int(meta["budget"]))
+        ref = first.loc[reference]
+        for arm in [a for a in runs["arm"].unique() if a not in (reference, "random")]:
+            diff = (first.loc[arm] - ref).to_numpy()
+            try:
+                p = wilcoxon(diff, zero_method="zsplit").pvalue if np.any(diff != 0) else 1.0
+            except ValueError:
+                p = float("nan")
+            rows.append(
+                {
+                    "top": f"{frac:.0%}",
+                    "arm": arm,
+                    "median_first_hit": float(first.loc[arm].median()),
+                    f"{reference}_median_first_hit": float(ref.median()),
+                    "median_paired_difference": float(np.median(diff)),
+                    "seeds_fewer/tie/more": f"{int((diff < 0).sum())}/{int((diff == 0).sum())}/{int((diff > 0).sum())}",
+                    "wilcoxon_p": float(p),
+                }
+            )
+    table = pd.DataFrame(rows)
+    return [
+        f"Paired per seed against {reference} (same starting rows; a seed without a hit counts budget + 1; "
+        "negative differences: fewer experiments than BayBE; two-sided Wilcoxon signed-rank):",
+        "",
+        table.to_markdown(index=False, floatfmt=".3g"),
+        "",
+    ]
 
 
 def main() -> None:
