@@ -36,14 +36,11 @@ import numpy as np, pandas as pd
 from planner.active import PoolDesign, suggest
 warnings.simplefilter("ignore")
 N, n_obs, strategy, surrogate, threads = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
-A = np.array([[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]])
-P = 1e-4 * np.array([[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
-                     [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]])
-alpha = np.array([1.0, 1.2, 3.0, 3.2])
-def hartmann6(X):
-    return (alpha * np.exp(-(A[None] * (X[:, None, :] - P[None]) ** 2).sum(-1))).sum(-1)
+sys.path.insert(0, "benchmarks/active")
+from synthetic import hartmann6, uniform_pool
 rng = np.random.default_rng(0)
-pool = pd.DataFrame(rng.random((N, 6)), columns=[f"x{i}" for i in range(6)])
+pool = uniform_pool(N, seed=0)
+rng.random((N, 6))  # keep the generator's stream as before
 design = PoolDesign(pool)
 # Measured points are drawn beside the pool (same cube), so every pool size keeps all its candidates.
 obs = pd.DataFrame(np.random.default_rng(1).random((n_obs, 6)), columns=pool.columns)
