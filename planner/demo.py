@@ -185,7 +185,7 @@ def run_demo(
     echo(f"done in {time.perf_counter() - started:.0f} s. Open {result.html_path} in a browser.")
     echo(
         f"results: {directory}/observations.csv (all measurements), {directory}/suggestions.csv (every "
-        f"suggestion and its status), {directory}/measurements/ (per round), {directory}/models/ (best pipelines)"
+        f"suggestion and its status), {directory}/measurements/ (per round), {directory}/models/ (final model per target: the selected ensemble)"
     )
     echo(f"continue by hand: planner suggest {directory} -n 4; planner observe {directory} results.csv")
     return campaign
