@@ -238,6 +238,19 @@ def _paired_vs(folder: Path, meta: dict, reference: str) -> list[str]:
     ]
 
 
+def merge_from(name: str, src: Path) -> dict:
+    """Merge the arms of another result folder of ``name`` (same protocol, e.g. run from a
+    copy of this harness at the same time) into ``results/<name>``."""
+    from types import SimpleNamespace
+
+    meta = json.loads((src / "metadata.json").read_text())
+    result = SimpleNamespace(**{k: pd.read_csv(src / f"{k}.csv") for k in ("runs", "curves", "summary")})
+    out = HERE / "results" / name
+    merged = _merge_into(out, result, meta)
+    (out / "metadata.json").write_text(json.dumps(merged, indent=2, default=str))
+    return merged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=NAMES, choices=NAMES)
@@ -252,7 +265,13 @@ def main() -> None:
         action="store_true",
         help="keep the other arms already in results/<dataset>/ and replace only the arms run now",
     )
+    parser.add_argument("--merge-from", type=Path, help="merge results/<dataset> of another copy of this harness; runs nothing")
     args = parser.parse_args()
+    if args.merge_from is not None:
+        for name in args.datasets:
+            merge_from(name, args.merge_from / name)
+        write_summary()
+        return
     for name in args.datasets:
         meta = run_one(name, args)
         failed = len(meta["failed_runs"])
