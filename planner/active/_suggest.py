@@ -191,16 +191,10 @@ def _fit_surrogate(
 ) -> Any:
     from planner.active._surrogates import GPFitError, choose_surrogate, fit_ensemble, fit_gp
 
-    if isinstance(surrogate, str) and surrogate.lower() == "auto":
+    if isinstance(surrogate, str) and surrogate.lower() in ("gp", "auto"):
         try:
-            return choose_surrogate(observed, Y, encoder, list(outputs), seed=seed)
-        except GPFitError as err:
-            text = f"GP fit failed numerically after retries with jitter ({err}); fell back to a random-forest ensemble"
-            warnings.warn(text, PlannerWarning, stacklevel=3)
-            fallbacks.append(text)
-            surrogate = "rf"
-    if isinstance(surrogate, str) and surrogate.lower() == "gp":
-        try:
+            if surrogate.lower() == "auto":
+                return choose_surrogate(observed, Y, encoder, list(outputs), seed=seed)
             return fit_gp(observed.enc, Y, encoder.lower, encoder.upper, list(outputs))
         except GPFitError as err:
             text = f"GP fit failed numerically after retries with jitter ({err}); fell back to a random-forest ensemble"

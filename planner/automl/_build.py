@@ -76,6 +76,15 @@ def _build_model(params: Mapping[str, Any], ctx: BuildContext) -> Any:
     raise SpecError(f"unknown fusion kind {kind!r}; use single, bagging, boosting, stacking or voting")
 
 
+#: ``params["kind"]`` of a spec that averages whole pipelines (see :mod:`planner.automl._ensemble`).
+ENSEMBLE_KIND = "ensemble"
+
+
+def is_ensemble(params: Mapping[str, Any]) -> bool:
+    """Whether a pipeline spec describes an ensemble of pipelines."""
+    return params.get("kind") == ENSEMBLE_KIND
+
+
 def build_pipeline(
     params: Mapping[str, Any],
     *,
@@ -108,7 +117,7 @@ def build_pipeline(
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
 
-    if params.get("kind") == "ensemble":
+    if is_ensemble(params):
         from planner.automl._ensemble import build_ensemble
 
         return build_ensemble(params, task=task, column_roles=column_roles, seed=seed)
@@ -178,7 +187,7 @@ class PipelineDescription:
 
 def describe_pipeline(params: Mapping[str, Any]) -> PipelineDescription:
     """Summarize a pipeline spec for people (leaderboard, progress bar)."""
-    if params.get("kind") == "ensemble":
+    if is_ensemble(params):
         members = [describe_pipeline(m) for m in params.get("members", [])]
         inner = " | ".join(f"{w:.2f} x ({d.summary})" for w, d in zip(params.get("weights", []), members, strict=False))
         families = "+".join(sorted({f for d in members for f in d.model_family.split("+")}))

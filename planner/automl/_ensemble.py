@@ -26,18 +26,11 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from planner.automl._build import ENSEMBLE_KIND, build_pipeline, is_ensemble
 from planner.automl._metrics import get_metric, score_all
 from planner.exceptions import SpecError
 
 __all__ = ["EnsembleSelection", "select_ensemble", "ensemble_params", "PipelineEnsembleRegressor", "PipelineEnsembleClassifier", "is_ensemble"]
-
-ENSEMBLE_KIND = "ensemble"
-
-
-def is_ensemble(params: Mapping[str, Any]) -> bool:
-    """Whether a pipeline spec describes an ensemble of pipelines."""
-    return params.get("kind") == ENSEMBLE_KIND
-
 
 @dataclass(frozen=True)
 class EnsembleSelection:
@@ -185,8 +178,6 @@ class _PipelineEnsemble(BaseEstimator):
         self.seed = seed
 
     def fit(self, X: pd.DataFrame, y: Any) -> _PipelineEnsemble:
-        from planner.automl._build import build_pipeline
-
         w = np.asarray(self.weights, dtype=float)
         if len(w) != len(self.members) or not len(w) or np.any(w < 0) or w.sum() <= 0:
             raise SpecError(f"ensemble weights {self.weights} must be non-negative, one per member, not all zero")
@@ -196,7 +187,6 @@ class _PipelineEnsemble(BaseEstimator):
         if hasattr(X, "columns"):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         return self
-
 
     def _frame(self, X: Any) -> pd.DataFrame:
         """``X`` as the training columns (explainers pass plain arrays)."""

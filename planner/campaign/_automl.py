@@ -139,18 +139,9 @@ def run_automl(
             if on_trial is not None:
                 callbacks.append(lambda study, trial, _t=target: on_trial(_t, study, trial))
             study = run_search(
-                data.X,
-                data.y,
-                task=spec.task,
-                search_space=_search_space_path(campaign),
+                **_search_inputs(campaign, data, n_trials=n_trials, timeout_s=timeout_s, metric=metric),
                 storage_url=campaign.storage_url,
                 study_name=study_name(target),
-                n_trials=n_trials if n_trials is not None else spec.budget.n_trials,
-                timeout_s=timeout_s if timeout_s is not None else spec.budget.timeout_s,
-                seed=spec.seed,
-                groups=data.groups,
-                column_roles=data.column_roles,
-                metric=metric,
                 n_workers=workers,
                 executor=shared if shared is not None else kind,
                 callbacks=callbacks,
@@ -163,6 +154,24 @@ def run_automl(
         if shared is not None:
             shared.shutdown()
     return studies
+
+
+def _search_inputs(campaign: Campaign, data: Any, *, n_trials: int | None, timeout_s: float | None, metric: str | None) -> dict[str, Any]:
+    """What a search of one target's training data takes from the campaign (the budget's
+    defaults come from campaign.yaml); shared by ``run_automl`` and ``nested_automl``."""
+    spec = campaign.spec
+    return {
+        "X": data.X,
+        "y": data.y,
+        "task": spec.task,
+        "search_space": _search_space_path(campaign),
+        "n_trials": n_trials if n_trials is not None else spec.budget.n_trials,
+        "timeout_s": timeout_s if timeout_s is not None else spec.budget.timeout_s,
+        "seed": spec.seed,
+        "groups": data.groups,
+        "column_roles": data.column_roles,
+        "metric": metric,
+    }
 
 
 def _search_space_path(campaign: Campaign) -> str:
@@ -250,16 +259,7 @@ def nested_automl(
     for target in targets or spec.target_names:
         data = training_data(campaign, target)
         results[target] = nested_cv(
-            data.X,
-            data.y,
-            task=spec.task,
-            search_space=_search_space_path(campaign),
-            n_trials=n_trials if n_trials is not None else spec.budget.n_trials,
-            timeout_s=timeout_s if timeout_s is not None else spec.budget.timeout_s,
-            seed=spec.seed,
-            groups=data.groups,
-            column_roles=data.column_roles,
-            metric=metric,
+            **_search_inputs(campaign, data, n_trials=n_trials, timeout_s=timeout_s, metric=metric),
             storage_url=campaign.storage_url,
             study_name=f"nested-{target}",
             ensemble=ensemble,
