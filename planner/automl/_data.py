@@ -108,8 +108,9 @@ def prepare_data(
             raise DataValidationError("a regression target must be numeric; convert it or set task: classification") from err
     n_unique = len(np.unique(y_arr))
     if n_unique < 2:
+        value = y_arr[0].item() if isinstance(y_arr[0], np.generic) else y_arr[0]  # 1, not np.int64(1)
         raise DataValidationError(
-            f"the target has a single unique value ({y_arr[0]!r}) over {len(y_arr)} rows; nothing to learn - check the target column"
+            f"the target has a single unique value ({value!r}) over {len(y_arr)} rows; nothing to learn - check the target column"
         )
 
     notes: list[str] = []
