@@ -363,6 +363,9 @@ def suggest(
     )
     for line in metadata.get("fallbacks", ()):
         typer.echo(f"note: {line}")
+    for line in metadata.get("notes", ()):
+        if line.startswith("surrogate auto"):  # which surrogate --surrogate auto chose, and why
+            typer.echo(f"note: {line}")
     typer.echo(
         f"round {int(table['_round'].iloc[0])}: {len(table)} suggestion(s), strategy "
         f"{metadata.get('strategy_used')}, model {metadata.get('model')}, "

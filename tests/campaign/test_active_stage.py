@@ -102,3 +102,12 @@ def test_backtest_cli_on_the_autoam_pool(autoam, capsys, datasets_dir, tmp_path)
     assert set(frame["arm"]) == {"random", "greedy@rf"} and frame.groupby(["arm", "seed"]).size().eq(10).all()
     # Best-so-far never decreases within a run.
     assert frame.groupby(["arm", "seed"])["best_so_far"].apply(lambda s: s.is_monotonic_increasing).all()
+
+
+def test_suggest_auto_surrogate_says_which_model_it_chose(autoam, capsys):
+    campaign, _, _ = autoam
+    assert main(["suggest", str(campaign.directory), "-n", "2", "--surrogate", "auto"]) == 0
+    text = capsys.readouterr().out
+    note = next(line for line in text.splitlines() if line.startswith("note: surrogate auto: "))
+    chosen = "GP" if note.startswith("note: surrogate auto: GP") else "ensemble"
+    assert f", model {chosen}" in text and "leave-one-out" in note and "out-of-bag" in note
