@@ -181,8 +181,9 @@ def write_summary() -> None:
         cols = [c for c in cols if c in summary.columns]
         lines.append(summary[cols].to_markdown(index=False, floatfmt=".3g"))
         lines.append("")
-        if not multi and "baybe" in set(summary["arm"]):
-            lines += _paired_vs(folder, meta, "baybe")
+        if "baybe" in set(summary["arm"]):
+            lines += (_paired_vs_multi if multi else _paired_vs)(folder, meta, "baybe")
+    lines += _pooled_vs("baybe")
     (HERE / "results" / "SUMMARY.md").write_text("\n".join(lines) + "\n")
 
 
@@ -193,45 +194,153 @@ def _first_hits(runs: pd.DataFrame, members: set[int], budget: int) -> pd.Series
     return hit.reindex(full).fillna(budget + 1)
 
 
-def _paired_vs(folder: Path, meta: dict, reference: str) -> list[str]:
-    """Per-seed paired comparison of each planner arm with ``reference`` (same starting rows per seed)."""
-    import numpy as np
-    from scipy.stats import wilcoxon
+def _paired_first_hits(folder: Path, meta: dict, reference: str) -> pd.DataFrame:
+    """Per-seed differences in experiments to the first top-1% / top-5% hit between each
+    planner arm and ``reference`` (same starting rows per seed): ``top, arm, seed, arm_hit,
+    reference_hit, diff`` and ``scaled`` (the difference over the experiments random sampling
+    needs in expectation, so that pools of different difficulty can be pooled)."""
+    from planner.active._backtest import _top_sets, dedupe_pool
 
     runs = pd.read_csv(folder / "runs.csv")
     name, direction = meta["targets"][0]
-    from planner.active._backtest import _top_sets, dedupe_pool
-
     bench = load(folder.name)  # the top sets come from the whole de-duplicated pool, as in the backtest
     pool, _ = dedupe_pool(bench.pool, bench.inputs, [t for t, _ in bench.targets])
 
     values = pool[name].to_numpy(dtype=float) * (1 if direction == "max" else -1)
-    rows = []
+    frames = []
     for frac, top in _top_sets(values, (0.01, 0.05)).items():
         members = set(int(r) for r in top)
         first = _first_hits(runs, members, int(meta["budget"]))
         ref = first.loc[reference]
+        random_cost = (len(values) + 1) / (len(members) + 1)  # expected draws without replacement
         for arm in [a for a in runs["arm"].unique() if a not in (reference, "random")]:
-            diff = (first.loc[arm] - ref).to_numpy()
-            try:
-                p = wilcoxon(diff, zero_method="zsplit").pvalue if np.any(diff != 0) else 1.0
-            except ValueError:
-                p = float("nan")
-            rows.append(
-                {
-                    "top": f"{frac:.0%}",
-                    "arm": arm,
-                    "median_first_hit": float(first.loc[arm].median()),
-                    f"{reference}_median_first_hit": float(ref.median()),
-                    "median_paired_difference": float(np.median(diff)),
-                    "seeds_fewer/tie/more": f"{int((diff < 0).sum())}/{int((diff == 0).sum())}/{int((diff > 0).sum())}",
-                    "wilcoxon_p": float(p),
-                }
+            hit = first.loc[arm]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "pool": folder.name,
+                        "top": f"{frac:.0%}",
+                        "arm": arm,
+                        "seed": hit.index.to_numpy(),
+                        "arm_hit": hit.to_numpy(),
+                        "reference_hit": ref.reindex(hit.index).to_numpy(),
+                    }
+                ).assign(
+                    diff=lambda f: f["arm_hit"] - f["reference_hit"],
+                    scaled=lambda f: (f["arm_hit"] - f["reference_hit"]) / random_cost,
+                )
             )
-    table = pd.DataFrame(rows)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _wilcoxon(diff: "np.ndarray") -> float:
+    import numpy as np
+    from scipy.stats import wilcoxon
+
+    if not np.any(diff != 0):
+        return 1.0
+    try:
+        return float(wilcoxon(diff, zero_method="zsplit").pvalue)
+    except ValueError:
+        return float("nan")
+
+
+def _paired_table(pairs: pd.DataFrame, reference: str, by: list[str], value: str) -> pd.DataFrame:
+    import numpy as np
+
+    rows = []
+    for key, g in pairs.groupby(by, sort=False):
+        diff = g[value].to_numpy(dtype=float)
+        rows.append(
+            dict(zip(by, key if isinstance(key, tuple) else (key,)))
+            | {
+                "median_first_hit": float(g["arm_hit"].median()),
+                f"{reference}_median_first_hit": float(g["reference_hit"].median()),
+                ("median_paired_difference" if value == "diff" else "median_scaled_difference"): float(np.median(diff)),
+                "seeds_fewer/tie/more": f"{int((diff < 0).sum())}/{int((diff == 0).sum())}/{int((diff > 0).sum())}",
+                "wilcoxon_p": _wilcoxon(diff),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _paired_vs(folder: Path, meta: dict, reference: str) -> list[str]:
+    """Per-seed paired comparison of each planner arm with ``reference`` (same starting rows per seed)."""
+    table = _paired_table(_paired_first_hits(folder, meta, reference), reference, ["top", "arm"], "diff")
     return [
         f"Paired per seed against {reference} (same starting rows; a seed without a hit counts budget + 1; "
         "negative differences: fewer experiments than BayBE; two-sided Wilcoxon signed-rank):",
+        "",
+        table.to_markdown(index=False, floatfmt=".3g"),
+        "",
+    ]
+
+
+def _paired_vs_multi(folder: Path, meta: dict, reference: str) -> list[str]:
+    """Multi-objective paired comparison per seed: final hypervolume fraction and experiments
+    to the first point of the pool's Pareto front."""
+    import numpy as np
+
+    runs = pd.read_csv(folder / "runs.csv")
+    budget = int(meta["budget"])
+    final = runs.sort_values("i").groupby(["arm", "seed"])["hv_fraction"].last()
+    hits = runs[runs["top_pareto_found"] > 0].groupby(["arm", "seed"])["i"].min()
+    full = pd.MultiIndex.from_product([runs["arm"].unique(), runs["seed"].unique()], names=["arm", "seed"])
+    hits = hits.reindex(full).fillna(budget + 1)
+    rows = []
+    for arm in [a for a in runs["arm"].unique() if a not in (reference, "random")]:
+        dhv = (final.loc[arm] - final.loc[reference]).to_numpy()
+        dhit = (hits.loc[arm] - hits.loc[reference]).to_numpy()
+        rows.append(
+            {
+                "arm": arm,
+                "final_hv_fraction_median": float(final.loc[arm].median()),
+                f"{reference}_final_hv_fraction_median": float(final.loc[reference].median()),
+                "median_hv_difference": float(np.median(dhv)),
+                "seeds_higher/tie/lower_hv": f"{int((dhv > 0).sum())}/{int((dhv == 0).sum())}/{int((dhv < 0).sum())}",
+                "hv_wilcoxon_p": _wilcoxon(dhv),
+                "first_pareto_hit_median": float(hits.loc[arm].median()),
+                f"{reference}_first_pareto_hit_median": float(hits.loc[reference].median()),
+                "seeds_fewer/tie/more_to_pareto": f"{int((dhit < 0).sum())}/{int((dhit == 0).sum())}/{int((dhit > 0).sum())}",
+                "pareto_hit_wilcoxon_p": _wilcoxon(dhit),
+            }
+        )
+    return [
+        f"Paired per seed against {reference} (same starting rows; final hypervolume fraction, higher is better; "
+        "experiments to the first member of the pool's Pareto front, a seed without one counts budget + 1; "
+        "two-sided Wilcoxon signed-rank):",
+        "",
+        pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g"),
+        "",
+    ]
+
+
+def _pooled_vs(reference: str) -> list[str]:
+    """All single-objective pools with a ``reference`` arm together: per-seed differences
+    scaled by what random sampling needs in expectation on each pool."""
+    pairs = []
+    for name in NAMES:
+        folder = HERE / "results" / name
+        if not (folder / "runs.csv").exists():
+            continue
+        meta = json.loads((folder / "metadata.json").read_text())
+        if len(meta["targets"]) > 1 or reference not in set(pd.read_csv(folder / "summary.csv")["arm"]):
+            continue
+        pairs.append(_paired_first_hits(folder, meta, reference))
+    if not pairs:
+        return []
+    pairs = pd.concat(pairs, ignore_index=True)
+    complete = pairs.groupby("arm")["pool"].nunique()
+    pairs = pairs[pairs["arm"].map(complete) == complete.max()]  # arms run on every pool only
+    pools = sorted(pairs["pool"].unique())
+    table = _paired_table(pairs, reference, ["top", "arm"], "scaled")
+    return [
+        f"## All single-objective pools together ({', '.join(pools)})",
+        "",
+        f"Every (pool, seed) pair against {reference}; the difference in experiments to the first hit is divided by "
+        "the experiments random sampling needs in expectation on that pool, so that easy and hard pools weigh alike "
+        "(negative: fewer experiments than BayBE; two-sided Wilcoxon signed-rank over all pairs). Medians of the "
+        "first hits are over all pairs.",
         "",
         table.to_markdown(index=False, floatfmt=".3g"),
         "",

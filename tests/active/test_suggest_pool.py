@@ -339,3 +339,21 @@ def test_threads_are_restored_and_bad_pending_rows_reported(observed, design, ag
         result = run(observed, design, agnp_inputs, pending=pending, n_threads=1)
     assert torch.get_num_threads() == before
     assert result.metadata["n_pending"] == 1 and 0 not in set(result.table["candidate"])
+
+
+def test_many_observations_at_the_worst_value_get_a_note_for_the_gp(autoam_pool):
+    """AutoAM: 16% of the prints score exactly 0 (failed); the GP's note says so and names the
+    forest; a forest surrogate and observations without a floor get no such note."""
+    inputs = ["Prime Delay", "Print Speed", "X Offset Correction", "Y Offset Correction"]
+    design = PoolDesign(autoam_pool[inputs])
+    zeros = autoam_pool[autoam_pool["Score"] == 0]
+    seen = pd.concat([zeros.head(4), autoam_pool[autoam_pool["Score"] > 0].sample(16, random_state=0)])
+
+    def notes(frame, surrogate):
+        result = suggest(frame[inputs], frame[["Score"]], design=design, targets=[("Score", "max")], n=2, surrogate=surrogate)
+        return [n for n in result.metadata["notes"] if "equal its worst value" in n]
+
+    (note,) = notes(seen, "gp")
+    assert note.startswith("20% of the observed 'Score' equal its worst value (0)") and "--surrogate rf" in note
+    assert notes(seen, "rf") == []
+    assert notes(seen[seen["Score"] > 0], "gp") == []
