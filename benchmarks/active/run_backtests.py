@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import shutil
 import sys
 import time
 import warnings
@@ -52,6 +53,11 @@ def run_one(name: str, args: argparse.Namespace) -> dict:
     bench = load(name)
     multi = len(bench.targets) > 1
     arms = arms_for(args.arms, multi)
+    out = HERE / "results" / name
+    # Every finished run is kept here until the dataset's tables are written: the same command
+    # after a kill reruns only the missing runs (slow arms, e.g. BayBE on redoxmers, can take
+    # longer than one sitting).
+    partial = out / "partial"
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -68,8 +74,8 @@ def run_one(name: str, args: argparse.Namespace) -> dict:
             executor=args.executor,
             n_jobs=args.jobs,
             seed=args.seed,
+            checkpoint=partial,
         )
-    out = HERE / "results" / name
     meta = dict(result.metadata)
     meta["command"] = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     meta["dataset_note"] = bench.note
@@ -80,6 +86,7 @@ def run_one(name: str, args: argparse.Namespace) -> dict:
     else:
         result.to_dir(out)
     (out / "metadata.json").write_text(json.dumps(meta, indent=2, default=str))
+    shutil.rmtree(partial, ignore_errors=True)  # every run is in the tables now
     return meta
 
 

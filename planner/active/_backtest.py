@@ -272,6 +272,68 @@ def _run_task(task: _Task) -> dict[str, Any]:
     }
 
 
+def _stable(obj: Any) -> Any:
+    """A description of ``obj`` that is the same in every process (no memory addresses)."""
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    if hasattr(obj, "get_params"):
+        params = {k: _stable(v) for k, v in sorted(obj.get_params(deep=False).items())}
+        return {"type": type(obj).__qualname__, "params": params}
+    if isinstance(obj, (list, tuple)):
+        return [_stable(v) for v in obj]
+    if isinstance(obj, Mapping):
+        return {str(k): _stable(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    return f"{type(obj).__module__}.{getattr(obj, '__qualname__', type(obj).__qualname__)}"
+
+
+def _task_key(task: _Task, pool_digest: str) -> str:
+    """Fingerprint of everything a run's result depends on (protocol, pool, arm, seed)."""
+    import hashlib
+
+    arm = task.arm
+    payload = {
+        "arm": arm.label,
+        "strategy": arm.strategy,
+        "surrogate": _stable(arm.surrogate) if arm.policy is None else None,
+        "options": {k: _stable(v) for k, v in sorted(dict(arm.options).items())},
+        "policy": getattr(arm.policy, "__qualname__", None) if arm.policy is not None else None,
+        "seed": task.seed,
+        "initial": list(task.initial),
+        "inputs": list(task.inputs),
+        "targets": [(t.name, t.direction) for t in task.targets],
+        "batch_size": task.batch_size,
+        "budget": task.budget,
+        "categorical": list(task.categorical) if task.categorical is not None else None,
+        "featurizer": _stable(task.featurizer),
+        "pool": pool_digest,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _checkpoint_path(folder: Path, task: _Task, key: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in task.arm.label)
+    return folder / f"{safe}__seed{task.seed}__{key}.json"
+
+
+@dataclass(frozen=True)
+class _Checkpointed:
+    """Runs a task and, when it finished without error, writes its result to ``path``
+    atomically (picklable, so that any executor's workers write their own runs)."""
+
+    folder: str
+    pool_digest: str
+
+    def __call__(self, task: _Task) -> dict[str, Any]:
+        result = _run_task(task)
+        if result["error"] is None:
+            path = _checkpoint_path(Path(self.folder), task, _task_key(task, self.pool_digest))
+            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                json.dump(result, fh)
+            os.replace(tmp, path)
+        return result
+
+
 # ----------------------------------------------------------------------------------------
 # Executors
 # ----------------------------------------------------------------------------------------
@@ -330,6 +392,7 @@ def backtest(
     categorical: Sequence[str] | None = None,
     featurizer: Any = None,
     seed: int = 0,
+    checkpoint: str | Path | None = None,
 ) -> BacktestResult:
     """Simulate campaigns on a fully labelled pool and compare strategies.
 
@@ -352,6 +415,10 @@ def backtest(
         categorical: Categorical inputs (default: the non-numeric ones).
         featurizer: Passed to :func:`suggest`.
         seed: Base seed of the starting sets and the runs.
+        checkpoint: A folder (created if needed) where every finished run is written the
+            moment it ends. A backtest that is killed and called again with the same folder
+            and protocol reruns only the runs that had not finished; a file is reused only
+            when the pool, the arm, the seed's starting rows and the protocol all match.
 
     Returns:
         A :class:`BacktestResult`.
@@ -399,7 +466,29 @@ def backtest(
         for s in range(n_seeds)
     ]
     t0 = time.perf_counter()
-    results = _map(_run_task, tasks, executor, n_jobs)
+    n_resumed = 0
+    if checkpoint is None:
+        results = _map(_run_task, tasks, executor, n_jobs)
+    else:
+        folder = Path(checkpoint)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise SpecError(f"backtest checkpoint folder {folder}: cannot create it ({err}); pass a writable folder") from err
+        digest = str(int(pd.util.hash_pandas_object(pool_frame, index=True).sum() % (2**63)))
+        done: dict[int, dict[str, Any]] = {}
+        for k, task in enumerate(tasks):
+            path = _checkpoint_path(folder, task, _task_key(task, digest))
+            if path.exists():
+                try:
+                    done[k] = json.loads(path.read_text())
+                except (OSError, ValueError):
+                    continue  # a damaged file: run again
+        todo = [k for k in range(len(tasks)) if k not in done]
+        fresh = _map(_Checkpointed(str(folder), digest), [tasks[k] for k in todo], executor, n_jobs) if todo else []
+        done.update(zip(todo, fresh))
+        results = [done[k] for k in range(len(tasks))]
+        n_resumed = len(tasks) - len(todo)
     wall = time.perf_counter() - t0
 
     runs = _runs_table(results, unique, names, signs, top_sets, ref, hv_pool, budget)
@@ -429,6 +518,7 @@ def backtest(
         "ef_baseline": "analytic expectation of random sampling without replacement: Top%_random(i) = i / N",
         "executor": executor if isinstance(executor, str) or executor is None else type(executor).__name__,
         "wall_seconds": round(wall, 2),
+        "runs_resumed_from_checkpoint": n_resumed,
         "failed_runs": [{"arm": r["arm"], "seed": r["seed"], "error": r["error"]} for r in results if r["error"]],
     }
     if metadata["failed_runs"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -196,6 +197,9 @@ def backtest_campaign(
     ray_executor = None
     if address is not None and executor != "ray":
         raise SpecError(f"--address {address!r} needs the ray executor; add --executor ray")
+    # Finished runs are kept here until the result is written: the same command after a
+    # kill or a crash reruns only the runs that had not finished.
+    partial = campaign.directory / BACKTESTS_DIR / ".partial"
     if executor == "ray":
         from planner.executors import RayExecutor
 
@@ -218,10 +222,12 @@ def backtest_campaign(
             n_jobs=n_jobs,
             categorical=[i.name for i in spec.inputs if i.role != "numeric"],
             seed=spec.seed if seed is None else seed,
+            checkpoint=partial,
         )
     finally:
         if ray_executor is not None:
             ray_executor.shutdown()
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     directory = result.to_dir(campaign.directory / BACKTESTS_DIR / run_id)
+    shutil.rmtree(partial, ignore_errors=True)  # every run is in the result folder now
     return result, directory

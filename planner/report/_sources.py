@@ -329,7 +329,8 @@ def load_backtests(campaign_dir: Path) -> list[BacktestRun] | Missing:
     ``strategy, seed, n_experiments, best_so_far, top_pct`` and a ``summary.json`` are read too.
     """
     root = campaign_dir / BACKTESTS_DIR
-    runs = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    # hidden folders (``.partial``: runs of a backtest that has not finished) are no results
+    runs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
     if not runs:
         return Missing(f"no backtest has been run ({BACKTESTS_DIR}/ is empty or absent); run `planner backtest {campaign_dir}`")
     out = []

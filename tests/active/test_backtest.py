@@ -196,3 +196,77 @@ def test_external_policies_run_beside_planner_arms(autoam_pool):
     assert len(failed) == 2 and all("returned rows" in f["error"] for f in failed)
     assert result.summary.set_index("arm").loc["broken", "n_failed"] == 2
     assert result.metadata["arms"][0]["strategy"] == "policy first_unmeasured"
+
+
+def test_checkpointed_runs_are_reused_only_for_the_same_protocol(autoam_result, autoam_pool, tmp_path):
+    inputs = [c for c in autoam_pool.columns if c != "Score"]
+    kw = dict(
+        inputs=inputs,
+        targets=[("Score", "max")],
+        strategies=["random", "greedy@rf", "qlognei@rf"],
+        n_seeds=2,
+        n_initial=2,
+        batch_size=5,
+        budget=17,
+        seed=0,
+    )
+    folder = tmp_path / "partial"
+    first = backtest(autoam_pool, checkpoint=folder, **kw)
+    pd.testing.assert_frame_equal(first.runs, autoam_result.runs)  # checkpointing changes nothing
+    files = sorted(folder.glob("*.json"))
+    assert len(files) == 6 and first.metadata["runs_resumed_from_checkpoint"] == 0
+    # A lost run (here: its file removed) is run again; the others are read back.
+    files[0].unlink()
+    again = backtest(autoam_pool, checkpoint=folder, **kw)
+    assert again.metadata["runs_resumed_from_checkpoint"] == 5
+    pd.testing.assert_frame_equal(again.runs, first.runs)
+    # Another protocol (budget) or another pool never reuses these files.
+    other = backtest(autoam_pool, checkpoint=folder, **(kw | {"budget": 12}))
+    assert other.metadata["runs_resumed_from_checkpoint"] == 0
+    changed = autoam_pool.assign(Score=autoam_pool["Score"] * 2)
+    assert backtest(changed, checkpoint=folder, **kw).metadata["runs_resumed_from_checkpoint"] == 0
+
+
+@pytest.mark.slow
+def test_a_killed_backtest_resumes_from_its_finished_runs(autoam_pool, datasets_dir, tmp_path):
+    """SIGKILL a real backtest in another process after its first runs are written; the same
+    call then reruns only the missing runs and gives the runs of an uninterrupted backtest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    folder = tmp_path / "partial"
+    script = textwrap.dedent(
+        f"""
+        import pandas as pd
+        from planner.active import backtest
+        pool = pd.read_csv({str(datasets_dir / "liang2021_pvlab" / "AutoAM_dataset.csv")!r})
+        backtest(pool, inputs={[c for c in autoam_pool.columns if c != "Score"]!r}, targets=[("Score", "max")],
+                 strategies=["qlognei"], n_seeds=6, n_initial=3, batch_size=4, budget=15, executor="local",
+                 checkpoint={str(folder)!r})
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(list(folder.glob("*.json"))) < 2 and proc.poll() is None:
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kept = sorted(p.name for p in folder.glob("*.json"))
+    assert 2 <= len(kept) < 6, f"the kill missed its window ({len(kept)} runs written)"
+    kw = dict(
+        inputs=[c for c in autoam_pool.columns if c != "Score"],
+        targets=[("Score", "max")],
+        strategies=["qlognei"],
+        n_seeds=6,
+        n_initial=3,
+        batch_size=4,
+        budget=15,
+        executor="local",
+    )
+    resumed = backtest(autoam_pool, checkpoint=folder, **kw)
+    assert resumed.metadata["runs_resumed_from_checkpoint"] == len(kept)
+    pd.testing.assert_frame_equal(resumed.runs, backtest(autoam_pool, **kw).runs)
