@@ -13,12 +13,9 @@ from planner.active._backtest import _top_sets, dedupe_pool
 from planner.exceptions import DataValidationError, SpecError
 
 
-@pytest.fixture(scope="module")
-def autoam_result(autoam_pool):
-    inputs = [c for c in autoam_pool.columns if c != "Score"]
-    return backtest(
-        autoam_pool,
-        inputs=inputs,
+def autoam_protocol(pool: pd.DataFrame) -> dict:
+    return dict(
+        inputs=[c for c in pool.columns if c != "Score"],
         targets=[("Score", "max")],
         strategies=["random", "greedy@rf", "qlognei@rf"],
         n_seeds=2,
@@ -27,6 +24,11 @@ def autoam_result(autoam_pool):
         budget=17,
         seed=0,
     )
+
+
+@pytest.fixture(scope="module")
+def autoam_result(autoam_pool):
+    return backtest(autoam_pool, **autoam_protocol(autoam_pool))
 
 
 def test_replicates_are_averaged_per_unique_input(datasets_dir):
@@ -76,18 +78,7 @@ def test_acceleration_factor_definition(autoam_result):
 
 
 def test_backtest_is_reproducible_and_writes_its_tables(autoam_result, autoam_pool, tmp_path):
-    inputs = [c for c in autoam_pool.columns if c != "Score"]
-    again = backtest(
-        autoam_pool,
-        inputs=inputs,
-        targets=[("Score", "max")],
-        strategies=["random", "greedy@rf", "qlognei@rf"],
-        n_seeds=2,
-        n_initial=2,
-        batch_size=5,
-        budget=17,
-        seed=0,
-    )
+    again = backtest(autoam_pool, **autoam_protocol(autoam_pool))
     pd.testing.assert_frame_equal(again.runs, autoam_result.runs)
     out = again.to_dir(tmp_path / "bt")
     assert sorted(p.name for p in out.iterdir()) == ["curves.csv", "metadata.json", "runs.csv", "summary.csv"]
@@ -199,17 +190,7 @@ def test_external_policies_run_beside_planner_arms(autoam_pool):
 
 
 def test_checkpointed_runs_are_reused_only_for_the_same_protocol(autoam_result, autoam_pool, tmp_path):
-    inputs = [c for c in autoam_pool.columns if c != "Score"]
-    kw = dict(
-        inputs=inputs,
-        targets=[("Score", "max")],
-        strategies=["random", "greedy@rf", "qlognei@rf"],
-        n_seeds=2,
-        n_initial=2,
-        batch_size=5,
-        budget=17,
-        seed=0,
-    )
+    kw = autoam_protocol(autoam_pool)
     folder = tmp_path / "partial"
     first = backtest(autoam_pool, checkpoint=folder, **kw)
     pd.testing.assert_frame_equal(first.runs, autoam_result.runs)  # checkpointing changes nothing
