@@ -317,8 +317,9 @@ def _checkpoint_path(folder: Path, task: _Task, key: str) -> Path:
 
 @dataclass(frozen=True)
 class _Checkpointed:
-    """Runs a task and, when it finished without error, writes its result to ``path``
-    atomically (picklable, so that any executor's workers write their own runs)."""
+    """Runs a task and, when it finished without error, writes its result into ``folder``
+    atomically (a temporary file renamed into place, so a kill never leaves a half-written
+    run behind). Picklable, so that any executor's workers write their own runs."""
 
     folder: str
     pool_digest: str
