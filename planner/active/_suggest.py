@@ -610,7 +610,9 @@ def _suggest(
         t_fit = time.perf_counter() - t_fit
         if surrogate_model is not None:
             notes.extend(surrogate_model.notes)
-            notes.extend(_floor_notes(surrogate_model, Y, Y_raw, outputs, len(target_specs)))
+            for text in _floor_notes(surrogate_model, Y, Y_raw, outputs, len(target_specs)):
+                warnings.warn(text, DataQualityWarning, stacklevel=2)  # the CLI shows warnings
+                notes.append(text)
         ref = None
         if is_multi and surrogate_model is not None:
             ref = _reference_point(Y, target_specs, req.ref_point, signs)

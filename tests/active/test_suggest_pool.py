@@ -353,7 +353,8 @@ def test_many_observations_at_the_worst_value_get_a_note_for_the_gp(autoam_pool)
         result = suggest(frame[inputs], frame[["Score"]], design=design, targets=[("Score", "max")], n=2, surrogate=surrogate)
         return [n for n in result.metadata["notes"] if "equal its worst value" in n]
 
-    (note,) = notes(seen, "gp")
+    with pytest.warns(DataQualityWarning, match="equal its worst value"):
+        (note,) = notes(seen, "gp")
     assert note.startswith("20% of the observed 'Score' equal its worst value (0)") and "--surrogate rf" in note
     assert notes(seen, "rf") == []
     assert notes(seen[seen["Score"] > 0], "gp") == []
