@@ -49,6 +49,27 @@ def arms_for(names: list[str], multi: bool) -> list[Arm]:
     return out
 
 
+def backtest_dataset(bench, arms: list[Arm], *, n_seeds: int, n_jobs: int, seed: int, **options):
+    """``backtest`` on a benchmark dataset with its protocol (starts, batch, budget, categorical
+    inputs); ``options`` go to ``backtest`` as they are (``budget`` overrides the dataset's)."""
+    options.setdefault("budget", bench.budget)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return backtest(
+            bench.pool,
+            inputs=bench.inputs,
+            targets=bench.targets,
+            strategies=arms,
+            n_seeds=n_seeds,
+            n_initial=bench.n_initial,
+            batch_size=bench.batch_size,
+            categorical=bench.categorical,
+            n_jobs=n_jobs,
+            seed=seed,
+            **options,
+        )
+
+
 def run_one(name: str, args: argparse.Namespace) -> dict:
     bench = load(name)
     multi = len(bench.targets) > 1
@@ -59,23 +80,16 @@ def run_one(name: str, args: argparse.Namespace) -> dict:
     # longer than one sitting).
     partial = out / "partial"
     t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = backtest(
-            bench.pool,
-            inputs=bench.inputs,
-            targets=bench.targets,
-            strategies=arms,
-            n_seeds=args.seeds,
-            n_initial=bench.n_initial,
-            batch_size=bench.batch_size,
-            budget=args.budget or bench.budget,
-            categorical=bench.categorical,
-            executor=args.executor,
-            n_jobs=args.jobs,
-            seed=args.seed,
-            checkpoint=partial,
-        )
+    result = backtest_dataset(
+        bench,
+        arms,
+        n_seeds=args.seeds,
+        n_jobs=args.jobs,
+        seed=args.seed,
+        budget=args.budget or bench.budget,
+        executor=args.executor,
+        checkpoint=partial,
+    )
     meta = dict(result.metadata)
     meta["command"] = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     meta["dataset_note"] = bench.note
@@ -194,38 +208,43 @@ def write_summary() -> None:
     (HERE / "results" / "SUMMARY.md").write_text("\n".join(lines) + "\n")
 
 
-def _first_hits(runs: pd.DataFrame, members: set[int], budget: int) -> pd.Series:
-    """Experiments to the first hit per (arm, seed); a seed that never hits counts budget + 1."""
-    hit = runs[runs["row"].isin(members)].groupby(["arm", "seed"])["i"].min()
+def _first_hits(runs: pd.DataFrame, hits: pd.Series, budget: int) -> pd.Series:
+    """Experiments to the first hit (``hits``: a mask over ``runs``) per (arm, seed); a seed
+    that never hits counts budget + 1."""
+    hit = runs[hits].groupby(["arm", "seed"])["i"].min()
     full = pd.MultiIndex.from_product([runs["arm"].unique(), runs["seed"].unique()], names=["arm", "seed"])
     return hit.reindex(full).fillna(budget + 1)
 
 
-def _paired_first_hits(folder: Path, meta: dict, reference: str) -> pd.DataFrame:
-    """Per-seed differences in experiments to the first top-1% / top-5% hit between each
-    planner arm and ``reference`` (same starting rows per seed): ``top, arm, seed, arm_hit,
-    reference_hit, diff`` and ``scaled`` (the difference over the experiments random sampling
-    needs in expectation, so that pools of different difficulty can be pooled)."""
+def _paired_first_hits(
+    dataset: str, runs: pd.DataFrame, budget: int, reference: str, arms: list[str] | None = None
+) -> pd.DataFrame:
+    """Per-seed differences in experiments to the first top-1% / top-5% hit between each arm
+    (default: every arm but ``reference`` and random) and ``reference`` (same starting rows
+    per seed): ``pool, top, arm, seed, arm_hit, reference_hit, diff`` and ``scaled`` (the
+    difference over the experiments random sampling needs in expectation, so that pools of
+    different difficulty can be pooled)."""
     from planner.active._backtest import _top_sets, dedupe_pool
 
-    runs = pd.read_csv(folder / "runs.csv")
-    name, direction = meta["targets"][0]
-    bench = load(folder.name)  # the top sets come from the whole de-duplicated pool, as in the backtest
+    bench = load(dataset)  # the top sets come from the whole de-duplicated pool, as in the backtest
     pool, _ = dedupe_pool(bench.pool, bench.inputs, [t for t, _ in bench.targets])
+    name, direction = bench.targets[0]
 
     values = pool[name].to_numpy(dtype=float) * (1 if direction == "max" else -1)
+    if arms is None:
+        arms = [a for a in runs["arm"].unique() if a not in (reference, "random")]
     frames = []
     for frac, top in _top_sets(values, (0.01, 0.05)).items():
         members = set(int(r) for r in top)
-        first = _first_hits(runs, members, int(meta["budget"]))
+        first = _first_hits(runs, runs["row"].isin(members), budget)
         ref = first.loc[reference]
         random_cost = (len(values) + 1) / (len(members) + 1)  # expected draws without replacement
-        for arm in [a for a in runs["arm"].unique() if a not in (reference, "random")]:
+        for arm in arms:
             hit = first.loc[arm]
             frames.append(
                 pd.DataFrame(
                     {
-                        "pool": folder.name,
+                        "pool": dataset,
                         "top": f"{frac:.0%}",
                         "arm": arm,
                         "seed": hit.index.to_numpy(),
@@ -273,7 +292,8 @@ def _paired_table(pairs: pd.DataFrame, reference: str, by: list[str], value: str
 
 def _paired_vs(folder: Path, meta: dict, reference: str) -> list[str]:
     """Per-seed paired comparison of each planner arm with ``reference`` (same starting rows per seed)."""
-    table = _paired_table(_paired_first_hits(folder, meta, reference), reference, ["top", "arm"], "diff")
+    pairs = _paired_first_hits(folder.name, pd.read_csv(folder / "runs.csv"), int(meta["budget"]), reference)
+    table = _paired_table(pairs, reference, ["top", "arm"], "diff")
     return [
         f"Paired per seed against {reference} (same starting rows; a seed without a hit counts budget + 1; "
         "negative differences: fewer experiments than BayBE; two-sided Wilcoxon signed-rank):",
@@ -291,9 +311,7 @@ def _paired_vs_multi(folder: Path, meta: dict, reference: str) -> list[str]:
     runs = pd.read_csv(folder / "runs.csv")
     budget = int(meta["budget"])
     final = runs.sort_values("i").groupby(["arm", "seed"])["hv_fraction"].last()
-    hits = runs[runs["top_pareto_found"] > 0].groupby(["arm", "seed"])["i"].min()
-    full = pd.MultiIndex.from_product([runs["arm"].unique(), runs["seed"].unique()], names=["arm", "seed"])
-    hits = hits.reindex(full).fillna(budget + 1)
+    hits = _first_hits(runs, runs["top_pareto_found"] > 0, budget)
     rows = []
     for arm in [a for a in runs["arm"].unique() if a not in (reference, "random")]:
         dhv = (final.loc[arm] - final.loc[reference]).to_numpy()
@@ -333,7 +351,7 @@ def _pooled_vs(reference: str) -> list[str]:
         meta = json.loads((folder / "metadata.json").read_text())
         if len(meta["targets"]) > 1 or reference not in set(pd.read_csv(folder / "summary.csv")["arm"]):
             continue
-        pairs.append(_paired_first_hits(folder, meta, reference))
+        pairs.append(_paired_first_hits(name, pd.read_csv(folder / "runs.csv"), int(meta["budget"]), reference))
     if not pairs:
         return []
     pairs = pd.concat(pairs, ignore_index=True)

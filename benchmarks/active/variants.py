@@ -27,7 +27,6 @@ import json
 import shlex
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -91,38 +90,19 @@ def _arms(names: list[str]):
 
 
 def _table(name: str, runs: pd.DataFrame, budget: int) -> pd.DataFrame:
-    from datasets import load
-    from run_backtests import _first_hits, _wilcoxon
+    """Every arm (the reference too) paired per seed against the reference."""
+    from run_backtests import _paired_first_hits, _paired_table
 
-    from planner.active._backtest import _top_sets, dedupe_pool
-
-    bench = load(name)
-    pool, _ = dedupe_pool(bench.pool, bench.inputs, [t for t, _ in bench.targets])
-    target, direction = bench.targets[0]
-    values = pool[target].to_numpy(dtype=float) * (1 if direction == "max" else -1)
-    rows = []
-    for frac, top in _top_sets(values, (0.01, 0.05)).items():
-        first = _first_hits(runs, set(int(r) for r in top), budget)
-        ref = first.loc[REFERENCE]
-        for arm in runs["arm"].unique():
-            diff = (first.loc[arm] - ref).to_numpy()
-            rows.append(
-                {
-                    "dataset": name,
-                    "top": f"{frac:.0%}",
-                    "arm": arm,
-                    "median_first_hit": float(first.loc[arm].median()),
-                    "median_paired_difference": float(np.median(diff)),
-                    "seeds_fewer/tie/more": f"{int((diff < 0).sum())}/{int((diff == 0).sum())}/{int((diff > 0).sum())}",
-                    "wilcoxon_p": _wilcoxon(diff),
-                }
-            )
-    return pd.DataFrame(rows)
+    pairs = _paired_first_hits(name, runs, budget, REFERENCE, arms=list(runs["arm"].unique()))
+    table = _paired_table(pairs, REFERENCE, ["top", "arm"], "diff")
+    return table.drop(columns=f"{REFERENCE}_median_first_hit").assign(dataset=name)[
+        ["dataset", "top", "arm", "median_first_hit", "median_paired_difference", "seeds_fewer/tie/more", "wilcoxon_p"]
+    ]
 
 
 def main() -> None:
     from datasets import NAMES, load
-    from planner.active import backtest
+    from run_backtests import backtest_dataset
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["autoam", "agnp", "btz", "oer_3851"], choices=NAMES)
@@ -139,21 +119,7 @@ def main() -> None:
     for name in args.datasets:
         bench = load(name)
         t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = backtest(
-                bench.pool,
-                inputs=bench.inputs,
-                targets=bench.targets,
-                strategies=_arms(args.arms),
-                n_seeds=args.seeds,
-                n_initial=bench.n_initial,
-                batch_size=bench.batch_size,
-                budget=bench.budget,
-                categorical=bench.categorical,
-                n_jobs=args.jobs,
-                seed=args.seed,
-            )
+        result = backtest_dataset(bench, _arms(args.arms), n_seeds=args.seeds, n_jobs=args.jobs, seed=args.seed)
         timings[name] = round(time.perf_counter() - t0, 1)
         failed = result.metadata["failed_runs"]
         if failed:
