@@ -220,24 +220,6 @@ def test_a_killed_backtest_resumes_from_its_finished_runs(autoam_pool, datasets_
     import time
 
     folder = tmp_path / "partial"
-    script = textwrap.dedent(
-        f"""
-        import pandas as pd
-        from planner.active import backtest
-        pool = pd.read_csv({str(datasets_dir / "liang2021_pvlab" / "AutoAM_dataset.csv")!r})
-        backtest(pool, inputs={[c for c in autoam_pool.columns if c != "Score"]!r}, targets=[("Score", "max")],
-                 strategies=["qlognei"], n_seeds=6, n_initial=3, batch_size=4, budget=15, executor="local",
-                 checkpoint={str(folder)!r})
-        """
-    )
-    proc = subprocess.Popen([sys.executable, "-c", script])
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and len(list(folder.glob("*.json"))) < 2 and proc.poll() is None:
-        time.sleep(0.1)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    kept = sorted(p.name for p in folder.glob("*.json"))
-    assert 2 <= len(kept) < 6, f"the kill missed its window ({len(kept)} runs written)"
     kw = dict(
         inputs=[c for c in autoam_pool.columns if c != "Score"],
         targets=[("Score", "max")],
@@ -248,6 +230,22 @@ def test_a_killed_backtest_resumes_from_its_finished_runs(autoam_pool, datasets_
         budget=15,
         executor="local",
     )
+    script = textwrap.dedent(
+        f"""
+        import pandas as pd
+        from planner.active import backtest
+        pool = pd.read_csv({str(datasets_dir / "liang2021_pvlab" / "AutoAM_dataset.csv")!r})
+        backtest(pool, checkpoint={str(folder)!r}, **{kw!r})
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(list(folder.glob("*.json"))) < 2 and proc.poll() is None:
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kept = sorted(p.name for p in folder.glob("*.json"))
+    assert 2 <= len(kept) < 6, f"the kill missed its window ({len(kept)} runs written)"
     resumed = backtest(autoam_pool, checkpoint=folder, **kw)
     assert resumed.metadata["runs_resumed_from_checkpoint"] == len(kept)
     pd.testing.assert_frame_equal(resumed.runs, backtest(autoam_pool, **kw).runs)
