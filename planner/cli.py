@@ -345,6 +345,15 @@ def suggest(
     calibrate: Annotated[
         Optional[float], typer.Option("--calibrate", help="Conformal interval coverage, e.g. 0.9.")
     ] = None,
+    floor: Annotated[
+        str,
+        typer.Option(
+            "--floor",
+            help="failures (default): many observations at a target's worst value (>= 10% and 3, e.g. failed "
+            "runs scored 0) are failed experiments: the GP follows the other runs and the picks are weighted by "
+            "P(not failed); values: model them as measured values.",
+        ),
+    ] = "failures",
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the suggestions to this CSV.")] = None,
 ) -> None:
     """Propose the next experiments by Bayesian active learning (pending until observed).
@@ -359,7 +368,8 @@ def suggest(
 
     campaign = Campaign.load(directory)
     table, metadata = suggest_experiments(
-        campaign, n=n, strategy=strategy, surrogate=surrogate, beta=beta, outcome_constraints=constraint, calibration=calibrate
+        campaign, n=n, strategy=strategy, surrogate=surrogate, beta=beta, outcome_constraints=constraint, calibration=calibrate,
+        floor=floor,
     )
     for line in metadata.get("fallbacks", ()):
         typer.echo(f"note: {line}")

@@ -177,34 +177,81 @@ def _check_observations(
 # ----------------------------------------------------------------------------------------
 
 
-#: Share of the observations at a target's worst value from which the GP note is given.
+#: Share of the observations at a target's worst value from which they count as a floor.
 FLOOR_SHARE = 0.1
+#: Fewest observations, and fewest at the worst value, for the floor rule.
+FLOOR_MIN_OBSERVATIONS, FLOOR_MIN_ROWS = 10, 3
+#: Modes of ``suggest(floor=...)``.
+FLOOR_MODES = ("failures", "values")
 
 
-def _floor_notes(surrogate: Any, Y: np.ndarray, Y_raw: np.ndarray, outputs: Sequence[str], n_targets: int) -> list[str]:
-    """A note per target where a GP models many observations that sit at one worst value.
+def _floor_rows(Y: np.ndarray, n_targets: int) -> list[tuple[int, np.ndarray]]:
+    """Targets whose observations pile up at their worst value: ``(index, mask of those rows)``.
 
     Failed or censored experiments recorded as a floor value (a print scored 0, a cell that
-    died at cycle 0) make a step the GP's smooth Gaussian model spreads over its neighbours.
-    Forests model steps; on the AutoAM backtest, where 16% of the pool scores 0, the forest
-    surrogate reached the top 1% in fewer experiments than the GP on two independent sets of
-    seeds (benchmarks/active).
+    died at cycle 0) make a step that a GP's smooth model spreads over its neighbours. The
+    rule: at least ``FLOOR_MIN_OBSERVATIONS`` observations, of which at least
+    ``FLOOR_MIN_ROWS`` and ``FLOOR_SHARE`` equal the worst one, and some do not.
     """
-    from planner.active._surrogates import GPSurrogate
-
-    if not isinstance(surrogate, GPSurrogate) or len(Y) < 10:
+    if len(Y) < FLOOR_MIN_OBSERVATIONS:
         return []
     out = []
     for j in range(n_targets):
         at_floor = Y[:, j] == Y[:, j].min()
-        if at_floor.sum() >= 3 and at_floor.mean() >= FLOOR_SHARE and not at_floor.all():
-            value = Y_raw[np.flatnonzero(at_floor)[0], j]
-            out.append(
-                f"{at_floor.mean():.0%} of the observed {outputs[j]!r} equal its worst value ({value:.4g}): failed or "
-                "censored experiments? The GP smooths such a step over its neighbours; a forest surrogate "
-                "(surrogate 'rf', CLI --surrogate rf) models steps, or leave failed runs out and add an outcome constraint"
-            )
+        if at_floor.sum() >= FLOOR_MIN_ROWS and at_floor.mean() >= FLOOR_SHARE and not at_floor.all():
+            out.append((j, at_floor))
     return out
+
+
+def _is_gp_request(surrogate: Any) -> bool:
+    return isinstance(surrogate, str) and surrogate.lower() in ("gp", "auto")
+
+
+def _floor_note(name: str, at_floor: np.ndarray, value: float, handled: bool) -> str:
+    share = f"{at_floor.mean():.0%} of the observed {name!r} ({int(at_floor.sum())} of {len(at_floor)}) equal its worst value ({value:.4g})"
+    if handled:
+        return (
+            f"{share}: modelled as failed experiments. The GP of {name!r} is fitted to the other runs, "
+            f"a second GP models whether a run fails, and the acquisition weighs by P(not failed) "
+            f"(column {name}_p_not_failed); pass floor='values' (CLI --floor values) to model them as values"
+        )
+    return (
+        f"{share}: failed or censored experiments? The GP smooths such a step over its neighbours; "
+        "floor='failures' (CLI --floor failures) models them as failures, a forest surrogate "
+        "(surrogate 'rf', CLI --surrogate rf) models steps"
+    )
+
+
+def _model_failures(
+    floors: list[tuple[int, np.ndarray]], observed: Any, Y: np.ndarray, encoder: InputEncoder, outputs: Sequence[str]
+) -> tuple[np.ndarray, list[str], list[tuple[int, str, float, float]], list[str]]:
+    """Outputs for a failure-aware model: per floored target, its floor rows get the value a
+    GP fitted to the other rows predicts there (so the joint model of the target follows the
+    successful runs only: a posterior-mean fantasy changes its mean nowhere), and a 0/1
+    ``not failed`` output is appended, constrained to ``>= 0.5``.
+
+    Returns the new outputs, their names, the extra constraints and notes.
+    """
+    from planner.active._surrogates import GPFitError, fit_gp
+
+    Y_fit = Y.copy()
+    names, extra, notes = list(outputs), [], []
+    for j, at_floor in floors:
+        ok = ~at_floor
+        if ok.sum() < 2 or np.ptp(Y[ok, j]) == 0:
+            notes.append(f"too few distinct successful runs of {outputs[j]!r} to model failures apart; kept as values")
+            continue
+        try:
+            gp_ok = fit_gp(observed.enc[ok], Y[ok, j : j + 1], encoder.lower, encoder.upper, [outputs[j]])
+        except GPFitError as err:
+            notes.append(f"the GP of the successful runs of {outputs[j]!r} failed ({err}); floor kept as values")
+            continue
+        mean, _ = gp_ok.moments(observed.take(np.flatnonzero(at_floor)))
+        Y_fit[at_floor, j] = mean[:, 0]
+        Y_fit = np.column_stack([Y_fit, ok.astype(float)])
+        names.append(f"{outputs[j]}_not_failed")
+        extra.append((len(names) - 1, ">=", 0.5, 1.0))
+    return Y_fit, names, extra, notes
 
 
 def _fit_surrogate(
@@ -364,6 +411,7 @@ def suggest(
     refit_surrogate: bool = True,
     calibration: float | None = None,
     n_threads: int | None = 1,
+    floor: str = "failures",
 ) -> SuggestionResult:
     """Propose ``n`` experiments from ``design`` given the observations so far.
 
@@ -418,6 +466,16 @@ def suggest(
         n_threads: Torch threads while suggesting (restored afterwards). The default 1 suits
             the many small linear-algebra steps of a GP fit, which extra threads slow down
             on a busy machine; ``None`` keeps the caller's setting.
+        floor: What a GP (``surrogate`` ``"gp"`` or ``"auto"``) makes of a target whose
+            observations pile up at its worst value (at least 10 observations, of which at
+            least 3 and 10% equal the worst, such as failed prints scored 0).
+            ``"failures"`` (default): they are failed experiments. The target's model
+            follows the other runs (the floor rows enter at the value a GP of the
+            successful runs predicts there), a second GP models the 0/1 outcome "not
+            failed", and the acquisition is weighted by ``P(not failed)`` as an outcome
+            constraint; the table gains ``<target>_p_not_failed``. ``"values"``: the floor
+            is modelled as measured values (with a note). Without such a floor both are
+            the same.
 
     Returns:
         A :class:`SuggestionResult`.
@@ -455,6 +513,8 @@ def suggest(
         raise SpecError("ref_point is only used with several targets")
     if not (isinstance(beta, (int, float)) and beta >= 0):
         raise SpecError(f"beta must be a non-negative number, got {beta!r}")
+    if floor not in FLOOR_MODES:
+        raise SpecError(f"floor must be one of {list(FLOOR_MODES)}, got {floor!r}")
     if calibration is not None and not (isinstance(calibration, float) and 0 < calibration < 1):
         raise SpecError(f"calibration is a coverage between 0 and 1 such as 0.9, got {calibration!r}")
 
@@ -497,6 +557,7 @@ def suggest(
         shortlist_size=int(shortlist_size if shortlist_size is not None else (300 if is_multi else 1000)),
         refit_surrogate=bool(refit_surrogate),
         calibration=calibration,
+        floor=floor,
     )
     with _torch_threads(n_threads), warnings.catch_warnings():
         # Jitter added by linear_operator is routine and already retried on; not the user's concern.
@@ -529,6 +590,7 @@ class _Request:
     shortlist_size: int
     refit_surrogate: bool
     calibration: float | None
+    floor: str
 
 
 @contextmanager
@@ -570,6 +632,12 @@ def _suggest(
     rng = np.random.default_rng(seed)
     used = strat.name
     surrogate_model = None
+    # The model's outputs: the measured ones, plus a "not failed" output per floored target.
+    Y_fit, fit_outputs, signs_fit = Y, list(outputs), signs
+    floors: list[tuple[int, np.ndarray]] = []
+    failure_constraints: list[tuple[int, str, float, float]] = []
+    handled: set[int] = set()
+    failed_rows: dict[str, int] = {}
     space_filling_why = ""
     t_fit = time.perf_counter()
     with torch.random.fork_rng():
@@ -591,15 +659,24 @@ def _suggest(
                     fallbacks.append(text)
                     strat = get_strategy("max_variance")
                     used = strat.name
+                floors = _floor_rows(Y, len(target_specs)) if _is_gp_request(req.surrogate) else []
+                if floors and req.floor == "failures":
+                    Y_fit, fit_outputs, failure_constraints, more = _model_failures(
+                        floors, observed, Y, encoder, outputs
+                    )
+                    notes.extend(more)
+                    handled = {j for j, _ in floors if f"{outputs[j]}_not_failed" in fit_outputs}
+                    signs_fit = np.concatenate([signs, np.ones(len(fit_outputs) - len(outputs))])
+                    failed_rows = {outputs[j]: int(mask.sum()) for j, mask in floors if j in handled}
                 surrogate_model = _fit_surrogate(
                     req.surrogate,
                     observed,
-                    Y,
+                    Y_fit,
                     encoder,
-                    outputs,
+                    fit_outputs,
                     seed=seed,
                     refit=req.refit_surrogate,
-                    signs=signs,
+                    signs=signs_fit,
                     fallbacks=fallbacks,
                 )
             if surrogate_model is None:
@@ -610,21 +687,27 @@ def _suggest(
         t_fit = time.perf_counter() - t_fit
         if surrogate_model is not None:
             notes.extend(surrogate_model.notes)
-            for text in _floor_notes(surrogate_model, Y, Y_raw, outputs, len(target_specs)):
-                warnings.warn(text, DataQualityWarning, stacklevel=2)  # the CLI shows warnings
-                notes.append(text)
+            from planner.active._surrogates import GPSurrogate
+
+            for j, at_floor in floors:
+                if j in handled or isinstance(surrogate_model, GPSurrogate):
+                    value = Y_raw[np.flatnonzero(at_floor)[0], j]
+                    text = _floor_note(outputs[j], at_floor, value, j in handled)
+                    warnings.warn(text, DataQualityWarning, stacklevel=2)  # the CLI shows warnings
+                    notes.append(text)
         ref = None
         if is_multi and surrogate_model is not None:
             ref = _reference_point(Y, target_specs, req.ref_point, signs)
         prob = Problem(
             surrogate=surrogate_model,
             observed=observed,
-            observed_y=Y,
+            observed_y=Y_fit,
             pending=pending_pts,
             objectives=list(range(len(target_specs))),
             constraints=[
                 (outputs.index(c.name), c.op, c.bound, float(signs[outputs.index(c.name)])) for c in constraint_specs
-            ],
+            ]
+            + failure_constraints,
             beta=req.beta,
             n_mc=req.n_mc_samples,
             shortlist_size=req.shortlist_size,
@@ -657,6 +740,7 @@ def _suggest(
         ref_var,
         space_filling_why,
         candidates is not None,
+        fit_outputs[len(outputs) :],
     )
     calibration = None
     if req.calibration is not None and surrogate_model is not None:
@@ -670,6 +754,8 @@ def _suggest(
         "seed": seed,
         "targets": [(t.name, t.direction) for t in target_specs],
         "outcome_constraints": [(c.name, c.op, c.bound) for c in constraint_specs],
+        "floor": req.floor,
+        "failed_rows": failed_rows,
         "ref_point": (
             {t.name: float(signs[j] * ref[j]) for j, t in enumerate(target_specs)} if ref is not None else None
         ),
@@ -858,6 +944,7 @@ def _assemble(
     ref_var: np.ndarray | None,
     space_filling_why: str,
     is_pool: bool,
+    extra_outputs: Sequence[str] = (),
 ) -> pd.DataFrame:
     frame = picks.frame
     table = frame[list(encoder.inputs)].reset_index(drop=True).copy()
@@ -869,6 +956,11 @@ def _assemble(
         for j, name in enumerate(outputs):
             table[f"{name}_mean"] = signs[j] * mean[:, j]
             table[f"{name}_std"] = std[:, j]
+        for k, name in enumerate(extra_outputs, start=len(outputs)):
+            if name.endswith("_not_failed"):
+                from scipy.special import ndtr
+
+                table[f"{name[: -len('_not_failed')]}_p_not_failed"] = ndtr((mean[:, k] - 0.5) / std[:, k])
         if prob.constraints:
             table["p_feasible"] = np.exp(prob.log_p_feasible(mean, var))
     else:

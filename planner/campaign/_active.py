@@ -104,6 +104,7 @@ def suggest_experiments(
     beta: float = 2.0,
     outcome_constraints: list[str] | None = None,
     calibration: float | None = None,
+    floor: str = "failures",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Propose ``n`` experiments, log them as pending, and return (logged table, metadata)."""
     from planner.active import suggest
@@ -136,6 +137,7 @@ def suggest_experiments(
             beta=beta,
             seed=spec.seed + n_rounds,
             calibration=calibration,
+            floor=floor,
         )
         metadata = dict(result.metadata)
         logged = campaign.suggestions.append(

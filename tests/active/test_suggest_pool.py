@@ -341,20 +341,71 @@ def test_threads_are_restored_and_bad_pending_rows_reported(observed, design, ag
     assert result.metadata["n_pending"] == 1 and 0 not in set(result.table["candidate"])
 
 
-def test_many_observations_at_the_worst_value_get_a_note_for_the_gp(autoam_pool):
-    """AutoAM: 16% of the prints score exactly 0 (failed); the GP's note says so and names the
-    forest; a forest surrogate and observations without a floor get no such note."""
+def _floor_notes(result):
+    return [n for n in result.metadata["notes"] if "equal its worst value" in n]
+
+
+def test_failed_runs_at_the_worst_value_are_modelled_as_failures(autoam_pool):
+    """AutoAM: 16% of the prints score exactly 0 (failed). By default the GP follows the other
+    prints and a second GP models failure; floor='values' keeps them as values with a note that
+    names both remedies; a forest surrogate and observations without a floor are untouched."""
     inputs = ["Prime Delay", "Print Speed", "X Offset Correction", "Y Offset Correction"]
     design = PoolDesign(autoam_pool[inputs])
     zeros = autoam_pool[autoam_pool["Score"] == 0]
     seen = pd.concat([zeros.head(4), autoam_pool[autoam_pool["Score"] > 0].sample(16, random_state=0)])
 
-    def notes(frame, surrogate):
-        result = suggest(frame[inputs], frame[["Score"]], design=design, targets=[("Score", "max")], n=2, surrogate=surrogate)
-        return [n for n in result.metadata["notes"] if "equal its worst value" in n]
+    def run_(frame, **kwargs):
+        return suggest(frame[inputs], frame[["Score"]], design=design, targets=[("Score", "max")], n=3, **kwargs)
+
+    with pytest.warns(DataQualityWarning, match="modelled as failed experiments"):
+        failures = run_(seen)
+    (note,) = _floor_notes(failures)
+    assert note.startswith("20% of the observed 'Score' (4 of 20) equal its worst value (0)")
+    assert failures.metadata["failed_rows"] == {"Score": 4}
+    table = failures.table
+    assert table["Score_p_not_failed"].between(0, 1).all() and "p_feasible" in table
+    # Predictions for the successful prints are not dragged towards 0 by the failed ones.
+    assert (table["Score_mean"] > 0.5).all()
 
     with pytest.warns(DataQualityWarning, match="equal its worst value"):
-        (note,) = notes(seen, "gp")
-    assert note.startswith("20% of the observed 'Score' equal its worst value (0)") and "--surrogate rf" in note
-    assert notes(seen, "rf") == []
-    assert notes(seen[seen["Score"] > 0], "gp") == []
+        values = run_(seen, floor="values")
+    (note,) = _floor_notes(values)
+    assert "floor='failures'" in note and "--surrogate rf" in note
+    assert values.metadata["failed_rows"] == {} and "Score_p_not_failed" not in values.table
+    assert _floor_notes(run_(seen, surrogate="rf")) == []
+
+    # Without a floor both modes are the same model and the same picks.
+    clean = seen[seen["Score"] > 0]
+    a, b = run_(clean), run_(clean, floor="values")
+    assert _floor_notes(a) == [] and a.metadata["failed_rows"] == {}
+    pd.testing.assert_frame_equal(a.table, b.table)
+
+
+def test_failure_model_steers_away_from_a_failing_region():
+    """One input, the score rises with x until the process fails beyond 0.7 (scored 0). The
+    failure GP gives low P(not failed) deep in the failing region, high where runs succeed, and
+    the picks stay out of the failing region."""
+    x = np.round(np.linspace(0, 1, 101), 2)
+    pool = pd.DataFrame({"x": x, "score": np.where(x < 0.7, 1 + x, 0.0)})
+    seen = pool[pool["x"].isin([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 0.85, 0.95, 1.0])]
+    with pytest.warns(DataQualityWarning, match="modelled as failed"):
+        result = suggest(
+            seen[["x"]], seen[["score"]], design=PoolDesign(pool[["x"]]), targets=[("score", "max")], n=3, seed=0
+        )
+    table = result.table
+    assert result.metadata["failed_rows"] == {"score": 4}
+    assert (table["x"] < 0.75).all(), table
+    probe = suggest(
+        seen[["x"]],
+        seen[["score"]],
+        design=PoolDesign(pool.loc[pool["x"].isin([0.25, 0.9]), ["x"]]),
+        targets=[("score", "max")],
+        n=2,
+        strategy="greedy",
+    ).table.set_index("x")
+    assert probe.loc[0.25, "score_p_not_failed"] > 0.8 and probe.loc[0.9, "score_p_not_failed"] < 0.2, probe
+
+
+def test_unknown_floor_mode_is_a_spec_error(design, observed, agnp_inputs):
+    with pytest.raises(SpecError, match="floor must be one of"):
+        run(observed, design, agnp_inputs, floor="ignore")

@@ -111,3 +111,32 @@ def test_suggest_auto_surrogate_says_which_model_it_chose(autoam, capsys):
     note = next(line for line in text.splitlines() if line.startswith("note: surrogate auto: "))
     chosen = "GP" if note.startswith("note: surrogate auto: GP") else "ensemble"
     assert f", model {chosen}" in text and "leave-one-out" in note and "out-of-bag" in note
+
+
+def test_suggest_models_failed_runs_and_floor_values_keeps_them(datasets_dir, capsys, tmp_path):
+    """Measured prints with 4 failures scored 0: `planner suggest` says they are modelled as
+    failures and logs P(not failed); `--floor values` models them as values; a bad mode is a
+    clear error that stores nothing."""
+    full = pd.read_csv(datasets_dir / "liang2021_pvlab" / "AutoAM_dataset.csv")
+    measured = pd.concat([full[full["Score"] == 0].head(4), full[full["Score"] > 0].sample(12, random_state=1)])
+    measured.to_csv(tmp_path / "measured.csv", index=False)
+    full[INPUTS].to_csv(tmp_path / "pool.csv", index=False)
+    spec = CampaignSpec(
+        name="failures",
+        data=DataSpec(sources=[DataSource(path=str(tmp_path / "measured.csv"), label="lab")]),
+        inputs=[InputSpec(name=c) for c in INPUTS],
+        targets=[TargetSpec(name="Score", direction="max")],
+        design_space=DesignSpace(pool=str(tmp_path / "pool.csv")),
+    )
+    directory = str(Campaign.create(tmp_path / "camp", spec).directory)
+    assert main(["suggest", directory, "-n", "2", "--floor", "nope"]) == 2
+    assert "floor must be one of" in capsys.readouterr().err
+    assert not (tmp_path / "camp" / "suggestions.csv").exists()
+    assert main(["suggest", directory, "-n", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "25% of the observed 'Score' (4 of 16) equal its worst value (0): modelled as failed" in captured.err
+    assert "Score_p_not_failed" in captured.out
+    assert main(["suggest", directory, "-n", "2", "--floor", "values"]) == 0
+    assert "floor='failures'" in capsys.readouterr().err
+    log = Campaign.load(directory).suggestions.read()
+    assert log["Score_p_not_failed"].notna().sum() == 2 and len(log) == 4
