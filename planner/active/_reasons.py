@@ -81,6 +81,6 @@ def reasons(
             else:
                 text = f"high predicted value: predicted {desc}, above {val_pct:.0%} of candidates (best measured {_fmt(best)})"
         if feas is not None:
-            text += f"; P(constraints met) {feas[i]:.2f}"
+            text += f"; P({prob.feasibility_label}) {feas[i]:.2f}"
         out.append(text)
     return out

@@ -106,6 +106,7 @@ class Problem:
         ref_point: Hypervolume reference point over the objectives (multi-objective).
         mc_points: Sample of the design space that integrated variance reduction averages over.
         notes: Free-form lines collected for the log.
+        feasibility_label: What ``P(...)`` of the constraints is called in the reasons.
     """
 
     surrogate: BaseSurrogate | None
@@ -122,6 +123,7 @@ class Problem:
     ref_point: np.ndarray | None = None
     mc_points: Points | None = None
     notes: list[str] = field(default_factory=list)
+    feasibility_label: str = "constraints met"
 
     @property
     def is_multi_objective(self) -> bool:

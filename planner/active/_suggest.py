@@ -715,6 +715,11 @@ def _suggest(
             rng=rng,
             ref_point=ref,
             notes=notes,
+            feasibility_label=(
+                "constraints met" if not failure_constraints
+                else "not failed" if not constraint_specs
+                else "constraints met and not failed"
+            ),
         )
         t_sel = time.perf_counter()
         picks, values, kind, ref_mean, ref_var, n_scored = _select(

@@ -395,14 +395,16 @@ def test_failure_model_steers_away_from_a_failing_region():
     table = result.table
     assert result.metadata["failed_rows"] == {"score": 4}
     assert (table["x"] < 0.75).all(), table
-    probe = suggest(
-        seen[["x"]],
-        seen[["score"]],
-        design=PoolDesign(pool.loc[pool["x"].isin([0.25, 0.9]), ["x"]]),
-        targets=[("score", "max")],
-        n=2,
-        strategy="greedy",
-    ).table.set_index("x")
+    assert table["reason"].str.contains("; P(not failed) ", regex=False).all()
+    with pytest.warns(DesignSpaceWarning, match="match no candidate"):
+        probe = suggest(
+            seen[["x"]],
+            seen[["score"]],
+            design=PoolDesign(pool.loc[pool["x"].isin([0.25, 0.9]), ["x"]]),
+            targets=[("score", "max")],
+            n=2,
+            strategy="greedy",
+        ).table.set_index("x")
     assert probe.loc[0.25, "score_p_not_failed"] > 0.8 and probe.loc[0.9, "score_p_not_failed"] < 0.2, probe
 
 
