@@ -116,9 +116,13 @@ def _merge_into(out: Path, result, meta: dict) -> dict:
         if json.loads(json.dumps(old_meta.get(key), default=str)) != json.loads(json.dumps(meta.get(key), default=str)):
             raise SystemExit(f"--merge: {key} differs from {out}/metadata.json ({old_meta.get(key)} vs {meta.get(key)})")
     new_arms = {a["label"] for a in meta["arms"]}
+    # Arms keep their place in the tables; arms new to the folder come last.
+    order = [a["label"] for a in old_meta["arms"]] + [a["label"] for a in meta["arms"] if a["label"] not in {
+        b["label"] for b in old_meta["arms"]}]
     for name, frame in (("runs", result.runs), ("curves", result.curves), ("summary", result.summary)):
         old = pd.read_csv(out / f"{name}.csv")
         merged = pd.concat([old[~old["arm"].isin(new_arms)], frame], ignore_index=True)
+        merged = merged.iloc[merged["arm"].map(order.index).argsort(kind="stable")]
         merged.to_csv(out / f"{name}.csv", index=False)
     runs_before = old_meta.get("runs", [
         {k: old_meta.get(k) for k in ("command", "git_commit", "elapsed_seconds")}
@@ -126,7 +130,9 @@ def _merge_into(out: Path, result, meta: dict) -> dict:
     ])
     this_run = {k: meta[k] for k in ("command", "git_commit", "elapsed_seconds")} | {"arms": sorted(new_arms)}
     merged_meta = dict(old_meta)
-    merged_meta["arms"] = [a for a in old_meta["arms"] if a["label"] not in new_arms] + meta["arms"]
+    merged_meta["arms"] = sorted(
+        [a for a in old_meta["arms"] if a["label"] not in new_arms] + meta["arms"], key=lambda a: order.index(a["label"])
+    )
     merged_meta["failed_runs"] = [f for f in old_meta.get("failed_runs", []) if f["arm"] not in new_arms] + meta["failed_runs"]
     merged_meta["runs"] = runs_before + [this_run]
     merged_meta["command"] = "; ".join(r["command"] for r in merged_meta["runs"])
