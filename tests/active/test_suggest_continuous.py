@@ -147,3 +147,24 @@ def test_box_design_without_constraints():
     t = result.table
     assert design.violation(t).max() == 0.0 and len(t) == 2
     assert result.metadata["beta"] == 1.0
+
+
+def test_failed_runs_in_a_continuous_space_steer_the_optimizer_away():
+    """Two inputs; runs with a + b above 1.3 fail (scored 0), the score grows with a * b, so
+    the successful runs alone point to the corner a = b = 1. The failure model keeps the
+    optimized picks out of that corner, where runs are predicted to succeed, and each carries
+    P(not failed); without it the table has no such column. (With 24 random observations the
+    estimated boundary is soft: picks near it are expected.)"""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.uniform(0, 1, 24), "b": rng.uniform(0, 1, 24)})
+    y = pd.DataFrame({"s": np.where(X["a"] + X["b"] < 1.3, 4 * X["a"] * X["b"], 0.0)})
+    design = ContinuousDesign({"a": (0, 1), "b": (0, 1)})
+    with pytest.warns(DataQualityWarning, match="modelled as failed"):
+        result = suggest(X, y, design=design, targets=[("s", "max")], n=3, seed=0)
+    table = result.table
+    assert result.metadata["failed_rows"] == {"s": int((y["s"] == 0).sum())}
+    assert (table["s_p_not_failed"] > 0.5).all() and (table["s_p_not_failed"] <= 1).all()
+    assert ((table["a"] + table["b"]) < 1.7).all(), table
+    with pytest.warns(DataQualityWarning, match="equal its worst value"):
+        values = suggest(X, y, design=design, targets=[("s", "max")], n=3, seed=0, floor="values")
+    assert "s_p_not_failed" not in values.table
