@@ -31,6 +31,9 @@ from planner.active._pareto import pareto_mask
 from planner.active._surrogates import DTYPE, BaseSurrogate, EnsembleSurrogate, Points
 from planner.exceptions import SpecError
 
+#: BoTorch's default sigmoid width for outcome constraints: effectively a step.
+SHARP_ETA = 1e-3
+
 __all__ = [
     "Problem",
     "Selection",
@@ -107,6 +110,10 @@ class Problem:
         mc_points: Sample of the design space that integrated variance reduction averages over.
         notes: Free-form lines collected for the log.
         feasibility_label: What ``P(...)`` of the constraints is called in the reasons.
+        constraint_eta: Per constraint, the width of the sigmoid that turns it into a
+            feasibility weight (output units); ``None``: all sharp (BoTorch's ``1e-3``).
+            A wide one makes the weight follow the output's level, as for a 0/1 outcome
+            whose model estimates a probability.
     """
 
     surrogate: BaseSurrogate | None
@@ -124,6 +131,7 @@ class Problem:
     mc_points: Points | None = None
     notes: list[str] = field(default_factory=list)
     feasibility_label: str = "constraints met"
+    constraint_eta: list[float] | None = None
 
     @property
     def is_multi_objective(self) -> bool:
@@ -155,8 +163,11 @@ class Problem:
         from scipy.special import log_ndtr
 
         out = np.zeros(len(mean))
-        for j, op, bound, sign in self.constraints:
-            mu, sd = sign * mean[:, j], np.sqrt(var[:, j])
+        etas = self.constraint_eta or [SHARP_ETA] * len(self.constraints)
+        for (j, op, bound, sign), eta in zip(self.constraints, etas):
+            # E[sigmoid(margin / eta)] under a normal margin, by the probit approximation of
+            # the logistic (sigmoid(x) ~ Phi(x sqrt(pi / 8))); a sharp eta gives P(margin > 0).
+            mu, sd = sign * mean[:, j], np.sqrt(var[:, j] + (eta > SHARP_ETA) * (eta / math.sqrt(math.pi / 8)) ** 2)
             z = (bound - mu) / sd if op == "<=" else (mu - bound) / sd
             out += log_ndtr(z)
         return out
@@ -192,6 +203,12 @@ class Problem:
             else:
                 out.append(lambda Z, j=j, b=bound, s=sign: b - s * Z[..., j])
         return out
+
+    def mc_eta(self) -> float | Tensor:
+        """The ``eta`` of BoTorch's constrained acquisition functions."""
+        if not self.constraint_eta:
+            return SHARP_ETA
+        return torch.tensor(self.constraint_eta, dtype=DTYPE)
 
     def sampler(self) -> Any:
         if isinstance(self.surrogate, EnsembleSurrogate):
@@ -346,6 +363,7 @@ class QLogNEI(BaseStrategy):
                 sampler=prob.sampler(),
                 objective=prob.mc_objective(),
                 constraints=prob.mc_constraints(),
+                eta=prob.mc_eta(),
                 X_pending=X_pending,
                 prune_baseline=True,
                 cache_root=prob.cache_root,
@@ -406,6 +424,7 @@ class QPI(BaseStrategy):
                 sampler=prob.sampler(),
                 objective=prob.mc_objective(),
                 constraints=prob.mc_constraints(),
+                eta=prob.mc_eta(),
                 X_pending=X_pending,
                 tau=1e-3,
             )
@@ -616,6 +635,7 @@ class QLogNEHVI(BaseStrategy):
                 sampler=prob.sampler(),
                 objective=prob.mc_objective(),
                 constraints=prob.mc_constraints(),
+                eta=prob.mc_eta(),
                 X_pending=X_pending,
                 prune_baseline=True,
                 cache_root=prob.cache_root,

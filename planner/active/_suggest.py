@@ -183,6 +183,10 @@ FLOOR_SHARE = 0.1
 FLOOR_MIN_OBSERVATIONS, FLOOR_MIN_ROWS = 10, 3
 #: Modes of ``suggest(floor=...)``.
 FLOOR_MODES = ("failures", "values")
+#: Sigmoid width of the "not failed >= 0.5" constraint: the feasibility weight then follows
+#: the 0/1 model's level (about 0.08 at 0, 0.5 at 0.5, 0.92 at 1), which estimates the
+#: success rate, instead of a step at 0.5 that overstates P(not failed) near a boundary.
+FAILURE_ETA = 0.2
 
 
 def _floor_rows(Y: np.ndarray, n_targets: int) -> list[tuple[int, np.ndarray]]:
@@ -613,7 +617,7 @@ def _suggest(
 ) -> SuggestionResult:
     import torch
 
-    from planner.active._strategies import Problem, get_strategy
+    from planner.active._strategies import SHARP_ETA, Problem, get_strategy
     from planner.active._surrogates import Points
 
     design, outputs, signs, seed, n = req.design, req.outputs, req.signs, req.seed, req.n
@@ -715,6 +719,9 @@ def _suggest(
             rng=rng,
             ref_point=ref,
             notes=notes,
+            constraint_eta=(
+                [SHARP_ETA] * len(constraint_specs) + [FAILURE_ETA] * len(failure_constraints) if failure_constraints else None
+            ),
             feasibility_label=(
                 "constraints met" if not failure_constraints
                 else "not failed" if not constraint_specs
@@ -962,10 +969,11 @@ def _assemble(
             table[f"{name}_mean"] = signs[j] * mean[:, j]
             table[f"{name}_std"] = std[:, j]
         for k, name in enumerate(extra_outputs, start=len(outputs)):
-            if name.endswith("_not_failed"):
+            if name.endswith("_not_failed"):  # the same weight the acquisition uses
                 from scipy.special import ndtr
 
-                table[f"{name[: -len('_not_failed')]}_p_not_failed"] = ndtr((mean[:, k] - 0.5) / std[:, k])
+                spread = np.sqrt(var[:, k] + (FAILURE_ETA / math.sqrt(math.pi / 8)) ** 2)
+                table[f"{name[: -len('_not_failed')]}_p_not_failed"] = ndtr((mean[:, k] - 0.5) / spread)
         if prob.constraints:
             table["p_feasible"] = np.exp(prob.log_p_feasible(mean, var))
     else:
