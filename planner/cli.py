@@ -349,11 +349,11 @@ def suggest(
         str,
         typer.Option(
             "--floor",
-            help="failures (default): many observations at a target's worst value (>= 10% and 3, e.g. failed "
-            "runs scored 0) are failed experiments: the GP follows the other runs and the picks are weighted by "
-            "P(not failed); values: model them as measured values.",
+            help="What the GP makes of many observations at a target's worst value (>= 10% and 3, e.g. failed "
+            "runs scored 0). values (default): measured values. failures: failed experiments; the GP follows the "
+            "other runs, a second GP models P(not failed), the picks are weighted by it and the table shows it.",
         ),
-    ] = "failures",
+    ] = "values",
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the suggestions to this CSV.")] = None,
 ) -> None:
     """Propose the next experiments by Bayesian active learning (pending until observed).

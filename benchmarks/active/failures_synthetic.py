@@ -1,12 +1,12 @@
-"""The failure model (``suggest(floor="failures")``, the default) against modelling failed runs
-as values (``floor="values"``) on two synthetic 21 x 21 grid pools where failed runs score 0.
+"""The failure model (``suggest(floor="failures")``) against modelling failed runs as values
+(``floor="values"``, the default) on two synthetic 21 x 21 grid pools where failed runs score 0.
 
 - ``cliff``: ``s = 4ab`` where ``a + b < 1.3``, else the run fails (37% of the pool). The
   optimum sits on the failure boundary, so the successful runs alone point into the failing
   region: the hard case for a failure model whose boundary is estimated from few points.
 - ``corner``: a smooth bump away from a failing corner (9% of the pool).
 
-Arms: the default GP (``failures``), the GP with ``floor="values"``, the random-forest
+Arms: the GP with ``floor="failures"``, the default GP (``floor="values"``), the random-forest
 ensemble and random sampling; 12 seeds, 5 random starts, batches of 5, 40 experiments.
 
 Usage::
@@ -47,7 +47,7 @@ def main() -> None:
 
     warnings.simplefilter("ignore")
     arms = [
-        Arm("failures", "qlognei"),
+        Arm("failures", "qlognei", options={"floor": "failures"}),
         Arm("values", "qlognei", options={"floor": "values"}),
         Arm.parse("qlognei@rf"),
         Arm.parse("random"),

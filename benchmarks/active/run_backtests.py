@@ -5,6 +5,7 @@ Run from the repository root, e.g.::
     python benchmarks/active/run_backtests.py --datasets agnp autoam --seeds 20 --jobs 2
 
 Arms: ``random``, ``greedy@rf`` (greedy random forest, the usual materials baseline),
+``failures`` (the default GP arm with ``suggest(floor="failures")``),
 ``qlognei`` (planner's GP with qLogNoisyEI; ``qlognehvi`` for several targets), ``qlognei@rf``
 (planner's ensemble surrogate: random forest with per-tree spread; ``qlognehvi@rf``), and
 ``baybe`` (BayBE's default recommender over ``SubspaceDiscrete.from_dataframe``; needs
@@ -42,6 +43,8 @@ def arms_for(names: list[str], multi: bool) -> list[Arm]:
             from baybe_arm import baybe_policy
 
             out.append(Arm("baybe", strategy="baybe", policy=baybe_policy))
+        elif name == "failures":  # the GP with failed runs (a pile-up at the worst value) modelled as failures
+            out.append(Arm("failures", strategy="qlognehvi" if multi else "qlognei", options={"floor": "failures"}))
         elif multi and name.startswith("qlognei"):
             out.append(Arm.parse(name.replace("qlognei", "qlognehvi")))
         else:

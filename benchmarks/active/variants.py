@@ -7,11 +7,10 @@ arm on the same seeds, per seed (paired), with a two-sided Wilcoxon signed-rank 
 
 Arms (every one with planner's qLogNEI and batch, differing only in the model):
 
-- ``qlognei``: the default (GP, ARD Matern-5/2, dimension-scaled priors, standardized outputs;
-  since the floor change, observations piled up at a target's worst value are modelled as
-  failed runs: ``suggest(floor="failures")``);
-- ``values``: the default before that change, ``suggest(floor="values")`` (the same runs as
-  ``qlognei`` on every pool without such a floor);
+- ``qlognei``: the default (GP, ARD Matern-5/2, dimension-scaled priors, standardized outputs);
+- ``failures``: observations piled up at a target's worst value modelled as failed runs,
+  ``suggest(floor="failures")`` (the same runs as ``qlognei`` on every pool without such a
+  floor);
 - ``yj``: the same GP fitted to Yeo-Johnson-transformed outputs (refitted every round; the
   output warping of HEBO, Cowen-Rivers et al. 2022);
 - ``copula``: the same GP fitted to the outputs' ranks mapped to normal quantiles;
@@ -41,7 +40,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-ARMS = ("qlognei", "values", "yj", "copula", "qlognei@et")
+ARMS = ("qlognei", "failures", "yj", "copula", "qlognei@et")
 REFERENCE = "qlognei"
 
 
@@ -92,7 +91,7 @@ def _arms(names: list[str]):
     from planner.active import Arm
 
     policies = {"yj": variants.yj_policy, "copula": variants.copula_policy}
-    options = {"values": {"floor": "values"}}
+    options = {"failures": {"floor": "failures"}}
     return [
         Arm(n, strategy="qlognei", policy=policies[n])
         if n in policies

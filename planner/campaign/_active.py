@@ -104,7 +104,7 @@ def suggest_experiments(
     beta: float = 2.0,
     outcome_constraints: list[str] | None = None,
     calibration: float | None = None,
-    floor: str = "failures",
+    floor: str = "values",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Propose ``n`` experiments, log them as pending, and return (logged table, metadata)."""
     from planner.active import suggest

@@ -160,16 +160,17 @@ def test_failed_runs_in_a_continuous_space_steer_the_optimizer_away():
     y = pd.DataFrame({"s": np.where(X["a"] + X["b"] < 1.3, 4 * X["a"] * X["b"], 0.0)})
     design = ContinuousDesign({"a": (0, 1), "b": (0, 1)})
     with pytest.warns(DataQualityWarning, match="modelled as failed"):
-        result = suggest(X, y, design=design, targets=[("s", "max")], n=3, seed=0)
+        result = suggest(X, y, design=design, targets=[("s", "max")], n=3, seed=0, floor="failures")
     table = result.table
     assert result.metadata["failed_rows"] == {"s": int((y["s"] == 0).sum())}
     assert table["s_p_not_failed"].between(0, 1).all()
     assert ((table["a"] + table["b"]) < 1.7).all(), table
     # Deep in the failing corner the failure model gives a low P(not failed), unlike its picks.
     corner = suggest(
-        X, y, design=ContinuousDesign({"a": (0.95, 1), "b": (0.95, 1)}), targets=[("s", "max")], n=1, seed=0
+        X, y, design=ContinuousDesign({"a": (0.95, 1), "b": (0.95, 1)}), targets=[("s", "max")], n=1, seed=0,
+        floor="failures",
     ).table
     assert corner["s_p_not_failed"].iloc[0] < min(0.3, table["s_p_not_failed"].min()), (corner, table)
     with pytest.warns(DataQualityWarning, match="equal its worst value"):
-        values = suggest(X, y, design=design, targets=[("s", "max")], n=3, seed=0, floor="values")
+        values = suggest(X, y, design=design, targets=[("s", "max")], n=3, seed=0)  # the default
     assert "s_p_not_failed" not in values.table

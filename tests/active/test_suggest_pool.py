@@ -346,9 +346,9 @@ def _floor_notes(result):
 
 
 def test_failed_runs_at_the_worst_value_are_modelled_as_failures(autoam_pool):
-    """AutoAM: 16% of the prints score exactly 0 (failed). By default the GP follows the other
-    prints and a second GP models failure; floor='values' keeps them as values with a note that
-    names both remedies; a forest surrogate and observations without a floor are untouched."""
+    """AutoAM: 16% of the prints score exactly 0 (failed). By default they are values, with a
+    note that names both remedies; with floor='failures' the GP follows the other prints and a
+    second GP models failure; a forest surrogate and observations without a floor are untouched."""
     inputs = ["Prime Delay", "Print Speed", "X Offset Correction", "Y Offset Correction"]
     design = PoolDesign(autoam_pool[inputs])
     zeros = autoam_pool[autoam_pool["Score"] == 0]
@@ -358,7 +358,7 @@ def test_failed_runs_at_the_worst_value_are_modelled_as_failures(autoam_pool):
         return suggest(frame[inputs], frame[["Score"]], design=design, targets=[("Score", "max")], n=3, **kwargs)
 
     with pytest.warns(DataQualityWarning, match="modelled as failed experiments"):
-        failures = run_(seen)
+        failures = run_(seen, floor="failures")
     (note,) = _floor_notes(failures)
     assert note.startswith("20% of the observed 'Score' (4 of 20) equal its worst value (0)")
     assert failures.metadata["failed_rows"] == {"Score": 4}
@@ -368,7 +368,7 @@ def test_failed_runs_at_the_worst_value_are_modelled_as_failures(autoam_pool):
     assert (table["Score_mean"] > 0.5).all()
 
     with pytest.warns(DataQualityWarning, match="equal its worst value"):
-        values = run_(seen, floor="values")
+        values = run_(seen)  # the default
     (note,) = _floor_notes(values)
     assert "floor='failures'" in note and "--surrogate rf" in note
     assert values.metadata["failed_rows"] == {} and "Score_p_not_failed" not in values.table
@@ -376,7 +376,7 @@ def test_failed_runs_at_the_worst_value_are_modelled_as_failures(autoam_pool):
 
     # Without a floor both modes are the same model and the same picks.
     clean = seen[seen["Score"] > 0]
-    a, b = run_(clean), run_(clean, floor="values")
+    a, b = run_(clean, floor="failures"), run_(clean)
     assert _floor_notes(a) == [] and a.metadata["failed_rows"] == {}
     pd.testing.assert_frame_equal(a.table, b.table)
 
@@ -390,7 +390,13 @@ def test_failure_model_steers_away_from_a_failing_region():
     seen = pool[pool["x"].isin([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 0.85, 0.95, 1.0])]
     with pytest.warns(DataQualityWarning, match="modelled as failed"):
         result = suggest(
-            seen[["x"]], seen[["score"]], design=PoolDesign(pool[["x"]]), targets=[("score", "max")], n=3, seed=0
+            seen[["x"]],
+            seen[["score"]],
+            design=PoolDesign(pool[["x"]]),
+            targets=[("score", "max")],
+            n=3,
+            seed=0,
+            floor="failures",
         )
     table = result.table
     assert result.metadata["failed_rows"] == {"score": 4}
@@ -404,6 +410,7 @@ def test_failure_model_steers_away_from_a_failing_region():
             targets=[("score", "max")],
             n=2,
             strategy="greedy",
+            floor="failures",
         ).table.set_index("x")
     assert probe.loc[0.25, "score_p_not_failed"] > 0.8 and probe.loc[0.9, "score_p_not_failed"] < 0.2, probe
 

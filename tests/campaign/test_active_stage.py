@@ -113,10 +113,10 @@ def test_suggest_auto_surrogate_says_which_model_it_chose(autoam, capsys):
     assert f", model {chosen}" in text and "leave-one-out" in note and "out-of-bag" in note
 
 
-def test_suggest_models_failed_runs_and_floor_values_keeps_them(datasets_dir, capsys, tmp_path):
-    """Measured prints with 4 failures scored 0: `planner suggest` says they are modelled as
-    failures and logs P(not failed); `--floor values` models them as values; a bad mode is a
-    clear error that stores nothing."""
+def test_suggest_floor_modes_on_failed_runs(datasets_dir, capsys, tmp_path):
+    """Measured prints with 4 failures scored 0: by default `planner suggest` models them as
+    values and says how else to model them; `--floor failures` models them as failures and logs
+    P(not failed); a bad mode is a clear error that stores nothing."""
     full = pd.read_csv(datasets_dir / "liang2021_pvlab" / "AutoAM_dataset.csv")
     measured = pd.concat([full[full["Score"] == 0].head(4), full[full["Score"] > 0].sample(12, random_state=1)])
     measured.to_csv(tmp_path / "measured.csv", index=False)
@@ -132,11 +132,11 @@ def test_suggest_models_failed_runs_and_floor_values_keeps_them(datasets_dir, ca
     assert main(["suggest", directory, "-n", "2", "--floor", "nope"]) == 2
     assert "floor must be one of" in capsys.readouterr().err
     assert not (tmp_path / "camp" / "suggestions.csv").exists()
-    assert main(["suggest", directory, "-n", "2"]) == 0
+    assert main(["suggest", directory, "-n", "2", "--floor", "failures"]) == 0
     captured = capsys.readouterr()
     assert "25% of the observed 'Score' (4 of 16) equal its worst value (0): modelled as failed" in captured.err
     assert "Score_p_not_failed" in captured.out
-    assert main(["suggest", directory, "-n", "2", "--floor", "values"]) == 0
-    assert "floor='failures'" in capsys.readouterr().err
+    assert main(["suggest", directory, "-n", "2"]) == 0
+    assert "floor='failures' (CLI --floor failures)" in capsys.readouterr().err
     log = Campaign.load(directory).suggestions.read()
     assert log["Score_p_not_failed"].notna().sum() == 2 and len(log) == 4
