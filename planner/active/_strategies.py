@@ -158,19 +158,23 @@ class Problem:
         return Y[pareto_mask(Y)] if len(Y) else Y
 
     # -- analytic helpers over many candidates --------------------------------------
-    def log_p_feasible(self, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
-        """``log P(all outcome constraints hold)`` under independent normals, shape ``n``."""
+    def log_p_each(self, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        """``log P(constraint holds)`` per outcome constraint under normals, ``n x k``: the
+        feasibility weight the MC acquisition uses, ``E[sigmoid(margin / eta)]`` by the probit
+        approximation of the logistic (``sigmoid(x) ~ Phi(x sqrt(pi / 8))``); a sharp ``eta``
+        gives ``P(margin > 0)``."""
         from scipy.special import log_ndtr
 
-        out = np.zeros(len(mean))
+        out = np.zeros((len(mean), len(self.constraints)))
         etas = self.constraint_eta or [SHARP_ETA] * len(self.constraints)
-        for (j, op, bound, sign), eta in zip(self.constraints, etas):
-            # E[sigmoid(margin / eta)] under a normal margin, by the probit approximation of
-            # the logistic (sigmoid(x) ~ Phi(x sqrt(pi / 8))); a sharp eta gives P(margin > 0).
+        for c, ((j, op, bound, sign), eta) in enumerate(zip(self.constraints, etas)):
             mu, sd = sign * mean[:, j], np.sqrt(var[:, j] + (eta > SHARP_ETA) * (eta / math.sqrt(math.pi / 8)) ** 2)
-            z = (bound - mu) / sd if op == "<=" else (mu - bound) / sd
-            out += log_ndtr(z)
+            out[:, c] = log_ndtr((bound - mu) / sd if op == "<=" else (mu - bound) / sd)
         return out
+
+    def log_p_feasible(self, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        """``log P(all outcome constraints hold)`` under independent normals, shape ``n``."""
+        return self.log_p_each(mean, var).sum(axis=1)
 
     def std_score(self, var: np.ndarray) -> np.ndarray:
         """Total standardized posterior variance of the objectives, shape ``n``."""

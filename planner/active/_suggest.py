@@ -228,18 +228,19 @@ def _floor_note(name: str, at_floor: np.ndarray, value: float, handled: bool) ->
 
 def _model_failures(
     floors: list[tuple[int, np.ndarray]], observed: Any, Y: np.ndarray, encoder: InputEncoder, outputs: Sequence[str]
-) -> tuple[np.ndarray, list[str], list[tuple[int, str, float, float]], list[str]]:
+) -> tuple[np.ndarray, list[str], list[tuple[int, str, float, float]], list[int], list[str]]:
     """Outputs for a failure-aware model: per floored target, its floor rows get the value a
     GP fitted to the other rows predicts there (so the joint model of the target follows the
     successful runs only: a posterior-mean fantasy changes its mean nowhere), and a 0/1
     ``not failed`` output is appended, constrained to ``>= 0.5``.
 
-    Returns the new outputs, their names, the extra constraints and notes.
+    Returns the new outputs, their names, the extra constraints, the targets handled so (in
+    the order of their outputs and constraints) and notes.
     """
     from planner.active._surrogates import GPFitError, fit_gp
 
     Y_fit = Y.copy()
-    names, extra, notes = list(outputs), [], []
+    names, extra, handled, notes = list(outputs), [], [], []
     for j, at_floor in floors:
         ok = ~at_floor
         if ok.sum() < 2 or np.ptp(Y[ok, j]) == 0:
@@ -255,7 +256,8 @@ def _model_failures(
         Y_fit = np.column_stack([Y_fit, ok.astype(float)])
         names.append(f"{outputs[j]}_not_failed")
         extra.append((len(names) - 1, ">=", 0.5, 1.0))
-    return Y_fit, names, extra, notes
+        handled.append(j)
+    return Y_fit, names, extra, handled, notes
 
 
 def _fit_surrogate(
@@ -643,8 +645,7 @@ def _suggest(
     Y_fit, fit_outputs, signs_fit = Y, list(outputs), signs
     floors: list[tuple[int, np.ndarray]] = []
     failure_constraints: list[tuple[int, str, float, float]] = []
-    handled: set[int] = set()
-    failed_rows: dict[str, int] = {}
+    handled: list[int] = []  # targets whose floor is modelled as failures
     space_filling_why = ""
     t_fit = time.perf_counter()
     with torch.random.fork_rng():
@@ -668,13 +669,11 @@ def _suggest(
                     used = strat.name
                 floors = _floor_rows(Y, len(target_specs)) if _is_gp_request(req.surrogate) else []
                 if floors and req.floor == "failures":
-                    Y_fit, fit_outputs, failure_constraints, more = _model_failures(
+                    Y_fit, fit_outputs, failure_constraints, handled, more = _model_failures(
                         floors, observed, Y, encoder, outputs
                     )
                     notes.extend(more)
-                    handled = {j for j, _ in floors if f"{outputs[j]}_not_failed" in fit_outputs}
-                    signs_fit = np.concatenate([signs, np.ones(len(fit_outputs) - len(outputs))])
-                    failed_rows = {outputs[j]: int(mask.sum()) for j, mask in floors if j in handled}
+                    signs_fit = np.concatenate([signs, np.ones(len(handled))])
                 surrogate_model = _fit_surrogate(
                     req.surrogate,
                     observed,
@@ -755,7 +754,7 @@ def _suggest(
         ref_var,
         space_filling_why,
         candidates is not None,
-        fit_outputs[len(outputs) :],
+        [outputs[j] for j in handled],
     )
     calibration = None
     if req.calibration is not None and surrogate_model is not None:
@@ -770,7 +769,7 @@ def _suggest(
         "targets": [(t.name, t.direction) for t in target_specs],
         "outcome_constraints": [(c.name, c.op, c.bound) for c in constraint_specs],
         "floor": req.floor,
-        "failed_rows": failed_rows,
+        "failed_rows": {outputs[j]: int(mask.sum()) for j, mask in floors if j in handled},
         "ref_point": (
             {t.name: float(signs[j] * ref[j]) for j, t in enumerate(target_specs)} if ref is not None else None
         ),
@@ -959,7 +958,7 @@ def _assemble(
     ref_var: np.ndarray | None,
     space_filling_why: str,
     is_pool: bool,
-    extra_outputs: Sequence[str] = (),
+    failure_targets: Sequence[str] = (),
 ) -> pd.DataFrame:
     frame = picks.frame
     table = frame[list(encoder.inputs)].reset_index(drop=True).copy()
@@ -971,12 +970,10 @@ def _assemble(
         for j, name in enumerate(outputs):
             table[f"{name}_mean"] = signs[j] * mean[:, j]
             table[f"{name}_std"] = std[:, j]
-        for k, name in enumerate(extra_outputs, start=len(outputs)):
-            if name.endswith("_not_failed"):  # the same weight the acquisition uses
-                from scipy.special import ndtr
-
-                spread = np.sqrt(var[:, k] + (FAILURE_ETA / math.sqrt(math.pi / 8)) ** 2)
-                table[f"{name[: -len('_not_failed')]}_p_not_failed"] = ndtr((mean[:, k] - 0.5) / spread)
+        if failure_targets:  # their "not failed" constraints come last; the acquisition's weights
+            log_p = prob.log_p_each(mean, var)[:, -len(failure_targets) :]
+            for c, name in enumerate(failure_targets):
+                table[f"{name}_p_not_failed"] = np.exp(log_p[:, c])
         if prob.constraints:
             table["p_feasible"] = np.exp(prob.log_p_feasible(mean, var))
     else:

@@ -12,21 +12,26 @@ from planner.spec import CampaignSpec, DataSource, DataSpec, DesignSpace, InputS
 INPUTS = ["Prime Delay", "Print Speed", "X Offset Correction", "Y Offset Correction"]
 
 
-@pytest.fixture
-def autoam(datasets_dir, tmp_path):
-    """AutoAM (Liang et al. 2021): 100 unique print settings; 12 measured, the rest a candidate pool."""
-    full = pd.read_csv(datasets_dir / "liang2021_pvlab" / "AutoAM_dataset.csv")
-    measured = full.sample(12, random_state=0)
+def pool_campaign(tmp_path, name: str, full: pd.DataFrame, measured: pd.DataFrame) -> Campaign:
+    """A campaign on the AutoAM print settings: ``measured`` as its data, ``full``'s inputs as its pool."""
     measured.to_csv(tmp_path / "measured.csv", index=False)
     full[INPUTS].to_csv(tmp_path / "pool.csv", index=False)
     spec = CampaignSpec(
-        name="autoam",
+        name=name,
         data=DataSpec(sources=[DataSource(path=str(tmp_path / "measured.csv"), label="lab")]),
         inputs=[InputSpec(name=c) for c in INPUTS],
         targets=[TargetSpec(name="Score", direction="max")],
         design_space=DesignSpace(pool=str(tmp_path / "pool.csv")),
     )
-    return Campaign.create(tmp_path / "camp", spec), full, measured
+    return Campaign.create(tmp_path / "camp", spec)
+
+
+@pytest.fixture
+def autoam(datasets_dir, tmp_path):
+    """AutoAM (Liang et al. 2021): 100 unique print settings; 12 measured, the rest a candidate pool."""
+    full = pd.read_csv(datasets_dir / "liang2021_pvlab" / "AutoAM_dataset.csv")
+    measured = full.sample(12, random_state=0)
+    return pool_campaign(tmp_path, "autoam", full, measured), full, measured
 
 
 def test_suggest_twice_never_repeats_and_skips_measured(autoam, capsys, tmp_path):
@@ -119,16 +124,7 @@ def test_suggest_floor_modes_on_failed_runs(datasets_dir, capsys, tmp_path):
     P(not failed); a bad mode is a clear error that stores nothing."""
     full = pd.read_csv(datasets_dir / "liang2021_pvlab" / "AutoAM_dataset.csv")
     measured = pd.concat([full[full["Score"] == 0].head(4), full[full["Score"] > 0].sample(12, random_state=1)])
-    measured.to_csv(tmp_path / "measured.csv", index=False)
-    full[INPUTS].to_csv(tmp_path / "pool.csv", index=False)
-    spec = CampaignSpec(
-        name="failures",
-        data=DataSpec(sources=[DataSource(path=str(tmp_path / "measured.csv"), label="lab")]),
-        inputs=[InputSpec(name=c) for c in INPUTS],
-        targets=[TargetSpec(name="Score", direction="max")],
-        design_space=DesignSpace(pool=str(tmp_path / "pool.csv")),
-    )
-    directory = str(Campaign.create(tmp_path / "camp", spec).directory)
+    directory = str(pool_campaign(tmp_path, "failures", full, measured).directory)
     assert main(["suggest", directory, "-n", "2", "--floor", "nope"]) == 2
     assert "floor must be one of" in capsys.readouterr().err
     assert not (tmp_path / "camp" / "suggestions.csv").exists()
