@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -111,10 +110,9 @@ class BacktestResult:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    from planner.io import atomic_write_text
+
+    atomic_write_text(path, text)
 
 
 # ----------------------------------------------------------------------------------------
@@ -328,10 +326,9 @@ class _Checkpointed:
         result = _run_task(task)
         if result["error"] is None:
             path = _checkpoint_path(Path(self.folder), task, _task_key(task, self.pool_digest))
-            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-            with os.fdopen(fd, "w") as fh:
-                json.dump(result, fh)
-            os.replace(tmp, path)
+            from planner.io import atomic_write_text
+
+            atomic_write_text(path, json.dumps(result))
         return result
 
 

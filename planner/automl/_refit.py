@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -158,20 +156,13 @@ class FittedPipeline:
         """
         import joblib
 
-        from planner.io import atomic_write_text
+        from planner.io import atomic_replace, atomic_write_text
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         model_path, spec_path = directory / MODEL_FILE, directory / SPEC_FILE
-        fd, tmp = tempfile.mkstemp(prefix=f".{MODEL_FILE}.", suffix=".tmp", dir=directory)
-        os.close(fd)
-        try:
-            joblib.dump(self.estimator, tmp)
-            os.replace(tmp, model_path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        with atomic_replace(model_path, binary=True) as handle:
+            joblib.dump(self.estimator, handle)
         atomic_write_text(spec_path, json.dumps(self.spec, indent=2, sort_keys=True, default=str) + "\n")
         return {"model": model_path, "spec": spec_path}
 

@@ -1,6 +1,14 @@
 """Reading user tables with clear errors, and atomic writes that survive a kill."""
 
-from planner.io._atomic import atomic_write_text, file_lock
+from planner.io._atomic import atomic_replace, atomic_write_bytes, atomic_write_text, file_lock, new_file_mode
 from planner.io._tables import TableReadInfo, read_table
 
-__all__ = ["atomic_write_text", "file_lock", "read_table", "TableReadInfo"]
+__all__ = [
+    "atomic_replace",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "file_lock",
+    "new_file_mode",
+    "read_table",
+    "TableReadInfo",
+]

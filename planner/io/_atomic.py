@@ -7,9 +7,11 @@ import errno
 import fcntl
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 from planner.exceptions import CampaignError
 
@@ -25,20 +27,50 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> None:
-    """Write ``text`` to ``path`` so that readers see either the old or the new content.
+_UMASK_LOCK = threading.Lock()
 
-    The text goes to a temporary file in the same directory, is flushed and fsynced, and
-    then replaces ``path`` with :func:`os.replace` (atomic on POSIX). A process killed at
-    any moment leaves the previous file intact; at worst a stray ``.tmp`` file remains,
-    which is never read.
+
+def _process_umask() -> int:
+    """The process umask, read without changing it where the kernel says it (Linux >= 4.7)."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    with _UMASK_LOCK:  # elsewhere: set and restore at once, under a lock
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The mode :func:`open` would give a new file: ``0o666`` less the umask.
+
+    :func:`tempfile.mkstemp` always creates ``0o600`` files; a file renamed over the real one
+    would keep that, and colleagues sharing a lab directory could not read the campaign.
+    """
+    return 0o666 & ~_process_umask()
+
+
+@contextlib.contextmanager
+def atomic_replace(path: str | os.PathLike[str], *, binary: bool = False,
+                   encoding: str = "utf-8") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path``; on a clean exit it replaces ``path`` atomically.
+
+    The file gets the mode a plain :func:`open` would give (umask respected), is flushed and
+    fsynced, then :func:`os.replace`-d over ``path`` and the directory is fsynced. A process
+    killed at any moment leaves the previous file intact; at worst a stray hidden ``.tmp``
+    file remains, which is never read. An exception inside the block leaves ``path`` as it was.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
-            handle.write(text)
+        os.fchmod(fd, new_file_mode())
+        mode = "wb" if binary else "w"
+        kwargs: dict[str, Any] = {} if binary else {"encoding": encoding, "newline": ""}
+        with os.fdopen(fd, mode, **kwargs) as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
@@ -47,6 +79,19 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str 
             os.unlink(tmp_name)
         raise
     _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` so that readers see either the old or the new content
+    (see :func:`atomic_replace`)."""
+    with atomic_replace(path, encoding=encoding) as handle:
+        handle.write(text)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Binary twin of :func:`atomic_write_text`."""
+    with atomic_replace(path, binary=True) as handle:
+        handle.write(data)
 
 
 @contextlib.contextmanager

@@ -7,8 +7,6 @@ columns, *what* is wrong and *how* to fix it, instead of surfacing a pandas trac
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -167,17 +165,10 @@ def check_fraction(value: Any, *, name: str, owner: str, allow_none: bool = True
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder and ``os.replace``: no half-written files."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write via a temporary file, fsync and ``os.replace`` (one writer: :mod:`planner.io`)."""
+    from planner.io import atomic_write_text as _write
+
+    _write(path, text)
 
 
 def atomic_write_csv(path: Path, frame: pd.DataFrame, **kwargs: Any) -> None:
