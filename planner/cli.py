@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Annotated, Optional
@@ -16,7 +18,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click import ClickException
 
 from planner._version import __version__
-from planner.exceptions import NotBuiltYetError, PlannerError
+from planner.exceptions import Interrupted, NotBuiltYetError, PlannerError
 
 app = typer.Typer(
     name="planner",
@@ -516,10 +518,18 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     if not debug:
         warnings.showwarning = _show_warning
+    previous_sigint = _catch_sigint()
     try:
         command = typer.main.get_command(app)
         result = command.main(args=args, prog_name="planner", standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
+    except Interrupted:
+        print(
+            "interrupted: everything stored before the interruption is kept (running trials are marked "
+            "failed with the reason 'interrupted'); run the same command again to continue",
+            file=sys.stderr,
+        )
+        return 130
     except typer.Exit as exc:
         return exc.exit_code
     except ClickException as exc:
@@ -545,6 +555,20 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        if previous_sigint is not None:
+            signal.signal(signal.SIGINT, previous_sigint)
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted()
+
+
+def _catch_sigint():  # noqa: ANN202 - the previous handler, or None off the main thread
+    """Ctrl-C raises :class:`Interrupted` (typer would swallow a KeyboardInterrupt silently)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, _raise_interrupted)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,7 @@ __all__ = [
     "SimulationError",
     "NotBuiltYetError",
     "OptionalDependencyError",
+    "Interrupted",
     "PlannerWarning",
     "DataQualityWarning",
     "DesignSpaceWarning",
@@ -57,6 +58,16 @@ class NotBuiltYetError(PlannerError, NotImplementedError):
 
 class OptionalDependencyError(PlannerError, ImportError):
     """A feature needs a package that is not installed; the message names the install command."""
+
+
+class Interrupted(BaseException):
+    """The user pressed Ctrl-C (SIGINT) during a `planner` command.
+
+    The command line raises it from its SIGINT handler instead of :class:`KeyboardInterrupt`,
+    which the CLI framework turns into a silent exit 130. Like ``KeyboardInterrupt`` it is not
+    an :class:`Exception`, so only ``except BaseException`` / ``finally`` blocks (which close
+    running trials and temporary files) see it on the way out.
+    """
 
 
 class PlannerWarning(UserWarning):

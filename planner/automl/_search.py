@@ -355,8 +355,13 @@ def run_search(
         for future, (trial, _) in in_flight.items():
             if future is not None:
                 future.cancel()
-            trial.set_user_attr("failure_reason", "interrupted: the search stopped before this trial finished")
-            study.tell(trial, state=TrialState.FAIL)
+            try:
+                trial.set_user_attr("failure_reason", "interrupted: the search stopped before this trial finished")
+                study.tell(trial, state=TrialState.FAIL)
+            except Exception:  # noqa: BLE001, S110 - already told: nothing left to close
+                pass
+        # A trial asked but not yet in flight (or told halfway) is RUNNING too; one driver per study.
+        _fail_stale(study, "interrupted: the search stopped before this trial finished")
         raise
     finally:
         if bar is not None:

@@ -79,7 +79,7 @@ class Campaign:
         self.directory = Path(directory)
         self.spec = spec
         self.store = ObservationStore(self.directory)
-        self.suggestions = SuggestionLog(self.directory)
+        self.suggestions = SuggestionLog(self.directory, observations=self.store.read)
         self._sources: CheckedTable | None = None
 
     # Construction ------------------------------------------------------------------
@@ -344,18 +344,24 @@ class Campaign:
                         "Nothing was stored."
                     )
             to_add = new[~is_dup]
+            self.suggestions.repair()  # finish what a killed observe left half-written
             n_linked = 0
             if len(to_add):
+                candidates = to_add.copy()
+                if links is not None:
+                    candidates[LINK_COLUMN] = links.loc[to_add.index]
+                fulfils = self.suggestions.match(candidates, self.spec).reindex(to_add.index).fillna("")
                 added = to_add.assign(_row_hash=hashes[~is_dup].to_numpy())
-                stored_rows = self.store.append(
+                # One atomic write stores the rows with the suggestions they fulfil; the
+                # suggestion log follows (a kill in between is reconciled on every read).
+                self.store.append(
                     added,
                     source=source or (Path(file_path).stem if file_path else "api"),
                     file=file_path,
                     lines=to_add.index,
+                    fulfils=fulfils.astype(str).tolist(),
                 )
-                if links is not None:
-                    stored_rows[LINK_COLUMN] = links.loc[to_add.index].to_numpy()
-                n_linked = self.suggestions.link_observations(stored_rows, self.spec)
+                n_linked = self.suggestions.repair()
         for message in checked.warnings:
             category = DesignSpaceWarning if "design space" in message or "design_space" in message else UserWarning
             if category is DesignSpaceWarning:

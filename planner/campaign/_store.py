@@ -16,7 +16,9 @@ import pandas as pd
 from planner.campaign._layout import OBSERVATIONS_FILE
 from planner.io import atomic_write_text, file_lock
 
-META_COLUMNS = ["_obs_id", "_batch", "_observed_at", "_source", "_file", "_line", "_row_hash"]
+# ``_fulfils``: the suggestion an observation fulfils, stored in the same atomic write as the row
+# (see planner.campaign._suggestions); empty for observations no suggestion asked for.
+META_COLUMNS = ["_obs_id", "_batch", "_observed_at", "_source", "_file", "_line", "_row_hash", "_fulfils"]
 
 
 class ObservationStore:
@@ -38,14 +40,22 @@ class ObservationStore:
             return pd.DataFrame(columns=META_COLUMNS)
         frame = pd.read_csv(
             self.path,
-            dtype={"_batch": str, "_source": str, "_file": str, "_row_hash": str},
+            dtype={"_batch": str, "_source": str, "_file": str, "_row_hash": str, "_fulfils": str},
             float_precision="round_trip",
             keep_default_na=False,
             na_values=[""],
         )
         return frame
 
-    def append(self, rows: pd.DataFrame, *, source: str, file: str | None, lines: pd.Index | None = None) -> pd.DataFrame:
+    def append(
+        self,
+        rows: pd.DataFrame,
+        *,
+        source: str,
+        file: str | None,
+        lines: pd.Index | None = None,
+        fulfils: list[str] | None = None,
+    ) -> pd.DataFrame:
         """Add ``rows`` (already validated and de-duplicated); returns them with their meta columns.
 
         Must be called while holding :meth:`lock`.
@@ -64,8 +74,12 @@ class ObservationStore:
                 "_line": list(lines) if lines is not None else [""] * len(new),
             }
         )
+        meta["_fulfils"] = list(fulfils) if fulfils is not None else [""] * len(new)
         new = pd.concat([meta, new], axis=1)
         combined = new if existing.empty else pd.concat([existing, new], ignore_index=True, sort=False)
+        if "_fulfils" not in combined.columns:  # pragma: no cover - new rows always carry it
+            combined["_fulfils"] = ""
+        combined["_fulfils"] = combined["_fulfils"].fillna("")
         ordered = META_COLUMNS + [c for c in combined.columns if c not in META_COLUMNS]
         buffer = io.StringIO()
         combined[ordered].to_csv(buffer, index=False)

@@ -5,12 +5,20 @@ suggestions are handed to the acquisition step as pending points and excluded fr
 A suggestion becomes *observed* when an observation carries its ``suggestion_id`` or, failing
 that, has the same categorical inputs and numeric inputs within ``rel_tol`` of the design range
 (a lab seldom hits 0.3512 exactly when 0.35 was asked for).
+
+The link is stored *with the observation* (the ``_fulfils`` meta column of
+``observations.csv``), in the same atomic write that stores the row. ``suggestions.csv`` is
+written after it, so a process killed between the two writes leaves observations that fulfil
+suggestions still marked pending there; every read overlays the links found in the
+observations, so the log never shows a fulfilled suggestion as pending, and the next
+``observe`` writes the repaired file.
 """
 
 from __future__ import annotations
 
 import io
 from datetime import datetime, timezone
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,18 +30,53 @@ from planner.spec import CampaignSpec
 
 SUGGESTION_META = ["_suggestion_id", "_round", "_suggested_at", "_strategy", "_model", "_status", "_observed_obs_id"]
 LINK_COLUMN = "suggestion_id"
+FULFILS_COLUMN = "_fulfils"  # meta column of observations.csv: the suggestion an observation fulfils
 
 
 class SuggestionLog:
     """``suggestions.csv``: every suggestion ever made, with its status."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, *, observations: Callable[[], pd.DataFrame] | None = None) -> None:
         self.path = Path(directory) / SUGGESTIONS_FILE
+        self._observations = observations
 
-    def read(self) -> pd.DataFrame:
+    def read_raw(self) -> pd.DataFrame:
+        """``suggestions.csv`` as written, without the links stored with the observations."""
         if not self.path.exists():
             return pd.DataFrame(columns=SUGGESTION_META)
         return pd.read_csv(self.path, dtype={"_suggestion_id": str, "_status": str}, float_precision="round_trip")
+
+    def read(self) -> pd.DataFrame:
+        """Every suggestion, its status reconciled with the observations that fulfil it."""
+        return self.reconcile()[0]
+
+    def reconcile(self) -> tuple[pd.DataFrame, int]:
+        """The log with pending suggestions that a stored observation fulfils marked observed.
+
+        Returns the frame and how many statuses it changed against the file (0 when the two
+        writes of an ``observe`` both landed).
+        """
+        frame = self.read_raw()
+        if self._observations is None or frame.empty:
+            return frame, 0
+        observed = self._observations()
+        if FULFILS_COLUMN not in observed.columns or observed.empty:
+            return frame, 0
+        links = observed[[FULFILS_COLUMN, "_obs_id"]].dropna(subset=[FULFILS_COLUMN])
+        links = links[links[FULFILS_COLUMN].astype(str).str.len() > 0]
+        obs_of = dict(zip(links[FULFILS_COLUMN].astype(str), links["_obs_id"], strict=False))
+        stale = (frame["_status"] == "pending") & frame["_suggestion_id"].astype(str).isin(obs_of)
+        if stale.any():
+            frame.loc[stale, "_status"] = "observed"
+            frame.loc[stale, "_observed_obs_id"] = frame.loc[stale, "_suggestion_id"].astype(str).map(obs_of)
+        return frame, int(stale.sum())
+
+    def repair(self) -> int:
+        """Write the reconciled log if it differs from the file (call holding the campaign lock)."""
+        frame, changed = self.reconcile()
+        if changed:
+            self._write(frame)
+        return changed
 
     def _write(self, frame: pd.DataFrame) -> None:
         ordered = SUGGESTION_META + [c for c in frame.columns if c not in SUGGESTION_META]
@@ -74,12 +117,18 @@ class SuggestionLog:
             self._write(frame)
         return int(hit.sum())
 
-    def link_observations(self, observations: pd.DataFrame, spec: CampaignSpec, *, rel_tol: float = 0.005) -> int:
-        """Mark pending suggestions that these observations fulfil; returns how many changed."""
+    def match(self, observations: pd.DataFrame, spec: CampaignSpec, *, rel_tol: float = 0.005) -> pd.Series:
+        """Which pending suggestion each observation fulfils (index of ``observations`` -> id).
+
+        An explicit ``suggestion_id`` column wins; otherwise the same categorical inputs and
+        numeric inputs within ``rel_tol`` of the design range. Each suggestion and each
+        observation is used at most once. Nothing is written.
+        """
         frame = self.read()
         pending = frame.index[frame["_status"] == "pending"]
+        found = pd.Series(dtype=object)
         if not len(pending) or observations.empty:
-            return 0
+            return found
         numeric = [i.name for i in spec.inputs if i.role == "numeric"]
         other = [i.name for i in spec.inputs if i.role != "numeric"]
         spans = {}
@@ -90,8 +139,7 @@ class SuggestionLog:
             else:
                 values = pd.to_numeric(pd.concat([frame[name], observations[name]]), errors="coerce")
                 spans[name] = float(values.max() - values.min()) or 1.0
-        changed = 0
-        used: set[int] = set()
+        used: dict[object, str] = {}
         for idx in pending:
             suggestion = frame.loc[idx]
             match = None
@@ -107,11 +155,5 @@ class SuggestionLog:
                     close &= observations[name].astype(str) == str(suggestion[name])
                 match = next((h for h in observations.index[close] if h not in used), None)
             if match is not None:
-                used.add(match)
-                frame.loc[idx, "_status"] = "observed"
-                if "_obs_id" in observations:
-                    frame.loc[idx, "_observed_obs_id"] = observations.loc[match, "_obs_id"]
-                changed += 1
-        if changed:
-            self._write(frame)
-        return changed
+                used[match] = str(suggestion["_suggestion_id"])
+        return pd.Series(used, dtype=object)
