@@ -392,6 +392,51 @@ def suggest(
         typer.echo(f"wrote {out} (keep the suggestion_id column when you report results with `planner observe`)")
 
 
+@app.command("suggestions")
+def suggestions_cmd(
+    directory: CampaignDir,
+    pending: Annotated[bool, typer.Option("--pending", help="Only the suggestions still waiting for results.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON records instead of a table.")] = False,
+    cancel: Annotated[
+        Optional[list[str]], typer.Option("--cancel", help="Withdraw this pending suggestion (repeatable), e.g. S0003.")
+    ] = None,
+    cancel_all: Annotated[bool, typer.Option("--cancel-all", help="Withdraw every pending suggestion.")] = False,
+    reason: Annotated[str, typer.Option("--reason", help="Why they are withdrawn (kept in the log).")] = "",
+) -> None:
+    """List the suggestions made so far, or withdraw pending ones.
+
+    Withdrawn suggestions stay in suggestions.csv with status 'cancelled', the time and the
+    reason; they are never deleted, and `planner suggest` no longer treats them as pending.
+    """
+    from planner.campaign import Campaign
+
+    campaign = Campaign.load(directory)
+    if cancel or cancel_all:
+        if cancel and cancel_all:
+            raise typer.BadParameter("use --cancel ID... or --cancel-all, not both")
+        done = campaign.cancel(cancel, all_pending=cancel_all, reason=reason)
+        if as_json:
+            typer.echo(json.dumps({"cancelled": done}))
+        else:
+            typer.echo(f"cancelled {len(done)} suggestion(s)" + (f": {', '.join(done)}" if done else " (none was pending)"))
+        return
+    table = campaign.suggestion_log(pending_only=pending)
+    shown = table.rename(columns={"_suggestion_id": "suggestion_id", "_status": "status", "_round": "round",
+                                  "_suggested_at": "suggested_at", "_strategy": "strategy"})
+    keep = ["suggestion_id", "round", "status", "suggested_at", "strategy"] + [
+        c for c in shown.columns if not c.startswith("_") and c not in {"suggestion_id", "round", "status", "suggested_at", "strategy"}
+    ]
+    shown = shown[keep]
+    if as_json:
+        typer.echo(shown.to_json(orient="records", double_precision=10))
+    elif shown.empty:
+        typer.echo("no pending suggestions" if pending else "no suggestions yet; run `planner suggest DIR`")
+    else:
+        counts = table["_status"].value_counts()
+        typer.echo(", ".join(f"{n} {k}" for k, n in counts.items()))
+        typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
 @app.command()
 def backtest(
     directory: CampaignDir,

@@ -10,7 +10,7 @@ import pytest
 
 from planner.cli import main
 
-VERBS = ["init", "status", "observe", "run", "leaderboard", "suggest", "report", "backtest", "predict", "quality", "demo"]
+VERBS = ["init", "status", "observe", "run", "leaderboard", "suggest", "suggestions", "report", "backtest", "predict", "quality", "demo"]
 
 
 def run_cli(capsys, *args):

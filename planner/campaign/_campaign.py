@@ -377,6 +377,29 @@ class Campaign:
             rejected=checked.rejected,
         )
 
+    # Suggestions ------------------------------------------------------------------------
+    def suggestion_log(self, *, pending_only: bool = False) -> pd.DataFrame:
+        """Every suggestion made (or only the pending ones), with its status and round."""
+        frame = self.suggestions.read()
+        if pending_only:
+            frame = frame[frame["_status"] == "pending"]
+        return frame.reset_index(drop=True)
+
+    def cancel(self, ids: list[str] | None = None, *, all_pending: bool = False, reason: str = "") -> list[str]:
+        """Withdraw pending suggestions (recorded as 'cancelled' with time and reason, never deleted).
+
+        Returns:
+            The ids cancelled.
+
+        Raises:
+            CampaignError: an id is unknown or not pending; nothing changes then.
+        """
+        if not ids and not all_pending:
+            raise CampaignError("name the suggestions to cancel (ids such as S0003) or cancel all pending ones.")
+        with self.store.lock():
+            self.suggestions.repair()
+            return self.suggestions.cancel(ids, all_pending=all_pending, reason=reason)
+
     # Models ----------------------------------------------------------------------------
     def explain(self, target: str | None = None, *, max_samples: int = 200, seed: int = 0) -> Any:
         """SHAP values of ``target``'s saved best pipeline on the campaign's labelled rows.

@@ -109,13 +109,43 @@ class SuggestionLog:
         self._write(combined)
         return new
 
-    def cancel(self, ids: list[str]) -> int:
+    def cancel(self, ids: list[str] | None = None, *, all_pending: bool = False, reason: str = "") -> list[str]:
+        """Withdraw pending suggestions (call holding the campaign lock); returns the ids cancelled.
+
+        A cancelled suggestion stays in the log with ``_status`` 'cancelled', the time and the
+        reason: withdrawn, never deleted. It is no longer a pending point for ``suggest``.
+
+        Raises:
+            CampaignError: an id is unknown or not pending (observed or already cancelled);
+                nothing is changed then.
+        """
+        from planner.exceptions import CampaignError
+
         frame = self.read()
-        hit = frame["_suggestion_id"].isin(ids) & (frame["_status"] == "pending")
-        if hit.any():
+        if all_pending:
+            ids = frame.loc[frame["_status"] == "pending", "_suggestion_id"].astype(str).tolist()
+        ids = [str(i).strip() for i in (ids or [])]
+        known = dict(zip(frame["_suggestion_id"].astype(str), frame["_status"].astype(str), strict=False))
+        unknown = [i for i in ids if i not in known]
+        pending = [k for k, v in known.items() if v == "pending"]
+        if unknown:
+            raise CampaignError(
+                f"{self.path}: no suggestion with id {', '.join(map(repr, unknown))}. Pending ids: "
+                f"{', '.join(pending) if pending else 'none'} (list them with `planner suggestions DIR --pending`)."
+            )
+        not_pending = [f"{i} ({known[i]})" for i in ids if known[i] != "pending"]
+        if not_pending:
+            raise CampaignError(
+                f"{self.path}: only pending suggestions can be cancelled; {', '.join(not_pending)} "
+                "are not. Nothing was changed."
+            )
+        if ids:
+            hit = frame["_suggestion_id"].astype(str).isin(ids)
             frame.loc[hit, "_status"] = "cancelled"
+            frame.loc[hit, "_cancelled_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            frame.loc[hit, "_cancel_reason"] = reason
             self._write(frame)
-        return int(hit.sum())
+        return ids
 
     def match(self, observations: pd.DataFrame, spec: CampaignSpec, *, rel_tol: float = 0.005) -> pd.Series:
         """Which pending suggestion each observation fulfils (index of ``observations`` -> id).
