@@ -294,7 +294,9 @@ def leaderboard(
     for name in target or campaign.spec.target_names:
         table = make_leaderboard(load_study(campaign, name), top=top, include_failed=include_failed)
         if fmt == "csv":
-            typer.echo(table.assign(target=name).to_csv(index=False), nl=False)
+            from planner.io import spreadsheet_safe
+
+            typer.echo(spreadsheet_safe(table.assign(target=name)).to_csv(index=False), nl=False)
         elif fmt == "json":
             typer.echo(table.assign(target=name).to_json(orient="records", indent=2))
         else:
@@ -319,9 +321,9 @@ def predict(
     if out is None:
         typer.echo(table.to_string(index=False))
     else:
-        from planner.io import atomic_write_text
+        from planner.io import write_export_csv
 
-        atomic_write_text(out, table.to_csv(index=False))
+        write_export_csv(out, table)
         typer.echo(f"wrote {len(table)} predictions to {out}")
 
 
@@ -386,9 +388,9 @@ def suggest(
     shown = [c for c in table.columns if not c.startswith("_") or c == "_suggestion_id"]
     typer.echo(table[shown].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if out is not None:
-        from planner.io import atomic_write_text
+        from planner.io import write_export_csv
 
-        atomic_write_text(out, table[shown].rename(columns={"_suggestion_id": "suggestion_id"}).to_csv(index=False))
+        write_export_csv(out, table[shown].rename(columns={"_suggestion_id": "suggestion_id"}))
         typer.echo(f"wrote {out} (keep the suggestion_id column when you report results with `planner observe`)")
 
 
