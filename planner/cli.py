@@ -596,6 +596,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last resort: never a bare traceback for users
         if debug:
             raise
+        storage = _storage_failure(exc)
+        if storage is not None:
+            print(f"error: {storage}", file=sys.stderr)
+            return 2
         print(
             f"internal error: {type(exc).__name__}: {exc}\nThis is a bug in planner. Re-run with --debug for "
             "the traceback and report it.",
@@ -605,6 +609,26 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous_sigint is not None:
             signal.signal(signal.SIGINT, previous_sigint)
+
+
+def _storage_failure(exc: BaseException) -> str | None:
+    """A message for a write the file system refused (read-only, full, size limit), else None."""
+    import errno
+
+    from planner.io._atomic import _STORAGE_ERRNOS, unwritable
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+            return str(unwritable(Path(exc.filename or "a campaign file"), exc))
+        text = str(exc).lower()
+        if "readonly database" in text or "read-only file system" in text:
+            return str(unwritable(Path("optuna.db"), OSError(errno.EROFS, "read-only")))
+        if "database or disk is full" in text or "file too large" in text:
+            return str(unwritable(Path("optuna.db"), OSError(errno.ENOSPC, "disk full")))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _raise_interrupted(signum: int, frame: object) -> None:

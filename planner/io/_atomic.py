@@ -63,8 +63,11 @@ def atomic_replace(path: str | os.PathLike[str], *, binary: bool = False,
     file remains, which is never read. An exception inside the block leaves ``path`` as it was.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise unwritable(path, err) from err
     try:
         os.fchmod(fd, new_file_mode())
         mode = "wb" if binary else "w"
@@ -74,11 +77,34 @@ def atomic_replace(path: str | os.PathLike[str], *, binary: bool = False,
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as err:
+        with contextlib.suppress(OSError):
             os.unlink(tmp_name)
+        if isinstance(err, OSError) and err.errno in _STORAGE_ERRNOS:
+            raise unwritable(path, err) from err
         raise
     _fsync_dir(path.parent)
+
+
+# Errors of the storage, not of planner: a read-only folder, a full disk or a size limit.
+_STORAGE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+
+
+def unwritable(path: Path, err: OSError) -> CampaignError:
+    """A clear error for a write that the file system refused; the old file is untouched."""
+    why = {
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.EROFS: "the file system is read-only",
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is exhausted",
+        errno.EFBIG: "the file would exceed the size limit of this file system or process (File too large)",
+    }.get(err.errno or 0, err.strerror or str(err))
+    return CampaignError(
+        f"cannot write {path}: {why}. Nothing was changed there (the previous file, if any, is intact). "
+        "Free space or raise the limit, or make the folder writable (or copy the campaign to a writable "
+        "place), then run the command again."
+    )
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> None:

@@ -117,16 +117,31 @@ def read_table(
     text, encoding, had_bom = _decode(raw, path)
     chosen = delimiter if delimiter is not None else _sniff_delimiter(text)
     header_line = text.splitlines()[0]
-    n_header = len(next(csv.reader([header_line], delimiter=chosen)))
-    # pandas silently turns the first column into the index when rows have one field too
-    # many, so rows longer than the header are found here first.
-    for line_no, row in enumerate(csv.reader(io.StringIO(text), delimiter=chosen), start=1):
-        if len(row) > n_header and any(field.strip() for field in row[n_header:]):
+    reader = csv.reader(io.StringIO(text), delimiter=chosen)
+    try:
+        n_header = len(next(csv.reader([header_line], delimiter=chosen)))
+        # pandas silently turns the first column into the index when rows have one field too
+        # many, so rows longer than the header are found here first.
+        for row in reader:
+            if len(row) > n_header and any(field.strip() for field in row[n_header:]):
+                raise DataValidationError(
+                    f"{what} {path}, line {reader.line_num}: has {len(row)} fields but the header has {n_header} "
+                    f"(delimiter: {_DELIMITER_NAMES.get(chosen, repr(chosen))}). Quote values that contain "
+                    "the delimiter, or remove the extra fields."
+                )
+    except csv.Error as err:
+        line = max(reader.line_num, 1)
+        if "field larger than field limit" in str(err):
+            limit = csv.field_size_limit()
             raise DataValidationError(
-                f"{what} {path}, line {line_no}: has {len(row)} fields but the header has {n_header} "
-                f"(delimiter: {_DELIMITER_NAMES.get(chosen, repr(chosen))}). Quote values that contain "
-                "the delimiter, or remove the extra fields."
-            )
+                f"{what} {path}, line {line}: a cell is longer than {limit:,} characters. Table cells hold "
+                "numbers, names, formulas or SMILES; a cell this long is usually an unclosed quote (\") that "
+                "swallowed the rest of the file, or a text blob that belongs in a separate file. Close the quote "
+                "or shorten the cell."
+            ) from err
+        raise DataValidationError(
+            f"{what} {path}, line {line}: not readable as delimited text ({err}). Check the quoting on that line."
+        ) from err
     try:
         frame = pd.read_csv(
             io.StringIO(text),
