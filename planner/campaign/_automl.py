@@ -150,10 +150,40 @@ def run_automl(
             if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
                 fitted = refit(study, data.X, data.y, task=spec.task, column_roles=data.column_roles, seed=spec.seed, ensemble=ensemble)
                 fitted.save(model_dir(campaign.directory, target))
+        failed = {t: _why_nothing_completed(s) for t, s in studies.items() if not _has_complete(s)}
+        if failed:
+            raise CampaignError(
+                "no pipeline completed, so no model was saved, for "
+                + "; ".join(f"target {t!r} ({why})" for t, why in failed.items())
+                + ". Fix the cause named above (see `planner leaderboard DIR --failed` for every trial's reason), "
+                "then run again; the failed trials stay in the study."
+            )
     finally:
         if shared is not None:
             shared.shutdown()
     return studies
+
+
+def _has_complete(study: Any) -> bool:
+    return any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
+
+
+def _why_nothing_completed(study: Any) -> str:
+    """The most common reason among the trials of a study in which none completed."""
+    from collections import Counter
+
+    trials = study.get_trials(deepcopy=False)
+    if not trials:
+        return "no trial started: the budget ended first"
+    import re
+
+    reasons = [str(t.user_attrs.get("failure_reason") or f"{t.state.name.lower()} without a recorded reason")
+               for t in trials]
+    # Reasons that differ only in their numbers (a sampled value, a fold) are one reason.
+    kinds = Counter(re.sub(r"\d+(\.\d+)?", "#", r) for r in reasons)
+    kind, count = kinds.most_common(1)[0]
+    example = next(r for r in reasons if re.sub(r"\d+(\.\d+)?", "#", r) == kind)
+    return f"{count} of {len(trials)} trial(s): {example}"
 
 
 def _search_inputs(campaign: Campaign, data: Any, *, n_trials: int | None, timeout_s: float | None, metric: str | None) -> dict[str, Any]:

@@ -13,6 +13,11 @@ from planner.exceptions import DataValidationError
 from planner.spec import CampaignSpec
 
 _MAX_EXAMPLES = 5
+# No measured quantity reaches 1e50 in any unit system people use (carrier densities, the largest
+# common values, are ~1e23 per cm3); such a number is a typo or a sentinel (1e308, 9.99e99).
+# Squared inside a scaler or a kernel it overflows to inf and every trial fails, so it is refused
+# at the door.
+ABSURD_MAGNITUDE = 1e50
 
 
 def _examples(lines: pd.Index, values: pd.Series | None = None) -> str:
@@ -23,6 +28,14 @@ def _examples(lines: pd.Index, values: pd.Series | None = None) -> str:
         shown.append(f"line {line}" + (f" ({value!r})" if values is not None else ""))
     more = len(lines) - _MAX_EXAMPLES
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _absurd_message(kind: str, name: str, lines: pd.Index, values: pd.Series) -> str:
+    return (
+        f"{kind} {name!r} has a magnitude of {ABSURD_MAGNITUDE:.0e} or more at {_examples(lines, values)}, "
+        "which no measurement reaches: a typo or a placeholder for 'unknown'. Leave the cell empty if the "
+        "value is unknown; if the quantity really is that large, store it in larger units or as its log10"
+    )
 
 
 @dataclass
@@ -133,6 +146,12 @@ def check_table(
                 lines = frame.index[infinite]
                 problems.append(f"target {target.name!r} is infinite at {_examples(lines)}; use a finite number")
                 bad_rows.update(lines)
+            absurd = ~infinite & (values.abs() >= ABSURD_MAGNITUDE)
+            if absurd.any():
+                lines = frame.index[absurd]
+                problems.append(_absurd_message("target", target.name, lines, values))
+                bad_rows.update(lines)
+                infinite = infinite | absurd
             outside = pd.Series(False, index=frame.index)
             if target.lower is not None:
                 outside |= values < target.lower
@@ -194,6 +213,16 @@ def check_table(
             lines = frame.index[infinite]
             problems.append(f"numeric input {spec_input.name!r} is infinite at {_examples(lines)}")
             bad_rows.update(lines)
+        absurd = ~infinite & (values.abs() >= ABSURD_MAGNITUDE)
+        if absurd.any():
+            lines = frame.index[absurd]
+            msg = _absurd_message("numeric input", spec_input.name, lines, values)
+            if mode == "observation":
+                problems.append(msg)
+                bad_rows.update(lines)
+            else:
+                out.warnings.append(f"{label}: {msg}; treated as missing")
+            infinite = infinite | absurd
         frame[spec_input.name] = values.where(~infinite)
 
     id_col = spec.data.id_column

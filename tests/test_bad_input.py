@@ -1,0 +1,83 @@
+"""Hostile and odd input through the real CLI: exit 2, one paragraph naming file/line/column and
+the fix, and nothing stored changed. (Faults of the file system: tests/campaign/test_storage_faults.py;
+kills and Ctrl-C: tests/campaign/test_kill*.py, test_interrupt.py.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner.cli import main
+
+
+def cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def stored(directory):
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file() and p.name != ".planner.lock"}
+
+
+@pytest.fixture
+def camp(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    n = 30
+    frame = pd.DataFrame({"sample_id": [f"s{i}" for i in range(n)], "x1": rng.uniform(0, 1, n),
+                          "salt": rng.choice(["LiPF6", "LiFSI"], n)})
+    frame["y"] = 2 * frame["x1"] + rng.normal(0, 0.1, n)
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    code, _, err = cli(capsys, "init", tmp_path / "camp", "--data", tmp_path / "data.csv", "--target", "y:max",
+                       "--id", "sample_id")
+    assert code == 0, err
+    return tmp_path / "camp"
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        pytest.param("sample_id,x1,salt,y\nn1,1e308,LiPF6,1.0\n",
+                     r"new\.csv: numeric input 'x1' has a magnitude of 1e\+50 or more at line 2 \(1e\+308\)", id="input-1e308"),
+        pytest.param("sample_id,x1,salt,y\nn1,0.5,LiPF6,-9.99e99\n",
+                     r"target 'y' has a magnitude of 1e\+50 or more at line 2 \(-9\.99e\+99\)", id="target-sentinel"),
+        pytest.param("sample_id,x1,salt,y\nn1,0.5,LiPF6," + "7" * 140_000 + "\n",
+                     r"new\.csv, line 2: a cell is longer than 131,072 characters", id="huge-cell"),
+    ],
+)
+def test_observe_refuses(camp, tmp_path, capsys, content, match):
+    import re
+
+    (tmp_path / "new.csv").write_text(content)
+    before = stored(camp)
+    code, _, err = cli(capsys, "observe", camp, tmp_path / "new.csv")
+    assert code == 2, err
+    assert err.startswith("error: ") and re.search(match, err), err
+    assert "Traceback" not in err and "internal error" not in err
+    assert stored(camp) == before
+
+
+def test_large_but_physical_values_are_kept(camp, tmp_path, capsys):
+    (tmp_path / "new.csv").write_text("sample_id,x1,salt,y\nn1,3.2e21,LiPF6,1.0\n")  # a carrier density in cm^-3
+    code, out, err = cli(capsys, "observe", camp, tmp_path / "new.csv")
+    assert code == 0 and "added 1" in out, err
+
+
+@pytest.mark.slow
+def test_run_whose_every_trial_fails_exits_2_with_the_common_reason(camp, tmp_path, capsys):
+    space = tmp_path / "broken.yaml"
+    space.write_text(
+        "version: 1\nname: broken\ndescription: more neighbours than rows\ncv: {n_splits: 3, n_repeats: 1}\n"
+        "steps:\n  imputer:\n    median: {}\n  encoder:\n    onehot: {}\n  scaler:\n    standard: {}\n"
+        "fusion:\n  single:\n    models:\n      knn:\n"
+        "        n_neighbors: {type: int, low: 500, high: 600, default: 500}\n"
+    )
+    yaml_path = camp / "campaign.yaml"
+    text = yaml_path.read_text()
+    head, _, tail = text.partition("search_space:")
+    yaml_path.write_text(head + f"search_space: {space}\n" + tail.split("\n", 1)[1])
+    code, out, err = cli(capsys, "run", camp, "--trials", "3")
+    assert code == 2, (out, err)
+    assert "no pipeline completed, so no model was saved, for target 'y' (3 of 3 trial(s): ValueError: Expected n_neighbors" in err
+    assert not (camp / "models").exists() or not any((camp / "models").rglob("pipeline.json"))
