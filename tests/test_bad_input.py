@@ -81,3 +81,47 @@ def test_run_whose_every_trial_fails_exits_2_with_the_common_reason(camp, tmp_pa
     assert code == 2, (out, err)
     assert "no pipeline completed, so no model was saved, for target 'y' (3 of 3 trial(s): ValueError: Expected n_neighbors" in err
     assert not (camp / "models").exists() or not any((camp / "models").rglob("pipeline.json"))
+
+
+def _alias_bomb(depth: int) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, depth)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("depth", [6, 9, 12])
+def test_yaml_alias_bomb_is_refused_quickly(camp, capsys, depth):
+    import time
+
+    path = camp / "campaign.yaml"
+    path.write_text(_alias_bomb(depth) + path.read_text())
+    before = stored(camp)
+    start = time.monotonic()
+    code, out, err = cli(capsys, "status", camp)
+    assert code == 2 and "alias bomb" in err and "campaign.yaml" in err, err
+    assert len(err) < 1000 and time.monotonic() - start < 30
+    assert stored(camp) == before
+
+
+def test_recursive_alias_is_refused(camp, capsys):
+    path = camp / "campaign.yaml"
+    path.write_text("loop: &loop [*loop]\n" + path.read_text())
+    code, _, err = cli(capsys, "status", camp)
+    assert code == 2 and "alias" in err, err
+
+
+@pytest.mark.parametrize("bound", ["9 ** 9 ** 9", "10 ** 400", "9" * 300])
+def test_search_space_expression_is_bounded(camp, tmp_path, capsys, bound):
+    space = tmp_path / "space.yaml"
+    space.write_text(
+        "version: 1\nname: huge\ndescription: a bound that never finishes\ncv: {n_splits: 3, n_repeats: 1}\n"
+        "steps:\n  imputer:\n    median: {}\n  encoder:\n    onehot: {}\n  scaler:\n    standard: {}\n"
+        "fusion:\n  single:\n    models:\n      ridge:\n"
+        f"        alpha: {{type: float, low: 0.01, high: \"{bound}\", default: 1.0}}\n"
+    )
+    yaml_path = camp / "campaign.yaml"
+    head, _, tail = yaml_path.read_text().partition("search_space:")
+    yaml_path.write_text(head + f"search_space: {space}\n" + tail.split("\n", 1)[1])
+    code, out, err = cli(capsys, "run", camp, "--trials", "1")
+    assert code == 2, (out, err)
+    assert "space.yaml" in err and ("beyond 1e+15" in err or "at most 200" in err), err

@@ -608,7 +608,9 @@ def load_search_space(path_or_name: str | Path | SearchSpace) -> SearchSpace:
     if not path.is_file():
         raise SpecError(f"search space {text!r} is neither a bundled name ({sorted(bundled)}) nor an existing file; give a bundled name or a path to a YAML file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        from planner.io._yaml import load_yaml
+
+        data = load_yaml(path.read_text(encoding="utf-8"), source=str(path))
     except yaml.YAMLError as err:
         raise SpecError(f"{path}: not valid YAML ({err}); fix the syntax at the position shown") from err
     return _parse(data, str(path))

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from planner.exceptions import SpecError
 from planner.io import atomic_write_text
+from planner.io._yaml import load_yaml
 from planner.spec._campaign import SPEC_VERSION, CampaignSpec
 
 _FIX_HINTS = {
@@ -136,7 +137,7 @@ def load_spec(path: str | Path) -> CampaignSpec:
     except FileNotFoundError as err:
         raise SpecError(f"campaign file not found: {path}") from err
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, source=str(path))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
