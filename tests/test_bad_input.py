@@ -125,3 +125,55 @@ def test_search_space_expression_is_bounded(camp, tmp_path, capsys, bound):
     code, out, err = cli(capsys, "run", camp, "--trials", "1")
     assert code == 2, (out, err)
     assert "space.yaml" in err and ("beyond 1e+15" in err or "at most 200" in err), err
+
+
+@pytest.fixture
+def comp_camp(tmp_path):
+    from planner.campaign import Campaign
+    from planner.spec import CampaignSpec, InputSpec, TargetSpec
+    from planner.spec._campaign import FractionGroup
+
+    spec = CampaignSpec(
+        name="comp",
+        data={"id_column": "sample_id"},
+        inputs=[InputSpec(name="comp", role="composition"), InputSpec(name="f1"), InputSpec(name="f2")],
+        fraction_groups=[FractionGroup(name="solvent", columns=["f1", "f2"], total=1.0)],
+        targets=[TargetSpec(name="y", direction="max")],
+    )
+    camp = Campaign.create(tmp_path / "comp", spec)
+    camp.observe(pd.DataFrame({"sample_id": ["a", "b"], "comp": ["Li7La3Zr2O12", "LiCoO2"], "f1": [0.3, 0.5],
+                               "f2": [0.7, 0.5], "y": [1.0, 2.0]}))
+    return camp.directory
+
+
+@pytest.mark.parametrize(
+    ("row", "match"),
+    [
+        pytest.param("n1,Li7La3Zr2O12Qx(((,0.5,0.5,1", r"composition input 'comp' does not parse at line 2: 'Li7La3Zr2O12Qx\(\(\('", id="garbled"),
+        pytest.param("n1,123,0.5,0.5,1", r"line 2: '?123'?", id="digits"),
+        pytest.param("n1,,0.5,0.5,1", r"composition input 'comp' does not parse at line 2: .*missing", id="empty"),
+        pytest.param("n1,LiFePO4,0.5,0.6,1", r"fractions \['f1', 'f2'\] of group 'solvent' must sum to 1.0 .*; the sum is off at line 2 \(1\.1\)", id="fraction-sum"),
+        pytest.param("n1,LiFePO4,-0.5,1.5,1", r"negative fraction in group 'solvent' at line 2", id="negative-fraction"),
+    ],
+)
+def test_observe_refuses_bad_compositions_and_fractions(comp_camp, tmp_path, capsys, row, match):
+    import re
+
+    (tmp_path / "new.csv").write_text("sample_id,comp,f1,f2,y\n" + row + "\n")
+    before = stored(comp_camp)
+    code, _, err = cli(capsys, "observe", comp_camp, tmp_path / "new.csv")
+    assert code == 2 and re.search(match, err), err
+    assert stored(comp_camp) == before
+    # --skip-invalid stores the good rows and reports the bad one
+    (tmp_path / "mixed.csv").write_text("sample_id,comp,f1,f2,y\n" + row + "\nok1,LiFePO4,0.2,0.8,3\n")
+    code, out, err = cli(capsys, "observe", comp_camp, tmp_path / "mixed.csv", "--skip-invalid")
+    assert code == 0 and "added 1" in out, (out, err)
+
+
+@pytest.mark.slow
+def test_predict_refuses_text_in_a_numeric_input(camp, tmp_path, capsys):
+    code, _, err = cli(capsys, "run", camp, "--trials", "1", "--single")
+    assert code == 0, err
+    (tmp_path / "rows.csv").write_text("sample_id,x1,salt\nq1,0.5,LiPF6\nq2,high,LiFSI\n")
+    code, out, err = cli(capsys, "predict", camp, tmp_path / "rows.csv")
+    assert code == 2 and "numeric input 'x1' has text at line 3 ('high')" in err, err

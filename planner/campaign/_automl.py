@@ -242,6 +242,7 @@ def predict_table(campaign: Campaign, table: Any, *, targets: list[str] | None =
         raise DataValidationError(
             f"{label}: missing input column(s) {missing}; predictions need all of {spec.input_names}."
         )
+    _check_prediction_inputs(frame, spec, label)
     out = frame.reset_index(drop=True).copy()
     for target in targets or spec.target_names:
         directory = model_dir(campaign.directory, target)
@@ -261,6 +262,31 @@ def predict_table(campaign: Campaign, table: Any, *, targets: list[str] | None =
         for column in predictions.columns:
             out[f"{target}_{column}"] = predictions[column].to_numpy()
     return out
+
+
+def _check_prediction_inputs(frame: pd.DataFrame, spec: Any, label: str) -> None:
+    """Text in a numeric input, or a formula that does not parse, is an error, not a silent NaN."""
+    from planner.campaign._validate import _examples
+
+    problems = []
+    for spec_input in spec.inputs:
+        raw = frame[spec_input.name]
+        if spec_input.role == "numeric":
+            text = raw.notna() & pd.to_numeric(raw, errors="coerce").isna()
+            if text.any():
+                problems.append(f"numeric input {spec_input.name!r} has text at {_examples(frame.index[text], raw)}")
+        elif spec_input.role == "composition":
+            from planner.features._composition import parse_formulas
+
+            _, errors = parse_formulas(raw[raw.notna()], where=label, column=spec_input.name, on_error="ignore")
+            if errors:
+                shown = "; ".join(f"line {k}: {v}" for k, v in list(errors.items())[:5])
+                problems.append(f"composition input {spec_input.name!r} does not parse at {shown}")
+    if problems:
+        raise DataValidationError(
+            f"{label}: " + "; ".join(problems) + ". Write numbers (leave a cell empty if the value is unknown) "
+            "and formulas such as 'Li7La3Zr2O12'; nothing was predicted."
+        )
 
 
 def nested_automl(

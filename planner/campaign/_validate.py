@@ -225,6 +225,13 @@ def check_table(
             infinite = infinite | absurd
         frame[spec_input.name] = values.where(~infinite)
 
+    _check_compositions(frame, spec, label, mode, problems, bad_rows, out)
+    if mode == "observation":
+        # New measurements must honour a declared fraction group (sources are only warned about).
+        for message, lines in _fraction_group_violations(frame, spec):
+            problems.append(message + "; correct the fractions or fix the group in campaign.yaml")
+            bad_rows.update(lines)
+
     id_col = spec.data.id_column
     if id_col:
         ids = frame[id_col]
@@ -275,6 +282,58 @@ def _check_design_space(frame: pd.DataFrame, spec: CampaignSpec, label: str, out
                 f"{label}: input {name!r} has level(s) not in design_space.choices at "
                 f"{_examples(frame.index[unknown], frame[name])}; kept"
             )
+
+
+def _check_compositions(
+    frame: pd.DataFrame,
+    spec: CampaignSpec,
+    label: str,
+    mode: str,
+    problems: list[str],
+    bad_rows: set[object],
+    out: CheckedTable,
+) -> None:
+    """Composition inputs must parse as formulas: refused in observations, reported in sources."""
+    names = [i.name for i in spec.inputs if i.role == "composition"]
+    if not names:
+        return
+    from planner.features._composition import parse_formulas
+
+    for name in names:
+        values = frame[name]
+        present = values.notna() if mode == "source" else pd.Series(True, index=frame.index)
+        _, errors = parse_formulas(values[present], where=label, column=name, on_error="ignore")
+        if not errors:
+            continue
+        lines = pd.Index(list(errors))
+        shown = "; ".join(f"line {line}: {why}" for line, why in list(errors.items())[:_MAX_EXAMPLES])
+        more = f" and {len(errors) - _MAX_EXAMPLES} more" if len(errors) > _MAX_EXAMPLES else ""
+        msg = f"composition input {name!r} does not parse at {shown}{more}"
+        if mode == "observation":
+            problems.append(msg + " (write a formula such as 'Li7La3Zr2O12'; parentheses and decimals are allowed)")
+            bad_rows.update(lines)
+        else:
+            out.warnings.append(f"{label}: {msg}; these rows get no composition features")
+
+
+def _fraction_group_violations(frame: pd.DataFrame, spec: CampaignSpec) -> list[tuple[str, pd.Index]]:
+    found = []
+    for group in spec.fraction_groups:
+        part = frame[group.columns].apply(pd.to_numeric, errors="coerce")
+        complete = part.notna().all(axis=1)
+        total = part.sum(axis=1)
+        off = complete & ((total - group.total).abs() > group.tolerance)
+        if off.any():
+            found.append((
+                f"fractions {group.columns} of group {group.name!r} must sum to {group.total} "
+                f"(tolerance {group.tolerance}); the sum is off at {_examples(frame.index[off], total)}",
+                frame.index[off],
+            ))
+        negative = complete & (part < 0).any(axis=1)
+        if negative.any():
+            found.append((f"negative fraction in group {group.name!r} at {_examples(frame.index[negative])}",
+                          frame.index[negative]))
+    return found
 
 
 def _check_fraction_groups(frame: pd.DataFrame, spec: CampaignSpec, label: str, out: CheckedTable) -> None:

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
+
+from planner.exceptions import CampaignError
 
 from planner.campaign import Campaign
 
@@ -40,4 +43,5 @@ def test_explicit_suggestion_id_links(campaign: Campaign):
     report = campaign.observe(obs)
     assert report.n_added == 1 and report.n_suggestions_fulfilled == 1
     assert "suggestion_id" not in campaign.observations().columns
-    assert campaign.suggestions.cancel(["S0001"]) == 0  # already observed
+    with pytest.raises(CampaignError, match=r"only pending suggestions can be cancelled; S0001 \(observed\)"):
+        campaign.cancel(["S0001"])  # already observed
