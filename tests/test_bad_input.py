@@ -177,3 +177,62 @@ def test_predict_refuses_text_in_a_numeric_input(camp, tmp_path, capsys):
     (tmp_path / "rows.csv").write_text("sample_id,x1,salt\nq1,0.5,LiPF6\nq2,high,LiFSI\n")
     code, out, err = cli(capsys, "predict", camp, tmp_path / "rows.csv")
     assert code == 2 and "numeric input 'x1' has text at line 3 ('high')" in err, err
+
+
+def test_utf16_with_a_byte_order_mark_just_works(camp, tmp_path, capsys):
+    (tmp_path / "u16.csv").write_text("sample_id,x1,salt,y\nn1,0.5,LiPF6,1.5\n", encoding="utf-16")
+    code, out, err = cli(capsys, "observe", camp, tmp_path / "u16.csv")
+    assert code == 0 and "added 1" in out, err
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        pytest.param("sample_id,x1,salt,y\nn1,0.5,LiPF6,1.5\n".encode("utf-16-le"), "encoding looks like UTF-16", id="utf16-no-bom"),
+        pytest.param(b"sample_id:x1:salt:y\nn1:0.5:LiPF6:1.5\n", r"split by ':'\. Pass --delimiter ':'", id="colon-delimiter"),
+        pytest.param(b"sample_id,x1,salt\nn1,0.5,LiPF6\n", r"the target column\(s\) \['y'\] are missing", id="target-missing"),
+    ],
+)
+def test_messages_say_what_is_wrong(camp, tmp_path, capsys, raw, match):
+    import re
+
+    (tmp_path / "bad.csv").write_bytes(raw)
+    before = stored(camp)
+    code, _, err = cli(capsys, "observe", camp, tmp_path / "bad.csv")
+    assert code == 2 and re.search(match, err), err
+    assert stored(camp) == before
+
+
+def test_colon_delimited_file_reads_with_the_delimiter_named(camp, tmp_path, capsys):
+    (tmp_path / "colon.csv").write_text("sample_id:x1:salt:y\nn1:0.5:LiPF6:1.5\n")
+    code, out, err = cli(capsys, "observe", camp, tmp_path / "colon.csv", "--delimiter", ":")
+    assert code == 0 and "added 1" in out, err
+
+
+def test_init_into_an_existing_campaign_names_force(camp, tmp_path, capsys):
+    code, _, err = cli(capsys, "init", camp, "--data", tmp_path / "data.csv", "--target", "y:max")
+    assert code == 2 and "already exists" in err and "--force" in err, err
+
+
+def test_missing_search_space_says_not_found(camp, capsys):
+    yaml_path = camp / "campaign.yaml"
+    head, _, tail = yaml_path.read_text().partition("search_space:")
+    yaml_path.write_text(head + "search_space: spaces/mine.yaml\n" + tail.split("\n", 1)[1])
+    code, _, err = cli(capsys, "run", camp, "--trials", "1")
+    assert code == 2 and "spaces/mine.yaml' not found" in err, err
+
+
+def test_suggest_names_every_categorical_without_choices(tmp_path, capsys):
+    from planner.campaign import Campaign
+    from planner.spec import CampaignSpec, DesignSpace, InputSpec, TargetSpec
+
+    spec = CampaignSpec(
+        name="choices",
+        inputs=[InputSpec(name="x1"), InputSpec(name="salt", role="categorical"), InputSpec(name="solvent", role="categorical")],
+        targets=[TargetSpec(name="y", direction="max")],
+        design_space=DesignSpace(ranges={"x1": (0.0, 1.0)}),
+    )
+    camp = Campaign.create(tmp_path / "c", spec)
+    camp.observe(pd.DataFrame({"x1": [0.1, 0.5, 0.9], "salt": ["a", "b", "a"], "solvent": ["EC", "DMC", "EC"], "y": [1.0, 2.0, 3.0]}))
+    code, _, err = cli(capsys, "suggest", camp.directory, "-n", "1")
+    assert code == 2 and "categorical input(s) ['salt', 'solvent']" in err, err

@@ -606,7 +606,7 @@ def load_search_space(path_or_name: str | Path | SearchSpace) -> SearchSpace:
     text = str(path_or_name)
     path = bundled[text] if text in bundled else Path(text).expanduser()
     if not path.is_file():
-        raise SpecError(f"search space {text!r} is neither a bundled name ({sorted(bundled)}) nor an existing file; give a bundled name or a path to a YAML file")
+        raise SpecError(f"search space {text!r} not found: it is neither a bundled name ({sorted(bundled)}) nor an existing file; give a bundled name or the path of a YAML file")
     try:
         from planner.io._yaml import load_yaml
 

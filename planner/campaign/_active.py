@@ -66,11 +66,14 @@ def design_for(campaign: Campaign) -> Any:
                 f"design_space.ranges misses numeric input(s) {unbounded}; give each a [low, high] range "
                 "(or use design_space.pool for a candidate list)."
             )
-        levels = {}
-        for name in categorical:
-            if name not in ds.choices:
-                raise SpecError(f"design_space.choices needs the allowed levels of categorical input {name!r}.")
-            levels[name] = list(ds.choices[name])
+        no_levels = [name for name in categorical if name not in ds.choices]
+        if no_levels:
+            raise SpecError(
+                f"design_space.choices misses the allowed levels of categorical input(s) {no_levels}; list them "
+                "in campaign.yaml, e.g. `choices: {" + ", ".join(f"{n}: [a, b]" for n in no_levels) + "}` "
+                "(or use design_space.pool for a candidate list)."
+            )
+        levels = {name: list(ds.choices[name]) for name in categorical}
         return ContinuousDesign(bounds=dict(ds.ranges), constraints=tuple(constraints), categorical=levels)
     raise CampaignError(
         "this campaign has no design space: add design_space.pool (a CSV of candidate experiments) or "

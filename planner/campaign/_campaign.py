@@ -121,7 +121,8 @@ class Campaign:
         if spec_path.exists() and not force:
             raise CampaignExistsError(
                 f"{spec_path} already exists; a campaign is never overwritten by accident. Choose another "
-                "directory, or delete it first if you really want to start over."
+                "directory, or pass --force (Python: force=True) to rewrite campaign.yaml; its observations, "
+                "trials and suggestions are kept."
             )
         campaign = cls(directory, spec)
         campaign.source_table()  # validate sources before writing anything

@@ -108,6 +108,14 @@ def check_table(
         frame = frame.rename(columns=rename)
     required = campaign_columns(spec)
     missing = [c for c in required if c not in frame.columns]
+    missing_targets = [c for c in missing if c in spec.target_names]
+    if missing_targets and mode == "observation" and len(missing_targets) == len(spec.target_names):
+        raise DataValidationError(
+            f"{label}: the target column(s) {missing_targets} are missing, so there is no measured value to "
+            f"store (the file has {list(frame.columns)}). Add a column named {missing_targets[0]!r} with the "
+            "measured values" + (f"; the other missing column(s) {[c for c in missing if c not in missing_targets]} too."
+                                 if len(missing) > len(missing_targets) else ".")
+        )
     if missing:
         raise DataValidationError(
             f"{label}: missing column(s) {missing}; the campaign needs {required} and the file has "

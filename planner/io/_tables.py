@@ -42,7 +42,24 @@ class TableReadInfo:
         return out
 
 
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
 def _decode(raw: bytes, path: Path) -> tuple[str, str, bool]:
+    for bom, encoding in _WIDE_BOMS:  # Excel's "Unicode text" and PowerShell write UTF-16 with a BOM
+        if raw.startswith(bom):
+            try:
+                return raw.decode(encoding), encoding, True
+            except UnicodeDecodeError as err:
+                raise DataValidationError(
+                    f"{path}: starts with a {encoding.upper()} byte-order mark but is not valid {encoding.upper()} "
+                    f"text (byte offset {err.start}). Re-save it with the encoding 'CSV UTF-8'."
+                ) from err
     had_bom = raw.startswith(b"\xef\xbb\xbf")
     try:
         return raw.decode("utf-8-sig"), "utf-8", had_bom
@@ -110,9 +127,18 @@ def read_table(
         raise DataValidationError(
             f"{what} {path} is empty. Expected a header line with column names followed by one row per sample."
         )
-    if b"\x00" in raw[:4096]:
+    if b"\x00" in raw[:4096] and not raw.startswith(tuple(bom for bom, _ in _WIDE_BOMS)):
+        head = raw[:4096]
+        wide = head[1::2].count(0) > 0.4 * len(head[1::2]) or head[0::2].count(0) > 0.4 * len(head[0::2])
+        if wide:
+            raise DataValidationError(
+                f"{what} {path}: the encoding looks like UTF-16 without a byte-order mark (every other byte is "
+                "NUL), which cannot be read reliably. Re-save it with the encoding 'CSV UTF-8' (or UTF-16 with "
+                "a byte-order mark)."
+            )
         raise DataValidationError(
-            f"{what} {path} looks binary (it contains NUL bytes), not a CSV text file. Export it as CSV."
+            f"{what} {path} looks binary (it contains NUL bytes): not a CSV text file in a known encoding. "
+            "Export it as CSV with the encoding UTF-8."
         )
     text, encoding, had_bom = _decode(raw, path)
     chosen = delimiter if delimiter is not None else _sniff_delimiter(text)
@@ -176,6 +202,16 @@ def read_table(
                 f"single column {header_line[:60]!r}, but the header contains the {found}. The file uses "
                 f"another delimiter: set `delimiter: {others[0]!r}` for this source in campaign.yaml "
                 f"(or pass --delimiter {others[0]!r}), or leave the delimiter out to detect it."
+            )
+        unusual = [d for d in (":", "~", "^", "!", "#", " ") if len([f for f in header_line.split(d) if f.strip()]) >= 2]
+        if unusual:
+            d = unusual[0]
+            shown = "a space" if d == " " else repr(d)
+            raise DataValidationError(
+                f"{what} {path}: the header {header_line[:60]!r} is one single column for the delimiters planner "
+                f"detects (comma, semicolon, tab, pipe); it seems to be split by {shown}. Pass --delimiter {d!r} "
+                f"(or set `delimiter: {d!r}` for this source in campaign.yaml), or save the file as a comma-"
+                "separated CSV."
             )
 
     raw_names = next(csv.reader([header_line], delimiter=chosen))
