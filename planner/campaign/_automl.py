@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from planner.campaign._layout import model_dir, study_name
+from planner.campaign._layout import latest_study_name, model_dir, study_name, study_version
+from planner.campaign._freshness import model_freshness, record_training
 from planner.exceptions import CampaignError, DataValidationError
 
 if TYPE_CHECKING:
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
 
 # Campaign roles -> engine roles. SMILES are categorical until a molecular featurizer lands;
 # dates carry no physics, they feed the quality report's timeliness check instead.
+# After the training rows change, how many of the previous study's best pipelines are re-scored
+# first on the current rows (distinct configurations).
+RESCORE_BEST = 5
 _ENGINE_ROLE = {"numeric": "numeric", "categorical": "categorical", "smiles": "categorical", "composition": "composition", "date": "ignore"}
 
 
@@ -141,7 +145,7 @@ def run_automl(
             study = run_search(
                 **_search_inputs(campaign, data, n_trials=n_trials, timeout_s=timeout_s, metric=metric),
                 storage_url=campaign.storage_url,
-                study_name=study_name(target),
+                study_name=_study_for_current_data(campaign, target, data),
                 n_workers=workers,
                 executor=shared if shared is not None else kind,
                 callbacks=callbacks,
@@ -150,6 +154,7 @@ def run_automl(
             if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
                 fitted = refit(study, data.X, data.y, task=spec.task, column_roles=data.column_roles, seed=spec.seed, ensemble=ensemble)
                 fitted.save(model_dir(campaign.directory, target))
+                record_training(campaign, target, len(data.y))
         failed = {t: _why_nothing_completed(s) for t, s in studies.items() if not _has_complete(s)}
         if failed:
             raise CampaignError(
@@ -214,12 +219,80 @@ def _search_space_path(campaign: Campaign) -> str:
     return str(campaign._resolve(name))
 
 
+def current_study_name(campaign: Campaign, target: str) -> str:
+    """The study of ``target`` on the newest data version in the campaign's storage."""
+    import optuna
+
+    default = campaign.directory / "optuna.db"
+    if campaign.spec.storage is None and not default.is_file():
+        return study_name(target)
+    try:
+        names = optuna.get_all_study_names(campaign.storage_url)
+    except Exception:  # noqa: BLE001 - an unreadable storage: the caller reports it
+        return study_name(target)
+    return latest_study_name(names, target)
+
+
+def _study_for_current_data(campaign: Campaign, target: str, data: Any, *, n_rescore: int = RESCORE_BEST) -> str:
+    """The study to search ``target`` in: the current one, or a new data version seeded with its best.
+
+    When observations (or sources) changed the training rows since the current study started,
+    its scores are not comparable with new ones. A new study ``automl-<target>@vN`` is opened,
+    with the same settings, and its first trials re-score the ``n_rescore`` best pipelines of the
+    old study on the current rows; the old study is kept.
+    """
+    import warnings
+
+    import optuna
+
+    from planner.automl._search import STUDY_ATTR, _data_fingerprint
+    from planner.exceptions import PlannerWarning
+
+    name = current_study_name(campaign, target)
+    try:
+        old = optuna.load_study(study_name=name, storage=campaign.storage_url)
+    except KeyError:
+        return name
+    info = dict(old.user_attrs.get(STUDY_ATTR) or {})
+    complete = [t for t in old.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
+    fingerprint = _data_fingerprint(data.X, data.y)
+    if not info or not complete or info.get("data_fingerprint") == fingerprint:
+        return name
+    version = (study_version(name, target) or 1) + 1
+    new_name = study_name(target, version)
+    best = sorted(complete, key=lambda t: t.value, reverse=old.direction == optuna.study.StudyDirection.MAXIMIZE)
+    seen, chosen = set(), []
+    for trial in best:
+        key = tuple(sorted(trial.params.items()))
+        if key not in seen:
+            seen.add(key)
+            chosen.append(trial)
+        if len(chosen) == n_rescore:
+            break
+    study = optuna.create_study(study_name=new_name, storage=campaign.storage_url, direction=old.direction,
+                                load_if_exists=True)
+    if not study.get_trials(deepcopy=False):
+        study.set_user_attr(STUDY_ATTR, {**info, "data_fingerprint": fingerprint, "n_rows": int(len(data.y)),
+                                         "previous_study": name})
+        for trial in chosen:
+            study.enqueue_trial(trial.params, user_attrs={"source": "rescored", "rescored_from": f"{name}#{trial.number}"})
+    warnings.warn(
+        f"the training rows of {target!r} changed since study {name!r} was scored ({info.get('n_rows')} -> "
+        f"{len(data.y)} rows); its scores are not comparable with new ones, so the search continues in study "
+        f"{new_name!r} on the current rows, re-scoring the {len(chosen)} best pipeline(s) of {name!r} first "
+        f"(kept; `planner leaderboard` shows the current study)",
+        PlannerWarning,
+        stacklevel=3,
+    )
+    return new_name
+
+
 def load_study(campaign: Campaign, target: str) -> Any:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        return optuna.load_study(study_name=study_name(target), storage=campaign.storage_url)
+        return optuna.load_study(study_name=current_study_name(campaign, target), storage=campaign.storage_url)
     except KeyError as err:
         raise CampaignError(
             f"no AutoML trials for target {target!r} yet; run `planner run {campaign.directory}` first."
@@ -252,6 +325,13 @@ def predict_table(campaign: Campaign, table: Any, *, targets: list[str] | None =
                 f"{campaign.directory}` first."
             )
         fitted = load_fitted(directory)
+        freshness = model_freshness(campaign, target)
+        if freshness.is_stale:
+            import warnings
+
+            from planner.exceptions import PlannerWarning
+
+            warnings.warn(freshness.message(campaign.directory), PlannerWarning, stacklevel=2)
         X = out[spec.input_names].copy()
         roles = {i.name: _ENGINE_ROLE[i.role] for i in spec.inputs}
         for name, role in roles.items():

@@ -39,6 +39,7 @@ class CampaignStatus:
     n_suggestions_pending: int
     last_activity: str | None
     warnings: list[str] = field(default_factory=list)
+    models: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def n_rows(self) -> int:
@@ -67,6 +68,12 @@ class CampaignStatus:
                     f"target        {t.name} ({t.direction}): best {t.best:.6g} at {t.best_row}; {t.n_labelled} labelled"
                 )
         out.append(f"trials        {self.n_trials_complete} complete, {self.n_trials_failed} failed")
+        for m in self.models:
+            if not m["has_model"]:
+                continue
+            state = (f"STALE: {m['n_new_observations']} observation(s) arrived after the refit" if m["stale"]
+                     else "up to date")
+            out.append(f"model         {m['target']}: refit on {m['n_train_rows']} rows, {state}")
         out.append(f"suggestions   {self.n_suggestions_pending} pending")
         out.append(f"last activity {self.last_activity or 'never'}")
         if self.warnings:
@@ -138,6 +145,16 @@ def campaign_status(campaign: Campaign) -> CampaignStatus:
             stamps.append(pd.Timestamp(datetime.fromtimestamp(p.stat().st_mtime, tz=timezone.utc)))
     last = max(stamps).strftime("%Y-%m-%d %H:%M:%S UTC") if stamps else None
     warnings = list(sources.warnings)
+    from planner.campaign._freshness import model_freshness
+
+    models = []
+    for t in spec.targets:
+        fresh = model_freshness(campaign, t.name)
+        models.append({"target": t.name, "has_model": fresh.has_model, "n_train_rows": fresh.n_train_rows,
+                       "n_new_observations": fresh.n_new_observations, "refit_at": fresh.refit_at,
+                       "stale": fresh.is_stale})
+        if fresh.is_stale:
+            warnings.append(fresh.message(campaign.directory))
     if not spec.design_space.pool and not spec.design_space.ranges:
         warnings.append(
             "no design space declared: `planner suggest` needs design_space.pool (a candidate CSV) or "
@@ -155,4 +172,5 @@ def campaign_status(campaign: Campaign) -> CampaignStatus:
         n_suggestions_pending=_pending_suggestions(campaign),
         last_activity=last,
         warnings=warnings,
+        models=models,
     )

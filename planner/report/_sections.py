@@ -285,6 +285,8 @@ def best_pipeline(ctx: Context) -> Section:
                 items["stored model"] = f"trial {spec.get('trial', '?')}, refit on {spec.get('n_train_rows', '?')} rows, {spec.get('created', '')}"
             if not ens and spec.get("trial") is not None and int(spec["trial"]) != int(best["trial"]):
                 items["stored model"] += " — not the current best trial; `planner run` refits it"
+            if record.freshness is not None and record.freshness.is_stale:
+                items["STALE MODEL"] = record.freshness.message("DIR")
         else:
             items["stored model"] = record.fitted.reason
         sec.add(key_values(items))

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.campaign._layout import BACKTESTS_DIR, OPTUNA_FILE, QUALITY_DIR, SUGGESTIONS_FILE, model_dir, study_name
+from planner.campaign._layout import BACKTESTS_DIR, OPTUNA_FILE, QUALITY_DIR, SUGGESTIONS_FILE, model_dir
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class TargetRecords:
     info: dict[str, Any] = field(default_factory=dict)
     trials: pd.DataFrame | None = None
     fitted: Any = None
+    freshness: Any = None  # planner.campaign.ModelFreshness: observations that arrived after the refit
 
     @property
     def has_study(self) -> bool:
@@ -101,10 +102,13 @@ def load_study(campaign: Any, target: str) -> Any:
     if campaign.spec.storage is None and not default.is_file():
         return Missing(f"no AutoML search has run yet ({OPTUNA_FILE} does not exist); run `planner run {campaign.directory}`")
     optuna = _optuna_quiet()
+    from planner.campaign._automl import current_study_name
+
+    name = current_study_name(campaign, target)
     try:
-        return optuna.load_study(study_name=study_name(target), storage=campaign.storage_url)
+        return optuna.load_study(study_name=name, storage=campaign.storage_url)
     except KeyError:
-        return Missing(f"the storage has no study {study_name(target)!r}; run `planner run {campaign.directory}` for target {target!r}")
+        return Missing(f"the storage has no study {name!r}; run `planner run {campaign.directory}` for target {target!r}")
     except Exception as err:  # noqa: BLE001 - an unreadable storage is reported, not fatal
         return Missing(f"the Optuna storage could not be read ({type(err).__name__}: {err})")
 
@@ -181,6 +185,9 @@ def load_target(campaign: Any, target: str) -> TargetRecords:
         record.info = dict(study.user_attrs.get("planner", {}))
         record.trials = trial_table(study)
     record.fitted = load_fitted(campaign, target)
+    from planner.campaign._freshness import model_freshness
+
+    record.freshness = model_freshness(campaign, target)
     return record
 
 
