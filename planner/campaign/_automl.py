@@ -54,7 +54,12 @@ def training_data(campaign: Campaign, target: str) -> TrainingData:
         elif role in {"categorical", "composition"}:
             X[name] = X[name].astype("string").astype(object).where(X[name].notna(), None)
     X, roles = add_related_features(campaign, frame, X, roles)
-    groups = frame[spec.data.group_column].astype(str) if spec.data.group_column else None
+    groups = None
+    if spec.data.group_column:
+        raw_groups = frame[spec.data.group_column]
+        # A row without a group (an observation that did not say) is a group of its own.
+        own = pd.Series([f"_row{i}" for i in range(len(frame))], index=frame.index)
+        groups = raw_groups.astype(str).where(raw_groups.notna(), own)
     return TrainingData(X=X, y=frame[target], groups=groups, column_roles=roles)
 
 

@@ -28,6 +28,21 @@ _SMILES_CHARS = re.compile(r"^[A-Za-z0-9@+\-\[\]()=#$/\\%.:*]+$")
 _DOI = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)?10\.\d{4,9}/\S+$", re.IGNORECASE)
 _DATE_HINT = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 _ID_NAME = re.compile(r"^(?:id|idx|index|sample[_ ]?id|row[_ ]?id|no\.?|#)$", re.IGNORECASE)
+# Database identifiers ("ICSD ID", "Cif ID", "mp_id", "Liion ID") and bookkeeping columns
+# ("Checked", "Ref", "note", "comment", "source"): where a row came from or who looked at it.
+_IDENTIFIER_NAME = re.compile(r"(?:^|[\s_\-.])(?:id|ids|identifier|uuid|cas|doi|url)$|^(?:mp|icsd|cod|oqmd|cif)[\s_\-]", re.IGNORECASE)
+_BOOKKEEPING_NAME = re.compile(
+    r"^(?:checked|verified|ref|refs|reference|references|source|sources|citation|note|notes|comment|comments|"
+    r"remark|remarks|author|authors|journal|year|link|url|doi|entered[_ ]?by|checked[_ ]?by)(?:\s*\(.*\))?$",
+    re.IGNORECASE,
+)
+# "<1E-10", "< 0.5", ">1e4", "≤3": a value beyond a detection or measurement limit.
+CENSORED = re.compile(r"^\s*(<=?|>=?|≤|≥)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+
+
+def censored_values(series: pd.Series) -> pd.Series:
+    """``True`` where a value is written as a limit (``<1E-10``, ``>5``) instead of a number."""
+    return series.map(lambda v: isinstance(v, str) and bool(CENSORED.match(v)))
 
 
 def looks_like_formula(value: str) -> bool:
@@ -56,6 +71,26 @@ class Inference:
     notes: dict[str, str] = field(default_factory=dict)
     task: str = "regression"
     task_note: str = ""
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_UNIT_WORDS = frozenset({"cm", "cm1", "s", "k", "mol", "per", "in", "of", "the", "at", "and", "log", "log10", "ln"})
+
+
+def _same_quantity_name(column: str, target: str) -> bool:
+    """Do two column names name one quantity? ``IC (Bulk)`` / ``Ionic conductivity (S cm-1)``,
+    ``cond_bulk`` / ``cond_total``: a shared word of 4+ letters, or one's initials in the other."""
+    words_c = [w.lower() for w in _WORD.findall(column) if w.lower() not in _UNIT_WORDS]
+    words_t = [w.lower() for w in _WORD.findall(target) if w.lower() not in _UNIT_WORDS]
+    if {w for w in words_c if len(w) >= 4} & {w for w in words_t if len(w) >= 4}:
+        return True
+
+    def initials(words: list[str]) -> str:
+        return "".join(w[0] for w in words)
+
+    return any(len(w) >= 2 and initials(words_t).startswith(w) for w in words_c) or any(
+        len(w) >= 2 and initials(words_c).startswith(w) for w in words_t
+    )
 
 
 def _leak_reason(column: pd.Series, target: pd.Series, target_name: str) -> str | None:
@@ -91,7 +126,35 @@ def _leak_reason(column: pd.Series, target: pd.Series, target_name: str) -> str 
             f"ranks identically to target {target_name!r} (Spearman {rho:+.4f}): the same quantity in other "
             "units, so using it as an input would leak the answer"
         )
+    if (rho is not None and np.isfinite(rho) and abs(rho) >= 0.97 and both.sum() >= 20
+            and _same_quantity_name(str(column.name), target_name)):
+        return (
+            f"ranks almost identically to target {target_name!r} (Spearman {rho:+.3f} on {int(both.sum())} rows): "
+            "most likely the same quantity measured another way (e.g. bulk vs total conductivity), which is "
+            "not known before the experiment; move it to inputs only if it is"
+        )
     return None
+
+
+def _group_is_not_an_input(out: Inference, group_column: str) -> None:
+    """A CV group is not a property of the sample unless it is featurised (a composition, a molecule).
+
+    Grouped CV keeps every row of a group in one fold, so a group's *label* (an electrolyte's
+    name, a batch number) is always unseen in the test fold: as a categorical input it can only
+    add noise. A composition or SMILES group is described by its descriptors and stays an input.
+    """
+    spec_input = next((i for i in out.inputs if i.name == group_column), None)
+    if group_column in out.ignore:
+        out.ignore.remove(group_column)
+    elif spec_input is not None and spec_input.role in ("composition", "smiles"):
+        out.notes[group_column] = f"{out.notes.get(group_column, spec_input.role)}; also the CV group (--group)"
+        return
+    if spec_input is not None:
+        out.inputs.remove(spec_input)
+    out.notes[group_column] = (
+        "the CV group column (--group): rows sharing a value stay in one fold; not an input (its labels are "
+        "always unseen in the test fold). Add it under inputs if it is also a property of the sample"
+    )
 
 
 def infer_columns(
@@ -124,6 +187,14 @@ def infer_columns(
             out.ignore.append(name)
             out.notes[name] = "every value is empty"
             continue
+        if _BOOKKEEPING_NAME.match(str(name).strip()) or _IDENTIFIER_NAME.search(str(name).strip()):
+            out.ignore.append(name)
+            kind = "bookkeeping" if _BOOKKEEPING_NAME.match(str(name).strip()) else "an identifier"
+            out.notes[name] = (
+                f"{kind} by its name (database ids, references, notes): where a row came from, not a property "
+                "of the sample; move it to inputs if it really is one"
+            )
+            continue
         numeric = pd.to_numeric(nonnull, errors="coerce")
         if numeric.notna().all():
             if nonnull.nunique() == 1:
@@ -153,6 +224,10 @@ def infer_columns(
             out.notes[name] = f"numeric, range {numeric.min():.4g} to {numeric.max():.4g}{missing_note}"
             continue
         text = nonnull.astype(str)
+        if text.str.strip().nunique() == 1:
+            out.ignore.append(name)
+            out.notes[name] = f"constant ({text.iloc[0].strip()!r} in every row): carries no information"
+            continue
         share = lambda pred: float(text.map(pred).mean())  # noqa: E731
         if share(lambda v: bool(_DOI.match(v.strip()))) > 0.8:
             out.ignore.append(name)
@@ -188,15 +263,41 @@ def infer_columns(
         levels = ", ".join(map(str, nonnull.value_counts().index[:4]))
         out.notes[name] = f"categorical, {n_levels} levels ({levels}{', ...' if n_levels > 4 else ''}){missing_note}"
 
+    if group_column is not None:
+        _group_is_not_an_input(out, group_column)
+    for target in targets:
+        values = frame[target].dropna()
+        if values.astype(str).str.strip().nunique() <= 1:
+            from planner.exceptions import DataValidationError
+
+            shown = repr(values.iloc[0]) if len(values) else "no value at all"
+            raise DataValidationError(
+                f"target {target!r} takes a single value ({shown}) in every labelled row: there is nothing to "
+                "learn or optimise. Check that it is the right column, or add rows where it differs."
+            )
     if task is None:
         first = frame[targets[0]].dropna()
-        as_num = pd.to_numeric(first, errors="coerce")
+        censored = censored_values(first)
+        as_num = pd.to_numeric(first[~censored], errors="coerce")
         if as_num.isna().any():
             out.task, out.task_note = "classification", f"target {targets[0]!r} holds text labels"
-        elif as_num.nunique() <= 2:
+        elif as_num.nunique() == 2 and not censored.any():
             out.task, out.task_note = "classification", f"target {targets[0]!r} takes two values"
         else:
             out.task, out.task_note = "regression", f"target {targets[0]!r} is numeric"
+            if censored.any():
+                examples = ", ".join(repr(v) for v in first[censored].unique()[:3])
+                out.task_note += (
+                    f"; {int(censored.sum())} value(s) are written as limits ({examples}, e.g. below a detection "
+                    "limit): they are left out of training and reported"
+                )
+            positive = as_num[as_num > 0]
+            if len(positive) == len(as_num) and len(positive) >= 3 and positive.max() / positive.min() >= 1e3:
+                decades = np.log10(positive.max() / positive.min())
+                out.task_note += (
+                    f"; it spans {decades:.0f} orders of magnitude ({positive.min():.3g} to {positive.max():.3g}): "
+                    f"consider modelling log10({targets[0]}) (add it as a column and make it the target)"
+                )
     else:
         out.task, out.task_note = task, "given on the command line"
     return out

@@ -57,7 +57,7 @@ def quality_report(campaign: Campaign, *, save: bool = True) -> Any:
         id_column=spec.data.id_column,
         target_columns=spec.target_names,
         feature_columns=spec.input_names,
-        group_column=spec.data.group_column,
+        group_column=_entity_group(spec),
         composition_column=compositions[0] if compositions else None,
         condition_columns=list(merge.condition_columns) if merge else (),
         condition_tolerance=merge.condition_tolerance if merge else None,
@@ -73,3 +73,20 @@ def quality_report(campaign: Campaign, *, save: bool = True) -> Any:
     if save:
         report.save(campaign.directory / QUALITY_DIR)
     return report
+
+
+def _entity_group(spec: Any) -> str | None:
+    """The group column when it names an entity (a material, a cell), not provenance.
+
+    Rows grouped by their source (a DOI, a reference put in data.ignore) are *different*
+    materials from one paper; checking that they agree on the target would report every
+    paper as a conflict.
+    """
+    group = spec.data.group_column
+    if group is None or group in spec.data.ignore:
+        return None
+    from planner.campaign._infer import _BOOKKEEPING_NAME, _IDENTIFIER_NAME
+
+    if _BOOKKEEPING_NAME.match(group.strip()) or _IDENTIFIER_NAME.search(group.strip()):
+        return None
+    return group

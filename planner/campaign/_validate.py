@@ -107,6 +107,12 @@ def check_table(
             )
         frame = frame.rename(columns=rename)
     required = campaign_columns(spec)
+    group = spec.data.group_column
+    if mode == "observation" and group and group not in frame.columns and group not in spec.input_names:
+        # A new measurement need not know its CV group (a reference, a batch): each such row is
+        # then a group of its own (see planner.campaign._automl.training_data).
+        frame = frame.assign(**{group: np.nan})
+        out.notes.append(f"{label}: no {group!r} column (the CV group); each new row is its own group")
     missing = [c for c in required if c not in frame.columns]
     missing_targets = [c for c in missing if c in spec.target_names]
     if missing_targets and mode == "observation" and len(missing_targets) == len(spec.target_names):
@@ -137,9 +143,32 @@ def check_table(
     bad_rows: set[object] = set()
     n_target_missing = pd.Series(0, index=frame.index)
 
+    censored_rows: set[object] = set()
     if spec.task == "regression":
+        from planner.campaign._infer import censored_values
+
         for target in spec.targets:
             raw = frame[target.name]
+            censored = censored_values(raw)
+            if censored.any():
+                lines = frame.index[censored]
+                if mode == "observation":
+                    problems.append(
+                        f"target {target.name!r} is written as a limit at {_examples(lines, raw)} (e.g. below a "
+                        "detection limit); planner keeps such values only in data sources for now, where they "
+                        "are left out of training. Store a measured value, or leave the cell empty and keep the "
+                        "limit in a note column"
+                    )
+                    bad_rows.update(lines)
+                else:
+                    out.warnings.append(
+                        f"{label}: {int(censored.sum())} value(s) of target {target.name!r} are written as limits "
+                        f"({_examples(lines, raw)}): censored measurements, e.g. below a detection limit. Rule: "
+                        "they are left out of training (their value is only known to lie beyond the limit)"
+                    )
+                censored_rows.update(lines)
+                raw = raw.where(~censored)
+                frame[target.name] = raw
             values = pd.to_numeric(raw, errors="coerce")
             non_numeric = raw.notna() & values.isna()
             if non_numeric.any():
@@ -189,7 +218,7 @@ def check_table(
 
     unlabelled = n_target_missing == len(spec.targets)
     # Rows already flagged for bad target values are reported for that, not again as unlabelled.
-    blank = unlabelled & ~frame.index.isin(list(bad_rows))
+    blank = unlabelled & ~frame.index.isin(list(bad_rows)) & ~frame.index.isin(list(censored_rows))
     if blank.any():
         lines = frame.index[blank]
         names = spec.target_names

@@ -222,6 +222,10 @@ def render_campaign_yaml(spec: CampaignSpec, *, notes: dict[str, str] | None = N
         if key == "version" and comment:
             dumped += f"  # {comment}"
         out.append(dumped)
+    group = spec.data.group_column
+    if group and notes.get(group) and group not in spec.data.ignore and group not in spec.input_names:
+        out.append("")
+        out.append(f"# group_column {group}: {notes[group]}")
     ignored_notes = {k: v for k, v in notes.items() if k in spec.data.ignore}
     if ignored_notes:
         out.append("")

@@ -1,0 +1,94 @@
+"""`planner init` on raw tables as users bring them: groups, identifiers, bookkeeping, constants,
+censored targets, near-duplicates of the target."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner.campaign import Campaign
+from planner.campaign._infer import infer_columns
+from planner.exceptions import DataValidationError
+
+
+def _conductor_table(n: int = 120, seed: int = 0) -> pd.DataFrame:
+    """Shaped like a public Li-ion conductor database export (identifiers, references, limits)."""
+    rng = np.random.default_rng(seed)
+    logc = rng.uniform(-10, -2, n)
+    ic = [f"{10 ** v:.3E}" for v in logc]
+    for i in range(12):
+        ic[i] = "<1E-10" if i % 2 else "< 1e-8"
+    return pd.DataFrame({
+        "ICSD ID": rng.integers(1000, 99999, n), "Laskowski ID": [f"L{i}" for i in range(n)],
+        "Liion ID": rng.integers(1, 9999, n),
+        "Reduced Composition": rng.choice(["Li7La3Zr2O12", "Li3PS4", "LiTi2(PO4)3", "Li6PS5Cl"], n),
+        "a": rng.uniform(5, 13, n), "Temperature (K)": rng.choice([298, 300, 373], n),
+        "IC (Bulk)": [f"{10 ** (v + rng.normal(0, 0.2)):.3E}" if rng.random() < 0.4 else "" for v in logc],
+        "Ionic conductivity (S cm-1)": ic, "Checked": rng.choice(["yes", "no"], n),
+        "Ref": [f"ref{i % 20}" for i in range(n)], "Cif ID": [f"cif{i}" for i in range(n)],
+        "note": ["" if rng.random() < 0.95 else "odd" for _ in range(n)], "Lab": ["Liverpool"] * n,
+    })
+
+
+def test_database_export_roles(tmp_path):
+    path = tmp_path / "conductors.csv"
+    _conductor_table().to_csv(path, index=False)
+    camp = Campaign.from_csv(tmp_path / "camp", path, ["Ionic conductivity (S cm-1):max"])
+    spec = camp.spec
+    assert spec.task == "regression"
+    roles = {i.name: i.role for i in spec.inputs}
+    assert roles == {"Reduced Composition": "composition", "a": "numeric", "Temperature (K)": "numeric"}
+    for name in ("ICSD ID", "Laskowski ID", "Liion ID", "Cif ID", "Checked", "Ref", "note", "Lab", "IC (Bulk)"):
+        assert name in spec.data.ignore, name
+    text = (tmp_path / "camp" / "campaign.yaml").read_text()
+    assert "12 value(s) are written as limits" in text and "orders of magnitude" in text and "log10(" in text
+    assert "Lab: constant ('Liverpool' in every row)" in text
+    # The censored rows are left out of training, with the rule stated once.
+    table = camp.source_table()
+    assert any("written as limits" in w and "left out of training" in w for w in table.warnings)
+    assert not any("have no value for target" in w for w in table.warnings)
+    assert camp.labelled_data()["Ionic conductivity (S cm-1)"].notna().sum() == 108
+
+
+def test_group_column_is_not_an_input_and_observe_does_not_need_it(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    n = 40
+    frame = pd.DataFrame({"sample_id": [f"s{i}" for i in range(n)], "x1": rng.uniform(0, 1, n),
+                          "Electrolyte": [f"electrolyte {i % 8}" for i in range(n)], "y": rng.normal(size=n)})
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    camp = Campaign.from_csv(tmp_path / "camp", tmp_path / "data.csv", ["y:max"], id_column="sample_id",
+                             group_column="Electrolyte")
+    assert [i.name for i in camp.spec.inputs] == ["x1"] and "Electrolyte" not in camp.spec.data.ignore
+    assert "the CV group column (--group)" in (tmp_path / "camp" / "campaign.yaml").read_text()
+    report = camp.observe(pd.DataFrame({"sample_id": ["n1"], "x1": [0.5], "y": [0.3]}))
+    assert report.n_added == 1 and any("each new row is its own group" in note for note in report.notes)
+    from planner.campaign._automl import training_data
+
+    groups = training_data(camp, "y").groups
+    assert groups.notna().all() and groups.nunique() == 9  # 8 electrolytes + the new row alone
+
+
+def test_a_provenance_group_is_not_an_entity_in_quality(tmp_path):
+    from planner.campaign._quality import quality_report
+
+    rng = np.random.default_rng(2)
+    n = 40
+    pd.DataFrame({"x1": rng.uniform(0, 1, n), "source": [f"10.1000/paper{i % 5}" for i in range(n)],
+                  "y": rng.normal(size=n)}).to_csv(tmp_path / "d.csv", index=False)
+    camp = Campaign.from_csv(tmp_path / "camp", tmp_path / "d.csv", ["y:max"], group_column="source")
+    text = quality_report(camp, save=False).to_text()
+    assert "repeated entities (same 'source') disagree" not in text
+
+
+@pytest.mark.parametrize("values", [[3.0] * 12, ["a"] * 12], ids=["number", "label"])
+def test_constant_target_is_refused(values):
+    frame = pd.DataFrame({"x": np.arange(12.0), "y": values})
+    with pytest.raises(DataValidationError, match=r"target 'y' takes a single value .* nothing to learn"):
+        infer_columns(frame, targets=["y"])
+
+
+def test_constant_text_column_is_flagged():
+    frame = pd.DataFrame({"x": np.arange(12.0), "lab": ["A"] * 12, "y": np.arange(12.0) ** 2})
+    out = infer_columns(frame, targets=["y"])
+    assert "lab" in out.ignore and out.notes["lab"].startswith("constant")
