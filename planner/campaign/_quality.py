@@ -46,6 +46,9 @@ def quality_report(campaign: Campaign, *, save: bool = True) -> Any:
             f"campaign {spec.name!r} has no data yet: add data.sources to campaign.yaml or `planner observe` results."
         )
     combined, combine_log = combine_sources(sources, units=units, source_column="_source")
+    # Columns the user left out of the campaign (provenance, leaks, notes) are not assessed.
+    keep = set(campaign_columns(spec)) | {"_source"}
+    combined = combined.drop(columns=[c for c in spec.data.ignore if c in combined.columns and c not in keep])
     logs = [combine_log]
     if spec.data.merge is not None:
         logs.append(campaign.merged_data()[1])

@@ -151,7 +151,8 @@ class CleaningLog:
         """Short human-readable lines, one per kind of action."""
         lines = []
         for action, n in sorted(self.counts().items()):
-            rows = sum(len(a.rows) for a in self.filter(action))
+            # Rows that no longer exist (blank lines dropped while reading) are counted, not listed.
+            rows = sum(len(a.rows) or int(a.details.get("n", 0) or 0) for a in self.filter(action))
             lines.append(f"{action}: {n} action(s) touching {rows} row(s)")
         return lines
 

@@ -784,6 +784,7 @@ def _check_outliers(
     issues = []
     bad_cols: list[str] = []
     n_checked = 0
+    skipped_note = ""
     if method == "isolation_forest":
         # Whole-row (multivariate) outliers: unusual combinations of values.
         desc = "rows whose combination of values is unusual (to verify, not necessarily wrong)"
@@ -798,8 +799,23 @@ def _check_outliers(
             bad_cols = cols if issues else []
         unit, name = "row(s)", "isolation-forest"
     else:
+        spiky = []
         for col in cols:
             present = numeric[col].dropna()
+            # A value shared by many rows at the end of the range (0 where a sample has no dopant)
+            # is a state of its own: the robust scale of the whole column collapses and every doped
+            # sample would look extreme. Outliers are then judged among the other values; a column
+            # with too few of those, or a tie in the middle of its range, is not checked.
+            shares = present.value_counts(normalize=True)
+            mode, share = shares.index[0], float(shares.iloc[0])
+            if share > 0.25 and mode in (present.min(), present.max()):
+                present = present[present != mode]
+                if len(present) < 5 or present.nunique() < 3:
+                    spiky.append(col)
+                    continue
+            elif share > 0.5:
+                spiky.append(col)
+                continue
             n_checked += len(present)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -815,14 +831,19 @@ def _check_outliers(
                     )
                 )
         unit, name = "value(s)", method
+        cols = [c for c in cols if c not in spiky]
+        if spiky:
+            skipped_note = (f"; not checked: {format_columns(spiky)}, where most values are equal (e.g. 0 for "
+                            "'none') and too few others remain to judge")
     return _check(
         "accuracy",
         "outliers",
         desc,
         n_checked=n_checked,
         n_failed=len(issues),
-        ok=f"no {name} outliers in {len(cols)} numeric column(s)",
-        bad=f"{len(issues)} {unit} in {format_columns(bad_cols)} are {name} outliers; verify them against the source",
+        ok=f"no {name} outliers in {len(cols)} numeric column(s)" + skipped_note,
+        bad=f"{len(issues)} {unit} in {format_columns(bad_cols)} are {name} outliers; verify them against the source"
+        + skipped_note,
         severity="warn",
         columns=bad_cols,
         issues=ctx.limit(issues),
