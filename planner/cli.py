@@ -137,6 +137,7 @@ def observe(
         bool, typer.Option("--skip-invalid", help="Store the valid rows and report the invalid ones.")
     ] = False,
     delimiter: Annotated[Optional[str], typer.Option("--delimiter", help="Field separator (detected if omitted).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was stored as JSON.")] = False,
 ) -> None:
     """Add measurements to the campaign (append-only; re-adding the same rows is a no-op)."""
     from planner.campaign import Campaign
@@ -147,7 +148,12 @@ def observe(
         report = campaign.observe(
             file, source=source, allow_extra=allow_extra, skip_invalid=skip_invalid, delimiter=delimiter
         )
-    typer.echo(report.to_text())
+    if as_json:
+        from dataclasses import asdict
+
+        typer.echo(json.dumps(asdict(report), indent=2, default=str))
+    else:
+        typer.echo(report.to_text())
 
 
 @app.command()
@@ -311,6 +317,7 @@ def predict(
     file: Annotated[Path, typer.Argument(help="CSV with the campaign's input columns.")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write predictions here (default: print).")] = None,
     target: TargetOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the predictions as JSON records.")] = False,
 ) -> None:
     """Predict new rows with each target's best pipeline (models/<target>/), with uncertainty."""
     from planner.campaign import Campaign
@@ -318,7 +325,9 @@ def predict(
 
     campaign = Campaign.load(directory)
     table = predict_table(campaign, file, targets=target)
-    if out is None:
+    if as_json and out is None:
+        typer.echo(table.to_json(orient="records", double_precision=10))
+    elif out is None:
         typer.echo(table.to_string(index=False))
     else:
         from planner.io import write_export_csv
@@ -359,6 +368,7 @@ def suggest(
         ),
     ] = "values",
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the suggestions to this CSV.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the suggestions and their metadata as JSON.")] = False,
 ) -> None:
     """Propose the next experiments by Bayesian active learning (pending until observed).
 
@@ -375,6 +385,17 @@ def suggest(
         campaign, n=n, strategy=strategy, surrogate=surrogate, beta=beta, outcome_constraints=constraint, calibration=calibrate,
         floor=floor,
     )
+    shown = [c for c in table.columns if not c.startswith("_") or c == "_suggestion_id"]
+    if as_json:
+        records = json.loads(table[shown].rename(columns={"_suggestion_id": "suggestion_id"}).to_json(
+            orient="records", double_precision=10))
+        typer.echo(json.dumps({"round": int(table["_round"].iloc[0]), "suggestions": records,
+                               "metadata": metadata}, indent=2, default=str))
+        if out is not None:
+            from planner.io import write_export_csv
+
+            write_export_csv(out, table[shown].rename(columns={"_suggestion_id": "suggestion_id"}))
+        return
     for line in metadata.get("fallbacks", ()):
         typer.echo(f"note: {line}")
     for line in metadata.get("notes", ()):
@@ -523,7 +544,11 @@ def report(
     from planner.report import build_report
 
     started = time.perf_counter()
-    result = build_report(directory, out, allow_recompute=not no_recompute)
+
+    def progress(step: str) -> None:
+        typer.echo(f"report {step} ({time.perf_counter() - started:.0f} s)", err=True)
+
+    result = build_report(directory, out, allow_recompute=not no_recompute, progress=progress)
     typer.echo(f"report:  {result.html_path}")
     typer.echo(f"summary: {result.markdown_path}")
     typer.echo(f"{result.n_figures} figures in {time.perf_counter() - started:.1f} s")

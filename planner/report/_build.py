@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import os
 import time
 from dataclasses import dataclass, field
@@ -52,6 +54,7 @@ def build_report(
     *,
     allow_recompute: bool = True,
     max_shap_samples: int = 200,
+    progress: Callable[[str], None] | None = None,
 ) -> ReportResult:
     """Write the campaign report from what the campaign directory stores.
 
@@ -105,7 +108,9 @@ def build_report(
     timings["read campaign"] = time.perf_counter() - start
 
     sections = []
-    for build in _sections.SECTIONS:
+    for index, build in enumerate(_sections.SECTIONS, start=1):
+        if progress is not None:
+            progress(f"[{index}/{len(_sections.SECTIONS)}] {build.__name__.removeprefix('section_').replace('_', ' ')}")
         start = time.perf_counter()
         sections.append(build(ctx))
         timings[f"section {build.__name__}"] = time.perf_counter() - start
