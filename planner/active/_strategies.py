@@ -41,6 +41,7 @@ __all__ = [
     "register_strategy",
     "get_strategy",
     "available_strategies",
+    "strategies_for",
 ]
 
 _STRATEGIES: dict[str, type[BaseStrategy]] = {}
@@ -72,6 +73,11 @@ def register_strategy(name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[
 def available_strategies() -> list[str]:
     """Names of the registered strategies."""
     return sorted(_STRATEGIES)
+
+
+def strategies_for(*, multi: bool) -> list[str]:
+    """Names of the registered strategies usable with several objectives (``multi``) or one."""
+    return sorted(k for k, v in _STRATEGIES.items() if (v.supports_multi if multi else v.supports_single))
 
 
 def get_strategy(name: str) -> BaseStrategy:
@@ -262,6 +268,13 @@ class BaseStrategy(ABC):
         needs_model: Whether a surrogate must be fitted first.
         handles_constraints: Whether outcome constraints enter the criterion itself (others
             drop candidates predicted infeasible from the shortlist).
+        explores_only: Pure exploration: usable while every observed value is the same (the
+            engine switches other strategies to ``max_variance`` then).
+        needs_mc_points: Whether :attr:`Problem.mc_points` (a sample of the design space to
+            average over) must be set before :meth:`select`.
+        uses_beta: Whether the exploration weight ``beta`` enters the criterion (logged then).
+        log_scale: Whether the acquisition values are on a log scale.
+        kind: The default :class:`Selection` kind of the strategy's picks.
     """
 
     name: ClassVar[str] = "base"
@@ -269,6 +282,10 @@ class BaseStrategy(ABC):
     supports_multi: ClassVar[bool] = False
     needs_model: ClassVar[bool] = True
     handles_constraints: ClassVar[bool] = False
+    explores_only: ClassVar[bool] = False
+    needs_mc_points: ClassVar[bool] = False
+    uses_beta: ClassVar[bool] = False
+    log_scale: ClassVar[bool] = False
     kind: ClassVar[str] = "auto"
 
     def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
@@ -356,6 +373,7 @@ class QLogNEI(BaseStrategy):
     incumbent, in log space, joint over the batch and the pending experiments."""
 
     handles_constraints = True
+    log_scale = True
 
     def _build(self, prob: Problem) -> Callable[..., Any]:
         from botorch.acquisition.logei import qLogNoisyExpectedImprovement
@@ -385,6 +403,8 @@ class QLogNEI(BaseStrategy):
 @register_strategy("qucb", aliases=("ucb",))
 class QUCB(BaseStrategy):
     """``qUpperConfidenceBound`` with exploration weight ``beta`` (pending-aware)."""
+
+    uses_beta = True
 
     def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
         j = prob.objectives[0]
@@ -529,6 +549,7 @@ class MaxVariance(BaseStrategy):
     is conditioned on the pending experiments and the picks before it."""
 
     supports_multi = True
+    explores_only = True
     kind = "uncertainty"
 
     def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
@@ -556,6 +577,8 @@ class IntegratedVarianceReduction(BaseStrategy):
     """Pure exploration by integrated variance reduction (``qNegIntegratedPosteriorVariance``
     over a sample of the design space); GP only."""
 
+    explores_only = True
+    needs_mc_points = True
     kind = "uncertainty"
 
     def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
@@ -621,6 +644,7 @@ class QLogNEHVI(BaseStrategy):
     supports_single = False
     supports_multi = True
     handles_constraints = True
+    log_scale = True
 
     def prefilter_score(self, prob: Problem, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
         optimistic = mean[:, prob.objectives] + np.sqrt(var[:, prob.objectives])
