@@ -36,6 +36,9 @@ def assemble(picks: Any, prob: Any, fitted: Any, observed: Any, encoder: Any, re
     table = frame[list(encoder.inputs)].reset_index(drop=True).copy()
     if is_pool:
         table.insert(0, "candidate", frame.index.to_numpy())
+        id_column = req.design.id_column
+        if id_column is not None:
+            table.insert(1, id_column, req.design.candidates.loc[frame.index, id_column].to_numpy())
     if surrogate is not None:
         mean, var = surrogate.moments(points)
         std = np.sqrt(var)
@@ -55,8 +58,9 @@ def assemble(picks: Any, prob: Any, fitted: Any, observed: Any, encoder: Any, re
             table[f"{name}_std"] = math.nan
     table["acquisition"] = np.asarray(picks.values, dtype=float)
     if len(observed):
-        U_obs = encoder.unit(observed.enc)
-        U = encoder.unit(points.enc)
+        d = encoder.dim - getattr(encoder, "n_indicators", 0)  # in input space: no missing-value indicators
+        U_obs = encoder.unit(observed.enc)[:, :d]
+        U = encoder.unit(points.enc)[:, :d]
         table["distance_to_nearest_observed"] = np.sqrt(((U[:, None, :] - U_obs[None, :, :]) ** 2).sum(-1)).min(axis=1)
     else:
         table["distance_to_nearest_observed"] = math.nan

@@ -67,7 +67,7 @@ def check_observations(
     """Validated observations: the inputs (``n`` rows) and the raw outputs (``n x m``).
 
     Rows with a missing output are dropped (said in ``notes``); missing inputs are kept for
-    the imputation step.
+    the imputation step (:mod:`planner.active._impute`).
     """
     X = check_input_table(observed_X, "observed_X", inputs, categorical)
     if observed_y is None:
@@ -107,9 +107,6 @@ def check_observations(
             f"observed_y: column {outputs[j]!r} row {observed_y.index[[r]].tolist()[0]!r} is infinite; "
             "remove the row or record a finite value"
         )
-    bad_x = X[list(inputs)].isna().any(axis=1).to_numpy()
-    X = drop_rows(X, bad_x, "observations with a missing input", notes)
-    Y = Y[~bad_x]
     bad_y = np.isnan(Y).any(axis=1)
     X = drop_rows(X, bad_y, f"observations with a missing value of {list(outputs)}", notes)
     return X, Y[~bad_y]

@@ -48,7 +48,9 @@ class SuggestionResult:
             (asked), ``strategy_used``, ``model``, ``fallbacks`` (each fallback taken, one
             line), ``notes``, ``seed``, ``targets``, ``outcome_constraints``, ``ref_point``,
             ``beta``, ``acquisition_scale``, ``design``, ``n_observations``, ``n_pending``,
-            ``n_candidates``, ``n_scored``, ``pool_report``, ``calibration`` and ``seconds``.
+            ``n_candidates``, ``n_scored``, ``pool_report``, ``calibration``, ``seconds`` and
+            ``imputed_inputs`` (input column -> observations whose missing value was imputed
+            for the surrogate).
     """
 
     table: pd.DataFrame

@@ -206,6 +206,7 @@ def _run(
 
     from planner.active._assemble import assemble, calibrate, metadata
     from planner.active._fit import FAILURE_ETA, fit_model
+    from planner.active._impute import ImputingEncoder, fit_imputation
     from planner.active._select import pool_candidates, reference_point, select
     from planner.active._strategies import SHARP_ETA, Problem
     from planner.active._surrogates import Points
@@ -213,7 +214,11 @@ def _run(
     design, outputs, signs, seed, n = req.design, list(req.outputs), req.signs, req.seed, req.n
     fallbacks: list[str] = []
     Y = Y_raw * signs
-    encoder = build_encoder(design, [X_obs, pend], featurizer=req.featurizer)
+    imputation = fit_imputation(X_obs, design.inputs, design.categorical)
+    if imputation:
+        notes.append(imputation.describe())
+    base = build_encoder(design, [imputation.fill(X_obs), pend], featurizer=req.featurizer)
+    encoder = ImputingEncoder.wrap(base, imputation)
     observed = Points(X_obs, encoder.transform(X_obs) if len(X_obs) else np.zeros((0, encoder.dim)))
     pending_pts = Points(pend, encoder.transform(pend) if len(pend) else np.zeros((0, encoder.dim)))
     candidates = None
@@ -282,4 +287,5 @@ def _run(
         calibration=calibration,
         seconds=seconds,
     )
+    meta["imputed_inputs"] = dict(imputation.counts)
     return SuggestionResult(table=table, metadata=meta)
