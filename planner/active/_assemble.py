@@ -39,8 +39,14 @@ def assemble(picks: Any, prob: Any, fitted: Any, observed: Any, encoder: Any, re
         id_column = req.design.id_column
         if id_column is not None:
             table.insert(1, id_column, req.design.candidates.loc[frame.index, id_column].to_numpy())
+    ref_mean, ref_var = picks.ref_mean, picks.ref_var
     if surrogate is not None:
         mean, var = surrogate.moments(points)
+        if fitted.warp is not None:  # the model works on transformed outputs: report the data's scale
+            mean, var = _unwarp(fitted.warp, mean, var)
+            if ref_mean is not None:
+                ref_mean, ref_var = _unwarp(fitted.warp, ref_mean, ref_var)
+            prob = dataclasses.replace(prob, observed_y=fitted.Y_data)
         std = np.sqrt(var)
         for j, name in enumerate(outputs):
             table[f"{name}_mean"] = signs[j] * mean[:, j]
@@ -69,14 +75,23 @@ def assemble(picks: Any, prob: Any, fitted: Any, observed: Any, encoder: Any, re
         prob,
         mean,
         var,
-        picks.ref_mean,
-        picks.ref_var,
+        ref_mean,
+        ref_var,
         outputs,
         signs,
         fitted.space_filling_why,
         len(table),
     )
+    if fitted.choice is not None:
+        table["reason"] = table["reason"] + f"; model: {fitted.choice['chosen']} (best held-out log predictive density)"
     return table
+
+
+def _unwarp(warp: Any, mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Moments with the objective (column 0) mapped back to the data's scale."""
+    mean, var = mean.copy(), var.copy()
+    mean[:, 0], var[:, 0] = warp.moments(mean[:, 0], var[:, 0])
+    return mean, var
 
 
 def calibrate(
@@ -155,4 +170,5 @@ def metadata(
         "pool_report": dataclasses.asdict(req.design.report) if isinstance(req.design, PoolDesign) else None,
         "calibration": calibration,
         "seconds": seconds,
+        "model_choice": fitted.choice,
     }

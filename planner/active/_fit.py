@@ -46,6 +46,10 @@ class Fitted:
         handled: Targets whose floor is modelled as failures.
         space_filling_why: Why no model was fitted (empty when one was).
         seconds: Wall time of the fit.
+        warp: The output transform of the objective the model works in (``surrogate="robust"``
+            when a transformed GP won), else ``None``.
+        Y_data: The outputs in the data's scale (internal orientation), for the table.
+        choice: ``surrogate="robust"``: the chosen model and every candidate's score.
     """
 
     strategy: Any
@@ -58,6 +62,9 @@ class Fitted:
     handled: list[int] = field(default_factory=list)
     space_filling_why: str = ""
     seconds: float = 0.0
+    warp: Any = None
+    Y_data: np.ndarray | None = None
+    choice: dict[str, Any] | None = None
 
 
 def floor_rows(Y: np.ndarray, n_targets: int) -> list[tuple[int, np.ndarray]]:
@@ -79,8 +86,8 @@ def floor_rows(Y: np.ndarray, n_targets: int) -> list[tuple[int, np.ndarray]]:
 
 
 def is_gp_request(surrogate: Any) -> bool:
-    """Whether ``surrogate`` asks for the GP (``"gp"`` or ``"auto"``)."""
-    return isinstance(surrogate, str) and surrogate.lower() in ("gp", "auto")
+    """Whether ``surrogate`` asks for the GP (``"gp"``, ``"auto"`` or ``"robust"``)."""
+    return isinstance(surrogate, str) and surrogate.lower() in ("gp", "auto", "robust")
 
 
 def floor_note(name: str, at_floor: np.ndarray, value: float, handled: bool) -> str:
@@ -207,7 +214,9 @@ def fit_model(
     t0 = time.perf_counter()
     outputs, signs = list(req.outputs), req.signs
     n_targets = len(req.targets)
-    out = Fitted(strategy=req.strategy, used=req.strategy.name, surrogate=None, Y_fit=Y, fit_outputs=list(outputs))
+    out = Fitted(
+        strategy=req.strategy, used=req.strategy.name, surrogate=None, Y_fit=Y, fit_outputs=list(outputs), Y_data=Y
+    )
     signs_fit = signs
     if out.strategy.needs_model:
         if len(Y) < max(1, req.min_observations):
@@ -233,17 +242,20 @@ def fit_model(
                 )
                 notes.extend(more)
                 signs_fit = np.concatenate([signs, np.ones(len(out.handled))])
-            out.surrogate = fit_surrogate(
-                req.surrogate,
-                observed,
-                out.Y_fit,
-                encoder,
-                out.fit_outputs,
-                seed=req.seed,
-                refit=req.refit_surrogate,
-                signs=signs_fit,
-                fallbacks=fallbacks,
-            )
+            if isinstance(req.surrogate, str) and req.surrogate.lower() == "robust":
+                out.surrogate = _fit_robust(req, out, observed, encoder, fallbacks)
+            if out.surrogate is None:
+                out.surrogate = fit_surrogate(
+                    "rf" if isinstance(req.surrogate, str) and req.surrogate.lower() == "robust" else req.surrogate,
+                    observed,
+                    out.Y_fit,
+                    encoder,
+                    out.fit_outputs,
+                    seed=req.seed,
+                    refit=req.refit_surrogate,
+                    signs=signs_fit,
+                    fallbacks=fallbacks,
+                )
         if out.surrogate is None:
             text = f"space-filling suggestions: {out.space_filling_why}"
             warnings.warn(text, DataQualityWarning, stacklevel=3)
@@ -261,3 +273,32 @@ def fit_model(
                 warnings.warn(text, DataQualityWarning, stacklevel=3)  # the CLI shows warnings
                 notes.append(text)
     return out
+
+
+def _fit_robust(req: Any, out: Fitted, observed: Any, encoder: InputEncoder, fallbacks: list[str]) -> Any:
+    """``surrogate="robust"`` (see :mod:`planner.active._robust`); ``None`` after a failed GP
+    fit (the caller then fits the forest, as for ``"gp"``)."""
+    from planner.active._robust import fit_robust
+    from planner.active._surrogates import GPFitError
+
+    # Output transforms only where nothing else reads the outputs' scale: one objective,
+    # no outcome constraint, no failure model, no conformal intervals.
+    warp_allowed = len(req.targets) == 1 and not req.constraints and not out.handled and req.calibration is None
+    try:
+        model, warp, scores, note = fit_robust(
+            observed, out.Y_fit, encoder, out.fit_outputs, seed=req.seed, warp_allowed=warp_allowed
+        )
+    except GPFitError as err:
+        text = f"GP fit failed numerically after retries with jitter ({err}); fell back to a random-forest ensemble"
+        warnings.warn(text, PlannerWarning, stacklevel=4)
+        fallbacks.append(text)
+        return None
+    chosen = note.split(": ", 1)[1].split(" (", 1)[0]
+    out.choice = {"chosen": chosen, "held_out_log_density": scores}
+    if warp is not None:
+        out.warp = warp
+        out.Y_fit = out.Y_fit.copy()
+        out.Y_fit[:, 0] = warp.forward(out.Y_fit[:, 0])
+        model.name = f"{model.name} on {warp.name}-transformed outputs"
+    model.notes.append(note)
+    return model

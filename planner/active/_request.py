@@ -50,7 +50,8 @@ class SuggestionResult:
             ``beta``, ``acquisition_scale``, ``design``, ``n_observations``, ``n_pending``,
             ``n_candidates``, ``n_scored``, ``pool_report``, ``calibration``, ``seconds`` and
             ``imputed_inputs`` (input column -> observations whose missing value was imputed
-            for the surrogate).
+            for the surrogate) and ``model_choice`` (``surrogate="robust"``: the chosen model
+            and every candidate's mean held-out log predictive density; else ``None``).
     """
 
     table: pd.DataFrame

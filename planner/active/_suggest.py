@@ -73,7 +73,13 @@ def suggest(
             standardized outcomes, inferred noise), ``"rf"``/``"et"`` (forest ensembles),
             ``"auto"`` (the GP or a random forest, whichever predicts held-out observations
             better: the GP's closed-form leave-one-out residuals against the forest's
-            out-of-bag residuals; the choice and both errors are in the notes), a
+            out-of-bag residuals; the choice and both errors are in the notes),
+            ``"robust"`` (the GP on the outputs, on their Bilog or on their Yeo-Johnson
+            transform, or a random forest, whichever has the best held-out log predictive
+            density on the data's scale; output transforms only for one objective without
+            outcome constraints or calibration; the choice is in ``metadata["model_choice"]``
+            and the reasons, and a transformed GP's table gives the back-transformed
+            posterior median and a delta-method spread), a
             scikit-learn regressor or pipeline such as the AutoML's best (forests, bagging
             and stacking give per-member spreads; anything else is bootstrapped), or a
             mapping output name -> one of these.

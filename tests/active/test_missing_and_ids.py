@@ -169,3 +169,38 @@ def test_cli_exits_2_on_a_pool_whose_ids_repeat(datasets_dir, tmp_path, capsys):
     assert main(["suggest", str(campaign.directory), "-n", "3"]) == 2
     err = capsys.readouterr().err
     assert "id column 'print_id' repeats value(s) ['print-000']" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_robust_surrogate_is_chosen_by_held_out_density_and_said(pool):
+    """A heavy-tailed positive objective (minimised): the choice is recorded in the metadata and
+    every reason, and the table is in the data's scale, finite, with zeros and negatives too."""
+    obs = pool.sample(30, random_state=6)
+    z = -_y(obs)["y"].to_numpy()
+    heavy = pd.DataFrame({"y": 1e4 * 100.0 ** ((z - z.min()) / np.ptp(z))}, index=obs.index)  # 1e4 .. 1e6
+    result = suggest(obs, heavy, design=PoolDesign(pool), targets=[("y", "min")], n=3, seed=0, surrogate="robust")
+    choice = result.metadata["model_choice"]
+    assert set(choice["held_out_log_density"]) >= {"GP", "GP on bilog(y)", "random forest"}
+    assert choice["chosen"] == max(choice["held_out_log_density"], key=choice["held_out_log_density"].get)
+    assert choice["chosen"] != "GP"  # the tail makes a transformed model predict held-out rows better
+    assert result.table["reason"].str.endswith(f"model: {choice['chosen']} (best held-out log predictive density)").all()
+    table = result.table
+    assert np.isfinite(table.select_dtypes("number").to_numpy()).all()
+    assert (table["y_mean"] > 0.5 * heavy["y"].min()).all() and (table["y_mean"] < 2 * heavy["y"].max()).all()
+    signed = heavy.assign(y=heavy["y"] - heavy["y"].median())  # zeros and negatives
+    signed.iloc[:2, 0] = 0.0
+    table = suggest(obs, signed, design=PoolDesign(pool), targets="y", n=3, seed=0, surrogate="robust").table
+    assert np.isfinite(table.select_dtypes("number").to_numpy()).all()
+
+
+@pytest.mark.slow
+def test_robust_keeps_the_plain_gp_where_transforms_would_misread_the_scale(pool):
+    obs = pool.sample(20, random_state=7)
+    y = _y(obs).assign(t=obs["a"].to_numpy())
+    constrained = suggest(
+        obs, y, design=PoolDesign(pool), targets="y", outcome_constraints=[("t", "<=", 0.5)], n=2, seed=0,
+        surrogate="robust",
+    )
+    assert "Yeo" not in constrained.metadata["model"] and "bilog" not in constrained.metadata["model"]
+    multi = suggest(obs, y, design=PoolDesign(pool), targets=["y", "t"], n=2, seed=0, surrogate="robust")
+    assert multi.metadata["model_choice"]["chosen"] == "GP"
