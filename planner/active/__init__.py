@@ -81,8 +81,8 @@ _WHERE = {
     "available_strategies": "_strategies",
     "register_strategy": "_strategies",
     "BaseStrategy": "_strategies",
-    "Problem": "_strategies",
-    "Selection": "_strategies",
+    "Problem": "_problem",
+    "Selection": "_problem",
 }
 
 
