@@ -92,7 +92,29 @@ def load(name: str) -> Benchmark:
             categorical=["r1_label", "r3_label", "r4_label", "r5_label"],
             note="3 objectives, 4 categorical substituents; top set = the pool's Pareto front; hypervolume fraction",
         )
-    raise KeyError(f"unknown benchmark {name!r}; choose from {NAMES}")
+    if name in DERIVED:
+        return _derived(name)
+    raise KeyError(f"unknown benchmark {name!r}; choose from {NAMES + DERIVED}")
+
+
+def _derived(name: str) -> Benchmark:
+    """``oer_3496_exp``: OER plate 3496 with a heavy-tailed, positive objective standing in for
+    a perovskite-like target spanning two orders of magnitude (minimised):
+    ``1e4 * 100 ** ((overpotential - min) / (max - min))`` over the plate (1e4 .. 1e6). The map is
+    monotone, so the top-1% / top-5% sets are exactly those of ``oer_3496``; only what a model
+    sees changes."""
+    import numpy as np
+
+    base = load(name.removesuffix("_exp"))
+    df = base.pool.copy()
+    op = df["overpotential"].to_numpy(dtype=float)
+    df["overpotential"] = 1e4 * 100.0 ** ((op - np.nanmin(op)) / (np.nanmax(op) - np.nanmin(op)))
+    return Benchmark(
+        name, df, base.inputs, base.targets, base.n_initial, base.batch_size, base.budget, base.categorical,
+        note=base.note + "; objective mapped to 1e4 * 100 ** scaled(overpotential): heavy-tailed, positive, 1e4 .. 1e6",
+    )
 
 
 NAMES = ["agnp", "autoam", "crossed_barrel", "oer_3496", "oer_3851", "btz", "redoxmers"]
+#: Pools derived from the above for the ablation (not part of the headline tables).
+DERIVED = ["oer_3496_exp"]

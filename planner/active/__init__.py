@@ -5,6 +5,8 @@ A plain API over pandas tables, not tied to a campaign:
 - design spaces: :class:`PoolDesign` (a candidate table), :class:`ContinuousDesign`
   (boxes, linear equalities/inequalities such as fractions summing to 1, categorical levels);
 - :func:`suggest` -> :class:`SuggestionResult` (a table with one row per proposed experiment);
+  :class:`SuggestRequest` is the same call as a frozen, validated record
+  (``SuggestRequest.create(design=..., targets=...).run(observed_X, observed_y)``);
 - :func:`backtest` -> :class:`BacktestResult` (simulated campaigns on a labelled pool, with
   best-so-far curves, Top%, enhancement and acceleration factors);
 - :func:`register_strategy` to add an acquisition strategy.
@@ -50,6 +52,7 @@ __all__ = [
     "PoolReport",
     "suggest",
     "SuggestionResult",
+    "SuggestRequest",
     "pareto_front",
     "backtest",
     "BacktestResult",
@@ -69,7 +72,8 @@ _WHERE = {
     "ContinuousDesign": "_specs",
     "PoolReport": "_specs",
     "suggest": "_suggest",
-    "SuggestionResult": "_suggest",
+    "SuggestionResult": "_request",
+    "SuggestRequest": "_request",
     "pareto_front": "_pareto",
     "backtest": "_backtest",
     "BacktestResult": "_backtest",
@@ -77,8 +81,8 @@ _WHERE = {
     "available_strategies": "_strategies",
     "register_strategy": "_strategies",
     "BaseStrategy": "_strategies",
-    "Problem": "_strategies",
-    "Selection": "_strategies",
+    "Problem": "_problem",
+    "Selection": "_problem",
 }
 
 

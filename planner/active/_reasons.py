@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,15 @@ __all__ = ["reasons"]
 
 def _fmt(x: float) -> str:
     return f"{x:.4g}"
+
+
+def _better_share(ref_sorted: np.ndarray | None, value: float) -> str:
+    """Share of the scored candidates predicted strictly worse, rounded down (the pick itself
+    is among them, so the best reads "better than 99 %", never "100 %")."""
+    if ref_sorted is None:
+        return "50 %"
+    worse = int(np.searchsorted(ref_sorted, value, side="left"))
+    return f"{math.floor(100 * worse / len(ref_sorted))} %"
 
 
 def reasons(
@@ -79,7 +89,9 @@ def reasons(
             if kind == "uncertainty" or (kind == "auto" and unc_pct > val_pct):
                 text = f"high uncertainty: predicted {desc}, uncertainty above {unc_pct:.0%} of candidates (best measured {_fmt(best)})"
             else:
-                text = f"high predicted value: predicted {desc}, above {val_pct:.0%} of candidates (best measured {_fmt(best)})"
+                # Internally larger is better, so this reads right for minimised targets too.
+                better = _better_share(ref_sorted, mean[i, j])
+                text = f"high predicted value: predicted {desc}, better than {better} of candidates (best measured {_fmt(best)})"
         if feas is not None:
             text += f"; P({prob.feasibility_label}) {feas[i]:.2f}"
         out.append(text)

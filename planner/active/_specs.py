@@ -232,12 +232,15 @@ class PoolDesign:
 
     Attributes:
         candidates: One row per candidate experiment; extra columns are kept but ignored.
-        inputs: Input columns; defaults to every column of ``candidates``.
+        inputs: Input columns; defaults to every column of ``candidates`` but ``id_column``.
         categorical: Columns treated as categorical; defaults to the non-numeric inputs.
         constraints: Linear constraints the candidates must satisfy (checked, not enforced).
         constraint_tol: Absolute tolerance of the constraint check.
         on_invalid: ``"drop"`` or ``"raise"`` for rows with NaNs or constraint violations.
         chunk_size: Candidates scored at a time; bounds memory for large pools.
+        id_column: A column of ``candidates`` (not an input) that names each candidate, such
+            as the campaign's id column; suggestions then carry it next to ``candidate``.
+            Its values must not repeat.
         report: Filled in at construction.
     """
 
@@ -248,6 +251,7 @@ class PoolDesign:
     constraint_tol: float = 1e-6
     on_invalid: Literal["drop", "raise"] = "drop"
     chunk_size: int = 20_000
+    id_column: str | None = None
     report: PoolReport = field(init=False, repr=False)
     _valid_mask: np.ndarray = field(init=False, repr=False)
 
@@ -260,7 +264,11 @@ class PoolDesign:
             raise DataValidationError(
                 "the candidate pool's index has duplicate labels; call candidates.reset_index(drop=True) first"
             )
-        inputs = tuple(self.inputs) if self.inputs is not None else tuple(map(str, self.candidates.columns))
+        inputs = (
+            tuple(self.inputs)
+            if self.inputs is not None
+            else tuple(c for c in map(str, self.candidates.columns) if c != self.id_column)
+        )
         missing = [c for c in inputs if c not in self.candidates.columns]
         if missing:
             raise DataValidationError(
@@ -288,7 +296,35 @@ class PoolDesign:
         object.__setattr__(self, "inputs", inputs)
         object.__setattr__(self, "categorical", categorical)
         object.__setattr__(self, "constraints", constraints)
+        if self.id_column is not None:
+            self._check_ids(inputs)
         self._validate_rows()
+
+    def _check_ids(self, inputs: tuple[str, ...]) -> None:
+        name = self.id_column
+        if name not in self.candidates.columns:
+            raise DataValidationError(
+                f"candidate pool has no id column {name!r}; it has {list(self.candidates.columns)}. "
+                "Add the column or leave id_column out"
+            )
+        if name in inputs:
+            raise SpecError(f"id column {name!r} is also an input; an id names a candidate and is no input")
+        ids = self.candidates[name]
+        if ids.isna().any():
+            rows = self.candidates.index[ids.isna().to_numpy()][:5].tolist()
+            raise DataValidationError(
+                f"candidate pool: id column {name!r} is empty in row(s) {rows}; give every candidate an id"
+            )
+        repeated = ids.duplicated(keep=False).to_numpy()
+        if repeated.any():
+            values = pd.unique(ids[repeated])
+            first = values[0]
+            rows = self.candidates.index[(ids == first).to_numpy()][:10].tolist()
+            raise DataValidationError(
+                f"candidate pool: id column {name!r} repeats value(s) {values[:5].tolist()} ({len(values)} in all; "
+                f"{first!r} in rows {rows}); every candidate needs its own id. Make the ids unique or remove "
+                "the repeated rows"
+            )
 
     def _validate_rows(self) -> None:
         frame = self.candidates

@@ -51,12 +51,15 @@ def design_for(campaign: Campaign) -> Any:
                 f"{spec.input_names}."
             )
         tol = max((g.tolerance for g in spec.fraction_groups), default=1e-6)
+        # The campaign's id column names the candidates in the suggestions (when the pool has it).
+        id_column = spec.data.id_column if spec.data.id_column in pool.columns else None
         return PoolDesign(
-            candidates=pool[spec.input_names].reset_index(drop=True),
+            candidates=pool[spec.input_names + ([id_column] if id_column else [])].reset_index(drop=True),
             inputs=tuple(spec.input_names),
             categorical=categorical,
             constraints=tuple(constraints),
             constraint_tol=tol,
+            id_column=id_column,
         )
     if ds.ranges:
         numeric = [i.name for i in spec.inputs if i.role == "numeric"]

@@ -18,6 +18,9 @@ _CANDIDATE_DELIMITERS = [",", ";", "\t", "|"]
 _DELIMITER_NAMES = {",": "comma ','", ";": "semicolon ';'", "\t": "tab", "|": "pipe '|'"}
 # Extra spellings of "missing" seen in lab spreadsheets, on top of pandas' defaults.
 _EXTRA_NA = ["N/A", "n/a", "NA", "na", "NaN", "nan", "null", "NULL", "None", "none", "#N/A", "-", "--", "?"]
+# Of those, the spellings that in a text column name a level ("no dopant", "no second
+# solvent") rather than a missing value; in a numeric column they stay missing.
+_LEVEL_TOKENS = frozenset({"none", "None", "NONE", "-", "--"})
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,34 @@ def _sniff_delimiter(text: str) -> str:
         return best if counts[best] > 0 else ","
 
 
+def _keep_text_levels(frame: pd.DataFrame, text: str, sep: str) -> pd.DataFrame:
+    """Put back the cells of text columns that spell a level such as ``none`` or ``-``.
+
+    The NA spellings make ``none`` missing everywhere; in a column that also holds other text
+    (a dopant, a second solvent) it is a level. Numeric columns, and columns with no other
+    text, keep it missing.
+    """
+    text_cols = [c for c in frame.columns if frame[c].dtype == object]
+    if not text_cols:
+        return frame
+    raw = pd.read_csv(
+        io.StringIO(text),
+        sep=sep,
+        skipinitialspace=True,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+        index_col=False,
+        usecols=text_cols,
+        engine="c",
+    )
+    for c in text_cols:
+        restore = frame[c].isna().to_numpy() & raw[c].isin(_LEVEL_TOKENS).to_numpy()
+        if restore.any():
+            frame.loc[restore, c] = raw[c].to_numpy()[restore]
+    return frame
+
+
 def read_table(
     path: str | os.PathLike[str],
     *,
@@ -95,6 +126,10 @@ def read_table(
     A UTF-8 byte-order mark is accepted, the delimiter is detected when not given, fully
     empty rows and empty unnamed columns are dropped (and reported in the returned info),
     and column names are stripped of surrounding whitespace.
+
+    Missing values: empty cells and the usual spellings (``NA``, ``n/a``, ``null``, ``?``, ...).
+    ``none``, ``-`` and ``--`` are missing in numeric columns but a level in text columns
+    (a column holding other text too), so that a pool can say "no dopant".
 
     Args:
         path: the file to read.
@@ -192,6 +227,7 @@ def read_table(
         raise DataValidationError(f"{what} {path} could not be parsed as a delimited table: {err}") from err
     except pd.errors.EmptyDataError as err:
         raise DataValidationError(f"{what} {path} has no columns. Add a header line with column names.") from err
+    frame = _keep_text_levels(frame, text, chosen)
 
     if frame.shape[1] == 1:
         others = [d for d in _CANDIDATE_DELIMITERS if d != chosen and d in header_line]

@@ -80,3 +80,19 @@ def test_real_datasets_read(datasets_dir):
     frame, info = read_table(datasets_dir / "llzo_doped_conductivity" / "llzo_dataset_clean.csv")
     assert len(frame) == 176 and info.n_empty_rows_dropped > 0
     assert frame["rel_dens_%"].isna().sum() == 63
+
+
+def test_none_is_a_level_in_text_columns_and_missing_in_numeric_ones(tmp_path):
+    path = write(tmp_path, "dopant,x,note,solvent2\nta,1.5,?,water\nnone,none,-,none\n-,-,n/a,ethanol\nga,2,ok,--\n")
+    frame, _ = read_table(path)
+    # text columns keep "none", "-", "--" as levels ...
+    assert frame["dopant"].tolist() == ["ta", "none", "-", "ga"]
+    assert frame["solvent2"].tolist() == ["water", "none", "ethanol", "--"]
+    # ... but "?" and "n/a" are missing there, and every NA spelling is missing in a numeric column
+    assert frame["note"].isna().tolist() == [True, False, True, False] and frame.loc[3, "note"] == "-"
+    assert frame["x"].dtype == float and frame["x"].isna().tolist() == [False, True, True, False]
+
+
+def test_a_column_of_only_none_stays_missing(tmp_path):
+    frame, _ = read_table(write(tmp_path, "a,b\n1,none\n2,-\n"))
+    assert frame["b"].isna().all()

@@ -1,0 +1,218 @@
+"""The request and the result of one suggestion: :class:`SuggestRequest`, :class:`SuggestionResult`.
+
+A :class:`SuggestRequest` is the validated, frozen form of :func:`~planner.active.suggest`'s
+options (everything but the data); :meth:`SuggestRequest.run` applies it to observations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.active._specs import (
+    ContinuousDesign,
+    OutcomeConstraint,
+    PoolDesign,
+    Target,
+    parse_outcome_constraints,
+    parse_targets,
+)
+from planner.exceptions import SpecError
+
+__all__ = ["SuggestRequest", "SuggestionResult", "FLOOR_MODES"]
+
+#: Modes of ``suggest(floor=...)``.
+FLOOR_MODES = ("failures", "values")
+
+
+@dataclass(frozen=True)
+class SuggestionResult:
+    """The proposed experiments and how they were chosen.
+
+    Attributes:
+        table: One row per suggestion (``n`` rows, best first): the inputs; ``<output>_mean``
+            and ``<output>_std`` per target (and per constrained outcome) in the data's units;
+            ``p_feasible`` when there are outcome constraints; ``acquisition`` (the
+            strategy's value at the time of the pick; log scale for the ``qlog*`` strategies);
+            ``distance_to_nearest_observed`` (Euclidean, in input space scaled to the unit
+            cube of the design); ``reason`` (one line, starting with "high predicted value",
+            "high uncertainty", "extends the Pareto front", "space-filling" or "random
+            baseline"); for pools ``candidate`` (the row's index label in the pool) and, when
+            the pool names an ``id_column``, that column.
+        metadata: For the campaign's log (plain JSON-serializable values): ``strategy``
+            (asked), ``strategy_used``, ``model``, ``fallbacks`` (each fallback taken, one
+            line), ``notes``, ``seed``, ``targets``, ``outcome_constraints``, ``ref_point``,
+            ``beta``, ``acquisition_scale``, ``design``, ``n_observations``, ``n_pending``,
+            ``n_candidates``, ``n_scored``, ``pool_report``, ``calibration``, ``seconds`` and
+            ``imputed_inputs`` (input column -> observations whose missing value was imputed
+            for the surrogate) and ``model_choice`` (``surrogate="robust"``: the chosen model
+            and every candidate's mean held-out log predictive density; else ``None``).
+    """
+
+    table: pd.DataFrame
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def fallbacks(self) -> tuple[str, ...]:
+        """Every fallback taken (empty when the request ran as asked)."""
+        return tuple(self.metadata.get("fallbacks", ()))
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+@dataclass(frozen=True)
+class SuggestRequest:
+    """The validated options of one suggestion (see :func:`~planner.active.suggest` for each).
+
+    Build it with :meth:`create` (which validates and fills in the defaults) and apply it
+    with :meth:`run`; change a copy with :func:`dataclasses.replace`.
+
+    Attributes:
+        strategy: The strategy instance that will run (a :class:`~planner.active.BaseStrategy`).
+        asked: The strategy name as asked (for the log).
+        design: The design space.
+        n: Number of suggestions.
+        targets: The objectives.
+        constraints: Outcome constraints.
+        outputs: Modelled outputs: the targets, then constrained outcomes that are no target.
+        signs: ``+1``/``-1`` per output (``-1`` for minimised targets).
+        surrogate: ``"gp"``, ``"rf"``, ``"et"``, ``"auto"``, an estimator or a mapping.
+        ref_point: Hypervolume reference point (data units) or ``None``.
+        beta: UCB exploration weight.
+        featurizer: Input featurizer or ``None``.
+        seed: Seed of every random step.
+        min_observations: Fewest usable observations for a model.
+        n_mc_samples: Monte-Carlo samples of the acquisition functions.
+        shortlist_size: Candidates passed from the prefilter to the exact acquisition.
+        refit_surrogate: Refit a scikit-learn surrogate on the observations.
+        calibration: Target coverage of conformal intervals, or ``None``.
+        floor: ``"values"`` or ``"failures"``.
+        n_threads: Torch threads while suggesting (``None``: the caller's setting).
+    """
+
+    strategy: Any
+    asked: str
+    design: PoolDesign | ContinuousDesign
+    n: int
+    targets: tuple[Target, ...]
+    constraints: tuple[OutcomeConstraint, ...]
+    outputs: tuple[str, ...]
+    signs: np.ndarray
+    surrogate: Any = "gp"
+    ref_point: Mapping[str, float] | None = None
+    beta: float = 2.0
+    featurizer: Any = None
+    seed: int = 0
+    min_observations: int = 2
+    n_mc_samples: int = 256
+    shortlist_size: int = 1000
+    refit_surrogate: bool = True
+    calibration: float | None = None
+    floor: str = "values"
+    n_threads: int | None = 1
+
+    @property
+    def is_multi(self) -> bool:
+        """Whether there are several objectives."""
+        return len(self.targets) > 1
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        design: PoolDesign | ContinuousDesign,
+        targets: Sequence[tuple[str, str]] | Mapping[str, str] | Sequence[Target] | str,
+        n: int = 5,
+        strategy: str | None = None,
+        surrogate: Any = "gp",
+        outcome_constraints: Sequence[tuple[str, str, float]] | Sequence[OutcomeConstraint] | None = None,
+        ref_point: Mapping[str, float] | None = None,
+        beta: float = 2.0,
+        featurizer: Any = None,
+        seed: int = 0,
+        min_observations: int = 2,
+        n_mc_samples: int | None = None,
+        shortlist_size: int | None = None,
+        refit_surrogate: bool = True,
+        calibration: float | None = None,
+        n_threads: int | None = 1,
+        floor: str = "values",
+    ) -> SuggestRequest:
+        """Validate :func:`~planner.active.suggest`'s options and fill in the defaults.
+
+        Raises:
+            SpecError: An unknown strategy, a strategy that does not fit the number of
+                targets, or a malformed argument.
+        """
+        from planner.active._strategies import get_strategy, strategies_for
+
+        if not isinstance(design, (PoolDesign, ContinuousDesign)):
+            raise SpecError(f"design must be a PoolDesign or ContinuousDesign, got {type(design).__name__}")
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+            raise SpecError(f"n (the number of suggestions) must be a positive integer, got {n!r}")
+        target_specs = parse_targets(targets)
+        constraint_specs = parse_outcome_constraints(outcome_constraints)
+        names = {t.name for t in target_specs}
+        outputs = tuple([t.name for t in target_specs] + [c.name for c in constraint_specs if c.name not in names])
+        signs = np.array([t.sign for t in target_specs] + [1.0] * (len(outputs) - len(target_specs)))
+        is_multi = len(target_specs) > 1
+        asked = strategy if strategy is not None else ("qlognehvi" if is_multi else "qlognei")
+        strat = get_strategy(asked)
+        if is_multi and not strat.supports_multi:
+            raise SpecError(
+                f"strategy {asked!r} handles one target, but {len(target_specs)} were given; "
+                f"use one of {strategies_for(multi=True)}"
+            )
+        if not is_multi and not strat.supports_single:
+            raise SpecError(f"strategy {asked!r} needs several targets; with one target use 'qlognei'")
+        if ref_point is not None and not is_multi:
+            raise SpecError("ref_point is only used with several targets")
+        if not (isinstance(beta, (int, float)) and beta >= 0):
+            raise SpecError(f"beta must be a non-negative number, got {beta!r}")
+        if floor not in FLOOR_MODES:
+            raise SpecError(f"floor must be one of {list(FLOOR_MODES)}, got {floor!r}")
+        if calibration is not None and not (isinstance(calibration, float) and 0 < calibration < 1):
+            raise SpecError(f"calibration is a coverage between 0 and 1 such as 0.9, got {calibration!r}")
+        return cls(
+            strategy=strat,
+            asked=asked,
+            design=design,
+            n=int(n),
+            targets=target_specs,
+            constraints=constraint_specs,
+            outputs=outputs,
+            signs=signs,
+            surrogate=surrogate,
+            ref_point=ref_point,
+            beta=float(beta),
+            featurizer=featurizer,
+            seed=int(seed),
+            min_observations=int(min_observations),
+            n_mc_samples=int(n_mc_samples if n_mc_samples is not None else (128 if is_multi else 256)),
+            shortlist_size=int(shortlist_size if shortlist_size is not None else (300 if is_multi else 1000)),
+            refit_surrogate=bool(refit_surrogate),
+            calibration=calibration,
+            floor=floor,
+            n_threads=n_threads,
+        )
+
+    def run(
+        self, observed_X: pd.DataFrame | None, observed_y: pd.DataFrame | None, pending: pd.DataFrame | None = None
+    ) -> SuggestionResult:
+        """Propose :attr:`n` experiments given the observations so far (see
+        :func:`~planner.active.suggest`)."""
+        from planner.active._suggest import run_request
+
+        return run_request(self, observed_X, observed_y, pending)
+
+    def with_strategy(self, name: str) -> SuggestRequest:
+        """A copy that runs the strategy registered as ``name`` (the asked one stays in the log)."""
+        from planner.active._strategies import get_strategy
+
+        return dataclasses.replace(self, strategy=get_strategy(name))
