@@ -6,12 +6,14 @@ import json
 import os
 import re
 import shutil
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from planner.campaign._layout import model_dir
-from planner.exceptions import CampaignError, DataValidationError, SpecError
+from planner.campaign._molecules import clean_pool, suggest_featurizer
+from planner.exceptions import CampaignError, DataQualityWarning, DataValidationError, SpecError
 
 if TYPE_CHECKING:
     from planner.campaign._campaign import Campaign
@@ -50,6 +52,11 @@ def design_for(campaign: Campaign) -> Any:
                 f"candidate pool {ds.pool}: missing input column(s) {missing}; candidates need all of "
                 f"{spec.input_names}."
             )
+        pool, pool_notes = clean_pool(pool, spec, f"candidate pool {ds.pool}")
+        for note in pool_notes:
+            warnings.warn(note, DataQualityWarning, stacklevel=2)
+        if pool.empty:
+            raise DataValidationError(f"candidate pool {ds.pool}: no valid candidate left ({'; '.join(pool_notes)})")
         tol = max((g.tolerance for g in spec.fraction_groups), default=1e-6)
         return PoolDesign(
             candidates=pool[spec.input_names].reset_index(drop=True),
@@ -119,6 +126,7 @@ def suggest_experiments(
     if unknown:
         raise SpecError(f"outcome constraint on {unknown}: only measured targets can be constrained ({spec.target_names}).")
     data = campaign.labelled_data()
+    featurizer = suggest_featurizer(spec) if surrogate != "automl" else None
     observed_X = data[spec.input_names] if len(data) else None
     observed_y = data[outputs] if len(data) else None
     with campaign.store.lock():
@@ -138,6 +146,7 @@ def suggest_experiments(
             seed=spec.seed + n_rounds,
             calibration=calibration,
             floor=floor,
+            **({"featurizer": featurizer} if featurizer is not None else {}),
         )
         metadata = dict(result.metadata)
         logged = campaign.suggestions.append(
@@ -224,6 +233,7 @@ def backtest_campaign(
             n_jobs=n_jobs,
             categorical=[i.name for i in spec.inputs if i.role != "numeric"],
             seed=spec.seed if seed is None else seed,
+            featurizer=suggest_featurizer(spec),
             checkpoint=partial,
         )
     finally:

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from planner.campaign._layout import model_dir, study_name
+from planner.campaign._molecules import engine_roles
 from planner.exceptions import CampaignError, DataValidationError
 
 if TYPE_CHECKING:
     from planner.campaign._campaign import Campaign
 
-# Campaign roles -> engine roles. SMILES are categorical until a molecular featurizer lands;
+# Campaign roles -> engine roles (SMILES and mixtures: see planner.campaign._molecules.engine_roles);
 # dates carry no physics, they feed the quality report's timeliness check instead.
 _ENGINE_ROLE = {"numeric": "numeric", "categorical": "categorical", "smiles": "categorical", "composition": "composition", "date": "ignore"}
 
@@ -42,7 +43,7 @@ def training_data(campaign: Campaign, target: str) -> TrainingData:
         raise DataValidationError(
             f"target {target!r} has no measured values yet; add observations with `planner observe` first."
         )
-    roles = {i.name: _ENGINE_ROLE[i.role] for i in spec.inputs}
+    roles = engine_roles(spec, _ENGINE_ROLE)
     X = frame[spec.input_names].copy()
     for name, role in roles.items():
         if role == "numeric":
@@ -222,7 +223,7 @@ def predict_table(campaign: Campaign, table: Any, *, targets: list[str] | None =
             )
         fitted = load_fitted(directory)
         X = out[spec.input_names].copy()
-        roles = {i.name: _ENGINE_ROLE[i.role] for i in spec.inputs}
+        roles = engine_roles(spec, _ENGINE_ROLE)
         for name, role in roles.items():
             if role == "numeric":
                 X[name] = pd.to_numeric(X[name], errors="coerce")

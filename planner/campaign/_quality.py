@@ -47,6 +47,10 @@ def quality_report(campaign: Campaign, *, save: bool = True) -> Any:
         )
     combined, combine_log = combine_sources(sources, units=units, source_column="_source")
     logs = [combine_log]
+    if any(i.role == "smiles" for i in spec.inputs):
+        from planner.campaign._molecules import smiles_log
+
+        logs.append(smiles_log(combined, spec))
     if spec.data.merge is not None:
         logs.append(campaign.merged_data()[1])
     compositions = [i.name for i in spec.inputs if i.role == "composition"]

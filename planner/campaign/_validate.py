@@ -196,6 +196,14 @@ def check_table(
             bad_rows.update(lines)
         frame[spec_input.name] = values.where(~infinite)
 
+    if any(i.role == "smiles" for i in spec.inputs):
+        from planner.campaign._molecules import canonicalize_smiles
+
+        frame, smiles_problems, smiles_notes, smiles_bad = canonicalize_smiles(frame, spec, label)
+        problems += smiles_problems
+        out.notes += smiles_notes
+        bad_rows.update(smiles_bad)
+
     id_col = spec.data.id_column
     if id_col:
         ids = frame[id_col]
