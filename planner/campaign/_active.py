@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from planner.campaign._layout import model_dir
-from planner.campaign._molecules import clean_pool, suggest_featurizer
+from planner.campaign._molecules import clean_pool, fill_empty_components, suggest_featurizer
 from planner.exceptions import CampaignError, DataQualityWarning, DataValidationError, SpecError
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ def suggest_experiments(
         raise SpecError(f"outcome constraint on {unknown}: only measured targets can be constrained ({spec.target_names}).")
     data = campaign.labelled_data()
     featurizer = suggest_featurizer(spec) if surrogate != "automl" else None
-    observed_X = data[spec.input_names] if len(data) else None
+    observed_X = fill_empty_components(data[spec.input_names], spec) if len(data) else None
     observed_y = data[outputs] if len(data) else None
     with campaign.store.lock():
         pending = campaign.suggestions.pending()
@@ -139,7 +139,7 @@ def suggest_experiments(
             targets=[(t.name, t.direction) for t in spec.targets],
             n=n,
             strategy=strategy,
-            pending=pending[spec.input_names] if len(pending) else None,
+            pending=fill_empty_components(pending[spec.input_names], spec) if len(pending) else None,
             surrogate=_surrogate(campaign, surrogate),
             outcome_constraints=constraints or None,
             beta=beta,
@@ -202,7 +202,7 @@ def backtest_campaign(
             raise DataValidationError(f"labelled pool {pool}: missing column(s) {missing}; it needs the inputs and targets.")
     else:
         frame = campaign.labelled_data()
-    frame = frame[spec.input_names + spec.target_names].dropna(subset=spec.target_names)
+    frame = fill_empty_components(frame[spec.input_names + spec.target_names].dropna(subset=spec.target_names), spec)
     if budget is None:
         budget = min(50, max(n_initial + batch_size, len(frame) // 2))
     ray_executor = None

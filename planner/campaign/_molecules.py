@@ -113,6 +113,22 @@ def smiles_log(frame: pd.DataFrame, spec: CampaignSpec, source_column: str = "_s
     return log
 
 
+def fill_empty_components(frame: pd.DataFrame | None, spec: CampaignSpec) -> pd.DataFrame | None:
+    """An empty molecule slot of a mixture (fraction 0: a single solvent written in a binary
+    table) is a real experiment, not a missing input: it becomes ``""``, which the featurizer
+    reads as "no component" and the active-learning checks do not count as missing."""
+    if frame is None or not len(frame) or not mixture_groups(spec):
+        return frame
+    frame = frame.copy()
+    for group in mixture_groups(spec):
+        for smiles, fraction in zip(group.molecules, group.columns, strict=True):
+            if smiles not in frame.columns or fraction not in frame.columns:
+                continue
+            empty = frame[smiles].isna() & (pd.to_numeric(frame[fraction], errors="coerce") == 0)
+            frame[smiles] = frame[smiles].astype(object).where(~empty, "")
+    return frame
+
+
 def clean_pool(pool: pd.DataFrame, spec: CampaignSpec, label: str) -> tuple[pd.DataFrame, list[str]]:
     """Canonical SMILES in a candidate pool; rows with an invalid one are left out and reported
     (file, line, column, RDKit's reason) while the others go on."""
@@ -120,7 +136,7 @@ def clean_pool(pool: pd.DataFrame, spec: CampaignSpec, label: str) -> tuple[pd.D
         return pool, []
     frame, problems, notes, bad = canonicalize_smiles(pool, spec, label)
     report = [f"{label}: {p}; {len(bad)} row(s) left out of the pool" for p in problems] + notes
-    return frame.drop(index=sorted(bad)), report
+    return fill_empty_components(frame.drop(index=sorted(bad)), spec), report
 
 
 def suggest_featurizer(spec: CampaignSpec) -> Any:
