@@ -36,6 +36,7 @@ __all__ = [
     "MoleculeFeaturizer",
     "canonical_smiles",
     "clear_molecule_cache",
+    "group_molecule_importance",
     "is_smiles_column",
     "mixture_grid",
     "parse_smiles",
@@ -385,6 +386,21 @@ class DescriptorCleaner(TransformerMixin, BaseEstimator):
 
     def set_output(self, *, transform: Any = None) -> DescriptorCleaner:
         return self
+
+
+_BIT = re.compile(r"^(?:\w+__)?(?P<block>.+):morgan\d+$")
+
+
+def group_molecule_importance(importance: pd.Series) -> pd.Series | None:
+    """Importance per molecule-level feature: the bits of each Morgan fingerprint summed into one
+    entry (``<block>: Morgan fingerprint (n bits)``), descriptors and other features as they are.
+    ``None`` when there are no fingerprint bits to group."""
+    blocks = importance.index.map(lambda n: (m.group("block") if (m := _BIT.match(str(n))) else None))
+    if all(b is None for b in blocks):
+        return None
+    counts = pd.Series([b for b in blocks if b is not None]).value_counts()
+    keys = [f"{b}: Morgan fingerprint ({counts[b]} bits)" if b is not None else str(n) for n, b in zip(importance.index, blocks, strict=True)]
+    return importance.groupby(keys).sum().sort_values(ascending=False, kind="mergesort")
 
 
 def mixture_grid(

@@ -154,3 +154,12 @@ def test_molecules_cached_once(monkeypatch):
     monkeypatch.setattr(_molecules, "_descriptor_names", lambda kind: calls.append(kind) or ())
     featurizer.transform(mixtures())  # served from the cache: no descriptor is recomputed
     assert calls == [] and len(_molecules._CACHE) == n_cached
+
+
+def test_fingerprint_importance_is_grouped_per_molecule_block():
+    from planner.features._molecules import group_molecule_importance
+
+    importance = pd.Series({"solvent:morgan1": 0.1, "mol_solvent__solvent:morgan5": 0.2, "solvent:MolLogP": 0.4, "t": 0.05})
+    grouped = group_molecule_importance(importance)
+    assert grouped.to_dict() == pytest.approx({"solvent:MolLogP": 0.4, "solvent: Morgan fingerprint (2 bits)": 0.3, "t": 0.05})
+    assert group_molecule_importance(pd.Series({"t": 1.0})) is None
