@@ -55,7 +55,7 @@ def design_for(campaign: Campaign) -> Any:
         pool, pool_notes = clean_pool(pool, spec, f"candidate pool {ds.pool}")
         for note in pool_notes:
             warnings.warn(note, DataQualityWarning, stacklevel=2)
-        if pool.empty:
+        if pool[spec.input_names].isna().any(axis=1).all():
             raise DataValidationError(f"candidate pool {ds.pool}: no valid candidate left ({'; '.join(pool_notes)})")
         tol = max((g.tolerance for g in spec.fraction_groups), default=1e-6)
         return PoolDesign(

@@ -136,7 +136,11 @@ def clean_pool(pool: pd.DataFrame, spec: CampaignSpec, label: str) -> tuple[pd.D
         return pool, []
     frame, problems, notes, bad = canonicalize_smiles(pool, spec, label)
     report = [f"{label}: {p}; {len(bad)} row(s) left out of the pool" for p in problems] + notes
-    return fill_empty_components(frame.drop(index=sorted(bad)), spec), report
+    frame = fill_empty_components(frame, spec)
+    # left out by blanking their molecules (the pool's own check skips rows with a missing
+    # input), so candidate numbers keep matching the file's rows
+    frame.loc[sorted(bad), smiles_columns(spec)] = None
+    return frame, report
 
 
 def suggest_featurizer(spec: CampaignSpec) -> Any:
