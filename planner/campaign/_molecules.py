@@ -182,6 +182,9 @@ class CampaignMoleculeFeaturizer(TransformerMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> CampaignMoleculeFeaturizer:
         self.parts_ = [p.fit(X) for p in self._parts()]
+        # a descriptor RDKit cannot compute for one molecule (rare: charges of odd ions) is
+        # filled with its median over the rows seen here (inputs only, no labels)
+        self.medians_ = [p.transform(X).median() for p in self.parts_]
         self.levels_ = {c: sorted(map(str, pd.unique(X[c].dropna()))) for c in self.categorical}
         in_mixture = {c for _, _, f in self.mixtures for c in f}
         self.passthrough_ = [c for c in self.numeric if c not in in_mixture]
@@ -189,7 +192,11 @@ class CampaignMoleculeFeaturizer(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         blocks = [X[self.passthrough_].apply(pd.to_numeric, errors="coerce").reset_index(drop=True)]
-        blocks += [p.transform(X).reset_index(drop=True) for p in self.parts_]
+        for part, medians in zip(self.parts_, self.medians_, strict=True):
+            block = part.transform(X).reset_index(drop=True)
+            partial = block.isna().any(axis=1) & block.notna().any(axis=1)
+            block.loc[partial] = block.loc[partial].fillna(medians)
+            blocks.append(block)
         for column, levels in self.levels_.items():
             values = X[column].astype(str).to_numpy()
             blocks.append(pd.DataFrame({f"{column}={lv}": (values == lv).astype(float) for lv in levels}))
