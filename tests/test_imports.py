@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-HEAVY = ["torch", "botorch", "gpytorch", "optuna", "ray", "featuretools", "shap", "pybamm", "pymatgen", "matminer", "lightgbm", "xgboost", "sklearn"]
+HEAVY = ["torch", "botorch", "gpytorch", "optuna", "ray", "featuretools", "shap", "pybamm", "pymatgen", "matminer", "lightgbm", "xgboost", "sklearn", "rdkit"]
 
 
 def loaded_after(statement: str) -> set[str]:

@@ -142,6 +142,12 @@ def build_pipeline(
     for col in compositions:
         # Magpie descriptors are row-wise (no learned state); the numeric steps follow them
         branches.append((f"comp_{col}", Pipeline([("featurize", composition_featurizer(col)), *numeric_steps(False)]), [col]))
+    if any(r == "smiles" or r.startswith("mixture:") for r in column_roles.values()):
+        from planner.automl._molecules import molecule_blocks, molecule_branch
+
+        for block, (smiles, fractions) in molecule_blocks(column_roles).items():
+            representation = str(params.get(f"molecules.{block}", "descriptors"))
+            branches.append(molecule_branch(block, smiles, fractions, representation, numeric_steps(False)))
     columns = ColumnTransformer(branches, remainder="drop", sparse_threshold=0.0)
     selector = _component(params, "selector", params["selector"], "selector", ctx) if "selector" in params else "passthrough"
     model = _build_model(params, ctx)
@@ -192,7 +198,7 @@ def describe_pipeline(params: Mapping[str, Any]) -> PipelineDescription:
         inner = " | ".join(f"{w:.2f} x ({d.summary})" for w, d in zip(params.get("weights", []), members, strict=False))
         families = "+".join(sorted({f for d in members for f in d.model_family.split("+")}))
         return PipelineDescription(f"ensemble[{inner}]", families, "heterogeneous:ensemble_selection")
-    parts = []
+    parts = [f"{k.split('.', 1)[1]}:{v}" for k, v in params.items() if k.startswith("molecules.")]
     for step in ("outliers", "imputer", "encoder", "scaler", "selector"):
         if step in params:
             label = get_component(step, params[step]).summary(_own_params(params, f"{step}.{params[step]}"))

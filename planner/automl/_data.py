@@ -61,6 +61,12 @@ def _has_featurizer() -> bool:
     return True
 
 
+def _is_molecule_role(role: str) -> bool:
+    from planner.automl._molecules import is_molecule_role
+
+    return is_molecule_role(role)
+
+
 def infer_roles(X: pd.DataFrame) -> dict[str, str]:
     """Numeric and boolean dtypes are ``numeric``; everything else ``categorical``."""
     return {
@@ -118,7 +124,7 @@ def prepare_data(
     roles: dict[str, str] = {}
     given = dict(column_roles or {})
     for col, role in given.items():
-        if role not in ROLES:
+        if role not in ROLES and not _is_molecule_role(role):
             raise SpecError(f"column {col!r} has unknown role {role!r}; use one of {list(ROLES)}")
         if col not in X.columns:
             raise DataValidationError(f"column_roles names {col!r}, which is not in X (columns: {list(X.columns)})")
@@ -153,11 +159,15 @@ def prepare_data(
             if X[col].nunique(dropna=True) <= 1:
                 notes.append(f"categorical column {col!r} dropped: it has a single value")
                 roles[col] = "ignore"
+        elif role == "fraction":
+            X[col] = pd.to_numeric(X[col], errors="coerce").astype(float)
+        elif _is_molecule_role(role):
+            X[col] = X[col].astype(object).where(X[col].notna(), None)
         if roles[col] == "numeric" and X[col].isna().all():
             notes.append(f"numeric column {col!r} dropped: every value is missing")
             roles[col] = "ignore"
 
-    used = [c for c in X.columns if roles[c] in ("numeric", "categorical", "composition")]
+    used = [c for c in X.columns if roles[c] in ("numeric", "categorical", "composition") or _is_molecule_role(roles[c])]
     if not used:
         raise DataValidationError(f"no usable feature column among {list(X.columns)} (roles: {roles}); give at least one numeric or categorical column")
     for col in X.columns:

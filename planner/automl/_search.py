@@ -240,6 +240,7 @@ def run_search(
         n_classes=len(np.unique(data.y)) if task == "classification" else 0,
         has_missing=data.has_missing,
         has_categorical=data.has_categorical,
+        molecule_blocks=_molecule_blocks(data.column_roles, space.data),
     )
     info = {
         "version": 1,
@@ -370,3 +371,10 @@ def run_search(
             executor.shutdown(wait=False, cancel_futures=True)  # type: ignore[union-attr]
         optuna.logging.set_verbosity(previous_level)
     return study
+
+
+def _molecule_blocks(column_roles: dict[str, str], space_data: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    from planner.automl._molecules import molecule_blocks, representation_choices
+
+    choices = representation_choices(space_data)
+    return tuple((block, choices) for block in molecule_blocks(column_roles))

@@ -56,7 +56,7 @@ _FUSION_KEYS: dict[str, dict[str, str]] = {
     "voting": {"base": "components", "n_base": "n_base"},
 }
 _REQUIRED_FUSION_KEYS = {"single": ("models",), "bagging": ("base",), "boosting": ("base",), "stacking": ("base", "meta"), "voting": ("base",)}
-_TOP_KEYS = ("version", "name", "description", "cv", "steps", "fusion", "defaults")
+_TOP_KEYS = ("version", "name", "description", "cv", "steps", "fusion", "defaults", "molecules")
 _CV_KEYS = ("n_splits", "n_repeats")
 
 
@@ -83,6 +83,8 @@ class SpaceContext:
     n_classes: int = 0
     has_missing: bool = True
     has_categorical: bool = True
+    #: ``(block, representation choices)`` per molecule block (see planner.automl._molecules).
+    molecule_blocks: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def env(self) -> dict[str, float]:
@@ -325,6 +327,9 @@ class SearchSpace:
             out[step] = choice.name
             choice.suggest(trial, step, ctx, out)
 
+        for block, choices in ctx.molecule_blocks:
+            name = f"molecules.{block}"
+            out[name] = choices[0] if len(choices) == 1 else trial.suggest_categorical(name, list(choices))
         fusions = self.fusion_choices(ctx.task)
         names = [f.kind for f in fusions]
         kind = names[0] if len(names) == 1 else trial.suggest_categorical("fusion", names)
@@ -483,6 +488,10 @@ def _parse(data: Any, source: str) -> SearchSpace:
         if not (v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v >= (2 if k == "n_splits" else 1))):
             raise _spec_error(source, f"cv.{k}", f"bad value {v!r}", f"an integer (n_splits >= 2, n_repeats >= 1) or 'auto'")
 
+    if "molecules" in data:
+        from planner.automl._molecules import check_representations
+
+        check_representations(data["molecules"], source)
     steps_data = data.get("steps") or {}
     if not isinstance(steps_data, Mapping):
         raise _spec_error(source, "steps", f"expected a mapping of steps, got {steps_data!r}", f"use steps among {list(PREPROCESSING_STEPS)}")

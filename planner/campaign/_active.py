@@ -6,12 +6,14 @@ import json
 import os
 import re
 import shutil
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from planner.campaign._layout import model_dir
-from planner.exceptions import CampaignError, DataValidationError, SpecError
+from planner.campaign._molecules import clean_pool, fill_empty_components, suggest_featurizer
+from planner.exceptions import CampaignError, DataQualityWarning, DataValidationError, SpecError
 
 if TYPE_CHECKING:
     from planner.campaign._campaign import Campaign
@@ -50,6 +52,11 @@ def design_for(campaign: Campaign) -> Any:
                 f"candidate pool {ds.pool}: missing input column(s) {missing}; candidates need all of "
                 f"{spec.input_names}."
             )
+        pool, pool_notes = clean_pool(pool, spec, f"candidate pool {ds.pool}")
+        for note in pool_notes:
+            warnings.warn(note, DataQualityWarning, stacklevel=2)
+        if pool[spec.input_names].isna().any(axis=1).all():
+            raise DataValidationError(f"candidate pool {ds.pool}: no valid candidate left ({'; '.join(pool_notes)})")
         tol = max((g.tolerance for g in spec.fraction_groups), default=1e-6)
         # The campaign's id column names the candidates in the suggestions (when the pool has it).
         id_column = spec.data.id_column if spec.data.id_column in pool.columns else None
@@ -125,7 +132,8 @@ def suggest_experiments(
     if unknown:
         raise SpecError(f"outcome constraint on {unknown}: only measured targets can be constrained ({spec.target_names}).")
     data = campaign.labelled_data()
-    observed_X = data[spec.input_names] if len(data) else None
+    featurizer = suggest_featurizer(spec) if surrogate != "automl" else None
+    observed_X = fill_empty_components(data[spec.input_names], spec) if len(data) else None
     observed_y = data[outputs] if len(data) else None
     with campaign.store.lock():
         pending = campaign.suggestions.pending()
@@ -137,13 +145,14 @@ def suggest_experiments(
             targets=[(t.name, t.direction) for t in spec.targets],
             n=n,
             strategy=strategy,
-            pending=pending[spec.input_names] if len(pending) else None,
+            pending=fill_empty_components(pending[spec.input_names], spec) if len(pending) else None,
             surrogate=_surrogate(campaign, surrogate),
             outcome_constraints=constraints or None,
             beta=beta,
             seed=spec.seed + n_rounds,
             calibration=calibration,
             floor=floor,
+            **({"featurizer": featurizer} if featurizer is not None else {}),
         )
         metadata = dict(result.metadata)
         logged = campaign.suggestions.append(
@@ -199,7 +208,7 @@ def backtest_campaign(
             raise DataValidationError(f"labelled pool {pool}: missing column(s) {missing}; it needs the inputs and targets.")
     else:
         frame = campaign.labelled_data()
-    frame = frame[spec.input_names + spec.target_names].dropna(subset=spec.target_names)
+    frame = fill_empty_components(frame[spec.input_names + spec.target_names].dropna(subset=spec.target_names), spec)
     if budget is None:
         budget = min(50, max(n_initial + batch_size, len(frame) // 2))
     ray_executor = None
@@ -230,6 +239,7 @@ def backtest_campaign(
             n_jobs=n_jobs,
             categorical=[i.name for i in spec.inputs if i.role != "numeric"],
             seed=spec.seed if seed is None else seed,
+            featurizer=suggest_featurizer(spec),
             checkpoint=partial,
         )
     finally:

@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from planner.campaign._layout import latest_study_name, model_dir, study_name, study_version
 from planner.campaign._freshness import model_freshness, record_training
+from planner.campaign._layout import latest_study_name, model_dir, study_name, study_version
+from planner.campaign._molecules import engine_roles
 from planner.exceptions import CampaignError, DataValidationError
 
 if TYPE_CHECKING:
     from planner.campaign._campaign import Campaign
 
-# Campaign roles -> engine roles. SMILES are categorical until a molecular featurizer lands;
+# Campaign roles -> engine roles (SMILES and mixtures: see planner.campaign._molecules.engine_roles);
 # dates carry no physics, they feed the quality report's timeliness check instead.
 # After the training rows change, how many of the previous study's best pipelines are re-scored
 # first on the current rows (distinct configurations).
@@ -46,7 +47,7 @@ def training_data(campaign: Campaign, target: str) -> TrainingData:
         raise DataValidationError(
             f"target {target!r} has no measured values yet; add observations with `planner observe` first."
         )
-    roles = {i.name: _ENGINE_ROLE[i.role] for i in spec.inputs}
+    roles = engine_roles(spec, _ENGINE_ROLE)
     X = frame[spec.input_names].copy()
     for name, role in roles.items():
         if role == "numeric":
@@ -338,7 +339,7 @@ def predict_table(campaign: Campaign, table: Any, *, targets: list[str] | None =
 
             warnings.warn(freshness.message(campaign.directory), PlannerWarning, stacklevel=2)
         X = out[spec.input_names].copy()
-        roles = {i.name: _ENGINE_ROLE[i.role] for i in spec.inputs}
+        roles = engine_roles(spec, _ENGINE_ROLE)
         for name, role in roles.items():
             if role == "numeric":
                 X[name] = pd.to_numeric(X[name], errors="coerce")

@@ -177,6 +177,7 @@ class Campaign:
                 ignore=inference.ignore,
             ),
             inputs=inference.inputs,
+            fraction_groups=inference.fraction_groups,
             targets=[TargetSpec(name=n, direction=d) for n, d in parsed],
             task=inference.task,
             search_space=search_space or ("small_data" if n_rows < 300 else "default"),

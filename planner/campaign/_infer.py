@@ -71,6 +71,7 @@ class Inference:
     notes: dict[str, str] = field(default_factory=dict)
     task: str = "regression"
     task_note: str = ""
+    fraction_groups: list[dict] = field(default_factory=list)
 
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
@@ -233,6 +234,8 @@ def infer_columns(
             out.ignore.append(name)
             out.notes[name] = "DOIs or references (where a row came from): provenance, not a property"
             continue
+        if _rdkit_smiles(out, name, nonnull, missing_note):
+            continue
         if share(looks_like_formula) > 0.8 and text.map(lambda v: len(_TOKEN.findall(v)) >= 2).mean() > 0.5:
             out.inputs.append(InputSpec(name=name, role="composition"))
             bad = int((~text.map(looks_like_formula)).sum())
@@ -247,10 +250,6 @@ def infer_columns(
                 out.inputs.append(InputSpec(name=name, role="date"))
                 out.notes[name] = f"dates, {parsed.min():%Y-%m-%d} to {parsed.max():%Y-%m-%d}{missing_note}"
                 continue
-        if share(_is_smiles) > 0.9:
-            out.inputs.append(InputSpec(name=name, role="smiles"))
-            out.notes[name] = f"SMILES strings, {nonnull.nunique()} distinct (treated as categorical for now)"
-            continue
         n_levels = nonnull.nunique()
         if n_rows >= 20 and n_levels > 0.5 * n_rows and name != group_column:
             out.ignore.append(name)
@@ -263,6 +262,7 @@ def infer_columns(
         levels = ", ".join(map(str, nonnull.value_counts().index[:4]))
         out.notes[name] = f"categorical, {n_levels} levels ({levels}{', ...' if n_levels > 4 else ''}){missing_note}"
 
+    _molecule_followups(out, frame)
     if group_column is not None:
         _group_is_not_an_input(out, group_column)
     for target in targets:
@@ -301,3 +301,66 @@ def infer_columns(
     else:
         out.task, out.task_note = task, "given on the command line"
     return out
+
+
+def _rdkit_smiles(out: Inference, name: str, nonnull: pd.Series, missing_note: str) -> bool:
+    """Role ``smiles`` when RDKit parses (nearly) every distinct value: decided by parsing, not by
+    characters, so labels (``undoped``, ``sr``) and space groups (``P -1``) stay categorical."""
+    text = nonnull.astype(str)
+    if not (text.map(_is_smiles_candidate).mean() > 0.8):
+        return False
+    from planner.features._molecules import is_smiles_column
+
+    ok, info = is_smiles_column(nonnull)
+    if not ok:
+        return False
+    out.inputs.append(InputSpec(name=name, role="smiles"))
+    merged = info["merged"]
+    extra = ""
+    if merged:
+        extra = f"; {sum(len(v) for v in merged.values())} spellings read as {len(merged)} molecules (canonical SMILES)"
+    if info["invalid"]:
+        bad = ", ".join(f"{k!r} ({v})" for k, v in list(info["invalid"].items())[:3])
+        extra += f"; {len(info['invalid'])} value(s) do not parse: {bad}"
+    out.notes[name] = f"SMILES (molecules, RDKit-parsed), {info['n_molecules']} molecules{missing_note}{extra}"
+    return True
+
+
+def _is_smiles_candidate(value: str) -> bool:
+    """Cheap pre-filter before RDKit: no inner blanks, only SMILES characters (stray and
+    non-breaking whitespace at the ends is allowed; canonicalization removes it)."""
+    text = value.strip().strip("\u00a0\ufeff")
+    return bool(text) and not re.search(r"\s", text) and bool(_SMILES_CHARS.match(text))
+
+
+def _molecule_followups(out: Inference, frame: pd.DataFrame) -> None:
+    """Name columns of molecules go to ignore; fraction columns summing to a constant become a
+    fraction group (paired with molecule columns when they pair)."""
+    smiles = [i.name for i in out.inputs if i.role == "smiles"]
+    if smiles:
+        from planner.campaign._molecules import alias_of
+
+        for spec in [i for i in out.inputs if i.role == "categorical"]:
+            alias = alias_of(frame, spec.name, smiles)
+            if alias is not None:
+                other, conflicts = alias
+                out.inputs.remove(spec)
+                out.ignore.append(spec.name)
+                out.notes[spec.name] = f"names the molecules of {other!r} (one name per molecule): the SMILES carry the same information"
+                if conflicts:
+                    out.notes[spec.name] += "; check the source: " + "; ".join(
+                        f"{k!r} is written as {len(v)} different molecules ({', '.join(v)})" for k, v in conflicts.items()
+                    )
+    numeric = [i.name for i in out.inputs if i.role == "numeric"]
+    if len(numeric) < 2:
+        return
+    from planner.campaign._molecules import propose_fraction_groups
+
+    for k, group in enumerate(propose_fraction_groups(frame, numeric, smiles)):
+        stems = [re.sub(r"[\W\d_]*(?:vol|mol|mass|wt|weight|volume)?_?(?:frac(?:tion)?|ratio|share)$", "", c, flags=re.IGNORECASE) for c in group["columns"]]
+        stem = re.sub(r"\d+$", "", stems[0]).strip("_ ").lower()
+        group["name"] = (stem or "fractions") + ("" if k == 0 else str(k + 1))
+        out.fraction_groups.append(group)
+        paired = f", paired with molecules {group['molecules']}" if group["molecules"] else ""
+        for column in group["columns"]:
+            out.notes[column] += f"; fraction group {group['name']!r} (sums to {group['total']:g}{paired})"

@@ -50,6 +50,10 @@ def quality_report(campaign: Campaign, *, save: bool = True) -> Any:
     keep = set(campaign_columns(spec)) | {"_source"}
     combined = combined.drop(columns=[c for c in spec.data.ignore if c in combined.columns and c not in keep])
     logs = [combine_log]
+    if any(i.role == "smiles" for i in spec.inputs):
+        from planner.campaign._molecules import smiles_log
+
+        logs.append(smiles_log(combined, spec))
     if spec.data.merge is not None:
         logs.append(campaign.merged_data()[1])
     compositions = [i.name for i in spec.inputs if i.role == "composition"]

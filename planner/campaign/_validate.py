@@ -268,6 +268,13 @@ def check_table(
         for message, lines in _fraction_group_violations(frame, spec):
             problems.append(message + "; correct the fractions or fix the group in campaign.yaml")
             bad_rows.update(lines)
+    if any(i.role == "smiles" for i in spec.inputs):
+        from planner.campaign._molecules import canonicalize_smiles
+
+        frame, smiles_problems, smiles_notes, smiles_bad = canonicalize_smiles(frame, spec, label)
+        problems += smiles_problems
+        out.notes += smiles_notes
+        bad_rows.update(smiles_bad)
 
     id_col = spec.data.id_column
     if id_col:

@@ -464,6 +464,9 @@ def interpretation(ctx: Context) -> Section:
             scores, scoring = perm
             shown = scores.head(N_BEESWARM)
             figs.append(ctx.figures(F.bars(shown, title="Permutation importance", x=f"drop in {scoring} when shuffled", color=F.PALETTE[1]), height=max(360, 80 + 30 * len(shown))))
+        grouped = _molecule_importance(importance)
+        if grouped is not None:  # fingerprint bits summed per molecule block, not hundreds of anonymous bits
+            figs.append(ctx.figures(F.bars(grouped.head(N_BEESWARM), title="Importance by molecular feature (bits of each fingerprint summed)", x="mean |SHAP|"), height=max(360, 80 + 30 * min(N_BEESWARM, len(grouped)))))
         sec.add(grid(figs))
         top = list(importance.index[:N_DEPENDENCE])
         sec.add(ctx.figures(F.dependence(e.values, e.data, top, output=e.output), height=360))
@@ -727,3 +730,11 @@ def _factors_from_curves(curves: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]
 
 
 SECTIONS = (summary, quality, leaderboard, best_pipeline, search, interpretation, uncertainty, active_learning, backtests)
+
+
+def _molecule_importance(importance: pd.Series) -> pd.Series | None:
+    if not any(":morgan" in str(n) for n in importance.index):
+        return None
+    from planner.features._molecules import group_molecule_importance
+
+    return group_molecule_importance(importance)

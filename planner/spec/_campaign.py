@@ -96,6 +96,9 @@ class FractionGroup(_Frozen):
     columns: list[str] = Field(min_length=2)
     total: float = 1.0
     tolerance: float = Field(default=1e-3, gt=0)
+    molecules: list[str] | None = Field(
+        default=None, description="SMILES column of each fraction (same order): a mixture of molecules"
+    )
 
 
 class TargetSpec(_Frozen):
@@ -202,6 +205,15 @@ class CampaignSpec(_Frozen):
             not_numeric = [c for c in group.columns if c in roles and roles[c] != "numeric"]
             if not_numeric:
                 problems.append(f"fraction_groups {group.name!r}: column(s) {not_numeric} must have role numeric")
+            if group.molecules is not None:
+                if len(group.molecules) != len(group.columns):
+                    problems.append(
+                        f"fraction_groups {group.name!r}: {len(group.columns)} fraction column(s) but "
+                        f"{len(group.molecules)} molecule column(s); list one SMILES column per fraction, in the same order"
+                    )
+                not_smiles = [c for c in group.molecules if roles.get(c) != "smiles"]
+                if not_smiles:
+                    problems.append(f"fraction_groups {group.name!r}: molecules {not_smiles} must be inputs with role smiles")
         known_columns = set(roles) | {self.data.id_column, self.data.group_column} - {None}
         merge = self.data.merge
         if merge is not None:

@@ -164,8 +164,9 @@ _SECTION_COMMENTS = {
     "merge: {strategy: median|mean|trust|drop, key: ID, composition_column: C, condition_columns: [T]}\n"
     "reconciles repeated measurements of one material across sources before training.",
     "inputs": "what describes a sample. role: numeric | categorical | composition (formula string)\n"
-    "| smiles (treated as categorical) | date. Move a column to data.ignore to leave it out.",
-    "fraction_groups": "input columns that are fractions of one whole and must sum to `total`",
+    "| smiles (molecules, featurized with RDKit) | date. Move a column to data.ignore to leave it out.",
+    "fraction_groups": "input columns that are fractions of one whole and must sum to `total`;\n"
+    "molecules: the SMILES column of each fraction (a mixture, featurized order-invariantly)",
     "targets": "what you measure; direction max or min; lower/upper: physically possible range",
     "task": "regression or classification",
     "design_space": "which experiments can be run next: a candidate pool CSV and/or ranges with\n"
