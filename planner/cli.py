@@ -307,13 +307,29 @@ def predict(
     file: Annotated[Path, typer.Argument(help="CSV with the campaign's input columns.")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write predictions here (default: print).")] = None,
     target: TargetOpt = None,
+    interval: Annotated[
+        Optional[list[float]],
+        typer.Option(
+            "--interval",
+            help="Coverage of the conformal intervals (prediction sets for classification), between 0 and 1; "
+            "repeat for several levels (columns then end in _80, _95...). Default 0.9.",
+        ),
+    ] = None,
 ) -> None:
-    """Predict new rows with each target's best pipeline (models/<target>/), with uncertainty."""
+    """Predict new rows with each target's saved model (models/<target>/): calibrated intervals and flags.
+
+    Per target: prediction, std (the model's own spread, not an interval), conformal lower/upper
+    (or a prediction set), whether the row is inside the model's applicability domain (and why
+    not), whether the prediction lies far outside the observed targets or was clipped to a
+    declared bound, and a note.
+    """
     from planner.campaign import Campaign
     from planner.campaign._automl import predict_table
 
     campaign = Campaign.load(directory)
-    table = predict_table(campaign, file, targets=target)
+    table = predict_table(campaign, file, targets=target, interval=interval)
+    for line in table.attrs.get("notes", ()):
+        typer.echo(f"note: {line}", err=True)
     if out is None:
         typer.echo(table.to_string(index=False))
     else:
