@@ -359,7 +359,7 @@ def suggest(
         Optional[list[str]], typer.Option("--constraint", help="Outcome constraint, e.g. temp_rise_k<=10 (repeatable).")
     ] = None,
     calibrate: Annotated[
-        Optional[float], typer.Option("--calibrate", help="Conformal interval coverage, e.g. 0.9.")
+        Optional[float], typer.Option("--calibrate", help="Coverage of the conformal intervals (<target>_lower/_upper) of each suggestion; default 0.9.")
     ] = None,
     floor: Annotated[
         str,
@@ -392,6 +392,8 @@ def suggest(
     for line in metadata.get("notes", ()):
         if line.startswith("surrogate auto"):  # which surrogate --surrogate auto chose, and why
             typer.echo(f"note: {line}")
+    for line in metadata.get("sanity", ()):  # clipped to declared bounds, outside the observed data
+        typer.echo(f"note: {line}")
     typer.echo(
         f"round {int(table['_round'].iloc[0])}: {len(table)} suggestion(s), strategy "
         f"{metadata.get('strategy_used')}, model {metadata.get('model')}, "

@@ -67,8 +67,12 @@ def test_intervals_match_crepes_on_shared_data(lce_oof, normalised, mondrian):
     frame = lce_oof if normalised else lce_oof.drop(columns="std")
     frame = frame if mondrian else frame.drop(columns="group")
     cal_rows, test_rows = frame.iloc[:120], frame.iloc[120:]
-    ours = RegressionCalibrator.from_oof(cal_rows)
-    assert ours.is_normalised == normalised, ours.notes
+    ours = RegressionCalibrator(
+        residuals=(cal_rows["y_true"] - cal_rows["prediction"]).to_numpy(),
+        std=cal_rows["std"].to_numpy() if normalised else None,
+        groups=cal_rows["group"].to_numpy() if mondrian else None,
+        beta=0.1 * float(cal_rows["std"].median()) if normalised else 0.0,
+    )
     sig_cal = cal_rows["std"].to_numpy() + ours.beta if normalised else None
     sig_test = test_rows["std"].to_numpy() + ours.beta if normalised else None
     bins_cal = cal_rows["group"].to_numpy() if mondrian else None
@@ -82,6 +86,18 @@ def test_intervals_match_crepes_on_shared_data(lce_oof, normalised, mondrian):
         np.testing.assert_allclose(lo, ref[:, 0], rtol=1e-10)
         np.testing.assert_allclose(hi, ref[:, 1], rtol=1e-10)
         assert ok.all()
+
+
+def test_normalisation_is_used_only_where_the_spread_tracks_the_errors(lce_oof):
+    rng = np.random.default_rng(0)
+    spread = rng.uniform(0.05, 1.0, 400)
+    informative = pd.DataFrame({"y_true": rng.normal(0, spread), "prediction": 0.0, "std": spread})
+    cal = RegressionCalibrator.from_oof(informative)
+    assert cal.is_normalised and "normalised by the model's spread" in cal.notes[0]
+    lo, hi, _, _ = cal.intervals(np.zeros(2), np.array([0.05, 1.0]), 0.9)
+    assert (hi - lo)[1] > 5 * (hi - lo)[0]  # wider where the model is unsure
+    noise = informative.assign(std=rng.permutation(spread))  # a spread unrelated to the errors
+    assert not RegressionCalibrator.from_oof(noise).is_normalised
 
 
 def test_mondrian_falls_back_to_pooled_for_small_and_unseen_groups(lce_oof):
