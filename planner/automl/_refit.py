@@ -161,8 +161,22 @@ class FittedPipeline:
             from planner.automl._conformal import check_levels
 
             levels = check_levels(interval)
-            base = self.predict(X)
+            base = self._predict_raw(X)
+            bounds = bounds if bounds is not None else self.bounds
             return calibrated_columns(self, self._check_columns(X), base, levels=levels, groups=groups, bounds=bounds)
+        out = self._predict_raw(X)
+        if self.bounds is not None and self.task == "regression":
+            lo, hi = self.bounds
+            out["prediction"] = out["prediction"].clip(lower=lo, upper=hi)
+        return out
+
+    @property
+    def bounds(self) -> tuple[float | None, float | None] | None:
+        """Declared ``(lower, upper)`` of the target, stored at refit; predictions never leave them."""
+        stored = self.spec.get("target_bounds")
+        return (stored[0], stored[1]) if stored else None
+
+    def _predict_raw(self, X: pd.DataFrame) -> pd.DataFrame:
         Xc = self._check_columns(X)
         pred = self.estimator.predict(Xc)
         out = pd.DataFrame({"prediction": pred}, index=X.index)
@@ -285,6 +299,7 @@ def refit(
     ensemble: bool = False,
     groups: Sequence[Any] | np.ndarray | pd.Series | None = None,
     calibrate: bool = True,
+    bounds: tuple[float | None, float | None] | None = None,
 ) -> FittedPipeline:
     """Fit a pipeline on all rows.
 
@@ -372,6 +387,8 @@ def refit(
         spec["classes"] = [c.item() if hasattr(c, "item") else c for c in estimator.classes_]
     else:
         spec["target_range"] = [float(np.min(data.y)), float(np.max(data.y))]
+        if bounds is not None and (bounds[0] is not None or bounds[1] is not None):
+            spec["target_bounds"] = [None if b is None else float(b) for b in bounds]
     oof = domain = None
     if calibrate:
         from planner.automl._calibrate import final_oof

@@ -149,7 +149,8 @@ def run_automl(
             studies[target] = study
             if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
                 fitted = refit(
-                    study, data.X, data.y, task=spec.task, column_roles=data.column_roles, seed=spec.seed, ensemble=ensemble, groups=data.groups
+                    study, data.X, data.y, task=spec.task, column_roles=data.column_roles, seed=spec.seed, ensemble=ensemble, groups=data.groups,
+                    bounds=target_bounds(campaign, target),
                 )
                 fitted.save(model_dir(campaign.directory, target))
     finally:

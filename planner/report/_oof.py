@@ -101,7 +101,7 @@ def out_of_fold(campaign: Any, record: TargetRecords, *, allow_recompute: bool =
         classes = [c[len("proba_") :] for c in stored.columns if c.startswith("proba_")]
         if (model_dir(campaign.directory, record.name) / OOF_FILE).is_file():
             how = (getattr(record.fitted, "spec", None) or {}).get("calibration", {}).get("note", "")
-            note = f"out-of-fold predictions of the saved model, stored with it at refit ({how})" if how else "out-of-fold predictions of the saved model, stored with it at refit"
+            note = f"out-of-fold predictions of the saved model, stored with it at refit: {how}" if how else "out-of-fold predictions of the saved model, stored with it at refit"
             return OutOfFold(stored, classes, trial, "stored", note)
         return OutOfFold(stored, classes, trial, "stored", f"stored out-of-fold predictions of trial {trial}")
     if not allow_recompute:

@@ -251,3 +251,14 @@ def test_90_percent_intervals_cover_held_out_rows(request, dataset):
         naive.append(np.mean(np.abs(yt - out["prediction"]) <= 1.645 * out["std"]))
     assert 0.8 <= np.mean(coverage) <= 1.0 and min(coverage) >= 0.65, coverage
     assert np.mean(naive) < np.mean(coverage), (naive, coverage)
+
+
+def test_declared_bounds_travel_with_the_saved_model(kim_ce, tmp_path):
+    X, y = kim_ce
+    cap = float(y.median())
+    refit(RIDGE, X, y, task="regression", bounds=(None, cap)).save(tmp_path)
+    loaded = load_fitted(tmp_path)
+    assert loaded.bounds == (None, cap)
+    assert (loaded.predict(X)["prediction"] <= cap).all()  # the bare columns are clipped too
+    out = loaded.predict(X, interval=0.9)
+    assert (out["prediction"] <= cap).all() and (out["upper"] <= cap).all() and out["clipped"].any()
