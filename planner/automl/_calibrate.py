@@ -74,6 +74,18 @@ def _frame(data: Any, task: str, classes: Sequence[Any] | None, P: np.ndarray, s
     return out
 
 
+def _oof_in_domain(data: Any, splits: list[tuple[np.ndarray, np.ndarray]], seed: int) -> np.ndarray:
+    """Per training row: inside the applicability domain of its fold's training rows? The same
+    rule ``predict`` applies, so out-of-domain residuals can calibrate out-of-domain rows."""
+    from planner.automl._domain import ApplicabilityDomain
+
+    flags = np.ones(len(data.y), dtype=bool)
+    for train, test in splits:
+        domain = ApplicabilityDomain.fit(data.X.iloc[train], data.column_roles, seed=seed)
+        flags[test] = domain.check(data.X.iloc[test])["in_domain"].to_numpy(bool)
+    return flags
+
+
 def final_oof(
     fitted_estimator: Any,
     params: dict[str, Any],
@@ -127,7 +139,9 @@ def final_oof(
             # the spread predict_std reports: members' weighted disagreement
             std = np.sqrt(np.clip(np.tensordot(w, (M[:, :, 0] - P[:, 0]) ** 2, axes=1), 0.0, None))
         meta.update(source="trials", note=f"out-of-fold predictions of trial(s) {list(member_trials)} as stored by the search (mean over CV repeats)")
-        return _frame(data, task, classes, P, std, folds), meta
+        frame = _frame(data, task, classes, P, std, folds)
+        frame["in_domain"] = _oof_in_domain(data, splits, seed)
+        return frame, meta
     # recompute on the study's folds: the spread is needed, or nothing was stored
     expected = None
     if trials:
@@ -161,7 +175,9 @@ def final_oof(
                     col = f"proba_{c}"
                     values[test, j] = pred[col].to_numpy(float) if col in pred else (pred["prediction"].to_numpy() == c).astype(float)
     meta.update(source="recomputed", note=f"out-of-fold predictions of the final model recomputed on the search's folds (first repeat, {len(splits)} folds) in {time.perf_counter() - start:.1f} s")
-    return _frame(data, task, classes, values, std, folds), meta
+    frame = _frame(data, task, classes, values, std, folds)
+    frame["in_domain"] = _oof_in_domain(data, splits, seed)
+    return frame, meta
 
 
 def _bounds(bounds: tuple[float | None, float | None] | None) -> tuple[float, float]:
@@ -197,7 +213,7 @@ def calibrated_columns(
         out["domain_reason"] = dom["domain_reason"].to_numpy()
         out["nn_distance"] = dom["nn_distance"].to_numpy()
         for i in np.flatnonzero(~dom["in_domain"].to_numpy()):
-            notes[i].append("outside the applicability domain: coverage is not guaranteed here")
+            notes[i].append("outside the applicability domain: the interval is widened to what out-of-domain rows needed out of fold where there were enough of them, but coverage is not guaranteed here")
     else:
         out["in_domain"] = pd.array([pd.NA] * m, dtype="boolean")
         out["domain_reason"] = "unknown: " + REFRESH_HINT
@@ -218,7 +234,8 @@ def calibrated_columns(
             cal = RegressionCalibrator.from_oof(oof)
             info += list(cal.notes)
             for level in levels:
-                lower, upper, ok, g_notes = cal.intervals(pred, std, level, groups=groups)
+                in_domain = out["in_domain"].to_numpy(dtype=bool, na_value=True) if fitted.domain is not None else None
+                lower, upper, ok, g_notes = cal.intervals(pred, std, level, groups=groups, in_domain=in_domain)
                 sfx = level_suffix(level, len(levels))
                 out[f"lower{sfx}"], out[f"upper{sfx}"] = np.clip(lower, lo_b, hi_b), np.clip(upper, lo_b, hi_b)
                 info += g_notes

@@ -117,6 +117,7 @@ class RegressionCalibrator:
     groups: np.ndarray | None = None
     beta: float = 0.0
     notes: tuple[str, ...] = field(default=())
+    in_domain: np.ndarray | None = None
 
     @classmethod
     def from_oof(cls, oof: pd.DataFrame, *, use_groups: bool = True) -> RegressionCalibrator:
@@ -151,7 +152,10 @@ class RegressionCalibrator:
         groups = None
         if use_groups and "group" in oof and oof["group"].notna().any():
             groups = _group_keys(oof["group"].to_numpy()[ok], int(ok.sum()))
-        return cls(residuals=residuals, std=std, groups=groups, beta=beta, notes=tuple(notes))
+        in_domain = None
+        if "in_domain" in oof:
+            in_domain = oof["in_domain"].astype(str).str.lower().isin(["true", "1", "1.0"]).to_numpy()[ok]
+        return cls(residuals=residuals, std=std, groups=groups, beta=beta, notes=tuple(notes), in_domain=in_domain)
 
     @property
     def n(self) -> int:
@@ -186,8 +190,14 @@ class RegressionCalibrator:
         level: float,
         *,
         groups: Sequence[Any] | np.ndarray | None = None,
+        in_domain: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
         """Lower and upper bounds at ``level`` for predictions (`m`).
+
+        Mondrian on the domain flag: when the out-of-fold rows include :data:`MIN_RESIDUALS`
+        inside and outside their fold's applicability domain, rows outside the domain
+        (``in_domain`` false) get at least the out-of-domain quantile and rows inside the
+        in-domain one; otherwise a note says out-of-domain intervals could not be widened.
 
         Returns:
             ``(lower, upper, is_calibrated, notes)``; ``is_calibrated`` is per row.
@@ -221,6 +231,20 @@ class RegressionCalibrator:
                     notes.append(f"group(s) {_short(small)} have fewer than {MIN_RESIDUALS} out-of-fold residuals: pooled quantile used")
                 if unseen:
                     notes.append(f"group(s) {_short(unseen)} were not in the training data: pooled quantile used")
+        if in_domain is not None and self.in_domain is not None:
+            outside = ~np.asarray(in_domain, dtype=bool)
+            n_out, n_in = int((~self.in_domain).sum()), int(self.in_domain.sum())
+            if n_out >= MIN_RESIDUALS and n_in >= MIN_RESIDUALS:
+                q_out = conformal_quantile(self._scores()[~self.in_domain], level)
+                q_in = conformal_quantile(self._scores()[self.in_domain], level)
+                if math.isfinite(q_out) and math.isfinite(q_in):
+                    # Mondrian on the domain flag; a group's own quantile stays for in-domain rows
+                    is_pooled = q == pooled
+                    q = np.where(outside, np.maximum(q, q_out), np.where(is_pooled, q_in, q))
+                    if outside.any():
+                        notes.append(f"{int(outside.sum())} row(s) outside the applicability domain use the quantile of the {n_out} out-of-fold rows that were outside theirs (at least the in-domain one)")
+            elif outside.any():
+                notes.append(f"{int(outside.sum())} row(s) outside the applicability domain: only {n_out} out-of-fold rows were outside theirs (fewer than {MIN_RESIDUALS}), so their intervals are not widened")
         half = q * scale
         return prediction - half, prediction + half, calibrated, notes
 

@@ -50,8 +50,9 @@ def cross_conformal(oof: pd.DataFrame, *, task: str, classes: list[Any] | None =
         if task == "regression":
             cal = RegressionCalibrator.from_oof(train)
             std = part["std"].to_numpy(float) if "std" in part else None
+            inside = part["in_domain"].astype(str).str.lower().isin(["true", "1", "1.0"]).to_numpy() if "in_domain" in part else None
             for lv in levels:
-                lo, hi, _, _ = cal.intervals(part["prediction"].to_numpy(float), std, lv, groups=groups)
+                lo, hi, _, _ = cal.intervals(part["prediction"].to_numpy(float), std, lv, groups=groups, in_domain=inside)
                 y = part["y_true"].to_numpy(float)
                 hits[lv][test] = (y >= lo) & (y <= hi)
                 sizes[lv][test] = hi - lo

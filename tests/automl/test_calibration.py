@@ -262,3 +262,15 @@ def test_declared_bounds_travel_with_the_saved_model(kim_ce, tmp_path):
     assert (loaded.predict(X)["prediction"] <= cap).all()  # the bare columns are clipped too
     out = loaded.predict(X, interval=0.9)
     assert (out["prediction"] <= cap).all() and (out["upper"] <= cap).all() and out["clipped"].any()
+
+
+def test_rows_outside_the_domain_get_the_out_of_domain_quantile():
+    rng = np.random.default_rng(1)
+    inside = np.r_[np.ones(200, bool), np.zeros(60, bool)]
+    y = np.where(inside, rng.normal(0, 1, 260), rng.normal(0, 5, 260))  # out of domain: 5x the error
+    cal = RegressionCalibrator.from_oof(pd.DataFrame({"y_true": y, "prediction": 0.0, "in_domain": inside}))
+    lo, hi, _, notes = cal.intervals(np.zeros(2), None, 0.9, in_domain=np.array([True, False]))
+    assert (hi - lo)[1] > 2.5 * (hi - lo)[0] and "outside the applicability domain use the quantile" in notes[0]
+    few = RegressionCalibrator.from_oof(pd.DataFrame({"y_true": y[:215], "prediction": 0.0, "in_domain": inside[:215]}))
+    lo, hi, _, notes = few.intervals(np.zeros(2), None, 0.9, in_domain=np.array([True, False]))
+    assert (hi - lo)[1] == pytest.approx((hi - lo)[0]) and "not widened" in notes[0]
