@@ -318,13 +318,29 @@ def predict(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write predictions here (default: print).")] = None,
     target: TargetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the predictions as JSON records.")] = False,
+    interval: Annotated[
+        Optional[list[float]],
+        typer.Option(
+            "--interval",
+            help="Coverage of the conformal intervals (prediction sets for classification), between 0 and 1; "
+            "repeat for several levels (columns then end in _80, _95...). Default 0.9.",
+        ),
+    ] = None,
 ) -> None:
-    """Predict new rows with each target's best pipeline (models/<target>/), with uncertainty."""
+    """Predict new rows with each target's saved model (models/<target>/): calibrated intervals and flags.
+
+    Per target: prediction, std (the model's own spread, not an interval), conformal lower/upper
+    (or a prediction set), whether the row is inside the model's applicability domain (and why
+    not), whether the prediction lies far outside the observed targets or was clipped to a
+    declared bound, and a note.
+    """
     from planner.campaign import Campaign
     from planner.campaign._automl import predict_table
 
     campaign = Campaign.load(directory)
-    table = predict_table(campaign, file, targets=target)
+    table = predict_table(campaign, file, targets=target, interval=interval)
+    for line in table.attrs.get("notes", ()):
+        typer.echo(f"note: {line}", err=True)
     if as_json and out is None:
         typer.echo(table.to_json(orient="records", double_precision=10))
     elif out is None:
@@ -356,7 +372,7 @@ def suggest(
         Optional[list[str]], typer.Option("--constraint", help="Outcome constraint, e.g. temp_rise_k<=10 (repeatable).")
     ] = None,
     calibrate: Annotated[
-        Optional[float], typer.Option("--calibrate", help="Conformal interval coverage, e.g. 0.9.")
+        Optional[float], typer.Option("--calibrate", help="Coverage of the conformal intervals (<target>_lower/_upper) of each suggestion; default 0.9.")
     ] = None,
     floor: Annotated[
         str,
@@ -401,6 +417,8 @@ def suggest(
     for line in metadata.get("notes", ()):
         if line.startswith("surrogate auto"):  # which surrogate --surrogate auto chose, and why
             typer.echo(f"note: {line}")
+    for line in metadata.get("sanity", ()):  # clipped to declared bounds, outside the observed data
+        typer.echo(f"note: {line}")
     typer.echo(
         f"round {int(table['_round'].iloc[0])}: {len(table)} suggestion(s), strategy "
         f"{metadata.get('strategy_used')}, model {metadata.get('model')}, "

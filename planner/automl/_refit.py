@@ -6,7 +6,7 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,10 @@ __all__ = ["FittedPipeline", "refit", "predict", "load_fitted", "SPEC_FILE", "MO
 SPEC_FILE = "pipeline.json"
 MODEL_FILE = "pipeline.joblib"
 SPEC_TYPE = "planner.automl.fitted_pipeline"
-SPEC_VERSION = 1
+SPEC_VERSION = 2
+#: Versions :meth:`FittedPipeline.load` reads; version 1 models have no out-of-fold predictions
+#: or applicability domain (predict still works, uncalibrated, and says how to refresh them).
+READABLE_VERSIONS = (1, 2)
 
 
 def _versions() -> dict[str, str]:
@@ -83,6 +86,8 @@ class FittedPipeline:
 
     estimator: Any
     spec: dict[str, Any]
+    oof: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+    domain: Any = field(default=None, compare=False, repr=False)
 
     @property
     def task(self) -> str:
@@ -119,11 +124,29 @@ class FittedPipeline:
                 out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
         return out
 
-    def predict(self, X: pd.DataFrame) -> pd.DataFrame:
+    def predict(
+        self,
+        X: pd.DataFrame,
+        *,
+        interval: float | Sequence[float] | None = None,
+        groups: Sequence[Any] | np.ndarray | None = None,
+        bounds: tuple[float | None, float | None] | None = None,
+    ) -> pd.DataFrame:
         """Predict, with uncertainty where the model has it.
 
         Args:
             X: Rows to predict, `m x d`, with the training feature columns.
+            interval: Level(s) of conformal intervals (regression) or prediction sets
+                (classification), e.g. ``0.9``; ``None`` gives the bare columns below. With a
+                level, the columns of :func:`~planner.automl._calibrate.calibrated_columns`
+                are added: ``lower``/``upper`` or ``set``, the applicability-domain flag
+                ``in_domain`` with ``domain_reason``, ``out_of_range`` and a ``note``.
+            groups: Group label per row, for Mondrian (per-group) calibration.
+            bounds: Declared ``(lower, upper)`` target bounds (either may be ``None``):
+                predictions and intervals are clipped to them, ``clipped`` says which.
+
+        Raises:
+            SpecError: An interval level outside (0, 1).
 
         Returns:
             Regression: ``prediction`` and ``std`` (NaN when the model has no spread:
@@ -131,6 +154,27 @@ class FittedPipeline:
             voting and selected ensembles the members' disagreement). Classification: ``prediction`` and one
             ``proba_<class>`` column per class. Index follows ``X``.
         """
+        if interval is not None or bounds is not None:
+            from planner.automl._calibrate import calibrated_columns
+            from planner.automl._conformal import check_levels
+
+            levels = check_levels(interval)
+            base = self._predict_raw(X)
+            bounds = bounds if bounds is not None else self.bounds
+            return calibrated_columns(self, self._check_columns(X), base, levels=levels, groups=groups, bounds=bounds)
+        out = self._predict_raw(X)
+        if self.bounds is not None and self.task == "regression":
+            lo, hi = self.bounds
+            out["prediction"] = out["prediction"].clip(lower=lo, upper=hi)
+        return out
+
+    @property
+    def bounds(self) -> tuple[float | None, float | None] | None:
+        """Declared ``(lower, upper)`` of the target, stored at refit; predictions never leave them."""
+        stored = self.spec.get("target_bounds")
+        return (stored[0], stored[1]) if stored else None
+
+    def _predict_raw(self, X: pd.DataFrame) -> pd.DataFrame:
         Xc = self._check_columns(X)
         pred = self.estimator.predict(Xc)
         out = pd.DataFrame({"prediction": pred}, index=X.index)
@@ -149,10 +193,12 @@ class FittedPipeline:
         return out
 
     def save(self, directory: str | os.PathLike[str]) -> dict[str, Path]:
-        """Write ``pipeline.joblib`` (the scikit-learn estimator) and ``pipeline.json`` atomically.
+        """Write ``pipeline.joblib`` (the scikit-learn estimator) and ``pipeline.json`` atomically,
+        with ``oof.csv`` (out-of-fold predictions, for calibration) and ``domain.json``
+        (applicability domain) when the model has them.
 
         Returns:
-            ``{"model": path, "spec": path}``.
+            ``{"model": path, "spec": path}`` plus ``"oof"``/``"domain"`` when written.
         """
         import joblib
 
@@ -163,8 +209,20 @@ class FittedPipeline:
         model_path, spec_path = directory / MODEL_FILE, directory / SPEC_FILE
         with atomic_replace(model_path, binary=True) as handle:
             joblib.dump(self.estimator, handle)
+        from planner.automl._calibrate import DOMAIN_FILE, OOF_FILE
+
+        paths = {"model": model_path, "spec": spec_path}
+        for name, path in (("oof", directory / OOF_FILE), ("domain", directory / DOMAIN_FILE)):
+            if path.exists():  # never leave a previous model's calibration beside this one
+                path.unlink()
+        if self.oof is not None:
+            atomic_write_text(directory / OOF_FILE, self.oof.to_csv(index=False))
+            paths["oof"] = directory / OOF_FILE
+        if self.domain is not None:
+            atomic_write_text(directory / DOMAIN_FILE, json.dumps(self.domain.to_dict()) + "\n")
+            paths["domain"] = directory / DOMAIN_FILE
         atomic_write_text(spec_path, json.dumps(self.spec, indent=2, sort_keys=True, default=str) + "\n")
-        return {"model": model_path, "spec": spec_path}
+        return paths
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> FittedPipeline:
@@ -180,9 +238,18 @@ class FittedPipeline:
         if not spec_path.is_file() or not model_path.is_file():
             raise SpecError(f"{directory} has no saved pipeline ({SPEC_FILE} + {MODEL_FILE}); refit one first")
         spec = json.loads(spec_path.read_text(encoding="utf-8"))
-        if spec.get("type") != SPEC_TYPE or spec.get("version") != SPEC_VERSION:
+        if spec.get("type") != SPEC_TYPE or spec.get("version") not in READABLE_VERSIONS:
             raise SpecError(f"{spec_path}: type/version {spec.get('type')!r}/{spec.get('version')!r} is not {SPEC_TYPE!r}/{SPEC_VERSION}")
-        return cls(estimator=joblib.load(model_path), spec=spec)
+        from planner.automl._calibrate import DOMAIN_FILE, OOF_FILE
+        from planner.automl._domain import ApplicabilityDomain
+
+        oof = domain = None
+        if spec.get("version") >= 2:
+            if (directory / OOF_FILE).is_file() and spec.get("calibration", {}).get("source"):
+                oof = pd.read_csv(directory / OOF_FILE, dtype={"group": str})
+            if (directory / DOMAIN_FILE).is_file():
+                domain = ApplicabilityDomain.from_dict(json.loads((directory / DOMAIN_FILE).read_text(encoding="utf-8")))
+        return cls(estimator=joblib.load(model_path), spec=spec, oof=oof, domain=domain)
 
 
 def load_fitted(directory: str | os.PathLike[str]) -> FittedPipeline:
@@ -221,6 +288,9 @@ def refit(
     column_roles: Mapping[str, str] | None = None,
     seed: int | None = None,
     ensemble: bool = False,
+    groups: Sequence[Any] | np.ndarray | pd.Series | None = None,
+    calibrate: bool = True,
+    bounds: tuple[float | None, float | None] | None = None,
 ) -> FittedPipeline:
     """Fit a pipeline on all rows.
 
@@ -273,7 +343,9 @@ def refit(
             raise SpecError("refit with a params dict needs task='regression' or 'classification'")
         params = dict(study_or_params)
         seed = 0 if seed is None else seed
-    data = prepare_data(X, y, task=task, column_roles=column_roles)
+    data = prepare_data(X, y, task=task, column_roles=column_roles, groups=groups)
+    members: list[int] = [int(spec["trial"])] if "trial" in spec else []
+    weights: list[float] = [1.0] if members else []
     if ensemble and isinstance(study_or_params, optuna.Study) and trial is None:
         from planner.automl._ensemble import ensemble_params, select_ensemble
 
@@ -281,6 +353,7 @@ def refit(
         if selection is not None and len(selection.trials) > 1:
             params = ensemble_params(study_or_params, selection)
             spec.update(trial=selection.trials[0], ensemble=selection.to_dict())
+            members, weights = list(selection.trials), list(selection.weights)
         else:
             spec["ensemble"] = None
     estimator = build_pipeline(params, task=task, column_roles=data.column_roles, seed=int(seed))
@@ -303,11 +376,37 @@ def refit(
     )
     if task == "classification":
         spec["classes"] = [c.item() if hasattr(c, "item") else c for c in estimator.classes_]
-    return FittedPipeline(estimator=estimator, spec=spec)
+    else:
+        spec["target_range"] = [float(np.min(data.y)), float(np.max(data.y))]
+        if bounds is not None and (bounds[0] is not None or bounds[1] is not None):
+            spec["target_bounds"] = [None if b is None else float(b) for b in bounds]
+    oof = domain = None
+    if calibrate:
+        from planner.automl._calibrate import final_oof
+        from planner.automl._domain import ApplicabilityDomain
+
+        probe = FittedPipeline(estimator=estimator, spec=spec)
+        oof, spec["calibration"] = final_oof(
+            estimator,
+            params,
+            data,
+            task=task,
+            seed=int(seed),
+            study=study_or_params if isinstance(study_or_params, optuna.Study) else None,
+            member_trials=members,
+            weights=weights,
+            has_std=task == "regression" and probe.has_uncertainty,
+        )
+        domain = ApplicabilityDomain.fit(data.X, data.column_roles, seed=int(seed))
+        spec["domain"] = {"file": "domain.json", "threshold": domain.threshold if np.isfinite(domain.threshold) else None, "nn_quantile": domain.nn_quantile}
+    else:
+        spec["calibration"] = {"source": None, "note": "refit with calibrate=False"}
+    return FittedPipeline(estimator=estimator, spec=spec, oof=oof, domain=domain)
 
 
-def predict(fitted: FittedPipeline | str | os.PathLike[str], X: pd.DataFrame) -> pd.DataFrame:
-    """Predict with a fitted pipeline or a saved one's directory (see :meth:`FittedPipeline.predict`)."""
+def predict(fitted: FittedPipeline | str | os.PathLike[str], X: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
+    """Predict with a fitted pipeline or a saved one's directory (see :meth:`FittedPipeline.predict`
+    for ``interval``, ``groups`` and ``bounds``)."""
     if not isinstance(fitted, FittedPipeline):
         fitted = FittedPipeline.load(fitted)
-    return fitted.predict(X)
+    return fitted.predict(X, **kwargs)

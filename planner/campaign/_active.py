@@ -119,8 +119,17 @@ def suggest_experiments(
     calibration: float | None = None,
     floor: str = "values",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Propose ``n`` experiments, log them as pending, and return (logged table, metadata)."""
+    """Propose ``n`` experiments, log them as pending, and return (logged table, metadata).
+
+    Each target's predicted mean comes with conformal ``_lower``/``_upper`` at ``calibration``
+    (default 0.9), clipped with the mean to the target's declared bounds (``_clipped``); far
+    extrapolations are flagged (``_out_of_range``), and ``in_domain``/``domain_reason`` say
+    whether a suggestion lies inside the observed data (see :mod:`planner.campaign._sanity`).
+    """
     from planner.active import suggest
+    from planner.campaign._sanity import sanitize_suggestions
+
+    calibration = 0.9 if calibration is None else calibration
 
     spec = campaign.spec
     if spec.task != "regression":
@@ -155,8 +164,10 @@ def suggest_experiments(
             **({"featurizer": featurizer} if featurizer is not None else {}),
         )
         metadata = dict(result.metadata)
+        table, sanity_notes = sanitize_suggestions(campaign, result.table, data if len(data) else None)
+        metadata["sanity"] = sanity_notes
         logged = campaign.suggestions.append(
-            result.table,
+            table,
             strategy=str(metadata.get("strategy_used") or strategy or ""),
             model=str(metadata.get("model") or surrogate),
         )

@@ -158,7 +158,10 @@ def run_automl(
             )
             studies[target] = study
             if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
-                fitted = refit(study, data.X, data.y, task=spec.task, column_roles=data.column_roles, seed=spec.seed, ensemble=ensemble)
+                fitted = refit(
+                    study, data.X, data.y, task=spec.task, column_roles=data.column_roles, seed=spec.seed, ensemble=ensemble, groups=data.groups,
+                    bounds=target_bounds(campaign, target),
+                )
                 fitted.save(model_dir(campaign.directory, target))
                 record_training(campaign, target, len(data.y))
         failed = {t: _why_nothing_completed(s) for t, s in studies.items() if not _has_complete(s)}
@@ -305,11 +308,34 @@ def load_study(campaign: Campaign, target: str) -> Any:
         ) from err
 
 
-def predict_table(campaign: Campaign, table: Any, *, targets: list[str] | None = None) -> pd.DataFrame:
-    """Predictions of each target's saved best pipeline for the rows of ``table`` (CSV path or frame)."""
+def target_bounds(campaign: Campaign, target: str) -> tuple[float | None, float | None] | None:
+    """Declared ``(lower, upper)`` of ``target`` in campaign.yaml, or ``None`` when neither is set."""
+    spec = next(t for t in campaign.spec.targets if t.name == target)
+    return None if spec.lower is None and spec.upper is None else (spec.lower, spec.upper)
+
+
+def predict_table(
+    campaign: Campaign,
+    table: Any,
+    *,
+    targets: list[str] | None = None,
+    interval: float | list[float] | tuple[float, ...] | None = None,
+) -> pd.DataFrame:
+    """Predictions of each target's saved model for the rows of ``table`` (CSV path or frame).
+
+    Per target: ``<target>_prediction`` and ``<target>_std`` (the model's own spread, NaN without
+    one), conformal ``<target>_lower``/``_upper`` at each ``interval`` level (default 0.9;
+    suffixed ``_80``, ``_95`` when several) or prediction sets for classification, calibrated
+    per group when the campaign has a group column and the table carries it, and the flags of
+    :func:`planner.automl._calibrate.calibrated_columns` (applicability domain, far outside the
+    observed targets, clipped to declared bounds, a note). ``out.attrs["notes"]`` has notes
+    about each model, prefixed by its target.
+    """
     from planner.automl import load_fitted
+    from planner.automl._conformal import check_levels
     from planner.io import read_table
 
+    levels = check_levels(interval)
     if isinstance(table, pd.DataFrame):
         frame, label = table.copy(), "rows to predict"
     else:
@@ -323,6 +349,9 @@ def predict_table(campaign: Campaign, table: Any, *, targets: list[str] | None =
         )
     _check_prediction_inputs(frame, spec, label)
     out = frame.reset_index(drop=True).copy()
+    group_column = spec.data.group_column
+    groups = out[group_column].astype(str).to_numpy() if group_column and group_column in out else None
+    notes: list[str] = []
     for target in targets or spec.target_names:
         directory = model_dir(campaign.directory, target)
         if not (directory / "pipeline.json").exists():
@@ -338,15 +367,23 @@ def predict_table(campaign: Campaign, table: Any, *, targets: list[str] | None =
             from planner.exceptions import PlannerWarning
 
             warnings.warn(freshness.message(campaign.directory), PlannerWarning, stacklevel=2)
+        if fitted.oof is None:
+            notes.append(
+                f"{target}: the saved model has no out-of-fold predictions (saved before calibration or too costly to "
+                f"recompute), so its intervals are uncalibrated; run `planner run {campaign.directory}` again to refresh it"
+            )
         X = out[spec.input_names].copy()
         roles = engine_roles(spec, _ENGINE_ROLE)
         for name, role in roles.items():
             if role == "numeric":
                 X[name] = pd.to_numeric(X[name], errors="coerce")
         X, _ = add_related_features(campaign, out, X, roles)
-        predictions = fitted.predict(X).reset_index(drop=True)
+        predictions = fitted.predict(X, interval=levels, groups=groups, bounds=target_bounds(campaign, target))
+        notes += [f"{target}: {n}" for n in predictions.attrs.get("notes", [])]
+        predictions = predictions.reset_index(drop=True)
         for column in predictions.columns:
             out[f"{target}_{column}"] = predictions[column].to_numpy()
+    out.attrs["notes"] = list(dict.fromkeys(notes))
     return out
 
 

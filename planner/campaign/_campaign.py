@@ -165,6 +165,10 @@ class Campaign:
                 f"{data}: no usable input columns besides the target(s); columns ignored: "
                 + "; ".join(f"{k} ({v})" for k, v in inference.notes.items())
             )
+        from planner.campaign._infer import guess_target_bounds
+
+        bounds = guess_target_bounds(frame, target_names) if inference.task == "regression" else {}
+        notes = dict(inference.notes) | {f"{n}.lower": why for n, (_, why) in bounds.items()}
         rel = os.path.relpath(Path(data).resolve(), directory.resolve())
         n_rows = len(frame)
         spec = CampaignSpec(
@@ -178,7 +182,7 @@ class Campaign:
             ),
             inputs=inference.inputs,
             fraction_groups=inference.fraction_groups,
-            targets=[TargetSpec(name=n, direction=d) for n, d in parsed],
+            targets=[TargetSpec(name=n, direction=d, lower=bounds[n][0] if n in bounds else None) for n, d in parsed],
             task=inference.task,
             search_space=search_space or ("small_data" if n_rows < 300 else "default"),
             seed=seed,
@@ -188,7 +192,7 @@ class Campaign:
             f"({n_rows} rows, {len(frame.columns)} columns). Column roles were inferred; check them.\n"
             f"task: {inference.task} ({inference.task_note})"
         )
-        return cls.create(directory, spec, notes=inference.notes, header=header, force=force)
+        return cls.create(directory, spec, notes=notes, header=header, force=force)
 
     # Data ----------------------------------------------------------------------------
     @property

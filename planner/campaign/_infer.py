@@ -364,3 +364,36 @@ def _molecule_followups(out: Inference, frame: pd.DataFrame) -> None:
         paired = f", paired with molecules {group['molecules']}" if group["molecules"] else ""
         for column in group["columns"]:
             out.notes[column] += f"; fraction group {group['name']!r} (sums to {group['total']:g}{paired})"
+
+
+#: Target names whose quantity cannot be negative: (pattern, what it is). A log-scale name
+#: (log_cond, log10 sigma) is excluded: its values are negative by nature.
+_NON_NEGATIVE = (
+    (re.compile(r"band[ _-]?gap|(^|[_ ])e_?g($|[_ ])|(^|[_ ])gap($|[_ ])", re.IGNORECASE), "a band gap"),
+    (re.compile(r"capacity|mah", re.IGNORECASE), "a capacity"),
+    (re.compile(r"conductivit|(^|[_ ])cond($|[_ ])|(^|[_ ])sigma($|[_ ])", re.IGNORECASE), "a conductivity"),
+    (re.compile(r"(temp|temperature|^t)[_ ]?(\(k\)|k|in[_ ]k|kelvin)$|kelvin", re.IGNORECASE), "a temperature in K"),
+)
+_LOG = re.compile(r"(^|[_ ])(log|log10|ln)([_ ]|$)|^log", re.IGNORECASE)
+
+
+def guess_target_bounds(frame: pd.DataFrame, targets: list[str]) -> dict[str, tuple[float, str]]:
+    """Targets whose name and data make a lower bound of 0 obvious: ``{name: (0.0, why)}``.
+
+    Only numeric targets whose every value is >= 0 and whose name says band gap, capacity,
+    conductivity (not on a log scale) or a temperature in K. `planner init` writes the bound
+    with the reason as a comment, like the column roles; predictions and suggestions are then
+    clipped to it (and say so).
+    """
+    out: dict[str, tuple[float, str]] = {}
+    for name in targets:
+        if name not in frame or _LOG.search(name):
+            continue
+        values = pd.to_numeric(frame[name], errors="coerce").dropna()
+        if values.empty or len(values) < 0.9 * frame[name].notna().sum() or (values < 0).any():
+            continue
+        for pattern, what in _NON_NEGATIVE:
+            if pattern.search(name):
+                out[name] = (0.0, f"guessed: the name says {what}, which cannot be negative, and all {len(values)} values are >= 0; predictions are clipped to it - delete if wrong")
+                break
+    return out

@@ -99,6 +99,10 @@ def out_of_fold(campaign: Any, record: TargetRecords, *, allow_recompute: bool =
     stored = _stored(campaign, record, best)
     if stored is not None:
         classes = [c[len("proba_") :] for c in stored.columns if c.startswith("proba_")]
+        if (model_dir(campaign.directory, record.name) / OOF_FILE).is_file():
+            how = (getattr(record.fitted, "spec", None) or {}).get("calibration", {}).get("note", "")
+            note = f"out-of-fold predictions of the saved model, stored with it at refit: {how}" if how else "out-of-fold predictions of the saved model, stored with it at refit"
+            return OutOfFold(stored, classes, trial, "stored", note)
         return OutOfFold(stored, classes, trial, "stored", f"stored out-of-fold predictions of trial {trial}")
     if not allow_recompute:
         return Missing(f"no out-of-fold predictions are stored for trial {trial} ({OOF_FILE} beside the model, or a trial attribute {OOF_ATTRS[0]!r})")

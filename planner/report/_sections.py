@@ -15,6 +15,7 @@ import pandas as pd
 
 from planner.report import _figures as F
 from planner.report._html import FigureWriter, Section, badge, details, esc, fmt, grid, key_values, table
+from planner.report._calibration import conformal_block
 from planner.report._oof import OutOfFold, out_of_fold
 from planner.report._sources import BacktestRun, Missing, TargetRecords, ranked, suggestion_outcomes, training_rows
 
@@ -528,7 +529,9 @@ def uncertainty(ctx: Context) -> Section:
                 fig = F.reliability(proba.max(axis=1), picked == y, label="confidence of the predicted class")
             sec.add(grid([ctx.figures(fig, height=400)]))
             sec.note("Out-of-fold probabilities binned in tenths; a calibrated model's points lie on the diagonal.")
+            conformal_block(ctx, sec, record)
             continue
+        conformal_block(ctx, sec, record)
         if isinstance(oof, Missing):
             why.append(oof.reason)
         elif "std" in oof.frame:

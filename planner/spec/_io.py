@@ -220,6 +220,8 @@ def render_campaign_yaml(spec: CampaignSpec, *, notes: dict[str, str] | None = N
                 out.append(f"  - {flow}" + (f"  # {note}" if note else ""))
             continue
         dumped = yaml.dump({key: value}, Dumper=_Dumper, default_flow_style=False, sort_keys=False, width=100).rstrip()
+        if key == "targets":  # a guessed bound carries its reason, as an inferred role does
+            dumped = _annotate_targets(dumped, notes)
         if key == "version" and comment:
             dumped += f"  # {comment}"
         out.append(dumped)
@@ -233,6 +235,20 @@ def render_campaign_yaml(spec: CampaignSpec, *, notes: dict[str, str] | None = N
         out.append("# why columns are in data.ignore:")
         out.extend(f"#   {k}: {v}" for k, v in ignored_notes.items())
     return "\n".join(out) + "\n"
+
+
+def _annotate_targets(dumped: str, notes: dict[str, str]) -> str:
+    lines, name = [], None
+    for line in dumped.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("- name:"):
+            name = stripped.split(":", 1)[1].strip().strip("'\"")
+        for bound in ("lower", "upper"):
+            note = notes.get(f"{name}.{bound}")
+            if note and stripped.startswith(f"{bound}:"):
+                line += f"  # {note}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def write_spec(path: str | Path, spec: CampaignSpec, **render_kwargs: Any) -> None:

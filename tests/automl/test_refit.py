@@ -19,7 +19,7 @@ def test_refit_best_save_load_and_rebuild(lce_study, kim_ce, tmp_path):
     paths = fitted.save(tmp_path / "model")
     assert paths["model"].name == "pipeline.joblib" and paths["spec"].name == "pipeline.json"
     spec = json.loads(paths["spec"].read_text())
-    assert spec["type"] == "planner.automl.fitted_pipeline" and spec["version"] == 1 and spec["task"] == "regression"
+    assert spec["type"] == "planner.automl.fitted_pipeline" and spec["version"] == 2 and spec["task"] == "regression"
 
     loaded = load_fitted(tmp_path / "model")
     new = X.sample(10, random_state=0)

@@ -49,7 +49,9 @@ def test_full_campaign_report(kim_campaign: Path, artifacts_dir: Path) -> None:
     # nothing is missing: trials store the features their selection step kept
     assert result.missing == (), result.missing
     assert "LinearExplainer" in text or "TreeExplainer" in text or "permutation explainer" in text
-    assert "recomputed from its stored pipeline spec" in text
+    assert "out-of-fold predictions of the saved model, stored with it at refit" in text
+    # calibrated intervals, checked cross-conformally, with a plain verdict per level
+    assert "cross-conformally" in text
     assert "Round 1: 5 suggestions" in text
     assert "EF (from curves" in text and "AF (from curves" in text  # the hand-made run has curves only
     # the run planner.active.backtest wrote: its own summary (AF) and EF tables, no recomputation
@@ -58,6 +60,7 @@ def test_full_campaign_report(kim_campaign: Path, artifacts_dir: Path) -> None:
     md = result.markdown_path.read_text(encoding="utf-8")
     assert md.startswith("# Campaign report: campaign")
     assert "**Leaderboard LCE**" in md and "Data quality" in md and "5 suggestions in 1 round(s)" in md
+    assert re.search(r"\*\*Calibrated intervals LCE\*\* .*90%: (holds|OFF: too narrow|off: wider than needed)", md)
     assert {"read campaign", "total", "section interpretation"} <= set(result.timings)
     shutil.copy(result.html_path, artifacts_dir / "kim_report.html")
 
@@ -69,8 +72,8 @@ def test_report_to_custom_path_keeps_the_campaign_untouched(kim_campaign: Path, 
     assert result.html_path == tmp_path / "out" / "lab.html"
     assert result.markdown_path == tmp_path / "out" / "lab.md"
     assert _state(kim_campaign) == before
-    # without recomputation the out-of-fold plots are left out, and the report says why
-    assert any("no out-of-fold predictions are stored" in m for m in result.missing)
+    # the saved model stores its out-of-fold predictions: nothing needs recomputing
+    assert not any("out-of-fold" in m for m in result.missing), result.missing
 
 
 @pytest.mark.slow
@@ -79,6 +82,8 @@ def test_classification_report(llzo_campaign: Path, artifacts_dir: Path) -> None
     text = result.html_path.read_text(encoding="utf-8")
     assert "Confusion matrix (out-of-fold)" in text and "ROC (out-of-fold)" in text
     assert "Probability calibration" in text
+    assert "Calibrated prediction sets" in result.markdown_path.read_text(encoding="utf-8").replace("*", "")
+    assert "recalibrated, cross-fitted" in text
     assert any("No experiments have been added in the campaign yet" in m for m in result.missing)
     shutil.copy(result.html_path, artifacts_dir / "llzo_report.html")
 
