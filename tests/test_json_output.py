@@ -52,3 +52,10 @@ def test_json_everywhere_and_report_progress(tmp_path, capsys):
     out, err = cli(capsys, "report", camp)
     steps = [line for line in err.splitlines() if line.startswith("report [")]
     assert len(steps) >= 5 and steps[0].startswith("report [1/") and "report.html" in out
+    # The first box says what to measure next and whether the model can be trusted.
+    html = (camp / "reports" / "report.html").read_text()
+    first = html.split("<h2>2.", 1)[0]
+    assert "<h2>1. What to do next</h2>" in first and "Pending batch: measure these next" in first
+    assert "S0001" in first and "y gain vs best" in first and "P(y beats best)" in first
+    assert "Can the models be trusted?" in first and "out-of-fold R²" in first
+    assert "<h2>11. Glossary</h2>" in html

@@ -110,7 +110,7 @@ def build_report(
     sections = []
     for index, build in enumerate(_sections.SECTIONS, start=1):
         if progress is not None:
-            progress(f"[{index}/{len(_sections.SECTIONS)}] {build.__name__.removeprefix('section_').replace('_', ' ')}")
+            progress(f"[{index}/{len(_sections.SECTIONS)}] {build.__name__.strip('_').replace('_', ' ')}")
         start = time.perf_counter()
         sections.append(build(ctx))
         timings[f"section {build.__name__}"] = time.perf_counter() - start

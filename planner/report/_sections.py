@@ -732,7 +732,19 @@ def _factors_from_curves(curves: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]
     return [("EF (from curves: mean Top% / random's at the same budget)", ef), ("AF (from curves: experiments random needs / experiments the strategy needs)", af)]
 
 
-SECTIONS = (summary, quality, leaderboard, best_pipeline, search, interpretation, uncertainty, active_learning, backtests)
+def _next_steps(ctx: Context) -> Section:
+    from planner.report._next import next_steps
+
+    return next_steps(ctx)
+
+
+def _glossary(ctx: Context) -> Section:
+    from planner.report._next import glossary
+
+    return glossary(ctx)
+
+
+SECTIONS = (_next_steps, summary, quality, leaderboard, best_pipeline, search, interpretation, uncertainty, active_learning, backtests, _glossary)
 
 
 def _molecule_importance(importance: pd.Series) -> pd.Series | None:

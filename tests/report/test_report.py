@@ -12,6 +12,7 @@ from planner.exceptions import CampaignNotFoundError, SpecError
 from planner.report import build_report
 
 SECTION_TITLES = [
+    "What to do next",
     "Campaign summary",
     "Data quality",
     "Leaderboard",
@@ -21,6 +22,7 @@ SECTION_TITLES = [
     "Uncertainty",
     "Active learning",
     "Backtests",
+    "Glossary",
 ]
 
 
@@ -112,7 +114,8 @@ def test_bare_campaign_says_what_is_missing(bare_campaign: Path) -> None:
     ):
         assert expected in joined, expected
     assert "optuna.db" not in {p.name for p in bare_campaign.iterdir()}, "reading must not create an empty study database"
-    assert "<h2>9. Backtests</h2>" in text
+    assert "<h2>10. Backtests</h2>" in text and "<h2>11. Glossary</h2>" in text
+    assert "No suggestion is pending: run `planner suggest DIR -n 5`" in text
 
 
 def test_not_a_campaign(tmp_path: Path) -> None:
