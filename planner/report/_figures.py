@@ -318,7 +318,7 @@ def best_so_far(series: pd.DataFrame, *, quantity: str, unit: str | None, direct
         fig.add_trace(go.Scatter(x=part["n"], y=part["value"], mode="markers", name=kind, marker={"color": PALETTE[i % len(PALETTE)], "size": 6, "opacity": 0.8}, text=part.get("label"), hovertemplate="experiment %{x}<br>%{y:.4g}<br>%{text}<extra></extra>"))
     best = series["value"].cummax() if direction == "max" else series["value"].cummin()
     fig.add_trace(go.Scatter(x=series["n"], y=best, mode="lines", name="best so far", line={"color": BEST, "width": 2, "shape": "hv"}))
-    return styled(fig, title=f"{quantity}: best so far ({direction})", x="experiment number (rows, in order added)", y=axis_label(quantity, unit))
+    return styled(fig, title=f"{quantity}: best so far ({direction})", x="experiment number (campaign observations, in time order)", y=axis_label(quantity, unit))
 
 
 def pareto(observed: pd.DataFrame, front: pd.DataFrame, suggested: pd.DataFrame, x: tuple[str, str | None, str], y: tuple[str, str | None, str]) -> Any:

@@ -217,9 +217,10 @@ def leaderboard(ctx: Context) -> Section:
                 "rank": top["rank"].astype(int),
                 "trial": top["trial"].astype(int),
                 "pipeline": top["pipeline"],
+                "hyperparameters": top["params"].map(_hyperparameters) if "params" in top else "",
                 "model family": top["model_family"],
                 "fusion": top["fusion"],
-                f"{record.metric} mean": top["mean"],
+                f"{record.metric} mean" + (f" ({record.unit})" if record.unit and record.metric in _UNIT_METRICS else ""): top["mean"],
                 "± std": top["std"],
                 "folds": top["n_folds"].astype(int),
                 "fit time (s)": top["fit_time_s"],
@@ -250,6 +251,19 @@ def leaderboard(ctx: Context) -> Section:
         sec.markdown.append(f"- **Leaderboard {record.name}** (top 3 of {int(counts.get('complete', 0))}):")
         sec.markdown += [f"  {int(r['rank'])}. `{r['pipeline']}` — {record.metric} {fmt(r['mean'])} ± {fmt(r['std'], 2)}" for _, r in head.iterrows()]
     return sec
+
+
+def _hyperparameters(params: Any) -> str:
+    """The tuned values of a pipeline spec, short: two rows that read ``... > rf`` differ here."""
+    if not isinstance(params, dict):
+        return ""
+    parts = []
+    for key, value in sorted(params.items()):
+        if "." not in key:  # the step choices themselves are the pipeline text
+            continue
+        name = key.split(".", 2)[-1]
+        parts.append(f"{name}={fmt(value, 3) if isinstance(value, float) else value}")
+    return ", ".join(parts)
 
 
 # 4 ------------------------------------------------------------------------------------------
@@ -581,19 +595,25 @@ def active_learning(ctx: Context) -> Section:
         for record in ctx.targets:
             parts = []
             if len(sources) and record.name in sources:
-                v = pd.to_numeric(sources[record.name], errors="coerce")
-                parts.append(pd.DataFrame({"value": v, "kind": "data sources", "label": sources["_source"].astype(str) + " line " + sources["_line"].astype(str)}))
+                # The literature / database rows are the starting point, not experiments in order:
+                # one point at 0 carries their best value, the campaign's own experiments follow.
+                v = pd.to_numeric(sources[record.name], errors="coerce").dropna()
+                if len(v):
+                    best_source = v.max() if record.direction == "max" else v.min()
+                    parts.append(pd.DataFrame({"value": [best_source], "kind": f"best of the data sources ({len(v)} rows)",
+                                               "label": ["before the campaign's experiments"]}))
+            observed = observed.sort_values(["_observed_at", "_obs_id"], kind="mergesort") if "_observed_at" in observed else observed
             v = pd.to_numeric(observed[record.name], errors="coerce") if record.name in observed else pd.Series(np.nan, index=observed.index)
             ids = pd.to_numeric(observed["_obs_id"], errors="coerce")
             kinds = np.where(ids.isin(linked), "observed (suggested)", "observed (not from a suggestion)")
             parts.append(pd.DataFrame({"value": v, "kind": kinds, "label": "observation #" + ids.astype("Int64").astype(str) + ", batch " + observed["_batch"].astype(str)}))
             series = pd.concat(parts, ignore_index=True)
-            series["n"] = np.arange(1, len(series) + 1)
+            series["n"] = np.arange(len(series)) + (0 if len(parts) > 1 else 1)
             series = series.dropna(subset=["value"])
             if len(series):
                 figs.append(ctx.figures(F.best_so_far(series, quantity=record.name, unit=record.unit, direction=record.direction), height=400))
         sec.add(grid(figs))
-        sec.note("Rows in the order they entered the campaign: data sources first, then each observation; the line is the best value so far.")
+        sec.note("The campaign's own experiments in the order they were observed (experiment 0: the best value of the data sources, where there are any); the line is the best value so far.")
     elif spec.task == "classification":
         sec.note("Best-so-far curves apply to regression targets; this is a classification campaign.")
     else:
