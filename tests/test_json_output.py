@@ -59,3 +59,4 @@ def test_json_everywhere_and_report_progress(tmp_path, capsys):
     assert "S0001" in first and "y gain vs best" in first and "P(y beats best)" in first
     assert "Can the models be trusted?" in first and "out-of-fold R²" in first
     assert "<h2>11. Glossary</h2>" in html
+    assert "(measured value)" in html  # SHAP dependence in the campaign's own units, not scaled inputs

@@ -251,8 +251,10 @@ def beeswarm(values: pd.DataFrame, data: pd.DataFrame, *, top: int, output: str)
     return fig
 
 
-def dependence(values: pd.DataFrame, data: pd.DataFrame, features: Sequence[str], *, output: str) -> Any:
-    """SHAP value against feature value for each of ``features`` (side by side)."""
+def dependence(values: pd.DataFrame, data: pd.DataFrame, features: Sequence[str], *, output: str,
+               kinds: Mapping[str, str] | None = None) -> Any:
+    """SHAP value against feature value for each of ``features`` (side by side); ``kinds`` says per
+    feature whether its axis is the measured value or the (scaled) model input."""
     from plotly.subplots import make_subplots
 
     go = _go()
@@ -270,7 +272,7 @@ def dependence(values: pd.DataFrame, data: pd.DataFrame, features: Sequence[str]
             row=1,
             col=i,
         )
-        fig.update_xaxes(title_text=f"{feat} (model input)", row=1, col=i)
+        fig.update_xaxes(title_text=f"{feat} ({(kinds or {}).get(feat, 'model input')})", row=1, col=i)
     fig.update_yaxes(title_text=f"SHAP (effect on {output})", row=1, col=1)
     return styled(fig, title="SHAP dependence, top features", legend=False)
 

@@ -72,7 +72,7 @@ class Context:
         return self._oof[record.name]
 
     def shap(self, record: TargetRecords) -> Any:
-        """``(Explanation, y)`` for the stored best pipeline, or :class:`Missing`."""
+        """``(Explanation, y, raw X)`` for the stored best pipeline, or :class:`Missing`."""
         if record.name not in self._shap:
             start = time.perf_counter()
             self._shap[record.name] = _explain_target(self, record)
@@ -451,7 +451,30 @@ def _explain_target(ctx: Context, record: TargetRecords) -> Any:
         explanation = explain(fitted, X, max_samples=ctx.max_shap_samples, background=50, seed=int(ctx.spec.seed))
     except Exception as err:  # noqa: BLE001 - the section says why
         return Missing(f"SHAP values could not be computed for the stored pipeline ({type(err).__name__}: {err})")
-    return explanation, y.loc[explanation.values.index]
+    rows = explanation.values.index
+    return explanation, y.loc[rows], X.loc[rows] if X.index.isin(rows).all() else None
+
+
+def _physical(e: Any, raw: pd.DataFrame | None, features: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Feature values in the units of the campaign's own columns where a model input is one of them.
+
+    Scaled numeric inputs keep their column's name (``x1`` or ``num__x1``); for those the raw,
+    physical value is shown, so every target's dependence plot reads in the same units.
+    """
+    data = e.data.copy()
+    units = {}
+    if raw is None:
+        return data, {f: "model input" for f in features}
+    for feat in features:
+        name = feat.split("__", 1)[-1]
+        if name in raw.columns and pd.api.types.is_numeric_dtype(pd.to_numeric(raw[name], errors="coerce")):
+            values = pd.to_numeric(raw[name], errors="coerce")
+            if values.notna().any():
+                data[feat] = values.reindex(data.index).to_numpy()
+                units[feat] = "measured value"
+                continue
+        units[feat] = "model input"
+    return data, units
 
 
 def interpretation(ctx: Context) -> Section:
@@ -462,7 +485,7 @@ def interpretation(ctx: Context) -> Section:
         if isinstance(shap, Missing):
             sec.missing(shap.reason)
             continue
-        e, y = shap
+        e, y, raw = shap
         kind = {"tree": "TreeExplainer (exact)", "linear": "LinearExplainer (exact)", "permutation": "a permutation explainer over a 50-row background"}[e.explainer]
         sec.note(
             f"Stored pipeline `{record.fitted.spec.get('pipeline', '?')}` explained with {kind} on {len(e.values)} labelled rows; "
@@ -484,7 +507,8 @@ def interpretation(ctx: Context) -> Section:
             figs.append(ctx.figures(F.bars(grouped.head(N_BEESWARM), title="Importance by molecular feature (bits of each fingerprint summed)", x="mean |SHAP|"), height=max(360, 80 + 30 * min(N_BEESWARM, len(grouped)))))
         sec.add(grid(figs))
         top = list(importance.index[:N_DEPENDENCE])
-        sec.add(ctx.figures(F.dependence(e.values, e.data, top, output=e.output), height=360))
+        physical, kinds = _physical(e, raw, top)
+        sec.add(ctx.figures(F.dependence(e.values, physical, top, output=e.output, kinds=kinds), height=360))
         sec.markdown.append(f"- **Interpretation {record.name}** (mean |SHAP|): " + ", ".join(f"{k} {fmt(v, 3)}" for k, v in importance.head(5).items()))
     return sec
 
