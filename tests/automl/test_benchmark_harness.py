@@ -16,7 +16,7 @@ def _harness(repo_root):
 
 
 @pytest.mark.slow
-def test_harness_runs_the_protocol_and_writes_results(repo_root, tmp_path):
+def test_harness_runs_the_protocol_and_writes_results(repo_root, tmp_path, datasets_dir):
     harness = _harness(repo_root)
     assert harness.main(["--preset", "lce", "--budget-s", "1", "--methods", "planner,rf", "--space", "fast", "--out", str(tmp_path)]) == 0
     record = json.loads((tmp_path / "lce.json").read_text())
@@ -26,7 +26,7 @@ def test_harness_runs_the_protocol_and_writes_results(repo_root, tmp_path):
     assert "## lce (regression, n=150)" in (tmp_path / "RESULTS.md").read_text()
 
 
-def test_grouped_preset_uses_grouped_outer_folds(repo_root):
+def test_grouped_preset_uses_grouped_outer_folds(repo_root, datasets_dir):
     harness = _harness(repo_root)
     X, y, groups, roles = harness.load_table(harness.PRESETS["liverpool_rt"])
     assert roles["composition"] == "composition" and len(y) == 465
