@@ -29,9 +29,12 @@ def _defaults(step: str, name: str, ctx: SpaceContext) -> dict:
 
 
 @pytest.fixture(scope="module")
-def tables(llzo_features, llzo):
-    reg = prepare_data(llzo_features, llzo["log_cond"], task="regression")
-    clf = prepare_data(llzo_features, llzo["good_cond"].map({0: "poor", 1: "good"}), task="classification")
+def tables(garnets_or_synthetic):
+    """The LLZO table (or, without ../shared, a generated one with the same kinds of columns)."""
+    frame, _ = garnets_or_synthetic
+    features = frame.drop(columns=["log_cond", "good_cond"])
+    reg = prepare_data(features, frame["log_cond"], task="regression")
+    clf = prepare_data(features, frame["good_cond"].map({0: "poor", 1: "good"}), task="classification")
     return {"regression": reg, "classification": clf}
 
 
