@@ -128,11 +128,11 @@ def kim_campaign(tmp_path_factory: pytest.TempPathFactory, kim_frame: pd.DataFra
 
 
 @pytest.fixture(scope="session")
-def llzo_campaign(tmp_path_factory: pytest.TempPathFactory, datasets_dir: Path) -> Path:
-    """Classification campaign (good_cond) over the 176 doped-LLZO rows, 6 fast trials."""
+def llzo_campaign(tmp_path_factory: pytest.TempPathFactory, garnets_or_synthetic: tuple[pd.DataFrame, str]) -> Path:
+    """Classification campaign (good_cond) over the 176 doped-LLZO rows, 6 fast trials (a generated
+    table of the same kinds of columns in a clone without ../shared)."""
     root = tmp_path_factory.mktemp("llzo")
-    frame = pd.read_csv(datasets_dir / "llzo_doped_conductivity" / "llzo_dataset_clean.csv").iloc[:176]
-    frame = frame.drop(columns=["source", "conductivity", "log_cond"])
+    frame = garnets_or_synthetic[0].drop(columns=["log_cond"])
     frame.to_csv(root / "llzo.csv", index=False)
     campaign = Campaign.from_csv(root / "campaign", root / "llzo.csv", ["good_cond:max"], task="classification", search_space="fast", seed=0)
     _search(campaign, "good_cond", n_trials=6)
