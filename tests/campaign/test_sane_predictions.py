@@ -76,6 +76,7 @@ def test_predict_with_a_model_saved_before_calibration(llzo_run, tmp_path, capsy
     assert p["log_cond_prediction"].notna().all() and not p["log_cond_interval_calibrated"].any()
 
 
+@pytest.mark.slow
 def test_too_few_rows_give_uncalibrated_intervals_and_bounds_clip(campaign, tmp_path, capsys):
     """10 labelled rows: intervals are written, marked uncalibrated with the reason; lce >= 0 holds."""
     assert main(["run", str(campaign.directory), "--trials", "2"]) == 0
