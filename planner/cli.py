@@ -271,6 +271,9 @@ def run(
             final = json.loads(spec_file.read_text(encoding="utf-8"))
             kind = "selected ensemble" if final.get("ensemble") else "best pipeline"
             typer.echo(f"{kind} refit on all rows: {saved}/\n  {final.get('pipeline', '')}")
+            calibration = final.get("calibration") or {}
+            state = f"calibrated from {calibration.get('n')} out-of-fold predictions" if calibration.get("source") else "uncalibrated"
+            typer.echo(f"  intervals: {state} ({calibration.get('note', '')})")
     typer.echo(f"\nnext: `planner leaderboard {directory}`, `planner predict {directory} new.csv`")
 
 

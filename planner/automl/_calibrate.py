@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from planner.automl._conformal import ClassificationCalibrator, RegressionCalibrator, check_levels, level_suffix
+from planner.automl._conformal import MIN_RESIDUALS, ClassificationCalibrator, RegressionCalibrator, check_levels, level_suffix
 
 if TYPE_CHECKING:
     from planner.automl._refit import FittedPipeline
@@ -212,12 +212,13 @@ def calibrated_columns(
         out["in_domain"] = dom["in_domain"].to_numpy()
         out["domain_reason"] = dom["domain_reason"].to_numpy()
         out["nn_distance"] = dom["nn_distance"].to_numpy()
-        for i in np.flatnonzero(~dom["in_domain"].to_numpy()):
-            notes[i].append("outside the applicability domain: the interval is widened to what out-of-domain rows needed out of fold where there were enough of them, but coverage is not guaranteed here")
+        outside_rows = np.flatnonzero(~dom["in_domain"].to_numpy())
     else:
         out["in_domain"] = pd.array([pd.NA] * m, dtype="boolean")
         out["domain_reason"] = "unknown: " + REFRESH_HINT
         out["nn_distance"] = np.nan
+        outside_rows = np.array([], dtype=int)
+    widened = False
     common: list[str] = []  # on every row: why the interval is not calibrated
     info: list[str] = []  # about the model, once: in ``out.attrs["notes"]``
     if fitted.task == "regression":
@@ -233,6 +234,8 @@ def calibrated_columns(
         if oof is not None:
             cal = RegressionCalibrator.from_oof(oof)
             info += list(cal.notes)
+            if cal.in_domain is not None:
+                widened = min(int(cal.in_domain.sum()), int((~cal.in_domain).sum())) >= MIN_RESIDUALS
             for level in levels:
                 in_domain = out["in_domain"].to_numpy(dtype=bool, na_value=True) if fitted.domain is not None else None
                 lower, upper, ok, g_notes = cal.intervals(pred, std, level, groups=groups, in_domain=in_domain)
@@ -282,6 +285,12 @@ def calibrated_columns(
         else:
             out["interval_calibrated"] = False
             common.append("no prediction sets: " + ("the model has no class probabilities" if not cols or not all(c in out for c in cols) else f"no stored out-of-fold predictions; {REFRESH_HINT}"))
+    for i in outside_rows:
+        notes[i].append(
+            "outside the applicability domain: "
+            + ("the interval uses the quantile of out-of-fold rows that were outside theirs; " if widened else "")
+            + "coverage is not guaranteed here"
+        )
     common = list(dict.fromkeys(common))
     first = [c for c in base.columns if c in out]
     interval = [c for c in out.columns if c.startswith(("lower", "upper", "set", "calibrated_proba_"))]

@@ -28,13 +28,16 @@ def _folds(oof: pd.DataFrame) -> np.ndarray:
     return np.arange(len(oof)) % 5
 
 
-def cross_conformal(oof: pd.DataFrame, *, task: str, classes: list[Any] | None = None, levels: tuple[float, ...] = LEVELS) -> tuple[pd.DataFrame, np.ndarray | None]:
+def cross_conformal(
+    oof: pd.DataFrame, *, task: str, classes: list[Any] | None = None, levels: tuple[float, ...] = LEVELS
+) -> tuple[pd.DataFrame, np.ndarray | None, dict[float, np.ndarray]]:
     """Per level: coverage and mean width (regression, target units) or mean set size.
 
     Returns:
-        ``(table, calibrated)``: the table has ``level``, ``coverage``, ``width`` or
+        ``(table, calibrated, hits)``: the table has ``level``, ``coverage``, ``width`` or
         ``set size``, ``rows``; ``calibrated`` holds cross-fitted recalibrated probabilities
-        (classification, `n x k`) for the reliability curve, else ``None``.
+        (classification, `n x k`) for the reliability curve, else ``None``; ``hits`` maps each
+        level to whether each row was covered.
     """
     folds = _folds(oof)
     n = len(oof)
@@ -73,7 +76,7 @@ def cross_conformal(oof: pd.DataFrame, *, task: str, classes: list[Any] | None =
             ("width" if task == "regression" else "set size"): float(sizes[lv][finite].mean()) if finite.any() else math.inf,
             "rows": n,
         })
-    return pd.DataFrame(rows), calibrated
+    return pd.DataFrame(rows), calibrated, hits
 
 
 def verdict(level: float, coverage: float, n: int) -> str:
@@ -117,6 +120,24 @@ def _suggestion_level(campaign: Any, rounds: list[int], target: str) -> float | 
     return levels.pop() if len(levels) == 1 else None
 
 
+def _domain_note(sec: Any, fitted: Any, oof: pd.DataFrame, hits: dict[float, np.ndarray]) -> None:
+    """Applicability domain: its rule, how many out-of-fold rows fell outside, and their coverage."""
+    domain = getattr(fitted, "domain", None)
+    if domain is None or "in_domain" not in oof:
+        return
+    inside = oof["in_domain"].astype(str).str.lower().isin(["true", "1", "1.0"]).to_numpy()
+    text = (
+        f"Applicability domain: a row is flagged (`in_domain` false in `planner predict`) when an input leaves the training "
+        f"range, a category or element is new, or its nearest training row is further than {domain.threshold:.3g} (the "
+        f"{domain.nn_quantile:.0%} quantile of training nearest-neighbour distances). Out of fold, {int((~inside).sum())} of "
+        f"{len(inside)} rows were outside their fold's domain"
+    )
+    level = 0.9 if 0.9 in hits else next(iter(hits))
+    if (~inside).any() and inside.any():
+        text += f"; {level:.0%} coverage inside {hits[level][inside].mean():.0%}, outside {hits[level][~inside].mean():.0%}"
+    sec.note(text + ".")
+
+
 def conformal_block(ctx: Any, sec: Any, record: Any) -> None:
     """The calibrated-interval part of the Uncertainty section for one target."""
     from planner.report import _figures as F
@@ -135,7 +156,7 @@ def conformal_block(ctx: Any, sec: Any, record: Any) -> None:
         return
     task = fitted.task
     classes = [str(c) for c in fitted.spec.get("classes") or []]
-    frame, calibrated = cross_conformal(oof, task=task, classes=classes or None)
+    frame, calibrated, hits = cross_conformal(oof, task=task, classes=classes or None)
     unit = f" ({record.unit})" if getattr(record, "unit", None) else ""
     shown = frame.assign(
         level=[f"{lv:.0%}" for lv in frame["level"]],
@@ -155,6 +176,7 @@ def conformal_block(ctx: Any, sec: Any, record: Any) -> None:
     if len(off):
         sec.note(f"Coverage is off for {record.name}: " + "; ".join(off["verdict"]) + ". Treat these intervals with care.")
     sec.markdown.append(f"- **Calibrated {what} {record.name}** (cross-conformal, out-of-fold): {line}")
+    _domain_note(sec, fitted, oof, hits)
     if task == "classification" and calibrated is not None and len(classes) >= 2:
         y = oof["y_true"].astype(str).to_numpy()
         if len(classes) == 2:
@@ -166,6 +188,14 @@ def conformal_block(ctx: Any, sec: Any, record: Any) -> None:
     if task == "regression" and isinstance(ctx.suggestions, pd.DataFrame):
         outcomes = suggestion_outcomes(ctx.suggestions, ctx.campaign.observations(), [record.name])
         got = suggestion_coverage(outcomes, record.name)
+        flagged = [c for c in ("in_domain", f"{record.name}_clipped") if c in outcomes]
+        if flagged:
+            parts = []
+            if "in_domain" in outcomes:
+                parts.append(f"{int((outcomes['in_domain'].astype(str).str.lower() == 'false').sum())} outside the observed data")
+            if f"{record.name}_clipped" in outcomes:
+                parts.append(f"{int((outcomes[f'{record.name}_clipped'].astype(str).str.lower() == 'true').sum())} with the prediction clipped to a declared bound")
+            sec.note(f"Logged suggestions: {len(outcomes)}, of which " + " and ".join(parts) + ".")
         if got is None:
             sec.note(f"No measured suggestion with a logged {record.name} interval yet.")
         else:

@@ -99,6 +99,8 @@ def out_of_fold(campaign: Any, record: TargetRecords, *, allow_recompute: bool =
     stored = _stored(campaign, record, best)
     if stored is not None:
         classes = [c[len("proba_") :] for c in stored.columns if c.startswith("proba_")]
+        if "std" in stored and np.isfinite(pd.to_numeric(stored["std"], errors="coerce")).sum() == 0:
+            stored = stored.drop(columns="std")  # the model states no spread
         if (model_dir(campaign.directory, record.name) / OOF_FILE).is_file():
             how = (getattr(record.fitted, "spec", None) or {}).get("calibration", {}).get("note", "")
             note = f"out-of-fold predictions of the saved model, stored with it at refit: {how}" if how else "out-of-fold predictions of the saved model, stored with it at refit"

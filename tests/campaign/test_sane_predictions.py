@@ -76,9 +76,11 @@ def test_predict_with_a_model_saved_before_calibration(llzo_run, tmp_path, capsy
     assert p["log_cond_prediction"].notna().all() and not p["log_cond_interval_calibrated"].any()
 
 
+@pytest.mark.slow
 def test_too_few_rows_give_uncalibrated_intervals_and_bounds_clip(campaign, tmp_path, capsys):
     """10 labelled rows: intervals are written, marked uncalibrated with the reason; lce >= 0 holds."""
     assert main(["run", str(campaign.directory), "--trials", "2"]) == 0
+    assert "intervals: calibrated from 10 out-of-fold predictions" in capsys.readouterr().out
     new = campaign.labelled_data()[campaign.spec.input_names].head(4)
     new.loc[0, "temp_c"] = -500.0  # a linear model may extrapolate below the declared bound
     new.to_csv(tmp_path / "new.csv", index=False)
@@ -130,3 +132,36 @@ def test_suggestions_are_calibrated_clipped_and_flagged(datasets_dir, tmp_path, 
     far = s[s[inputs[0]] == full[inputs[0]].max() * 3]
     assert len(far) == 1 and not far["in_domain"].iloc[0]  # max variance picks the far candidate
     assert "clipped to the declared bounds" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_report_shows_suggestion_outcomes_against_their_calibrated_intervals(datasets_dir, tmp_path, capsys):
+    """suggest (calibrated by default) -> measure -> run -> report: coverage of the logged intervals."""
+    from planner.report import build_report
+    from planner.spec import CampaignSpec, DataSource, DataSpec, DesignSpace, InputSpec, TargetSpec
+
+    inputs = ["Prime Delay", "Print Speed", "X Offset Correction", "Y Offset Correction"]
+    full = pd.read_csv(datasets_dir / "liang2021_pvlab" / "AutoAM_dataset.csv")
+    full.sample(30, random_state=1).to_csv(tmp_path / "measured.csv", index=False)
+    full[inputs].to_csv(tmp_path / "pool.csv", index=False)
+    spec = CampaignSpec(
+        name="autoam",
+        data=DataSpec(sources=[DataSource(path=str(tmp_path / "measured.csv"), label="lab")]),
+        inputs=[InputSpec(name=c) for c in inputs],
+        targets=[TargetSpec(name="Score", direction="max", lower=0.0)],
+        design_space=DesignSpace(pool=str(tmp_path / "pool.csv")),
+        search_space="fast",
+    )
+    campaign = Campaign.create(tmp_path / "camp", spec)
+    assert main(["suggest", str(campaign.directory), "-n", "6", "-o", str(tmp_path / "s.csv")]) == 0
+    s = pd.read_csv(tmp_path / "s.csv")
+    truth = s[["suggestion_id", *inputs]].merge(full, on=inputs)[["suggestion_id", *inputs, "Score"]]
+    truth.to_csv(tmp_path / "results.csv", index=False)
+    assert main(["observe", str(campaign.directory), str(tmp_path / "results.csv")]) == 0
+    assert main(["run", str(campaign.directory), "--trials", "3"]) == 0
+    capsys.readouterr()
+    result = build_report(campaign.directory, allow_recompute=False)
+    text = result.html_path.read_text(encoding="utf-8")
+    assert f"Suggestions measured since: {len(truth)} of them" in text and "level 90%" in text
+    assert "Logged suggestions: 6, of which" in text and "Applicability domain: a row is flagged" in text
+    assert "cross-conformally on its 36 out-of-fold predictions" in text
