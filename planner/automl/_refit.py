@@ -259,7 +259,7 @@ def refit(
 
     spec: dict[str, Any] = {"type": SPEC_TYPE, "version": SPEC_VERSION}
     if isinstance(study_or_params, optuna.Study):
-        from planner.automl._search import study_info
+        from planner.automl._keys import study_info
 
         study = study_or_params
         info = study_info(study)
