@@ -270,6 +270,8 @@ class SearchDriver:
             self.tell(trial, result, report=False)
             if self.has_complete() and self.budget_left():
                 run_baselines(self)
+        if self.has_complete():
+            run_baselines(self)
 
     def _run_in_worker(self) -> None:
         while self.budget_left():
@@ -300,6 +302,8 @@ class SearchDriver:
                 raise SpecError(self._too_small(frozen, result))
             if self.has_complete() and self.budget_left():
                 run_baselines(self)
+        if self.has_complete():
+            run_baselines(self)
 
     def _too_small(self, frozen: Any, result: TrialResult) -> str:
         done = len(result.fold_scores)
@@ -396,6 +400,10 @@ def run_baselines(driver: SearchDriver) -> None:
     limit = driver.trial_limit()
     rows = driver.low_rows
     kwargs = {k: v for k, v in driver.eval_kwargs.items() if k != "metric"}
+    if limit is not None and limit < MIN_TRIAL_S:
+        forest = _record("random_forest", "default random forest (100 trees)", (), 0.0, "skipped", f"not run: {limit:.1f} s of the budget were left for it")
+        study.set_user_attr(BASELINES_ATTR, [dummy, forest])
+        return
     if driver.worker is not None:
         result = driver.worker.evaluate(BASELINE_RF, limit_s=limit, rule=None, metric=metric, n_folds=len(driver.splits), fidelity=1.0 if rows is None else min(1.0, rows / driver.train_rows), max_trial_s=limit, max_train_rows=rows, **kwargs)
     else:
