@@ -30,15 +30,15 @@ from planner.automl._keys import COMPLETE, FAILED, FIDELITY_ATTR, PRUNED
 from planner.automl._pruning import FoldStopRule, fold_thresholds, stop_rule
 from planner.exceptions import SpecError
 
-__all__ = ["SearchDriver", "run_baselines", "BASELINE_RF", "BASELINES_ATTR", "TRIAL_SHARE_OF_TIME_LEFT", "FULL_FIDELITY_ROWS", "LOW_FIDELITY_ROWS", "MIN_TIMEOUT_S", "refit_cost_s", "order_by_cost"]
+__all__ = ["SearchDriver", "run_baselines", "baseline_rf", "BASELINES_ATTR", "TRIAL_SHARE_OF_TIME_LEFT", "FULL_FIDELITY_ROWS", "LOW_FIDELITY_ROWS", "MIN_TIMEOUT_S", "refit_cost_s", "order_by_cost"]
 
 #: With a timeout, one trial may use at most this share of the time left (then it is
 #: stopped: pruned by its projected cost after a fold, or killed by the clock).
 TRIAL_SHARE_OF_TIME_LEFT = 0.25
 #: Above this many training rows per fold, trials start at a lower fidelity.
-FULL_FIDELITY_ROWS = 20_000
-#: Training rows per fold of a low-fidelity trial.
-LOW_FIDELITY_ROWS = 8_000
+FULL_FIDELITY_ROWS = 3_000
+#: Training rows per fold of a low-fidelity trial: a quarter of them, within these bounds.
+LOW_FIDELITY_ROWS = (1_500, 8_000)
 #: Below this budget nothing useful can run (worker start, one fold, a refit).
 MIN_TIMEOUT_S = 5.0
 #: A trial is not started with less than this many seconds for it.
@@ -51,9 +51,41 @@ REFIT_MARGIN = 1.5
 _COST_RANK = {"ridge": 0, "logistic": 0, "lasso": 1, "naive_bayes": 1, "elasticnet": 1, "pls": 1, "lgbm": 2, "hgb": 3, "tree": 3, "knn": 4, "xgb": 5, "rf": 6, "et": 6, "gb": 7}
 
 
-def order_by_cost(defaults: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Enqueued defaults, cheapest model first (FLAML's low-cost start); stable otherwise."""
-    return sorted(defaults, key=lambda p: _COST_RANK.get(str(p.get("model", "")), 9))
+def low_fidelity_rows(train_rows: int) -> int | None:
+    """Training rows per fold of a low-fidelity trial (``None``: the table is small, all rows)."""
+    if train_rows <= FULL_FIDELITY_ROWS:
+        return None
+    low, high = LOW_FIDELITY_ROWS
+    return int(min(high, max(low, train_rows // 4)))
+
+
+#: Parameters whose cost grows with their value: the low-cost start takes their lower bound.
+_COST_PARAMS = ("n_estimators", "num_leaves", "max_leaf_nodes", "max_depth")
+
+
+def order_by_cost(defaults: list[dict[str, Any]], space: Any = None, ctx: Any = None) -> list[dict[str, Any]]:
+    """Enqueued defaults, cheapest model first; with ``space``, each boosted or bagged
+    model's cost parameters (trees, leaves, depth) start at their lower bound (FLAML's
+    low-cost start: the sampler grows them when that pays)."""
+    ordered = sorted(defaults, key=lambda p: _COST_RANK.get(str(p.get("model", "")), 9))
+    if space is None:
+        return ordered
+    out = []
+    for params in ordered:
+        params = dict(params)
+        model = params.get("model")
+        for fusion in space.fusion:
+            if fusion.kind != "single":
+                continue
+            for base in fusion.bases:
+                if base.name != model:
+                    continue
+                for pname, spec in base.params:
+                    key = f"model.{model}.{pname}"
+                    if pname in _COST_PARAMS and key in params and spec.kind in ("int", "float"):
+                        params[key] = spec.bounds(ctx)[0]
+        out.append(params)
+    return out
 
 
 def refit_cost_s(frozen: Any, n_rows: int) -> float:
@@ -131,17 +163,20 @@ class SearchDriver:
         self.in_flight: dict[Any, tuple[Any, dict[str, Any]]] = {}
         self.n_warmup = max(1, len(splits) // 3)
         self.train_rows = int(np.mean([len(tr) for tr, _ in splits]))
-        self.low_rows = LOW_FIDELITY_ROWS if self.train_rows > FULL_FIDELITY_ROWS else None
+        self.low_rows = low_fidelity_rows(self.train_rows)
         self.worker: Any = None
 
     # ------------------------------------------------------------------ clock
 
     def _best_full(self, k: int = 1) -> list[Any]:
+        """The ``k`` best complete trials at full fidelity (at low fidelity when none is full)."""
         from optuna.trial import TrialState
 
         sign = 1.0 if self.objective.direction == "minimize" else -1.0
-        done = [t for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if float(t.user_attrs.get(FIDELITY_ATTR, 1.0)) >= 1.0]
-        return sorted(done, key=lambda t: (sign * t.value, t.number))[:k]
+        done = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        full = [t for t in done if float(t.user_attrs.get(FIDELITY_ATTR, 1.0)) >= 1.0]
+        # before a trial ran on all rows, the final refit is of a low-fidelity one
+        return sorted(full or done, key=lambda t: (sign * t.value, t.number))[:k]
 
     def reserve_s(self) -> float:
         """Seconds kept back for the final refit: the best full-fidelity pipeline and the
@@ -352,8 +387,18 @@ class SearchDriver:
         self.in_flight.clear()
 
 
-#: The default random forest shown beside the winners (scikit-learn's defaults, 100 trees).
-BASELINE_RF = {"imputer": "median", "imputer.median.add_indicator": False, "fusion": "single", "model": "rf", "model.rf.n_estimators": 100, "model.rf.max_features": 1.0, "model.rf.min_samples_leaf": 1}
+def baseline_rf(task: str) -> dict[str, Any]:
+    """The default random forest shown beside the winners: scikit-learn's defaults (100 trees,
+    all features per split for regression, the square root of them for classification)."""
+    return {
+        "imputer": "median",
+        "imputer.median.add_indicator": False,
+        "fusion": "single",
+        "model": "rf",
+        "model.rf.n_estimators": 100,
+        "model.rf.max_features": 1.0 if task == "regression" else "sqrt",
+        "model.rf.min_samples_leaf": 1,
+    }
 #: Study user attribute holding the baselines' CV scores.
 BASELINES_ATTR = "baselines"
 
@@ -405,9 +450,9 @@ def run_baselines(driver: SearchDriver) -> None:
         study.set_user_attr(BASELINES_ATTR, [dummy, forest])
         return
     if driver.worker is not None:
-        result = driver.worker.evaluate(BASELINE_RF, limit_s=limit, rule=None, metric=metric, n_folds=len(driver.splits), fidelity=1.0 if rows is None else min(1.0, rows / driver.train_rows), max_trial_s=limit, max_train_rows=rows, **kwargs)
+        result = driver.worker.evaluate(baseline_rf(task), limit_s=limit, rule=None, metric=metric, n_folds=len(driver.splits), fidelity=1.0 if rows is None else min(1.0, rows / driver.train_rows), max_trial_s=limit, max_train_rows=rows, **kwargs)
     else:
-        result = evaluate_pipeline(BASELINE_RF, driver.X, driver.y, time_limit_s=limit, max_trial_s=limit, max_train_rows=rows, **driver.eval_kwargs)
+        result = evaluate_pipeline(baseline_rf(task), driver.X, driver.y, time_limit_s=limit, max_trial_s=limit, max_train_rows=rows, **driver.eval_kwargs)
     label = "default random forest (100 trees)" + ("" if rows is None else f", {rows} training rows per fold")
     forest = _record("random_forest", label, result.fold_scores, result.fit_time_s, result.status, result.failure_reason)
     study.set_user_attr(BASELINES_ATTR, [dummy, forest])

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.automl._driver import BASELINE_RF, BASELINES_ATTR, refit_cost_s
+from planner.automl._driver import BASELINES_ATTR, baseline_rf, refit_cost_s
 from planner.automl._keys import FIDELITY_ATTR, study_info
 from planner.exceptions import SpecError
 
@@ -94,7 +94,7 @@ def fit_final(
     sign = 1.0 if info["direction"] == "minimize" else -1.0
     forest = next((b for b in study.user_attrs.get(BASELINES_ATTR) or [] if b.get("name") == "random_forest"), None)
     if forest and forest.get("status") == "complete" and forest.get("mean") is not None and float(chosen.user_attrs.get(FIDELITY_ATTR, 1.0)) >= 1.0 and sign * forest["mean"] < sign * chosen.value:
-        params, source = dict(BASELINE_RF), {"trial": None, "cv_mean": forest["mean"], "baseline": "random_forest"}
+        params, source = baseline_rf(task), {"trial": None, "cv_mean": forest["mean"], "baseline": "random_forest"}
         notes.append(f"the default random forest scored {forest['mean']:.4g} in CV, better than the best trial #{chosen.number} ({chosen.value:.4g}); it is the final model")
 
     def left() -> float | None:
@@ -106,6 +106,17 @@ def fit_final(
         return call_with_deadline(_fit, p, X, y_arr, task, roles, seed, limit_s=max(0.0, (left() or 0.0) + extra_s))
 
     fitted, why = fit(params, grace_s)
+    if fitted is None and source.get("baseline") is None and timeout_s is not None:
+        # a refit slower than its folds predicted: fall back to the quickest complete trial
+        from optuna.trial import TrialState
+
+        done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.number != chosen.number]
+        if done:
+            quick = min(done, key=lambda t: refit_cost_s(t, len(y_arr)))
+            fitted, why_quick = fit(dict(quick.user_attrs["params"]), grace_s)
+            if fitted is not None:
+                notes.append(f"the best trial #{chosen.number} could not be refitted in time ({why}); the quickest complete trial #{quick.number} ({quick.value:.4g} in CV) was")
+                chosen, source = quick, {"trial": quick.number, "cv_mean": quick.value}
     if fitted is None:
         raise SpecError(
             f"the best pipeline ({chosen.user_attrs.get('pipeline', '?')}) could not be refitted on all {len(y_arr)} rows within the budget ({why}); "

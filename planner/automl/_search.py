@@ -256,7 +256,7 @@ def run_search(
         study = _open_study(storage_url=storage_url, study_name=study_name, direction=objective.direction, info=info, n_warmup=n_warmup, seed=seed)
         _fail_stale(study, "interrupted: the search stopped before this trial finished")
         if not study.get_trials(deepcopy=False):
-            for params in order_by_cost(space.default_trials(ctx)):
+            for params in order_by_cost(space.default_trials(ctx), space, ctx):
                 study.enqueue_trial(params, user_attrs={"source": "default"})
         if progress:
             from tqdm.auto import tqdm

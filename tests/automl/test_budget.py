@@ -129,7 +129,7 @@ def test_low_fidelity_trials_are_promoted_and_never_ranked_with_full_ones(kim_ce
     from planner.automl import _driver
 
     monkeypatch.setattr(_driver, "FULL_FIDELITY_ROWS", 50)
-    monkeypatch.setattr(_driver, "LOW_FIDELITY_ROWS", 60)
+    monkeypatch.setattr(_driver, "LOW_FIDELITY_ROWS", (60, 60))
     X, y = kim_ce
     study = run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="f", n_trials=6, seed=0)
     fidelities = {t.number: t.user_attrs["fidelity"] for t in study.trials}
