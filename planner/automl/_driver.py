@@ -59,6 +59,8 @@ def low_fidelity_rows(train_rows: int) -> int | None:
     return int(min(high, max(low, train_rows // 4)))
 
 
+#: Folds a low-fidelity trial runs (of the planned ones).
+LOW_FIDELITY_FOLDS = 2
 #: Parameters whose cost grows with their value: the low-cost start takes their lower bound.
 _COST_PARAMS = ("n_estimators", "num_leaves", "max_leaf_nodes", "max_depth")
 
@@ -164,6 +166,7 @@ class SearchDriver:
         self.n_warmup = max(1, len(splits) // 3)
         self.train_rows = int(np.mean([len(tr) for tr, _ in splits]))
         self.low_rows = low_fidelity_rows(self.train_rows)
+        self.low_folds = LOW_FIDELITY_FOLDS if self.low_rows is not None and len(splits) > LOW_FIDELITY_FOLDS else None
         self.worker: Any = None
 
     # ------------------------------------------------------------------ clock
@@ -225,15 +228,27 @@ class SearchDriver:
         self.n_started += 1
         return trial, params
 
-    def _rows_for(self, trial: Any) -> int | None:
-        return None if trial.user_attrs.get("source") == "promoted" else self.low_rows
+    def _fidelity_kwargs(self, trial: Any | None) -> dict[str, Any]:
+        """``max_train_rows`` / ``max_folds`` of a trial: low fidelity unless promoted (or a small table)."""
+        if self.low_rows is None or (trial is not None and trial.user_attrs.get("source") == "promoted"):
+            return {"max_train_rows": None, "max_folds": None}
+        return {"max_train_rows": self.low_rows, "max_folds": self.low_folds}
+
+    def _fidelity(self, kw: dict[str, Any]) -> float:
+        rows = 1.0 if kw["max_train_rows"] is None else min(1.0, kw["max_train_rows"] / self.train_rows)
+        folds = 1.0 if kw["max_folds"] is None else min(1.0, kw["max_folds"] / len(self.splits))
+        return rows * folds
+
+    def _n_folds(self, kw: dict[str, Any]) -> int:
+        return len(self.splits) if kw["max_folds"] is None else min(len(self.splits), kw["max_folds"])
 
     def tell(self, trial: Any, result: TrialResult, *, report: bool) -> Any:
         from optuna.trial import TrialState
 
         for key, value in result.user_attrs().items():
             trial.set_user_attr(key, value)
-        trial.set_user_attr("train_rows", int(round(self.train_rows * result.fidelity)))
+        kw = self._fidelity_kwargs(trial)
+        trial.set_user_attr("train_rows", int(kw["max_train_rows"] or self.train_rows))
         if report:
             for step, value in enumerate(result.running_means()):
                 trial.report(float(value), step)
@@ -300,7 +315,7 @@ class SearchDriver:
 
             self.in_flight[None] = (trial, params)
             limit = self.trial_limit()
-            result = evaluate_pipeline(params, self.X, self.y, on_fold=on_fold, time_limit_s=limit, max_trial_s=limit, max_train_rows=self._rows_for(trial), **self.eval_kwargs)
+            result = evaluate_pipeline(params, self.X, self.y, on_fold=on_fold, time_limit_s=limit, max_trial_s=limit, **self._fidelity_kwargs(trial), **self.eval_kwargs)
             del self.in_flight[None]
             self.tell(trial, result, report=False)
             if self.has_complete() and self.budget_left():
@@ -315,7 +330,7 @@ class SearchDriver:
             limit = self.trial_limit()
             # the first trial is only stopped by the clock: its first fold pays one-off costs
             projected_cap = None if first else limit
-            rows = self._rows_for(trial)
+            fid = self._fidelity_kwargs(trial)
             rule = stop_rule(self.study, self.objective.direction, self.n_warmup)
             self.in_flight[None] = (trial, params)
             kwargs = {k: v for k, v in self.eval_kwargs.items() if k != "metric"}
@@ -325,10 +340,10 @@ class SearchDriver:
                 rule=rule,
                 on_fold=lambda step, value, trial=trial: trial.report(value, step),
                 metric=self.objective.name,
-                n_folds=len(self.splits),
-                fidelity=1.0 if rows is None else min(1.0, rows / self.train_rows),
+                n_folds=self._n_folds(fid),
+                fidelity=self._fidelity(fid),
                 max_trial_s=projected_cap,
-                max_train_rows=rows,
+                **fid,
                 **kwargs,
             )
             del self.in_flight[None]
@@ -358,7 +373,7 @@ class SearchDriver:
                 trial, params = self.ask()
                 rule = stop_rule(self.study, self.objective.direction, self.n_warmup)
                 limit = self.trial_limit()
-                future = self.executor.submit(evaluate_pipeline, params, X_shared, y_shared, on_fold=rule, time_limit_s=limit, max_trial_s=limit, max_train_rows=self._rows_for(trial), **self.eval_kwargs)
+                future = self.executor.submit(evaluate_pipeline, params, X_shared, y_shared, on_fold=rule, time_limit_s=limit, max_trial_s=limit, **self._fidelity_kwargs(trial), **self.eval_kwargs)
                 self.in_flight[future] = (trial, params)
             done, _ = cf.wait([f for f in self.in_flight if f is not None], return_when=cf.FIRST_COMPLETED)
             for future in done:
@@ -443,16 +458,19 @@ def run_baselines(driver: SearchDriver) -> None:
     started = time.perf_counter()
     dummy = _record("mean" if task == "regression" else "majority", "predict the training mean" if task == "regression" else "predict the majority class (class prior)", _dummy_scores(driver.y, driver.splits, task, metric), time.perf_counter() - started, COMPLETE, None)
     limit = driver.trial_limit()
-    rows = driver.low_rows
+    fid = driver._fidelity_kwargs(None)
     kwargs = {k: v for k, v in driver.eval_kwargs.items() if k != "metric"}
     if limit is not None and limit < MIN_TRIAL_S:
         forest = _record("random_forest", "default random forest (100 trees)", (), 0.0, "skipped", f"not run: {limit:.1f} s of the budget were left for it")
         study.set_user_attr(BASELINES_ATTR, [dummy, forest])
         return
     if driver.worker is not None:
-        result = driver.worker.evaluate(baseline_rf(task), limit_s=limit, rule=None, metric=metric, n_folds=len(driver.splits), fidelity=1.0 if rows is None else min(1.0, rows / driver.train_rows), max_trial_s=limit, max_train_rows=rows, **kwargs)
+        result = driver.worker.evaluate(baseline_rf(task), limit_s=limit, rule=None, metric=metric, n_folds=driver._n_folds(fid), fidelity=driver._fidelity(fid), max_trial_s=limit, **fid, **kwargs)
     else:
-        result = evaluate_pipeline(baseline_rf(task), driver.X, driver.y, time_limit_s=limit, max_trial_s=limit, max_train_rows=rows, **driver.eval_kwargs)
-    label = "default random forest (100 trees)" + ("" if rows is None else f", {rows} training rows per fold")
+        result = evaluate_pipeline(baseline_rf(task), driver.X, driver.y, time_limit_s=limit, max_trial_s=limit, **fid, **driver.eval_kwargs)
+    label = "default random forest (100 trees)"
+    if fid["max_train_rows"] is not None:
+        label += f", low fidelity: {fid['max_train_rows']} training rows on {driver._n_folds(fid)} of {len(driver.splits)} folds"
     forest = _record("random_forest", label, result.fold_scores, result.fit_time_s, result.status, result.failure_reason)
+    forest[FIDELITY_ATTR] = result.fidelity
     study.set_user_attr(BASELINES_ATTR, [dummy, forest])

@@ -68,8 +68,9 @@ class TrialResult:
             the repeats: ``(value,)`` for regression, class probabilities in sorted class
             order for classification. ``None`` for pruned/failed trials, models without
             probabilities, or tables above :data:`MAX_OOF_VALUES`.
-        fidelity: Share of each training fold's rows the pipeline was fitted on (1.0: all);
-            scores at different fidelities are not compared as equals.
+        fidelity: Share of the full evaluation's training work done: rows per fold used x
+            folds run / folds planned (1.0: every fold on all its rows); scores at different
+            fidelities are not compared as equals.
     """
 
     params: dict[str, Any]
@@ -160,6 +161,7 @@ def evaluate_pipeline(
     time_limit_s: float | None = None,
     max_trial_s: float | None = None,
     max_train_rows: int | None = None,
+    max_folds: int | None = None,
 ) -> TrialResult:
     """Cross-validate one pipeline; never raises for a pipeline that fails to fit.
 
@@ -186,6 +188,7 @@ def evaluate_pipeline(
             one fold, not the search's whole budget.
         max_train_rows: Fit each fold on at most this many of its training rows (a lower
             fidelity for large tables; test folds stay whole). ``None``: all rows.
+        max_folds: Run only the first this many folds (a lower fidelity); ``None``: all.
 
     Returns:
         The :class:`TrialResult`.
@@ -198,6 +201,9 @@ def evaluate_pipeline(
         splits, _ = make_splits(y_arr, task=task, cv_spec=cv_spec, groups=groups, seed=seed)
     else:
         splits = list(cv_spec)
+    n_planned = len(splits)
+    if max_folds is not None and max_folds < len(splits):
+        splits = splits[: max(1, int(max_folds))]
     roles = dict(column_roles) if column_roles is not None else infer_roles(X)
     classes_all = np.unique(y_arr) if task == "classification" else None
     width = 1 if classes_all is None else len(classes_all)
@@ -289,5 +295,5 @@ def evaluate_pipeline(
         n_folds=len(splits),
         failure_reason=reason,
         warnings=tuple(seen_warnings),
-        fidelity=round(n_train_used / n_train_all, 4) if n_train_all else 1.0,
+        fidelity=round(n_train_used / n_train_all * len(splits) / n_planned, 4) if n_train_all else 1.0,
     )

@@ -35,6 +35,14 @@ def best_trial(study: Any) -> Any:
     return min((t for t in done if float(t.user_attrs.get(FIDELITY_ATTR, 1.0)) >= top), key=lambda t: (sign * t.value, t.number))
 
 
+def _best_at(study: Any, fidelity: float, sign: float) -> Any:
+    """The best complete trial scored at this fidelity (``None``: none)."""
+    from optuna.trial import TrialState
+
+    same = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if abs(float(t.user_attrs.get(FIDELITY_ATTR, 1.0)) - fidelity) < 1e-3]
+    return min(same, key=lambda t: (sign * t.value, t.number)) if same else None
+
+
 def _fit(params: dict[str, Any], X: pd.DataFrame, y: Any, task: str, column_roles: Mapping[str, str], seed: int) -> Any:
     from planner.automl._refit import refit
 
@@ -93,9 +101,14 @@ def fit_final(
     params, source = dict(chosen.user_attrs["params"]), {"trial": chosen.number, "cv_mean": chosen.value}
     sign = 1.0 if info["direction"] == "minimize" else -1.0
     forest = next((b for b in study.user_attrs.get(BASELINES_ATTR) or [] if b.get("name") == "random_forest"), None)
-    if forest and forest.get("status") == "complete" and forest.get("mean") is not None and float(chosen.user_attrs.get(FIDELITY_ATTR, 1.0)) >= 1.0 and sign * forest["mean"] < sign * chosen.value:
+    rival = _best_at(study, float(forest.get(FIDELITY_ATTR, 1.0)), sign) if forest and forest.get("status") == "complete" and forest.get("mean") is not None else None
+    if rival is not None and sign * forest["mean"] < sign * rival.value:
+        # compared at the fidelity the forest was scored at, never across fidelities
         params, source = baseline_rf(task), {"trial": None, "cv_mean": forest["mean"], "baseline": "random_forest"}
-        notes.append(f"the default random forest scored {forest['mean']:.4g} in CV, better than the best trial #{chosen.number} ({chosen.value:.4g}); it is the final model")
+        notes.append(
+            f"the default random forest scored {forest['mean']:.4g} in CV, better than every trial at the same fidelity "
+            f"({forest.get(FIDELITY_ATTR, 1.0):.3g}; best #{rival.number}: {rival.value:.4g}); it is the final model"
+        )
 
     def left() -> float | None:
         return None if timeout_s is None else timeout_s - (time.monotonic() - started)

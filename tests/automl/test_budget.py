@@ -131,10 +131,11 @@ def test_low_fidelity_trials_are_promoted_and_never_ranked_with_full_ones(kim_ce
     monkeypatch.setattr(_driver, "FULL_FIDELITY_ROWS", 50)
     monkeypatch.setattr(_driver, "LOW_FIDELITY_ROWS", (60, 60))
     X, y = kim_ce
-    study = run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="f", n_trials=6, seed=0)
-    fidelities = {t.number: t.user_attrs["fidelity"] for t in study.trials}
-    low = [n for n, f in fidelities.items() if f < 1]
-    promoted = [t for t in study.trials if t.user_attrs.get("source") == "promoted"]
+    study = run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="f", n_trials=8, seed=0)
+    finished = [t for t in study.trials if t.state.is_finished()]
+    low = [t.number for t in finished if t.user_attrs["fidelity"] < 1]
+    assert all(t.user_attrs["n_folds"] == 2 for t in finished if t.number in low), "low fidelity runs 2 of the folds"
+    promoted = [t for t in finished if t.user_attrs.get("source") == "promoted"]
     assert low and promoted and promoted[0].user_attrs["fidelity"] == 1.0
     assert promoted[0].user_attrs["params"] == study.trials[promoted[0].user_attrs["promoted_from"]].user_attrs["params"]
     table = leaderboard(study)
