@@ -255,6 +255,8 @@ def save_cache(directory: str | Path, values: Sequence[Any], role: str, families
     import os
     import tempfile
 
+    from planner.io import new_file_mode
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     distinct = sorted({v for v in values if isinstance(v, str)})
@@ -264,6 +266,7 @@ def save_cache(directory: str | Path, values: Sequence[Any], role: str, families
             continue
         path = _cache_file(directory, role, family, distinct)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=directory)
+        os.fchmod(fd, new_file_mode())  # mkstemp gives 0o600; the campaign's files follow the umask
         os.close(fd)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

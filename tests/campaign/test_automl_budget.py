@@ -30,6 +30,11 @@ def test_run_with_a_timeout_ends_on_time_with_baselines_and_whole_reasons(llzo_c
     assert "baselines on the same folds (mae): mean " in out and "random_forest" in out
     spec = json.loads((directory / "models" / "log_cond" / "pipeline.json").read_text())
     assert spec["final"]["refit_s"] >= 0
+    # the timed refit keeps what calibrated intervals need, and the campaign records the training
+    model = directory / "models" / "log_cond"
+    assert spec["calibration"]["source"] in ("trials", "recomputed"), spec["calibration"]
+    assert (model / "oof.csv").is_file() and (model / "domain.json").is_file()
+    assert (model / "trained_on.json").is_file()
     for line in out.splitlines():
         if " pruned " in line or " failed " in line:
             assert line.rstrip().endswith((")", ".", "done", "%)")) and "no reason was recorded" not in line, line
