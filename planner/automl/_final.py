@@ -182,7 +182,12 @@ def fit_final(
     if timeout_s is None or not fork_available():
         calibrated, why = _calibrate(fitted, X, y_arr, groups, study, members, weights), None
     else:
-        calibrated, why = call_with_deadline(_calibrate, fitted, X, y_arr, groups, _snapshot(study), members, weights, limit_s=max(0.0, (left() or 0.0) + grace_s))
+        try:
+            snapshot = _snapshot(study)
+        except Exception as err:  # noqa: BLE001 - the model is saved all the same, without calibration
+            calibrated, why = None, f"the study could not be copied for the refit process: {type(err).__name__}: {err}"
+        else:
+            calibrated, why = call_with_deadline(_calibrate, fitted, X, y_arr, groups, snapshot, members, weights, limit_s=max(0.0, (left() or 0.0) + grace_s))
     if calibrated is None:
         notes.append(f"no out-of-fold predictions or applicability domain saved with the model ({why}); intervals are not calibrated")
         fitted = type(fitted)(estimator=fitted.estimator, spec={**fitted.spec, "calibration": {"source": None, "note": f"not computed within the budget ({why})"}})
