@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Annotated, Optional
@@ -246,14 +247,14 @@ def run(
                 best_text = ""
             typer.echo(f"[{target_name}] trial {trial.number:>4}  {score:<18} {best_text:<22} {pipeline}")
         else:
-            reason = str(attrs.get("failure_reason") or "")
-            typer.echo(f"[{target_name}] trial {trial.number:>4}  {trial.state.name.lower():<18} {reason[:100]}")
+            reason = str(attrs.get("failure_reason") or "no reason was recorded")
+            typer.echo(f"[{target_name}] trial {trial.number:>4}  {trial.state.name.lower():<18} {pipeline}: {reason}")
 
     studies = run_automl(
         campaign,
         targets=target,
         n_trials=trials,
-        timeout_s=timeout,
+        timeout_s=_search_budget(timeout),
         executor=executor,
         n_workers=workers,
         metric=metric,
@@ -265,6 +266,7 @@ def run(
         table = make_leaderboard(study, top=5)
         typer.echo(f"\n{name}: top pipelines ({len(study.trials)} trials in the study)")
         typer.echo(_format_leaderboard(table))
+        typer.echo(_format_baselines(study))
         saved = Path(directory) / "models" / name
         spec_file = saved / "pipeline.json"
         if spec_file.exists():
@@ -280,8 +282,48 @@ def run(
 def _format_leaderboard(table) -> str:  # noqa: ANN001
     if table.empty:
         return "  (no finished trials yet)"
-    view = table[["rank", "trial", "score", "metric", "model_family", "fusion", "fit_time_s", "pipeline"]]
-    return view.to_string(index=False, max_colwidth=90)
+    ranked = table[table["state"] == "complete"]
+    view = ranked[["rank", "trial", "score", "metric", "model_family", "fusion", "fit_time_s", "pipeline"]]
+    text = view.to_string(index=False, max_colwidth=90) if len(ranked) else "  (no completed trial yet)"
+    others = table[table["state"] != "complete"]
+    if len(others):  # reasons are printed whole, one per line, never cut
+        lines = [f"  trial {int(r.trial):>4} {r.state:<7} {r.pipeline}: {r.failure_reason or 'no reason was recorded'}" for r in others.itertuples()]
+        text += "\n\nnot completed (pruned or failed) and why:\n" + "\n".join(lines)
+    return text
+
+
+def _format_baselines(study) -> str:  # noqa: ANN001
+    from planner.automl import baselines
+
+    table = baselines(study)
+    if table.empty:
+        return "baselines: none recorded (the search ran before any trial completed, or predates baselines)"
+    parts = [f"{r.baseline} {r.score or r.state} ({r.pipeline}{'; ' + r.reason if r.reason else ''})" for r in table.itertuples()]
+    return f"baselines on the same folds ({table['metric'].iloc[0]}): " + " | ".join(parts)
+
+
+def _search_budget(timeout: float | None) -> float | None:
+    """--timeout minus the seconds this process already spent (imports, loading), so the whole
+    command ends on time; a budget below the engine's minimum is passed as given (it refuses it)."""
+    from planner.automl._driver import MIN_TIMEOUT_S
+
+    if timeout is None or timeout < MIN_TIMEOUT_S:
+        return timeout
+    spent = time.monotonic() - _CLOCK.get("started", time.monotonic())
+    return max(MIN_TIMEOUT_S, timeout - spent)
+
+
+_CLOCK: dict[str, float] = {}
+
+
+def _process_age_s() -> float:
+    """Seconds since this process started (imports count against --timeout)."""
+    try:
+        import psutil
+
+        return max(0.0, time.time() - psutil.Process().create_time())
+    except Exception:  # noqa: BLE001 - without psutil the budget starts at the search
+        return 0.0
 
 
 @app.command()
@@ -312,6 +354,7 @@ def leaderboard(
             direction = next(t.direction for t in campaign.spec.targets if t.name == name)
             typer.echo(f"{name} (target to {direction}imise; pipelines ranked by their CV metric)")
             typer.echo(_format_leaderboard(table))
+            typer.echo(_format_baselines(load_study(campaign, name)))
 
 
 @app.command()
@@ -608,6 +651,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `planner` script; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    # the clock of --timeout: from here, or from process start when run as the `planner` script
+    _CLOCK["started"] = time.monotonic() - (_process_age_s() if argv is None else 0.0)
     debug = "--debug" in args
     if not debug:
         warnings.showwarning = _show_warning

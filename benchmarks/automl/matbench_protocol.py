@@ -69,6 +69,29 @@ PRESETS: dict[str, dict[str, Any]] = {
         "group": "composition",
         "roles": {"composition": "composition", "family": "categorical", "ChemicalFamily": "categorical", "temperature": "numeric"},
     },
+    # Matbench v0.1 composition tasks (../shared/datasets/matbench_composition/PROVENANCE.md)
+    "expt_is_metal": {
+        "csv": "matbench_composition/matbench_expt_is_metal.csv",
+        "target": "is_metal",
+        "task": "classification",
+        "drop": ["mbid"],
+        "roles": {"composition": "composition"},
+    },
+    "glass": {
+        "csv": "matbench_composition/matbench_glass.csv",
+        "target": "gfa",
+        "task": "classification",
+        "drop": ["mbid"],
+        "roles": {"composition": "composition"},
+    },
+    "mp_e_form": {
+        "csv": "matbench_composition/matbench_mp_e_form.csv",
+        "target": "e_form",
+        "task": "regression",
+        "drop": ["mbid"],
+        "group": "composition",
+        "roles": {"composition": "composition", "spg_num": "categorical", "crys_sys": "categorical"},
+    },
 }
 
 
@@ -81,7 +104,7 @@ def load_table(cfg: dict[str, Any]) -> tuple[pd.DataFrame, pd.Series, pd.Series 
     frame = frame[frame[cfg["target"]].notna()].reset_index(drop=True)
     y = frame[cfg["target"]]
     if cfg["task"] == "classification":
-        y = y.astype(int)
+        y = y.map({True: 1, False: 0, "True": 1, "False": 0}).fillna(y).astype(int) if y.dtype == object or y.dtype == bool else y.astype(int)
     groups = frame[cfg["group"]].astype(str) if cfg.get("group") else None
     X = frame.drop(columns=[cfg["target"], *cfg.get("drop", [])])
     return X, y, groups, cfg.get("roles")
@@ -95,14 +118,16 @@ def outer_splits(X: pd.DataFrame, groups: pd.Series | None) -> list[tuple[np.nda
     return list(GroupKFold(N_OUTER, shuffle=True, random_state=OUTER_SEED).split(X, groups=groups))
 
 
-def featurize_for_baselines(X: pd.DataFrame, roles: dict[str, str] | None) -> pd.DataFrame:
-    """Composition strings become Magpie descriptors (row-wise, no learned state: no leakage)."""
+def featurize_for_baselines(X: pd.DataFrame, roles: dict[str, str] | None, representation: str = "magpie") -> pd.DataFrame:
+    """Composition strings become descriptors (row-wise, no learned state: no leakage):
+    ``magpie`` (what planner offered before representations were a search choice) or
+    ``fractions`` (plain element fractions, the anchors' other input)."""
     from planner.automl._build import composition_featurizer
 
     out = X.copy()
     for col, role in (roles or {}).items():
         if role == "composition":
-            feats = composition_featurizer(col).fit_transform(out[[col]])
+            feats = composition_featurizer(col, representation).fit_transform(out[[col]])
             feats = pd.DataFrame(np.asarray(feats, dtype=float), index=out.index).add_prefix(f"{col}_")
             out = pd.concat([out.drop(columns=[col]), feats], axis=1)
     for col in out.columns:
@@ -116,50 +141,61 @@ def score(task: str, y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray |
 
     if task == "regression":
         return {"mae": float(metrics.mean_absolute_error(y_true, y_pred)), "rmse": float(np.sqrt(metrics.mean_squared_error(y_true, y_pred)))}
-    out = {"accuracy": float(metrics.accuracy_score(y_true, y_pred))}
+    out = {"accuracy": float(metrics.accuracy_score(y_true, y_pred)), "balanced_accuracy": float(metrics.balanced_accuracy_score(y_true, y_pred))}
     if proba is not None:
         out["roc_auc"] = float(metrics.roc_auc_score(y_true, proba[:, 1]))
     return out
 
 
 def run_planner(X, y, groups, roles, train, test, *, task, budget_s, space, seed, study_dir, reserve) -> dict[str, Any]:
-    """Planner's search on the outer training fold, then its final model on the test fold.
+    """What `planner run --timeout budget_s` does, on the outer training fold; scored on the test fold.
 
-    The final model is the ensemble that ensemble selection builds from the search's
-    out-of-fold predictions; the search stops ``reserve`` x budget early so that search
-    plus refit stay within the budget. The single best trial of the same search, refitted
-    after the clock stopped, is scored too (``single``) to show what the ensemble adds.
+    The search keeps back the predicted refit time itself (``reserve_refit``), then
+    :func:`planner.automl.fit_final` refits the best pipeline and, when it fits in the time
+    left, the selected ensemble, in killable processes. ``seconds`` is search + refit, to
+    compare with the budget. ``reserve`` is unused (kept for old command lines).
     """
-    import optuna
+    from optuna.trial import TrialState
 
-    from planner.automl import nested_cv, refit
+    from planner.automl import baselines, fit_final, run_search
 
     start = time.perf_counter()
     name = f"bench-{int(time.time() * 1000)}"
     storage = f"sqlite:///{study_dir / 'optuna.db'}"
-    result = nested_cv(
-        X, y, task=task, search_space=space, outer_cv=[(train, test)], n_trials=None, timeout_s=budget_s * (1 - reserve),
-        seed=seed, groups=groups, column_roles=roles, storage_url=storage, study_name=name, ensemble=True,
-    )
-    seconds = round(time.perf_counter() - start, 1)
-    fold = result.folds[0]
-    study = optuna.load_study(study_name=f"{name}-outer0", storage=storage)
     X_train, y_train = X.iloc[train].reset_index(drop=True), y.iloc[train].to_numpy()
-    single = refit(study, X_train, y_train, column_roles=roles)
+    g_train = None if groups is None else groups.iloc[train].to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = run_search(
+            X_train, y_train, task=task, search_space=space, storage_url=storage, study_name=name, n_trials=None,
+            timeout_s=budget_s, seed=seed, groups=g_train, column_roles=roles, reserve_refit=True,
+            feature_cache=study_dir / "features",
+        )
+        searched = time.perf_counter() - start
+        fitted = fit_final(study, X_train, y_train, column_roles=roles, timeout_s=budget_s - searched, grace_s=0.05 * budget_s)
+    seconds = round(time.perf_counter() - start, 2)
     X_test = X.iloc[test]
-    proba = single.estimator.predict_proba(X_test) if task == "classification" else None
-    single_scores = score(task, y.iloc[test].to_numpy(), np.asarray(single.estimator.predict(X_test)), proba)
+    pred = fitted.predict(X_test)
+    proba = pred[[c for c in pred.columns if c.startswith("proba_")]].to_numpy() if task == "classification" else None
+    states = [t.state for t in study.trials]
+    base = baselines(study)
     return {
-        **{k: v for k, v in fold.metrics.items() if k in ("mae", "rmse", "accuracy", "roc_auc")},
+        **score(task, y.iloc[test].to_numpy(), pred["prediction"].to_numpy(), proba),
         "seconds": seconds,
-        "n_trials": fold.n_trials,
-        "pipeline": fold.pipeline,
-        "inner_score": fold.inner_score,
-        "single": {**single_scores, "pipeline": single.spec["pipeline"]},
+        "search_seconds": round(searched, 2),
+        "budget_s": budget_s,
+        "n_trials": len(study.trials),
+        "n_complete": states.count(TrialState.COMPLETE),
+        "n_pruned": states.count(TrialState.PRUNED),
+        "n_failed": states.count(TrialState.FAIL),
+        "pipeline": fitted.spec["pipeline"],
+        "final": fitted.spec.get("final"),
+        "baselines_cv": {r.baseline: r.mean for r in base.itertuples()},
     }
 
 
 def run_flaml(Xf, y, train, test, *, task, budget_s, seed) -> dict[str, Any]:
+    """FLAML on precomputed features (one core, same budget)."""
     from flaml import AutoML
 
     automl = AutoML()
@@ -203,8 +239,11 @@ def benchmark(name: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[
     task = cfg["task"]
     space = args.space or ("small_data" if len(y) < 300 else "default")
     splits = outer_splits(X, groups)
-    Xf = featurize_for_baselines(X, roles)
     methods = args.methods.split(",")
+    Xf = featurize_for_baselines(X, roles) if {"flaml", "rf"} & set(methods) else None
+    has_comp = "composition" in (roles or {}).values()
+    Xfrac = featurize_for_baselines(X, roles, "fractions") if has_comp and {"flaml_frac", "rf_frac"} & set(methods) else None
+    folds = [int(f) for f in args.folds.split(",")] if args.folds else list(range(len(splits)))
     study_dir = RESULTS / ".studies" / name
     study_dir.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {
@@ -217,20 +256,27 @@ def benchmark(name: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[
         "budget_s_per_fold": args.budget_s,
         "planner_space": space,
         "methods": methods,
-        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "folds_run": folds,
+        "command": " ".join(f"{k}={shlex.quote(v)}" for k, v in os.environ.items() if k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONPATH")) + " python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()},
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "folds": [],
     }
     for k, (train, test) in enumerate(splits):
+        if k not in folds:
+            continue
         row: dict[str, Any] = {"fold": k, "n_train": int(len(train)), "n_test": int(len(test))}
         if "planner" in methods:
             row["planner"] = run_planner(X, y, groups, roles, train, test, task=task, budget_s=args.budget_s, space=space, seed=args.seed, study_dir=study_dir, reserve=args.refit_reserve)
-            row["planner_single"] = row["planner"].pop("single")
         if "flaml" in methods:
             row["flaml"] = run_flaml(Xf, y, train, test, task=task, budget_s=args.budget_s, seed=args.seed)
+        if "flaml_frac" in methods and Xfrac is not None:
+            row["flaml_frac"] = run_flaml(Xfrac, y, train, test, task=task, budget_s=args.budget_s, seed=args.seed)
         if "rf" in methods:
             row["rf"] = run_rf(Xf, y, train, test, task=task, seed=args.seed)
+        if "rf_frac" in methods and Xfrac is not None:
+            row["rf_frac"] = run_rf(Xfrac, y, train, test, task=task, seed=args.seed)
         record["folds"].append(row)
         print(json.dumps(row), flush=True)
     record["machine"]["loadavg_end"] = os.getloadavg()
@@ -244,19 +290,25 @@ def benchmark(name: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[
 
 
 def summarize(record: dict[str, Any]) -> dict[str, Any]:
-    metrics = ("mae", "rmse") if record["task"] == "regression" else ("accuracy", "roc_auc")
+    metrics = ("mae", "rmse") if record["task"] == "regression" else ("balanced_accuracy", "roc_auc", "accuracy")
     out: dict[str, Any] = {}
-    for method in [*record["methods"], *(["planner_single"] if "planner" in record["methods"] else [])]:
+    for method in [*record["methods"], *(["planner_single"] if any("planner_single" in f for f in record["folds"]) else [])]:
         for m in metrics:
             vals = [f[method][m] for f in record["folds"] if m in f.get(method, {})]
             if vals:
                 out[f"{method}_{m}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
     key = metrics[0]
-    if {"planner", "flaml"} <= set(record["methods"]):
-        ratios = [f["planner"][key] / f["flaml"][key] for f in record["folds"]]
-        out[f"{key}_ratio_planner_over_flaml"] = {"mean": float(np.mean(ratios)), "std": float(np.std(ratios)), "per_fold": ratios}
+    for anchor in ("flaml", "flaml_frac"):
+        if {"planner", anchor} <= set(record["methods"]):
+            ratios = [f["planner"][key] / f[anchor][key] for f in record["folds"] if key in f.get("planner", {}) and key in f.get(anchor, {})]
+            if ratios:
+                suffix = "" if anchor == "flaml" else "_frac"
+                out[f"{key}_ratio_planner_over_flaml{suffix}"] = {"mean": float(np.mean(ratios)), "std": float(np.std(ratios)), "per_fold": ratios}
     if "planner" in record["methods"]:
         out["planner_trials_per_fold"] = [f["planner"]["n_trials"] for f in record["folds"]]
+        out["planner_complete_trials_per_fold"] = [f["planner"].get("n_complete") for f in record["folds"]]
+        budget = record["budget_s_per_fold"]
+        out["planner_wall_over_budget_per_fold"] = [round(f["planner"]["seconds"] / budget, 3) for f in record["folds"]]
     return out
 
 
@@ -305,23 +357,28 @@ def report() -> str:
         if path.name.startswith("throughput_"):
             continue
         s = rec["summary"]
-        key = "mae" if rec["task"] == "regression" else "accuracy"
+        key = "mae" if rec["task"] == "regression" else ("balanced_accuracy" if "balanced_accuracy_ratio_planner_over_flaml" in s or any("balanced_accuracy" in f.get("planner", {}) for f in rec["folds"]) else "accuracy")
         lines += [f"## {rec['dataset']} ({rec['task']}, n={rec['n_rows']})", "", f"- outer folds: `{rec['outer']}`; budget {rec['budget_s_per_fold']} s per fold per AutoML method; planner space `{rec['planner_space']}`",
                   f"- command: `{rec['command']}`", f"- load average (1/5/15 min) at start {rec['machine']['loadavg_start']}, end {rec['machine'].get('loadavg_end')} on {rec['machine']['cpus']} cores", ""]
-        metrics = ("mae", "rmse") if rec["task"] == "regression" else ("accuracy", "roc_auc")
+        metrics = ("mae", "rmse") if rec["task"] == "regression" else (("balanced_accuracy", "roc_auc", "accuracy") if key == "balanced_accuracy" else ("accuracy", "roc_auc"))
+        if rec.get("folds_run") is not None and len(rec["folds_run"]) < N_OUTER:
+            lines += [f"- **preliminary**: outer folds {rec['folds_run']} of {N_OUTER} only", ""]
         methods = list(rec["methods"]) + (["planner_single"] if any("planner_single" in f for f in rec["folds"]) else [])
         lines.append("| method | " + " | ".join(f"{m} (mean ± std over folds)" for m in metrics) + " |")
         lines.append("|---|" + "---|" * len(metrics))
         for method in methods:
             cells = [f"{s[f'{method}_{m}']['mean']:.4f} ± {s[f'{method}_{m}']['std']:.4f}" if f"{method}_{m}" in s else "-" for m in metrics]
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
-        ratio = s.get(f"{key}_ratio_planner_over_flaml")
-        if ratio:
-            better = "below 1: planner better" if key == "mae" else "above 1: planner better"
-            lines += ["", f"{key.upper()} ratio planner / FLAML ({better}): **{ratio['mean']:.3f} ± {ratio['std']:.3f}** (mean ± std over folds; per fold: {', '.join(f'{r:.3f}' for r in ratio['per_fold'])})"]
+        for suffix, what in (("", "FLAML on the same features"), ("_frac", "FLAML on element fractions")):
+            ratio = s.get(f"{key}_ratio_planner_over_flaml{suffix}")
+            if ratio:
+                better = "below 1: planner better" if key == "mae" else "above 1: planner better"
+                lines += ["", f"{key.upper()} ratio planner / {what} ({better}): **{ratio['mean']:.3f} ± {ratio['std']:.3f}** (mean ± std over folds; per fold: {', '.join(f'{r:.3f}' for r in ratio['per_fold'])})"]
         if "planner_trials_per_fold" in s:
             lines.append(f"planner trials per outer fold: {s['planner_trials_per_fold']}")
-            secs = {m: [f[m]["seconds"] for f in rec["folds"] if "seconds" in f.get(m, {})] for m in ("planner", "flaml")}
+            if "planner_complete_trials_per_fold" in s:
+                lines.append(f"planner complete trials per outer fold: {s['planner_complete_trials_per_fold']}; wall time (search + refit) / budget per fold: {s['planner_wall_over_budget_per_fold']}")
+            secs = {m: [f[m]["seconds"] for f in rec["folds"] if "seconds" in f.get(m, {})] for m in ("planner", "flaml", "flaml_frac")}
             lines.append("wall seconds per outer fold (search + final refit): " + "; ".join(f"{m} {v}" for m, v in secs.items() if v))
         if "planner_single" in methods and "flaml" in methods:
             single = [f["planner_single"][key] / f["flaml"][key] for f in rec["folds"]]
@@ -356,9 +413,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", help="result name for --csv runs")
     parser.add_argument("--budget-s", type=float, default=60.0, help="wall-clock budget per outer fold per AutoML method")
     parser.add_argument("--space", help="planner search space (default: small_data below 300 rows, else default)")
-    parser.add_argument("--methods", default="planner,flaml,rf")
+    parser.add_argument("--methods", default="planner,flaml,rf", help="any of planner, flaml, flaml_frac (FLAML on element fractions), rf, rf_frac")
     parser.add_argument("--refit-reserve", type=float, default=0.1, help="share of planner's budget kept for refitting its final ensemble")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folds", help="comma-separated outer folds to run (e.g. 0,1): a preliminary run; default all")
     parser.add_argument("--throughput", action="store_true", help="measure trials per minute instead")
     parser.add_argument("--seconds", type=float, default=120.0, help="throughput run length")
     parser.add_argument("--workers", type=int, default=2, help="throughput: trials evaluated at once")

@@ -31,6 +31,8 @@ __all__ = [
     "run_search",
     "study_info",
     "leaderboard",
+    "baselines",
+    "fit_final",
     "FittedPipeline",
     "refit",
     "predict",
@@ -54,8 +56,10 @@ _WHERE = {
     "build_pipeline": "_build",
     "describe_pipeline": "_build",
     "run_search": "_search",
-    "study_info": "_search",
+    "study_info": "_keys",
     "leaderboard": "_leaderboard",
+    "baselines": "_leaderboard",
+    "fit_final": "_final",
     "FittedPipeline": "_refit",
     "refit": "_refit",
     "predict": "_refit",
@@ -73,11 +77,13 @@ if TYPE_CHECKING:
     from planner.automl._cv import CVSpec, make_splits
     from planner.automl._evaluate import TrialResult, evaluate_pipeline
     from planner.automl._executors import RayExecutor, make_executor
-    from planner.automl._leaderboard import leaderboard
+    from planner.automl._final import fit_final
+    from planner.automl._leaderboard import baselines, leaderboard
     from planner.automl._metrics import METRICS
     from planner.automl._nested import NestedCVResult, OuterFold, nested_cv
     from planner.automl._refit import FittedPipeline, load_fitted, predict, refit
-    from planner.automl._search import run_search, study_info
+    from planner.automl._keys import study_info
+    from planner.automl._search import run_search
     from planner.automl._space import SearchSpace, bundled_search_spaces, load_search_space
 
 

@@ -18,16 +18,15 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from planner.automl._conformal import MIN_RESIDUALS, ClassificationCalibrator, RegressionCalibrator, check_levels, level_suffix
 
-if TYPE_CHECKING:
-    from planner.automl._refit import FittedPipeline
-
+# FittedPipeline (planner.automl._refit) is passed in or duck-typed here: _refit imports this
+# module, so importing it back would close a circle.
 __all__ = ["OOF_FILE", "DOMAIN_FILE", "final_oof", "calibrated_columns", "RANGE_MARGIN", "REFRESH_HINT"]
 
 OOF_FILE = "oof.csv"
@@ -97,6 +96,7 @@ def final_oof(
     member_trials: Sequence[int] = (),
     weights: Sequence[float] = (),
     has_std: bool,
+    as_fitted: Any,
 ) -> tuple[pd.DataFrame | None, dict[str, Any]]:
     """Out-of-fold predictions of the final model, one row per training row.
 
@@ -107,6 +107,7 @@ def final_oof(
         study: The search's study (trials' stored OOF, folds, timings), or ``None``.
         member_trials: Trial numbers of the model (one for a single pipeline), with ``weights``.
         has_std: Whether the final model states a spread.
+        as_fitted: :class:`~planner.automl.FittedPipeline` (wraps each fold's estimator to predict).
 
     Returns:
         ``(frame, info)``: the frame has ``y_true``, ``prediction``, ``std`` (regression) or
@@ -115,7 +116,7 @@ def final_oof(
     """
     info_cv = None
     if study is not None:
-        from planner.automl._search import study_info
+        from planner.automl._keys import study_info
 
         info_cv = study_info(study).get("cv")
     splits = _first_repeat_splits(data, task, info_cv, seed)
@@ -155,8 +156,6 @@ def final_oof(
     from threadpoolctl import threadpool_limits
 
     from planner.automl._build import build_pipeline
-    from planner.automl._refit import FittedPipeline
-
     start = time.perf_counter()
     spec = {"task": task, "feature_columns": list(data.X.columns), "column_roles": data.column_roles}
     values = np.zeros((n, len(classes) if classes else 1))
@@ -165,7 +164,7 @@ def final_oof(
         warnings.simplefilter("ignore")
         for train, test in splits:
             est = build_pipeline(params, task=task, column_roles=data.column_roles, seed=seed).fit(data.X.iloc[train], data.y[train])
-            pred = FittedPipeline(estimator=est, spec=spec).predict(data.X.iloc[test])
+            pred = as_fitted(estimator=est, spec=spec).predict(data.X.iloc[test])
             if task == "regression":
                 values[test, 0] = pred["prediction"].to_numpy(float)
                 if std is not None:
@@ -186,7 +185,7 @@ def _bounds(bounds: tuple[float | None, float | None] | None) -> tuple[float, fl
 
 
 def calibrated_columns(
-    fitted: FittedPipeline,
+    fitted: Any,
     X: pd.DataFrame,
     base: pd.DataFrame,
     *,

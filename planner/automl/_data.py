@@ -17,7 +17,7 @@ import pandas as pd
 
 from planner.exceptions import DataValidationError, SpecError
 
-__all__ = ["ROLES", "PreparedData", "prepare_data", "infer_roles"]
+__all__ = ["ROLES", "PreparedData", "prepare_data", "infer_roles", "memory_row_cap", "subsample_data"]
 
 #: Column roles the engine understands. ``ignore`` columns are never used.
 ROLES = ("numeric", "categorical", "composition", "ignore")
@@ -53,9 +53,8 @@ class PreparedData:
 
 def _has_featurizer() -> bool:
     try:
-        from planner.automl._build import composition_featurizer
-
-        composition_featurizer("composition")
+        import matminer  # noqa: F401 - ships the element tables
+        import pymatgen.core  # noqa: F401 - parses the formulas
     except ImportError:
         return False
     return True
@@ -65,6 +64,20 @@ def _is_molecule_role(role: str) -> bool:
     from planner.automl._molecules import is_molecule_role
 
     return is_molecule_role(role)
+
+
+def _formula_notes(col: str, values: pd.Series, limit: int = 5) -> list[str]:
+    """One note per formula that does not parse (row and value named); those rows go on with missing descriptors."""
+    from planner.automl._representations import parse_problems
+
+    problems = parse_problems(values)
+    notes = [
+        f"composition column {col!r}, row {label}: {reason}; its descriptors are missing (imputed inside the pipeline), the other rows go on"
+        for label, reason in list(problems.items())[:limit]
+    ]
+    if len(problems) > limit:
+        notes.append(f"composition column {col!r}: {len(problems) - limit} more formula(s) do not parse (rows {list(problems)[limit:limit + 20]})")
+    return notes
 
 
 def infer_roles(X: pd.DataFrame) -> dict[str, str]:
@@ -154,6 +167,7 @@ def prepare_data(
                 roles[col] = "ignore"
             else:
                 X[col] = X[col].astype(object)
+                notes.extend(_formula_notes(col, X[col]))
         elif role == "categorical":
             X[col] = X[col].astype(object).where(X[col].notna(), np.nan)
             if X[col].nunique(dropna=True) <= 1:
@@ -186,4 +200,56 @@ def prepare_data(
         groups=group_arr,
         column_roles={c: roles[c] for c in used},
         notes=tuple(notes),
+    )
+
+
+#: Numbers a composition column becomes at most (fractions + Magpie + orbital families).
+_COMPOSITION_WIDTH = 103 + 132 + 16
+#: Copies of the feature matrix a search holds at once (folds, pipeline steps, the model).
+_MEMORY_COPIES = 12
+#: Share of the free memory a search may plan to use.
+_MEMORY_SHARE = 0.5
+
+
+def _free_memory_bytes() -> int | None:
+    import os
+
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def memory_row_cap(data: PreparedData, free_bytes: int | None = None) -> int | None:
+    """Rows the search can hold in memory, or ``None`` when all of them fit.
+
+    The estimate: 8 bytes per number, composition columns at their widest representation,
+    one-hot categories counted by their levels, times the copies a search holds at once,
+    against half the free memory.
+    """
+    free = _free_memory_bytes() if free_bytes is None else free_bytes
+    if free is None:
+        return None
+    width = 0
+    for col, role in data.column_roles.items():
+        width += _COMPOSITION_WIDTH if role == "composition" else min(50, data.X[col].nunique()) if role == "categorical" else 1
+    per_row = 8 * max(width, 1) * _MEMORY_COPIES
+    cap = int(_MEMORY_SHARE * free // per_row)
+    return None if cap >= len(data.y) else max(cap, 1)
+
+
+def subsample_data(data: PreparedData, n_rows: int, *, seed: int) -> PreparedData:
+    """A seeded subsample of ``n_rows`` rows (whole groups stay whole only by chance), with a note saying so."""
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(len(data.y), size=n_rows, replace=False))
+    note = (
+        f"the table has {len(data.y)} rows, more than the free memory holds for a search "
+        f"(about {n_rows} rows); searched and refitted on a seeded subsample of {n_rows} rows"
+    )
+    return PreparedData(
+        X=data.X.iloc[keep].reset_index(drop=True),
+        y=data.y[keep],
+        groups=None if data.groups is None else data.groups[keep],
+        column_roles=dict(data.column_roles),
+        notes=(*data.notes, note),
     )

@@ -17,20 +17,19 @@ refits, saves as JSON + joblib and rebuilds like any single pipeline.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
 
-from planner.automl._build import ENSEMBLE_KIND, build_pipeline, is_ensemble
+# the estimators live in _ensemble_model; re-exported here so models pickled before the split load
+from planner.automl._ensemble_model import PipelineEnsembleClassifier, PipelineEnsembleRegressor, build_ensemble
+from planner.automl._keys import ENSEMBLE_KIND, is_ensemble, study_info
 from planner.automl._metrics import get_metric, score_all
-from planner.exceptions import SpecError
 
-__all__ = ["EnsembleSelection", "select_ensemble", "ensemble_params", "PipelineEnsembleRegressor", "PipelineEnsembleClassifier", "is_ensemble"]
+__all__ = ["EnsembleSelection", "select_ensemble", "ensemble_params", "PipelineEnsembleRegressor", "PipelineEnsembleClassifier", "is_ensemble", "build_ensemble"]
 
 @dataclass(frozen=True)
 class EnsembleSelection:
@@ -81,6 +80,7 @@ def select_ensemble(
     *,
     max_candidates: int = 20,
     n_rounds: int = 25,
+    fidelity: float | None = None,
 ) -> EnsembleSelection | None:
     """Greedy ensemble selection with replacement over a study's best trials.
 
@@ -90,6 +90,8 @@ def select_ensemble(
         y: The target the study was searched on, in its row order.
         max_candidates: Consider the best this many complete trials (by CV mean).
         n_rounds: Greedy picks; the best-scoring prefix is kept.
+        fidelity: Only trials fitted at least at this fidelity (``1.0``: on all training
+            rows); ``None``: every complete trial.
 
     Returns:
         The :class:`EnsembleSelection`, or ``None`` when fewer than two complete trials
@@ -98,14 +100,14 @@ def select_ensemble(
     """
     from optuna.trial import TrialState
 
-    from planner.automl._search import study_info
-
     info = study_info(study)
     task, metric = info["task"], get_metric(info["metric"], info["task"])
     y_arr = np.asarray(y)
     sign = 1.0 if metric.direction == "maximize" else -1.0
     done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.user_attrs.get("oof") is not None and t.value is not None]
     done = [t for t in done if len(t.user_attrs["oof"]) == len(y_arr)]
+    if fidelity is not None:
+        done = [t for t in done if float(t.user_attrs.get("fidelity", 1.0)) >= fidelity]
     done.sort(key=lambda t: (-sign * t.value, t.number))
     # identical pipelines (defaults re-enqueued, a sampler repeat) add nothing: keep the first
     seen: set[str] = set()
@@ -155,90 +157,3 @@ def ensemble_params(study: Any, selection: EnsembleSelection) -> dict[str, Any]:
         "weights": list(selection.weights),
         "trials": list(selection.trials),
     }
-
-
-def build_ensemble(params: Mapping[str, Any], *, task: str, column_roles: Mapping[str, str], seed: int = 0) -> Any:
-    """The unfitted estimator of an ensemble spec (see :func:`ensemble_params`)."""
-    members, weights = params.get("members"), params.get("weights")
-    if not members or not isinstance(members, list) or not isinstance(weights, list) or len(weights) != len(members):
-        raise SpecError("an ensemble spec needs 'members' (pipeline specs) and as many 'weights'")
-    cls = PipelineEnsembleClassifier if task == "classification" else PipelineEnsembleRegressor
-    return cls(members=[dict(m) for m in members], weights=[float(w) for w in weights], column_roles=dict(column_roles), seed=int(seed))
-
-
-class _PipelineEnsemble(BaseEstimator):
-    """Weighted average of whole planner pipelines, each refitted on the same rows."""
-
-    _task = "regression"
-
-    def __init__(self, *, members: list[dict[str, Any]], weights: list[float], column_roles: dict[str, str], seed: int = 0) -> None:
-        self.members = members
-        self.weights = weights
-        self.column_roles = column_roles
-        self.seed = seed
-
-    def fit(self, X: pd.DataFrame, y: Any) -> _PipelineEnsemble:
-        w = np.asarray(self.weights, dtype=float)
-        if len(w) != len(self.members) or not len(w) or np.any(w < 0) or w.sum() <= 0:
-            raise SpecError(f"ensemble weights {self.weights} must be non-negative, one per member, not all zero")
-        self.weights_ = w / w.sum()
-        self.estimators_ = [build_pipeline(m, task=self._task, column_roles=self.column_roles, seed=self.seed).fit(X, y) for m in self.members]
-        self.n_features_in_ = X.shape[1]
-        if hasattr(X, "columns"):
-            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        return self
-
-    def _frame(self, X: Any) -> pd.DataFrame:
-        """``X`` as the training columns (explainers pass plain arrays)."""
-        check_is_fitted(self, "estimators_")
-        if isinstance(X, pd.DataFrame) or not hasattr(self, "feature_names_in_"):
-            return X
-        frame = pd.DataFrame(np.asarray(X), columns=list(self.feature_names_in_))
-        numeric = [c for c, r in self.column_roles.items() if r == "numeric" and c in frame.columns]
-        frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce")
-        return frame
-
-
-class PipelineEnsembleRegressor(RegressorMixin, _PipelineEnsemble):
-    """Weighted mean of the members' predictions."""
-
-    _task = "regression"
-
-    def member_predictions(self, X: pd.DataFrame) -> np.ndarray:
-        """``n x members`` predictions."""
-        X = self._frame(X)
-        return np.column_stack([np.asarray(e.predict(X), dtype=float) for e in self.estimators_])
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.member_predictions(X) @ self.weights_
-
-    def predict_std(self, X: pd.DataFrame) -> np.ndarray:
-        """Weighted spread of the members' predictions: disagreement, not a calibrated interval."""
-        M = self.member_predictions(X)
-        mean = M @ self.weights_
-        return np.sqrt(np.clip(((M - mean[:, None]) ** 2) @ self.weights_, 0.0, None))
-
-
-class PipelineEnsembleClassifier(ClassifierMixin, _PipelineEnsemble):
-    """Weighted mean of the members' class probabilities (soft voting)."""
-
-    _task = "classification"
-
-    def fit(self, X: pd.DataFrame, y: Any) -> PipelineEnsembleClassifier:
-        super().fit(X, y)
-        self.classes_ = np.unique(np.asarray(y))
-        for e in self.estimators_:
-            if not hasattr(e, "predict_proba"):
-                raise SpecError("every member of a classification ensemble needs predict_proba")
-        return self
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        X = self._frame(X)
-        out = np.zeros((len(X), len(self.classes_)))
-        for w, e in zip(self.weights_, self.estimators_, strict=True):
-            cols = np.searchsorted(self.classes_, np.asarray(e.classes_))
-            out[:, cols] += w * e.predict_proba(X)
-        return out / np.clip(out.sum(axis=1, keepdims=True), 1e-12, None)
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -16,11 +16,11 @@ from threadpoolctl import threadpool_limits
 from planner.automl._build import build_pipeline, describe_pipeline
 from planner.automl._cv import CVSpec, Splits, make_splits
 from planner.automl._data import infer_roles
+from planner.automl._keys import COMPLETE, FAILED, FIDELITY_ATTR, PRUNED
 from planner.automl._metrics import get_metric, score_all
+from planner.automl._pruning import FoldStopRule
 
-__all__ = ["TrialResult", "evaluate_pipeline", "FoldStopRule", "COMPLETE", "PRUNED", "FAILED"]
-
-COMPLETE, PRUNED, FAILED = "complete", "pruned", "failed"
+__all__ = ["TrialResult", "evaluate_pipeline", "FoldStopRule", "COMPLETE", "PRUNED", "FAILED", "subsample_rows"]
 _MAX_WARNINGS = 5
 #: Out-of-fold predictions are stored on a trial (for ensemble selection) up to this many
 #: numbers (rows x classes); larger tables keep the search storage small and skip them.
@@ -68,6 +68,9 @@ class TrialResult:
             the repeats: ``(value,)`` for regression, class probabilities in sorted class
             order for classification. ``None`` for pruned/failed trials, models without
             probabilities, or tables above :data:`MAX_OOF_VALUES`.
+        fidelity: Share of the full evaluation's training work done: rows per fold used x
+            folds run / folds planned (1.0: every fold on all its rows); scores at different
+            fidelities are not compared as equals.
     """
 
     params: dict[str, Any]
@@ -82,6 +85,7 @@ class TrialResult:
     warnings: tuple[str, ...] = ()
     selected_features: tuple[str, ...] | None = None
     oof: tuple[tuple[float, ...], ...] | None = None
+    fidelity: float = 1.0
 
     @property
     def std(self) -> float | None:
@@ -117,31 +121,8 @@ class TrialResult:
             "pipeline": summary,
             "model_family": family,
             "fusion_kind": fusion,
+            FIDELITY_ATTR: self.fidelity,
         }
-
-
-@dataclass(frozen=True)
-class FoldStopRule:
-    """Picklable stand-in for Optuna's percentile pruner, for workers that cannot reach the study.
-
-    The driver snapshots, per fold step, a percentile of the completed trials' running
-    means; a worker stops a trial whose running mean is worse at a step past the warm-up.
-
-    Attributes:
-        thresholds: Threshold running mean per fold step (``None`` where too few trials).
-        direction: ``"minimize"`` or ``"maximize"``.
-        n_warmup_steps: Steps before which nothing is stopped.
-    """
-
-    thresholds: tuple[float | None, ...]
-    direction: str
-    n_warmup_steps: int = 1
-
-    def __call__(self, step: int, running_mean: float) -> bool:
-        if step < self.n_warmup_steps or step >= len(self.thresholds) or self.thresholds[step] is None:
-            return False
-        threshold = self.thresholds[step]
-        return running_mean > threshold if self.direction == "minimize" else running_mean < threshold  # type: ignore[operator]
 
 
 def _predict(model: Any, X: pd.DataFrame, needs_proba: bool) -> tuple[np.ndarray, np.ndarray | None, Any]:
@@ -157,6 +138,14 @@ def _predict(model: Any, X: pd.DataFrame, needs_proba: bool) -> tuple[np.ndarray
     return np.asarray(y_pred), proba, classes
 
 
+def subsample_rows(train: np.ndarray, max_rows: int | None, seed: int) -> np.ndarray:
+    """At most ``max_rows`` of the training indices ``train`` (seeded, order kept)."""
+    if max_rows is None or len(train) <= max_rows:
+        return train
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(train, size=int(max_rows), replace=False))
+
+
 def evaluate_pipeline(
     params: Mapping[str, Any],
     X: pd.DataFrame,
@@ -168,9 +157,11 @@ def evaluate_pipeline(
     column_roles: Mapping[str, str] | None = None,
     seed: int = 0,
     metric: str | None = None,
-    on_fold: Callable[[int, float], bool] | None = None,
+    on_fold: Callable[[int, float], bool | str | None] | None = None,
     time_limit_s: float | None = None,
     max_trial_s: float | None = None,
+    max_train_rows: int | None = None,
+    max_folds: int | None = None,
 ) -> TrialResult:
     """Cross-validate one pipeline; never raises for a pipeline that fails to fit.
 
@@ -189,12 +180,15 @@ def evaluate_pipeline(
         seed: Seed for the splits and every randomized estimator.
         metric: Objective metric name; the task's default when ``None``.
         on_fold: Called after each fold with ``(fold_index, running_mean)``; returning
-            ``True`` stops the trial as ``pruned``.
+            a reason (text) or ``True`` stops the trial as ``pruned``.
         time_limit_s: Stop after the fold during which this many seconds passed (status
             ``pruned``, with the reason); bounds how far a search overshoots its budget.
         max_trial_s: Stop (``pruned``, with the reason) as soon as the folds run so far
             project the whole trial past this many seconds: an expensive pipeline costs
             one fold, not the search's whole budget.
+        max_train_rows: Fit each fold on at most this many of its training rows (a lower
+            fidelity for large tables; test folds stay whole). ``None``: all rows.
+        max_folds: Run only the first this many folds (a lower fidelity); ``None``: all.
 
     Returns:
         The :class:`TrialResult`.
@@ -207,6 +201,9 @@ def evaluate_pipeline(
         splits, _ = make_splits(y_arr, task=task, cv_spec=cv_spec, groups=groups, seed=seed)
     else:
         splits = list(cv_spec)
+    n_planned = len(splits)
+    if max_folds is not None and max_folds < len(splits):
+        splits = splits[: max(1, int(max_folds))]
     roles = dict(column_roles) if column_roles is not None else infer_roles(X)
     classes_all = np.unique(y_arr) if task == "classification" else None
     width = 1 if classes_all is None else len(classes_all)
@@ -221,7 +218,11 @@ def evaluate_pipeline(
     status, reason = COMPLETE, None
     seen_warnings: list[str] = []
     started = time.perf_counter()
-    for i, (train, test) in enumerate(splits):
+    n_train_all = n_train_used = 0
+    for i, (train_all, test) in enumerate(splits):
+        train = subsample_rows(train_all, max_train_rows, seed + i)
+        n_train_all += len(train_all)
+        n_train_used += len(train)
         # one thread per trial: estimators already run with n_jobs=1, and OpenMP/BLAS pools
         # oversubscribe the cores when several trials (or other work) run side by side
         with warnings.catch_warnings(record=True) as caught, threadpool_limits(limits=1):
@@ -261,8 +262,12 @@ def evaluate_pipeline(
             fold_metrics.setdefault(name, []).append(_clean(v))
         if i == len(splits) - 1:
             break
-        if on_fold is not None and on_fold(i, float(np.mean(fold_scores))):
+        verdict = on_fold(i, float(np.mean(fold_scores))) if on_fold is not None else None
+        if verdict:
             status = PRUNED
+            reason = verdict if isinstance(verdict, str) else (
+                f"Pruned: mean score {np.mean(fold_scores):.4g} after {i + 1} fold(s) is worse than most earlier trials at that fold"
+            )
             break
         elapsed = time.perf_counter() - started
         if time_limit_s is not None and elapsed > time_limit_s:
@@ -271,7 +276,7 @@ def evaluate_pipeline(
         projected = elapsed / (i + 1) * len(splits)
         if max_trial_s is not None and projected > max_trial_s:
             status = PRUNED
-            reason = f"TimeBudget: {len(splits)} folds would take about {projected:.0f} s, more than the {max_trial_s:.0f} s a trial may use of the time left (stopped after fold {i})"
+            reason = f"TimeBudget: {len(splits)} folds would take about {projected:.1f} s, more than the {max_trial_s:.1f} s a trial may use of the time left (stopped after fold {i})"
             break
     value = float(np.mean(fold_scores)) if fold_scores and status != FAILED else None
     oof = None
@@ -290,4 +295,5 @@ def evaluate_pipeline(
         n_folds=len(splits),
         failure_reason=reason,
         warnings=tuple(seen_warnings),
+        fidelity=round(n_train_used / n_train_all * len(splits) / n_planned, 4) if n_train_all else 1.0,
     )

@@ -9,7 +9,7 @@ import pandas as pd
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["leaderboard", "LEADERBOARD_COLUMNS"]
+__all__ = ["leaderboard", "baselines", "LEADERBOARD_COLUMNS", "BASELINE_COLUMNS"]
 
 LEADERBOARD_COLUMNS = (
     "rank",
@@ -26,7 +26,10 @@ LEADERBOARD_COLUMNS = (
     "state",
     "source",
     "failure_reason",
+    "fidelity",
 )
+#: Columns of :func:`baselines`.
+BASELINE_COLUMNS = ("baseline", "pipeline", "metric", "mean", "std", "score", "n_folds", "fit_time_s", "state", "reason")
 
 
 def leaderboard(study: optuna.Study, top: int | None = None, *, include_failed: bool = False) -> pd.DataFrame:
@@ -44,7 +47,10 @@ def leaderboard(study: optuna.Study, top: int | None = None, *, include_failed: 
         ``mean`` and ``std`` over folds, ``score`` (``"0.213 ± 0.031"``), ``n_folds``,
         ``fit_time_s`` (all folds), ``model_family``, ``fusion`` (``single``,
         ``homogeneous:*``, ``heterogeneous:*``), ``state``, ``source`` (``default`` for
-        enqueued starting points) and ``failure_reason``.
+        enqueued starting points, ``promoted`` for re-runs on all rows), ``failure_reason``
+        (whole) and ``fidelity`` (share of each training fold's rows the trial was fitted
+        on). Trials fitted on all rows rank above lower-fidelity ones whatever their
+        scores: scores of different fidelities are not ranked as equals.
     """
     from optuna.study import StudyDirection
     from optuna.trial import TrialState
@@ -74,12 +80,13 @@ def leaderboard(study: optuna.Study, top: int | None = None, *, include_failed: 
                 "state": t.state.name.lower(),
                 "source": attrs.get("source", "sampler"),
                 "failure_reason": attrs.get("failure_reason"),
+                "fidelity": float(attrs.get("fidelity", 1.0)),
             }
         )
     frame = pd.DataFrame(rows, columns=[c for c in LEADERBOARD_COLUMNS if c != "rank"])
     complete = frame[frame["state"] == "complete"]
     ascending = study.direction == StudyDirection.MINIMIZE
-    complete = complete.sort_values(["mean", "fit_time_s", "trial"], ascending=[ascending, True, True], kind="mergesort")
+    complete = complete.sort_values(["fidelity", "mean", "fit_time_s", "trial"], ascending=[False, ascending, True, True], kind="mergesort")
     complete.insert(0, "rank", range(1, len(complete) + 1))
     others = frame[frame["state"] != "complete"].sort_values("trial")
     others.insert(0, "rank", pd.NA)
@@ -89,3 +96,32 @@ def leaderboard(study: optuna.Study, top: int | None = None, *, include_failed: 
     out = pd.concat(parts, ignore_index=True) if parts else complete.reset_index(drop=True)
     out["rank"] = out["rank"].astype("Int64")
     return out
+
+
+def baselines(study: optuna.Study) -> pd.DataFrame:
+    """The baselines scored on the study's folds: the mean (or majority-class) predictor and a
+    default random forest, so a reader sees what the search bought.
+
+    Returns:
+        One row per baseline with columns :data:`BASELINE_COLUMNS` (empty when the search
+        recorded none, e.g. a study from before baselines existed).
+    """
+    info = study.user_attrs.get("planner", {})
+    rows = []
+    for b in study.user_attrs.get("baselines") or []:
+        mean, std = b.get("mean"), b.get("std")
+        rows.append(
+            {
+                "baseline": b.get("name"),
+                "pipeline": b.get("pipeline"),
+                "metric": info.get("metric", "value"),
+                "mean": mean,
+                "std": std,
+                "score": "" if mean is None else f"{mean:.4g} ± {std:.2g}" if std is not None else f"{mean:.4g}",
+                "n_folds": b.get("n_folds"),
+                "fit_time_s": b.get("fit_time_s"),
+                "state": b.get("status"),
+                "reason": b.get("reason"),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(BASELINE_COLUMNS))

@@ -13,13 +13,12 @@ compares with the survivors, which on small noisy tables pruned most new trials.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from planner.automl._evaluate import FoldStopRule
-
-__all__ = ["KEEP_PERCENTILE", "N_STARTUP", "fold_thresholds", "stop_rule", "make_pruner"]
+__all__ = ["KEEP_PERCENTILE", "N_STARTUP", "FoldStopRule", "fold_thresholds", "stop_rule", "make_pruner"]
 
 #: A trial is stopped when its running mean is worse than this percentile of the earlier
 #: trials' at the same fold (60: it is in the worst 40%), as in successive halving:
@@ -27,6 +26,38 @@ __all__ = ["KEEP_PERCENTILE", "N_STARTUP", "fold_thresholds", "stop_rule", "make
 KEEP_PERCENTILE = 60.0
 #: Completed trials needed before anything is pruned.
 N_STARTUP = 5
+
+
+@dataclass(frozen=True)
+class FoldStopRule:
+    """Picklable form of the rule, for workers that cannot reach the study.
+
+    The driver snapshots, per fold step, a percentile of the earlier trials' running
+    means; a trial whose running mean is worse at a step past the warm-up is stopped.
+
+    Attributes:
+        thresholds: Threshold running mean per fold step (``None`` where too few trials).
+        direction: ``"minimize"`` or ``"maximize"``.
+        n_warmup_steps: Steps before which nothing is stopped.
+    """
+
+    thresholds: tuple[float | None, ...]
+    direction: str
+    n_warmup_steps: int = 1
+
+    def __call__(self, step: int, running_mean: float) -> str | None:
+        """The reason to stop after fold ``step`` (a sentence), or ``None`` to go on."""
+        if step < self.n_warmup_steps or step >= len(self.thresholds) or self.thresholds[step] is None:
+            return None
+        threshold = self.thresholds[step]
+        worse = running_mean > threshold if self.direction == "minimize" else running_mean < threshold  # type: ignore[operator]
+        if not worse:
+            return None
+        side = "above" if self.direction == "minimize" else "below"
+        return (
+            f"Pruned: mean score {running_mean:.4g} after {step + 1} fold(s) is {side} {threshold:.4g}, "
+            f"the {KEEP_PERCENTILE:.0f}th-percentile mark of earlier trials at that fold (in the worst {100 - KEEP_PERCENTILE:.0f}%)"
+        )
 
 
 def fold_thresholds(trials: Iterable[Any], direction: str, *, exclude: int | None = None) -> tuple[float | None, ...]:
@@ -69,6 +100,6 @@ def make_pruner(n_warmup: int) -> Any:
             direction = "minimize" if study.direction == optuna.study.StudyDirection.MINIMIZE else "maximize"
             thresholds = fold_thresholds(study.get_trials(deepcopy=False), direction, exclude=trial.number)
             rule = FoldStopRule(thresholds=thresholds, direction=direction, n_warmup_steps=n_warmup)
-            return rule(step, trial.intermediate_values[step])
+            return rule(step, trial.intermediate_values[step]) is not None
 
     return FoldPercentilePruner()

@@ -21,7 +21,7 @@ from planner.exceptions import DataValidationError, SpecError
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["FittedPipeline", "refit", "predict", "load_fitted", "SPEC_FILE", "MODEL_FILE"]
+__all__ = ["FittedPipeline", "refit", "calibrate_fitted", "predict", "load_fitted", "SPEC_FILE", "MODEL_FILE"]
 
 SPEC_FILE = "pipeline.json"
 MODEL_FILE = "pipeline.joblib"
@@ -320,7 +320,7 @@ def refit(
 
     spec: dict[str, Any] = {"type": SPEC_TYPE, "version": SPEC_VERSION}
     if isinstance(study_or_params, optuna.Study):
-        from planner.automl._search import study_info
+        from planner.automl._keys import study_info
 
         study = study_or_params
         info = study_info(study)
@@ -380,28 +380,58 @@ def refit(
         spec["target_range"] = [float(np.min(data.y)), float(np.max(data.y))]
         if bounds is not None and (bounds[0] is not None or bounds[1] is not None):
             spec["target_bounds"] = [None if b is None else float(b) for b in bounds]
-    oof = domain = None
-    if calibrate:
-        from planner.automl._calibrate import final_oof
-        from planner.automl._domain import ApplicabilityDomain
-
-        probe = FittedPipeline(estimator=estimator, spec=spec)
-        oof, spec["calibration"] = final_oof(
-            estimator,
-            params,
-            data,
-            task=task,
-            seed=int(seed),
-            study=study_or_params if isinstance(study_or_params, optuna.Study) else None,
-            member_trials=members,
-            weights=weights,
-            has_std=task == "regression" and probe.has_uncertainty,
-        )
-        domain = ApplicabilityDomain.fit(data.X, data.column_roles, seed=int(seed))
-        spec["domain"] = {"file": "domain.json", "threshold": domain.threshold if np.isfinite(domain.threshold) else None, "nn_quantile": domain.nn_quantile}
-    else:
+    fitted = FittedPipeline(estimator=estimator, spec=spec)
+    if not calibrate:
         spec["calibration"] = {"source": None, "note": "refit with calibrate=False"}
-    return FittedPipeline(estimator=estimator, spec=spec, oof=oof, domain=domain)
+        return fitted
+    return _calibrated(fitted, data, study=study_or_params if isinstance(study_or_params, optuna.Study) else None, members=members, weights=weights)
+
+
+def _calibrated(fitted: FittedPipeline, data: Any, *, study: Any, members: list[int], weights: list[float]) -> FittedPipeline:
+    """``fitted`` with its out-of-fold predictions (``spec["calibration"]``) and applicability domain."""
+    from planner.automl._calibrate import final_oof
+    from planner.automl._domain import ApplicabilityDomain
+
+    spec, task, seed = dict(fitted.spec), fitted.spec["task"], int(fitted.spec["seed"])
+    oof, spec["calibration"] = final_oof(
+        fitted.estimator,
+        spec["params"],
+        data,
+        task=task,
+        seed=seed,
+        study=study,
+        member_trials=members,
+        weights=weights,
+        has_std=task == "regression" and fitted.has_uncertainty,
+        as_fitted=FittedPipeline,
+    )
+    domain = ApplicabilityDomain.fit(data.X, data.column_roles, seed=seed)
+    spec["domain"] = {"file": "domain.json", "threshold": domain.threshold if np.isfinite(domain.threshold) else None, "nn_quantile": domain.nn_quantile}
+    return FittedPipeline(estimator=fitted.estimator, spec=spec, oof=oof, domain=domain)
+
+
+def calibrate_fitted(
+    fitted: FittedPipeline,
+    X: pd.DataFrame,
+    y: Sequence[Any] | np.ndarray | pd.Series,
+    *,
+    groups: Sequence[Any] | np.ndarray | pd.Series | None = None,
+    study: Any = None,
+    members: Sequence[int] = (),
+    weights: Sequence[float] = (),
+) -> FittedPipeline:
+    """Add out-of-fold predictions and the applicability domain to a pipeline refitted with
+    ``calibrate=False`` (what :func:`refit` does by default), e.g. after a refit under a deadline.
+
+    Args:
+        fitted: The refitted pipeline (its spec names task, params, roles and seed).
+        X, y, groups: The rows it was refitted on.
+        study: The search's study (its trials' stored out-of-fold predictions and folds).
+        members: Trial numbers of the model (one for a single pipeline), with ``weights``.
+    """
+    spec = fitted.spec
+    data = prepare_data(X, y, task=spec["task"], column_roles=spec["column_roles"], groups=groups)
+    return _calibrated(fitted, data, study=study, members=list(members), weights=list(weights))
 
 
 def predict(fitted: FittedPipeline | str | os.PathLike[str], X: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:

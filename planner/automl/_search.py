@@ -8,37 +8,30 @@ and their results told back. The study lives in the caller's storage (the campai
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import hashlib
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from planner.automl._cv import CVSpec, make_splits
-from planner.automl._data import prepare_data
-from planner.automl._evaluate import COMPLETE, FAILED, PRUNED, TrialResult, evaluate_pipeline
+from planner.automl._data import memory_row_cap, prepare_data, subsample_data
+from planner.automl._driver import MIN_TIMEOUT_S, TRIAL_SHARE_OF_TIME_LEFT, SearchDriver, order_by_cost
 from planner.automl._executors import TrialExecutor, make_executor
+from planner.automl._keys import FAILED, STUDY_ATTR, study_info
 from planner.automl._metrics import get_metric
-from planner.automl._pruning import make_pruner, stop_rule
+from planner.automl._pruning import make_pruner
 from planner.automl._space import SearchSpace, SpaceContext, load_search_space
 from planner.exceptions import PlannerWarning, SpecError
-from planner.executors import describe_failure
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["run_search", "STUDY_ATTR", "study_info"]
-
-#: Study user attribute holding what the engine needs to refit and to resume safely.
-STUDY_ATTR = "planner"
-#: With a timeout, one trial may use at most this share of the time left: a pipeline whose
-#: first folds project it past that is stopped (pruned, with the reason), so one slow
-#: pipeline cannot eat a small budget that many cheaper trials would use better.
-TRIAL_SHARE_OF_TIME_LEFT = 0.25
+__all__ = ["run_search", "STUDY_ATTR", "study_info", "TRIAL_SHARE_OF_TIME_LEFT"]
 
 
 def _data_fingerprint(X: pd.DataFrame, y: np.ndarray) -> str:
@@ -63,18 +56,6 @@ def _make_sampler(seed: int, n_existing: int) -> Any:
         )
 
 
-def study_info(study: optuna.Study) -> dict[str, Any]:
-    """What :func:`run_search` recorded on the study (task, metric, seed, space, roles...).
-
-    Raises:
-        SpecError: The study was not created by :func:`run_search`.
-    """
-    info = study.user_attrs.get(STUDY_ATTR)
-    if not info:
-        raise SpecError(f"study {study.study_name!r} was not created by planner.automl.run_search; it has no {STUDY_ATTR!r} attribute")
-    return info
-
-
 def _check_budget(n_trials: int | None, timeout_s: float | None, n_workers: int) -> None:
     if n_trials is None and timeout_s is None:
         raise SpecError("the search needs a budget: set n_trials (e.g. 50) or timeout_s (e.g. 600), or both")
@@ -82,23 +63,13 @@ def _check_budget(n_trials: int | None, timeout_s: float | None, n_workers: int)
         raise SpecError(f"n_trials must be an integer >= 1, got {n_trials!r}; a budget of 0 runs nothing - use e.g. --trials 20")
     if timeout_s is not None and (not isinstance(timeout_s, int | float) or isinstance(timeout_s, bool) or not timeout_s > 0):
         raise SpecError(f"timeout_s must be a number of seconds > 0, got {timeout_s!r}; use e.g. --timeout 600")
+    if timeout_s is not None and timeout_s < MIN_TIMEOUT_S:
+        raise SpecError(
+            f"a time budget of {timeout_s:g} s is too small for one cheap trial (starting a worker, one cross-validation "
+            f"and a refit); the smallest useful budget is {MIN_TIMEOUT_S:g} s, a few hundred rows need about 15 s: use e.g. --timeout 60"
+        )
     if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
         raise SpecError(f"n_workers must be an integer >= 1, got {n_workers!r}")
-
-
-def _tell(study: optuna.Study, trial: optuna.Trial, result: TrialResult, *, report: bool) -> Any:
-    from optuna.trial import TrialState
-
-    for key, value in result.user_attrs().items():
-        trial.set_user_attr(key, value)
-    if report:
-        for step, value in enumerate(result.running_means()):
-            trial.report(float(value), step)
-    if result.status == COMPLETE:
-        return study.tell(trial, result.value)
-    if result.status == PRUNED:
-        return study.tell(trial, state=TrialState.PRUNED)
-    return study.tell(trial, state=TrialState.FAIL)
 
 
 def _fail_stale(study: optuna.Study, reason: str) -> int:
@@ -177,6 +148,8 @@ def run_search(
     executor: str | TrialExecutor | None = None,
     callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (),
     progress: bool = False,
+    reserve_refit: bool = False,
+    feature_cache: str | Path | None = None,
 ) -> optuna.Study:
     """Search the pipeline space: one Optuna trial per cross-validated pipeline.
 
@@ -195,9 +168,10 @@ def run_search(
         storage_url: Optuna storage (``"sqlite:///campaign/optuna.db"``) or storage object.
         study_name: Study name inside the storage.
         n_trials: Trials to run in this call. ``None`` runs until ``timeout_s``.
-        timeout_s: Stop asking for new trials after this many seconds (running ones stop
-            after their current fold). A trial whose first folds project it past a quarter
-            of the time left is stopped early (pruned, reason recorded).
+        timeout_s: Seconds for this call. With the local executor and one worker, trials run
+            in a worker process that is killed at each trial's deadline (at most a quarter
+            of the time left once a trial completed), so the call ends on time; the
+            cheapest defaults run first. A budget too small for one cheap trial raises.
         seed: Seeds the sampler, the folds and every estimator: same inputs and seed, same trials.
         cv_spec: K and repeats; unset fields come from the space's ``cv`` section.
         groups: Group label per row (grouped CV: a group never straddles train and test).
@@ -210,24 +184,32 @@ def run_search(
             ``submit(fn, *args, **kwargs) -> Future``.
         callbacks: Called as ``callback(study, frozen_trial)`` after each finished trial.
         progress: Show a progress bar with the best value so far (stderr).
+        reserve_refit: With ``timeout_s``: stop early enough that refitting the best
+            pipeline (cost predicted from its folds) also fits in ``timeout_s``.
+        feature_cache: Folder where row-wise representations (composition descriptors)
+            are saved and reused across calls; ``None``: kept in memory only.
 
     Returns:
         The ``optuna.Study`` (its storage holds every trial).
 
     Raises:
-        SpecError: No budget or a budget of 0, bad space / metric / task, or a study that
-            was started with another task, metric, seed or space.
+        SpecError: No budget, a budget too small for one cheap trial (the message names
+            the smallest useful one), bad space / metric / task, or a study that was
+            started with another task, metric, seed or space.
         DataValidationError: Unusable data (one-valued target, too few rows, a class of
             one member...).
     """
     import optuna
-    from optuna.trial import TrialState
 
+    started = time.monotonic()
     _check_budget(n_trials, timeout_s, n_workers)
     space = load_search_space(search_space)
     space.check_task(task)
     objective = get_metric(metric, task)
     data = prepare_data(X, y, task=task, column_roles=column_roles, groups=groups)
+    cap = memory_row_cap(data)
+    if cap is not None:
+        data = subsample_data(data, cap, seed=seed)
     for note in data.notes:
         warnings.warn(note, PlannerWarning, stacklevel=2)
     cv = (cv_spec or CVSpec()).with_defaults(dict(space.cv))
@@ -240,8 +222,10 @@ def run_search(
         n_classes=len(np.unique(data.y)) if task == "classification" else 0,
         has_missing=data.has_missing,
         has_categorical=data.has_categorical,
+        composition_columns=tuple(c for c, r in data.column_roles.items() if r == "composition"),
         molecule_blocks=_molecule_blocks(data.column_roles, space.data),
     )
+    _precompute_representations(data, space, ctx, feature_cache)
     info = {
         "version": 1,
         "task": task,
@@ -254,6 +238,8 @@ def run_search(
         "cv": {**cv.to_dict(), "n_folds": len(splits), "grouped": data.groups is not None, "notes": cv_notes},
         "column_roles": data.column_roles,
         "notes": list(data.notes),
+        "gated": space.gated(ctx),
+        "row_cap": cap,
         "n_rows": int(len(data.y)),
         "data_fingerprint": _data_fingerprint(data.X, data.y),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -266,103 +252,48 @@ def run_search(
         executor = make_executor(executor or "local", n_workers)
         own_executor = executor is not None
     bar = None
-    in_flight: dict[cf.Future | None, Any] = {}  # None: the trial running in the driver
+    driver = None
+    study = None
     try:
         study = _open_study(storage_url=storage_url, study_name=study_name, direction=objective.direction, info=info, n_warmup=n_warmup, seed=seed)
         _fail_stale(study, "interrupted: the search stopped before this trial finished")
         if not study.get_trials(deepcopy=False):
-            for params in space.default_trials(ctx):
+            for params in order_by_cost(space.default_trials(ctx), space, ctx):
                 study.enqueue_trial(params, user_attrs={"source": "default"})
-
-        eval_kwargs = dict(task=task, cv_spec=splits, column_roles=data.column_roles, seed=seed, metric=objective.name)
-        deadline = None if timeout_s is None else time.monotonic() + float(timeout_s)
         if progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=n_trials, desc=f"search {study_name}", unit="trial", dynamic_ncols=True)
-
-        def finished(frozen: Any) -> None:
-            if bar is not None:
-                bar.update(1)
-                try:
-                    best = study.best_trial
-                    bar.set_postfix_str(f"best {objective.name}={best.value:.4g} [{best.user_attrs.get('pipeline', '?')}] #{best.number}")
-                except ValueError:
-                    pass
-            for callback in callbacks:
-                callback(study, frozen)
-
-        def ask() -> tuple[Any, dict[str, Any]]:
-            study.sampler = _make_sampler(seed, len(study.get_trials(deepcopy=False)))
-            trial = study.ask()
-            trial.set_user_attr("source", trial.user_attrs.get("source", "sampler"))
-            try:
-                params = space.suggest(trial, ctx)
-            except ValueError as err:
-                study.tell(trial, state=TrialState.FAIL)
-                raise SpecError(f"{space.source}: the space cannot be sampled in study {study_name!r} ({err}); start a new study") from err
-            return trial, params
-
-        n_started = 0
-
-        def time_left() -> float | None:
-            # the first pipeline always finishes: a search without one has nothing to refit
-            if deadline is None or not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-                return None
-            return max(0.0, deadline - time.monotonic())
-
-        def trial_cap() -> float | None:
-            left = time_left()
-            return None if left is None else TRIAL_SHARE_OF_TIME_LEFT * left
-
-        def budget_left() -> bool:
-            if n_trials is not None and n_started >= n_trials:
-                return False
-            return deadline is None or time.monotonic() < deadline
-
-        if executor is None:
-            while budget_left():
-                trial, params = ask()
-                n_started += 1
-
-                def on_fold(step: int, value: float, trial: Any = trial) -> bool:
-                    trial.report(value, step)
-                    return trial.should_prune()
-
-                in_flight[None] = (trial, params)
-                result = evaluate_pipeline(params, data.X, data.y, on_fold=on_fold, time_limit_s=time_left(), max_trial_s=trial_cap(), **eval_kwargs)
-                del in_flight[None]
-                finished(_tell(study, trial, result, report=False))
-        else:
-            # the dataset goes to the workers once (Ray's object store), not once per trial
-            put = getattr(executor, "put", None) or (lambda obj: obj)
-            X_shared, y_shared = put(data.X), put(data.y)
-            while budget_left() or in_flight:
-                while budget_left() and len(in_flight) < n_workers:
-                    trial, params = ask()
-                    n_started += 1
-                    rule = stop_rule(study, objective.direction, n_warmup)
-                    future = executor.submit(evaluate_pipeline, params, X_shared, y_shared, on_fold=rule, time_limit_s=time_left(), max_trial_s=trial_cap(), **eval_kwargs)
-                    in_flight[future] = (trial, params)
-                done, _ = cf.wait([f for f in in_flight if f is not None], return_when=cf.FIRST_COMPLETED)
-                for future in done:
-                    trial, params = in_flight.pop(future)
-                    try:
-                        result = future.result()
-                    except Exception as err:  # noqa: BLE001 - a worker crash (after the executor's retries) is this trial's failure
-                        result = TrialResult(params=params, status=FAILED, metric=objective.name, value=None, fold_scores=(), n_folds=len(splits), failure_reason=f"worker error: {describe_failure(err)}")
-                    finished(_tell(study, trial, result, report=True))
+        driver = SearchDriver(
+            study=study,
+            space=space,
+            ctx=ctx,
+            X=data.X,
+            y=data.y,
+            splits=splits,
+            objective=objective,
+            seed=seed,
+            n_trials=n_trials,
+            timeout_s=timeout_s,
+            reserve_refit=reserve_refit,
+            n_workers=n_workers,
+            executor=executor,
+            eval_kwargs=dict(task=task, cv_spec=splits, column_roles=data.column_roles, seed=seed, metric=objective.name),
+            make_sampler=lambda n_existing: _make_sampler(seed, n_existing),
+            callbacks=callbacks,
+            bar=bar,
+            started=started,
+        )
+        driver.run()
     except BaseException:
-        for future, (trial, _) in in_flight.items():
-            if future is not None:
-                future.cancel()
+        if driver is not None:
             try:
-                trial.set_user_attr("failure_reason", "interrupted: the search stopped before this trial finished")
-                study.tell(trial, state=TrialState.FAIL)
-            except Exception:  # noqa: BLE001, S110 - already told: nothing left to close
+                driver.abort()
+            except Exception:  # noqa: BLE001, S110 - a trial already told: _fail_stale closes the rest
                 pass
         # A trial asked but not yet in flight (or told halfway) is RUNNING too; one driver per study.
-        _fail_stale(study, "interrupted: the search stopped before this trial finished")
+        if study is not None:
+            _fail_stale(study, "interrupted: the search stopped before this trial finished")
         raise
     finally:
         if bar is not None:
@@ -378,3 +309,20 @@ def _molecule_blocks(column_roles: dict[str, str], space_data: Any) -> tuple[tup
 
     choices = representation_choices(space_data)
     return tuple((block, choices) for block in molecule_blocks(column_roles))
+
+
+def _precompute_representations(data: Any, space: SearchSpace, ctx: SpaceContext, cache: str | Path | None) -> None:
+    """Compute every representation the space may pick, once per dataset (no learned state)."""
+    from planner.automl._representations import check_representation, load_cache, precompute, save_cache
+
+    for col in ctx.composition_columns:
+        families = sorted({f for rep in space.representation_choices("composition") for f in check_representation("composition", rep)})
+        values = list(data.X[col].to_numpy(dtype=object))
+        found = load_cache(cache, values, "composition", families) if cache is not None else []
+        missing = [f for f in families if f not in found]
+        precompute(values, "composition", missing)
+        if cache is not None and missing:
+            try:
+                save_cache(cache, values, "composition", missing)
+            except OSError as err:
+                warnings.warn(f"could not save the representation cache in {cache} ({err}); it is recomputed next time", PlannerWarning, stacklevel=3)

@@ -20,16 +20,17 @@ Parameter names in a pipeline spec:
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from planner.automl._components import TASKS, get_component
-from planner.automl._expr import VARIABLES, check_expression, evaluate
+from planner.automl._expr import VARIABLES, check_expression
+from planner.automl._gating import DEFAULT_REPRESENTATIONS as _DEFAULT_REPRESENTATIONS
+from planner.automl._gating import size_gate, ungated as _ungated
+from planner.automl._space_types import ComponentChoice, DefaultPicker, FusionChoice, ParamSpec, SpaceContext
 from planner.exceptions import SpecError
 
 __all__ = [
@@ -56,189 +57,13 @@ _FUSION_KEYS: dict[str, dict[str, str]] = {
     "voting": {"base": "components", "n_base": "n_base"},
 }
 _REQUIRED_FUSION_KEYS = {"single": ("models",), "bagging": ("base",), "boosting": ("base",), "stacking": ("base", "meta"), "voting": ("base",)}
-_TOP_KEYS = ("version", "name", "description", "cv", "steps", "fusion", "defaults", "molecules")
+_TOP_KEYS = ("version", "name", "description", "cv", "steps", "fusion", "defaults", "molecules", "representations")
+
 _CV_KEYS = ("n_splits", "n_repeats")
 
 
 def _spec_error(source: str, key: str, problem: str, fix: str) -> SpecError:
     return SpecError(f"{source}: key '{key}': {problem}. Fix: {fix}")
-
-
-@dataclass(frozen=True)
-class SpaceContext:
-    """What the data tell the space: sizes for bounds, and which steps apply.
-
-    Attributes:
-        task: ``"regression"`` or ``"classification"``.
-        n_samples: Rows handed to the search.
-        n_features: Model input columns before encoding.
-        n_classes: Distinct labels (classification), else 0.
-        has_missing: Whether any feature value is missing (else imputation is fixed, not searched).
-        has_categorical: Whether categorical columns exist (else no encoder is searched).
-    """
-
-    task: str
-    n_samples: int
-    n_features: int
-    n_classes: int = 0
-    has_missing: bool = True
-    has_categorical: bool = True
-    #: ``(block, representation choices)`` per molecule block (see planner.automl._molecules).
-    molecule_blocks: tuple[tuple[str, tuple[str, ...]], ...] = ()
-
-    @property
-    def env(self) -> dict[str, float]:
-        return {"n_samples": self.n_samples, "n_features": self.n_features, "n_classes": self.n_classes}
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter: fixed, or an int / float range or a categorical choice.
-
-    Attributes:
-        key: Where it sits in the file, for messages.
-        kind: ``"fixed"``, ``"int"``, ``"float"`` or ``"categorical"``.
-        value: The fixed value (``kind == "fixed"``).
-        low: Lower bound, a number or an expression over ``n_samples``/``n_features``/``n_classes``.
-        high: Upper bound, same.
-        log: Sample on a log scale.
-        choices: The categorical choices.
-        default: Value of the cheap starting point (enqueued first); ``None`` means the
-            geometric or arithmetic midpoint, or the first choice.
-    """
-
-    key: str
-    kind: str
-    value: Any = None
-    low: float | str | None = None
-    high: float | str | None = None
-    log: bool = False
-    choices: tuple[Any, ...] = ()
-    default: Any = None
-
-    def bounds(self, ctx: SpaceContext) -> tuple[float, float]:
-        """The numeric bounds for this data; ``high`` is raised to ``low`` if data are tiny."""
-        low = evaluate(self.low, ctx.env)  # type: ignore[arg-type]
-        high = evaluate(self.high, ctx.env)  # type: ignore[arg-type]
-        if self.kind == "int":
-            low, high = int(math.ceil(low)), int(math.floor(high))
-        return low, max(low, high)
-
-    def default_value(self, ctx: SpaceContext) -> Any:
-        if self.kind == "fixed":
-            return self.value
-        if self.kind == "categorical":
-            return self.default if self.default is not None else self.choices[0]
-        low, high = self.bounds(ctx)
-        if self.default is not None:
-            value = evaluate(self.default, ctx.env)
-        elif self.log:
-            value = math.sqrt(low * high)
-        else:
-            value = (low + high) / 2
-        value = min(max(value, low), high)
-        return int(round(value)) if self.kind == "int" else float(value)
-
-    def suggest(self, trial: Any, name: str, ctx: SpaceContext) -> Any:
-        """Ask ``trial`` for a value named ``name`` (or return the fixed value)."""
-        if self.kind == "fixed":
-            return self.value
-        if isinstance(trial, _DefaultPicker):
-            return trial.pick(name, self.default_value(ctx))
-        if self.kind == "categorical":
-            return trial.suggest_categorical(name, list(self.choices))
-        low, high = self.bounds(ctx)
-        if low == high:
-            return low
-        if self.kind == "int":
-            return trial.suggest_int(name, int(low), int(high), log=self.log)
-        return trial.suggest_float(name, float(low), float(high), log=self.log)
-
-    def to_data(self) -> Any:
-        if self.kind == "fixed":
-            return self.value
-        data: dict[str, Any] = {"type": self.kind}
-        if self.kind == "categorical":
-            data["choices"] = list(self.choices)
-        else:
-            data.update(low=self.low, high=self.high)
-            if self.log:
-                data["log"] = True
-        if self.default is not None:
-            data["default"] = self.default
-        return data
-
-
-@dataclass(frozen=True)
-class ComponentChoice:
-    """A component offered at one step, with its parameter specs."""
-
-    step: str
-    name: str
-    params: tuple[tuple[str, ParamSpec], ...] = ()
-
-    @property
-    def component(self) -> Any:
-        return get_component(self.step, self.name)
-
-    def supports(self, task: str) -> bool:
-        return task in self.component.tasks
-
-    def suggest(self, trial: Any, prefix: str, ctx: SpaceContext, out: dict[str, Any]) -> None:
-        for pname, spec in self.params:
-            out[f"{prefix}.{self.name}.{pname}"] = spec.suggest(trial, f"{prefix}.{self.name}.{pname}", ctx)
-
-
-@dataclass(frozen=True)
-class FusionChoice:
-    """One fusion strategy with its base learners (and meta-learners for stacking)."""
-
-    kind: str
-    bases: tuple[ComponentChoice, ...]
-    metas: tuple[ComponentChoice, ...] = ()
-    n_base: tuple[int, int] = (2, 2)
-    params: tuple[tuple[str, ParamSpec], ...] = ()
-
-    def bases_for(self, task: str) -> list[ComponentChoice]:
-        bases = [b for b in self.bases if b.supports(task)]
-        if self.kind == "boosting" and task == "classification":
-            bases = [b for b in bases if b.component.supports_sample_weight]
-        return bases
-
-    def combos(self, task: str) -> list[str]:
-        """Base-learner sets of a heterogeneous fusion, as ``"a+b+c"`` strings."""
-        names = [b.name for b in self.bases_for(task)]
-        low, high = self.n_base
-        out = []
-        for size in range(low, min(high, len(names)) + 1):
-            out.extend("+".join(c) for c in itertools.combinations(names, size))
-        return out
-
-    def available(self, task: str) -> bool:
-        if self.kind in ("stacking", "voting"):
-            has_meta = self.kind == "voting" or any(m.supports(task) for m in self.metas)
-            return bool(self.combos(task)) and has_meta
-        return bool(self.bases_for(task))
-
-
-class _DefaultPicker:
-    """Stands in for an Optuna trial to read a space's cheap default configuration."""
-
-    def __init__(self, overrides: Mapping[str, Any]) -> None:
-        self.overrides = dict(overrides)
-        self.params: dict[str, Any] = {}
-
-    def pick(self, name: str, default: Any) -> Any:
-        value = self.overrides.get(name, default)
-        self.params[name] = value
-        return value
-
-    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
-        value = self.overrides.get(name, choices[0])
-        if value not in choices:
-            raise KeyError(name)
-        self.params[name] = value
-        return value
 
 
 @dataclass(frozen=True)
@@ -255,6 +80,8 @@ class SearchSpace:
         fusion: Fusion strategies, with their base learners.
         defaults: Partial configurations enqueued first (cheap, sensible starting points).
         data: The parsed file, for storing with a study and rebuilding.
+        representations: Per column role, the representations a text column of that role
+            may take (``composition``: ``magpie``, ``fractions``, ``orbital``, joined with ``+``).
     """
 
     name: str
@@ -265,6 +92,7 @@ class SearchSpace:
     fusion: tuple[FusionChoice, ...]
     defaults: tuple[tuple[tuple[str, Any], ...], ...] = ()
     data: Any = field(default=None, compare=False, repr=False)
+    representations: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     # ----------------------------------------------------------------- queries
 
@@ -273,14 +101,38 @@ class SearchSpace:
         """A short hash of the space's content; a study refuses to resume on another space."""
         return hashlib.sha256(json.dumps(self.data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-    def step_choices(self, step: str, task: str) -> list[ComponentChoice]:
+    def step_choices(self, step: str, task: str, n_samples: int | None = None) -> list[ComponentChoice]:
         for name, choices in self.steps:
             if name == step:
-                return [c for c in choices if c.supports(task)]
+                return _ungated([c for c in choices if c.supports(task)], n_samples)
         return []
 
-    def fusion_choices(self, task: str) -> list[FusionChoice]:
-        return [f for f in self.fusion if f.available(task)]
+    def fusion_choices(self, task: str, n_samples: int | None = None) -> list[FusionChoice]:
+        fusions = [f for f in self.fusion if f.available(task, n_samples)]
+        kept = [f for f in fusions if size_gate("fusion", f.kind, n_samples) is None]
+        return kept or fusions
+
+    def representation_choices(self, role: str) -> tuple[str, ...]:
+        """Representations offered for text columns of ``role`` (the file's, or the defaults)."""
+        return dict(self.representations).get(role, _DEFAULT_REPRESENTATIONS.get(role, ()))
+
+    def gated(self, ctx: SpaceContext) -> dict[str, str]:
+        """Components of this space left out for the data size, with the reason (recorded on the study)."""
+        out: dict[str, str] = {}
+        for step, choices in self.steps:
+            for c in choices:
+                reason = size_gate(step, c.name, ctx.n_samples)
+                if reason and c.supports(ctx.task):
+                    out[f"{step}.{c.name}"] = reason
+        for f in self.fusion:
+            reason = size_gate("fusion", f.kind, ctx.n_samples)
+            if reason:
+                out[f"fusion.{f.kind}"] = reason
+            for b in f.bases:
+                reason = size_gate("model", b.name, ctx.n_samples)
+                if reason and b.supports(ctx.task):
+                    out[f"model.{b.name}"] = reason
+        return out
 
     def check_task(self, task: str) -> None:
         """Make sure the space can build a pipeline for ``task``.
@@ -311,8 +163,13 @@ class SearchSpace:
             tuned or fixed, under the names described in this module's docstring.
         """
         out: dict[str, Any] = {}
+        n = ctx.n_samples
+        for col in ctx.composition_columns:
+            reps = list(self.representation_choices("composition"))
+            if reps:
+                out[f"representation.{col}"] = reps[0] if len(reps) == 1 else trial.suggest_categorical(f"representation.{col}", reps)
         for step, _ in self.steps:
-            choices = self.step_choices(step, ctx.task)
+            choices = self.step_choices(step, ctx.task, n)
             if not choices or (step == "encoder" and not ctx.has_categorical):
                 continue
             if step == "imputer" and not ctx.has_missing:
@@ -330,24 +187,24 @@ class SearchSpace:
         for block, choices in ctx.molecule_blocks:
             name = f"molecules.{block}"
             out[name] = choices[0] if len(choices) == 1 else trial.suggest_categorical(name, list(choices))
-        fusions = self.fusion_choices(ctx.task)
+        fusions = self.fusion_choices(ctx.task, n)
         names = [f.kind for f in fusions]
         kind = names[0] if len(names) == 1 else trial.suggest_categorical("fusion", names)
         fusion = fusions[names.index(kind)]
         out["fusion"] = kind
         if kind == "single":
-            model = self._pick(trial, "model", fusion.bases_for(ctx.task))
+            model = self._pick(trial, "model", fusion.bases_for(ctx.task, n))
             out["model"] = model.name
             model.suggest(trial, "model", ctx, out)
         elif kind in ("bagging", "boosting"):
-            base = self._pick(trial, f"{kind}.base", fusion.bases_for(ctx.task))
+            base = self._pick(trial, f"{kind}.base", fusion.bases_for(ctx.task, n))
             out[f"{kind}.base"] = base.name
             base.suggest(trial, f"{kind}.base", ctx, out)
         else:
-            combos = fusion.combos(ctx.task)
+            combos = fusion.combos(ctx.task, n)
             combo = combos[0] if len(combos) == 1 else trial.suggest_categorical(f"{kind}.bases", combos)
             out[f"{kind}.bases"] = combo
-            by_name = {b.name: b for b in fusion.bases_for(ctx.task)}
+            by_name = {b.name: b for b in fusion.bases_for(ctx.task, n)}
             for name in combo.split("+"):
                 by_name[name].suggest(trial, f"{kind}.base", ctx, out)
             if kind == "stacking":
@@ -373,7 +230,7 @@ class SearchSpace:
         """
         out: list[dict[str, Any]] = []
         for entry in self.defaults:
-            picker = _DefaultPicker(dict(entry))
+            picker = DefaultPicker(dict(entry))
             try:
                 self.suggest(picker, ctx)
             except KeyError:
@@ -539,6 +396,22 @@ def _parse(data: Any, source: str) -> SearchSpace:
         raise _spec_error(source, "defaults", f"expected a list of mappings, got {defaults!r}", "write defaults: [{imputer: median, fusion: single, model: ridge}]")
     parsed_defaults = tuple(tuple(sorted((str(k), v) for k, v in d.items())) for d in defaults)
 
+    reps_data = data.get("representations") or {}
+    if not isinstance(reps_data, Mapping):
+        raise _spec_error(source, "representations", f"expected a mapping of column role -> choices, got {reps_data!r}", "write e.g. representations: {composition: [magpie, fractions, magpie+fractions]}")
+    from planner.automl._representations import check_representation
+
+    representations = []
+    for role, choices in reps_data.items():
+        if not isinstance(choices, list) or not choices or not all(isinstance(c, str) for c in choices):
+            raise _spec_error(source, f"representations.{role}", f"expected a non-empty list of names, got {choices!r}", "write e.g. [magpie, fractions, magpie+fractions]")
+        for c in choices:
+            try:
+                check_representation(str(role), c)
+            except SpecError as err:
+                raise _spec_error(source, f"representations.{role}", str(err).split(";")[0], str(err).split("; ", 1)[-1]) from None
+        representations.append((str(role), tuple(choices)))
+
     space = SearchSpace(
         name=str(data.get("name") or Path(source).stem),
         source=source,
@@ -548,6 +421,7 @@ def _parse(data: Any, source: str) -> SearchSpace:
         fusion=tuple(fusions),
         defaults=parsed_defaults,
         data=json.loads(json.dumps(data, default=str)),
+        representations=tuple(representations),
     )
     _check_defaults(space)
     return space

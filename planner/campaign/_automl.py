@@ -127,10 +127,15 @@ def run_automl(
     Returns:
         ``{target: optuna.Study}``.
     """
-    from planner.automl import refit, run_search
+    import time
 
+    from planner.automl import refit, run_search
+    from planner.automl._final import fit_final
+
+    started = time.monotonic()
     spec = campaign.spec
     studies = {}
+    budget = timeout_s if timeout_s is not None else spec.budget.timeout_s
     kind = executor or spec.executor.kind
     workers = n_workers if n_workers is not None else spec.executor.n_workers
     shared = None
@@ -142,26 +147,40 @@ def run_automl(
         from planner.executors import RayExecutor
 
         shared = RayExecutor(workers, address=address or spec.executor.address, temp_dir=campaign.directory / ".ray")
+    names = list(targets or spec.target_names)
     try:
-        for target in targets or spec.target_names:
+        for i, target in enumerate(names):
+            # the budget covers everything: each target gets an equal share of what is left,
+            # and its search stops early enough to refit inside that share
+            share = None if budget is None else (budget - (time.monotonic() - started)) / (len(names) - i)
+            target_start = time.monotonic()
             data = training_data(campaign, target)
             callbacks = []
             if on_trial is not None:
                 callbacks.append(lambda study, trial, _t=target: on_trial(_t, study, trial))
+            inputs = _search_inputs(campaign, data, n_trials=n_trials, timeout_s=timeout_s, metric=metric)
+            if share is not None:
+                inputs["timeout_s"] = max(share - (time.monotonic() - target_start), 1e-3)
             study = run_search(
-                **_search_inputs(campaign, data, n_trials=n_trials, timeout_s=timeout_s, metric=metric),
+                **inputs,
                 storage_url=campaign.storage_url,
                 study_name=_study_for_current_data(campaign, target, data),
                 n_workers=workers,
                 executor=shared if shared is not None else kind,
                 callbacks=callbacks,
+                reserve_refit=share is not None,
+                feature_cache=campaign.directory / ".cache" / "features",
             )
             studies[target] = study
             if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
-                fitted = refit(
-                    study, data.X, data.y, task=spec.task, column_roles=data.column_roles, seed=spec.seed, ensemble=ensemble, groups=data.groups,
-                    bounds=target_bounds(campaign, target),
-                )
+                bounds = target_bounds(campaign, target)
+                if share is None:
+                    fitted = refit(study, data.X, data.y, task=spec.task, column_roles=data.column_roles, seed=spec.seed, ensemble=ensemble, groups=data.groups, bounds=bounds)
+                else:
+                    left = share - (time.monotonic() - target_start)
+                    fitted = fit_final(
+                        study, data.X, data.y, column_roles=data.column_roles, seed=spec.seed, ensemble=ensemble, timeout_s=left, grace_s=0.05 * share, groups=data.groups, bounds=bounds,
+                    )
                 fitted.save(model_dir(campaign.directory, target))
                 record_training(campaign, target, len(data.y))
         failed = {t: _why_nothing_completed(s) for t, s in studies.items() if not _has_complete(s)}

@@ -36,3 +36,31 @@ def test_a_single_model_trial_does_not_load_boosting_libraries(kim_ce):
         "r = evaluate_pipeline({'fusion': 'single', 'model': 'ridge'}, X, y, task='regression')\nassert r.status == 'complete'"
     )
     assert not loaded_after(code) & {"lightgbm", "xgboost", "optuna", "ray"}
+
+
+def test_the_engine_has_no_import_circle(repo_root):
+    """Module-level and function-level imports between planner/automl modules form no cycle."""
+    import ast
+
+    root = repo_root / "planner" / "automl"
+    modules = {p.stem: p for p in root.glob("_*.py")}
+    graph = {}
+    for name, path in modules.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("planner.automl._"):
+                deps.add(node.module.split(".")[2])
+        graph[name] = deps & set(modules)
+    cycles = []
+
+    def visit(node, stack):
+        for dep in graph[node]:
+            if dep in stack:
+                cycles.append(" -> ".join([*stack[stack.index(dep):], dep]))
+            elif len(stack) < len(graph):
+                visit(dep, [*stack, dep])
+
+    for name in graph:
+        visit(name, [name])
+    assert not cycles, sorted(set(cycles))[:5]
+    assert {"_build", "_data", "_ensemble", "_evaluate", "_pruning", "_search"} <= set(graph)

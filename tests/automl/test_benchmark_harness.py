@@ -18,12 +18,17 @@ def _harness(repo_root):
 @pytest.mark.slow
 def test_harness_runs_the_protocol_and_writes_results(repo_root, tmp_path, datasets_dir):
     harness = _harness(repo_root)
-    assert harness.main(["--preset", "lce", "--budget-s", "1", "--methods", "planner,rf", "--space", "fast", "--out", str(tmp_path)]) == 0
+    budget = 6.0
+    assert harness.main(["--preset", "lce", "--budget-s", str(budget), "--methods", "planner,rf", "--space", "fast", "--folds", "0,3", "--out", str(tmp_path)]) == 0
     record = json.loads((tmp_path / "lce.json").read_text())
-    assert record["outer"] == "KFold(5, shuffle=True, random_state=18012019)" and len(record["folds"]) == 5
-    assert sum(f["n_test"] for f in record["folds"]) == record["n_rows"] == 150
+    assert record["outer"] == "KFold(5, shuffle=True, random_state=18012019)" and [f["fold"] for f in record["folds"]] == [0, 3]
+    assert sum(f["n_test"] for f in record["folds"]) == 60 and record["n_rows"] == 150
     assert {"planner_mae", "rf_mae", "planner_rmse"} <= set(record["summary"])
-    assert "## lce (regression, n=150)" in (tmp_path / "RESULTS.md").read_text()
+    for fold in record["folds"]:
+        assert fold["planner"]["seconds"] <= 1.10 * budget and fold["planner"]["n_complete"] >= 1
+        assert set(fold["planner"]["baselines_cv"]) == {"mean", "random_forest"}
+    results = (tmp_path / "RESULTS.md").read_text()
+    assert "## lce (regression, n=150)" in results and "preliminary" in results and "wall time (search + refit) / budget per fold" in results
 
 
 def test_grouped_preset_uses_grouped_outer_folds(repo_root, datasets_dir):

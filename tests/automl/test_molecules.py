@@ -10,7 +10,8 @@ from planner.automl import load_search_space
 from planner.automl._build import build_pipeline, describe_pipeline
 from planner.automl._data import prepare_data
 from planner.automl._molecules import molecule_blocks
-from planner.automl._space import SpaceContext, _DefaultPicker
+from planner.automl._space import SpaceContext
+from planner.automl._space_types import DefaultPicker as _DefaultPicker
 from planner.exceptions import SpecError
 
 SOLVENTS = ["COCCOC", "C1COCCO1", "CC#N", "CN(C)C=O", "CS(C)=O", "CCOC(C)=O", "C1CCOC1"]

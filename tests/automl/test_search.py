@@ -182,9 +182,15 @@ def test_resuming_after_editing_the_space_file_is_refused(kim_ce, storage_url, t
 
 def test_timeout_only_budget_stops_asking(kim_ce, storage_url):
     X, y = kim_ce
-    study = run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="t", n_trials=None, timeout_s=1.0, seed=0)
+    study = run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="t", n_trials=None, timeout_s=6.0, seed=0)
     assert 1 <= len(study.trials) < 50
-    assert study.trials[0].state == STATES.COMPLETE, "the first pipeline always finishes"
+    assert study.trials[0].state == STATES.COMPLETE, "the cheapest default goes first and completes"
+
+
+def test_a_budget_below_one_cheap_trial_is_refused_with_the_smallest_useful_one(kim_ce, storage_url):
+    X, y = kim_ce
+    with pytest.raises(SpecError, match=r"too small for one cheap trial.*smallest useful budget is 5 s"):
+        run_search(X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="t", n_trials=None, timeout_s=1.0, seed=0)
 
 
 def test_an_interrupted_search_leaves_no_running_trial_and_resumes(kim_ce, storage_url):

@@ -1,0 +1,476 @@
+"""The search driver: one object that owns the clock, asks the study, runs trials and tells results.
+
+Three ways to run a trial, one loop each:
+
+* in the driver (no time budget, one worker): live pruning through the study;
+* in a :class:`~planner.automl._worker.DeadlineWorker` (a time budget, one worker: the
+  local default): a forked worker process the driver kills at the trial's deadline;
+* on an executor (``n_workers > 1``, Ray): futures, pruning by a snapshot rule.
+
+Anytime behaviour with a budget: the cheapest default pipelines go first; a trial may use
+at most :data:`TRIAL_SHARE_OF_TIME_LEFT` of the time left; the search stops early enough
+to refit the best pipeline within the budget (its refit cost is predicted from its folds);
+tables above :data:`FULL_FIDELITY_ROWS` training rows are searched at a lower fidelity
+(fewer training rows per fold) and the best low-fidelity pipelines are promoted to a full
+evaluation. Scores of different fidelities are never ranked together.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+
+from planner.automl._evaluate import TrialResult, evaluate_pipeline
+from planner.automl._keys import COMPLETE, FAILED, FIDELITY_ATTR, PRUNED
+from planner.automl._pruning import FoldStopRule, fold_thresholds, stop_rule
+from planner.exceptions import SpecError
+
+__all__ = ["SearchDriver", "run_baselines", "baseline_rf", "BASELINES_ATTR", "TRIAL_SHARE_OF_TIME_LEFT", "FULL_FIDELITY_ROWS", "LOW_FIDELITY_ROWS", "MIN_TIMEOUT_S", "refit_cost_s", "order_by_cost"]
+
+#: With a timeout, one trial may use at most this share of the time left (then it is
+#: stopped: pruned by its projected cost after a fold, or killed by the clock).
+TRIAL_SHARE_OF_TIME_LEFT = 0.25
+#: Above this many training rows per fold, trials start at a lower fidelity.
+FULL_FIDELITY_ROWS = 3_000
+#: Training rows per fold of a low-fidelity trial: a quarter of them, within these bounds.
+LOW_FIDELITY_ROWS = (1_500, 8_000)
+#: Below this budget nothing useful can run (worker start, one fold, a refit).
+MIN_TIMEOUT_S = 5.0
+#: A trial is not started with less than this many seconds for it.
+MIN_TRIAL_S = 1.0
+#: Trials whose refit cost the reserve covers (the single best, and likely ensemble members).
+RESERVE_TOP = 3
+#: Refit-time margin: a refit on all rows is predicted from one fold's time x rows ratio x this.
+REFIT_MARGIN = 1.5
+#: Relative cost of the model families, for ordering the enqueued defaults cheap-first.
+_COST_RANK = {"ridge": 0, "logistic": 0, "lasso": 1, "naive_bayes": 1, "elasticnet": 1, "pls": 1, "lgbm": 2, "hgb": 3, "tree": 3, "knn": 4, "xgb": 5, "rf": 6, "et": 6, "gb": 7}
+
+
+def low_fidelity_rows(train_rows: int) -> int | None:
+    """Training rows per fold of a low-fidelity trial (``None``: the table is small, all rows)."""
+    if train_rows <= FULL_FIDELITY_ROWS:
+        return None
+    low, high = LOW_FIDELITY_ROWS
+    return int(min(high, max(low, train_rows // 4)))
+
+
+#: Folds a low-fidelity trial runs (of the planned ones).
+LOW_FIDELITY_FOLDS = 2
+#: Parameters whose cost grows with their value: the low-cost start takes their lower bound.
+_COST_PARAMS = ("n_estimators", "num_leaves", "max_leaf_nodes", "max_depth")
+
+
+def order_by_cost(defaults: list[dict[str, Any]], space: Any = None, ctx: Any = None) -> list[dict[str, Any]]:
+    """Enqueued defaults, cheapest model first; with ``space``, each boosted or bagged
+    model's cost parameters (trees, leaves, depth) start at their lower bound (FLAML's
+    low-cost start: the sampler grows them when that pays)."""
+    ordered = sorted(defaults, key=lambda p: _COST_RANK.get(str(p.get("model", "")), 9))
+    if space is None:
+        return ordered
+    out = []
+    for params in ordered:
+        params = dict(params)
+        model = params.get("model")
+        for fusion in space.fusion:
+            if fusion.kind != "single":
+                continue
+            for base in fusion.bases:
+                if base.name != model:
+                    continue
+                for pname, spec in base.params:
+                    key = f"model.{model}.{pname}"
+                    if pname in _COST_PARAMS and key in params and spec.kind in ("int", "float"):
+                        params[key] = spec.bounds(ctx)[0]
+        out.append(params)
+    return out
+
+
+def refit_cost_s(frozen: Any, n_rows: int) -> float:
+    """Predicted seconds to refit a trial's pipeline on ``n_rows`` rows (from its folds)."""
+    attrs = frozen.user_attrs
+    folds = max(1, len([s for s in attrs.get("fold_scores") or [] if s is not None]))
+    per_fold = float(attrs.get("fit_time_s") or 0.0) / folds
+    train_rows = float(attrs.get("train_rows") or n_rows * 0.8)
+    return per_fold * max(1.0, n_rows / max(train_rows, 1.0)) * REFIT_MARGIN
+
+
+def _warm_imports() -> None:
+    """Import scikit-learn's common pieces once in the driver, so every forked worker has them."""
+    import importlib
+
+    for name in ("sklearn.pipeline", "sklearn.compose", "sklearn.impute", "sklearn.preprocessing", "sklearn.linear_model", "sklearn.ensemble", "sklearn.model_selection", "sklearn.metrics"):
+        importlib.import_module(name)
+
+
+class SearchDriver:
+    """Runs one search call: owns the clock and the trials in flight.
+
+    Args:
+        study: The Optuna study (ask/tell).
+        space: The :class:`~planner.automl.SearchSpace`.
+        ctx: The :class:`~planner.automl._space.SpaceContext` of the data.
+        X: Features, `n x d` (prepared).
+        y: Target, `n`.
+        splits: The CV splits every trial shares.
+        objective: The objective :class:`~planner.automl._metrics.Metric`.
+        seed: Seed of the sampler and the estimators.
+        n_trials: Trials to start in this call (``None``: until the clock stops it).
+        timeout_s: Seconds for the whole call, including the refit reserve.
+        reserve_refit: Stop early enough to refit the best pipeline inside ``timeout_s``.
+        n_workers: Trials at once.
+        executor: ``None`` (local), or an object with ``submit``.
+        eval_kwargs: Passed to every :func:`~planner.automl.evaluate_pipeline` call.
+        make_sampler: ``make_sampler(n_existing) -> sampler`` (reproducible on resume).
+        callbacks: Called with ``(study, frozen_trial)`` after each trial.
+        bar: A tqdm bar or ``None``.
+        started: ``time.monotonic()`` when the call began (the clock counts data preparation).
+    """
+
+    def __init__(
+        self,
+        *,
+        study: Any,
+        space: Any,
+        ctx: Any,
+        X: Any,
+        y: np.ndarray,
+        splits: list[tuple[np.ndarray, np.ndarray]],
+        objective: Any,
+        seed: int,
+        n_trials: int | None,
+        timeout_s: float | None,
+        reserve_refit: bool,
+        n_workers: int,
+        executor: Any,
+        eval_kwargs: dict[str, Any],
+        make_sampler: Any,
+        callbacks: Any = (),
+        bar: Any = None,
+        started: float | None = None,
+    ) -> None:
+        self.study, self.space, self.ctx = study, space, ctx
+        self.X, self.y, self.splits, self.objective = X, y, splits, objective
+        self.seed, self.n_trials, self.n_workers, self.executor = seed, n_trials, n_workers, executor
+        self.eval_kwargs, self.make_sampler, self.callbacks, self.bar = eval_kwargs, make_sampler, tuple(callbacks), bar
+        self.started = time.monotonic() if started is None else started
+        self.deadline = None if timeout_s is None else self.started + float(timeout_s)
+        self.timeout_s = timeout_s
+        self.reserve_refit = reserve_refit
+        self.n_started = 0
+        self.in_flight: dict[Any, tuple[Any, dict[str, Any]]] = {}
+        self.n_warmup = max(1, len(splits) // 3)
+        self.train_rows = int(np.mean([len(tr) for tr, _ in splits]))
+        self.low_rows = low_fidelity_rows(self.train_rows)
+        self.low_folds = LOW_FIDELITY_FOLDS if self.low_rows is not None and len(splits) > LOW_FIDELITY_FOLDS else None
+        self.worker: Any = None
+
+    # ------------------------------------------------------------------ clock
+
+    def _best_full(self, k: int = 1) -> list[Any]:
+        """The ``k`` best complete trials at full fidelity (at low fidelity when none is full)."""
+        from optuna.trial import TrialState
+
+        sign = 1.0 if self.objective.direction == "minimize" else -1.0
+        done = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        full = [t for t in done if float(t.user_attrs.get(FIDELITY_ATTR, 1.0)) >= 1.0]
+        # before a trial ran on all rows, the final refit is of a low-fidelity one
+        return sorted(full or done, key=lambda t: (sign * t.value, t.number))[:k]
+
+    def reserve_s(self) -> float:
+        """Seconds kept back for the final refit: the best full-fidelity pipeline and the
+        next best (likely ensemble members), each predicted from its folds."""
+        if not self.reserve_refit:
+            return 0.0
+        return 1.0 + sum(refit_cost_s(t, len(self.y)) for t in self._best_full(RESERVE_TOP))
+
+    def time_left(self) -> float | None:
+        """Seconds the search may still use (``None``: no clock)."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - self.reserve_s() - time.monotonic())
+
+    def has_complete(self) -> bool:
+        from optuna.trial import TrialState
+
+        return bool(self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+    def trial_limit(self) -> float | None:
+        """Hard seconds for the next trial: the time left, and a share of it once a trial completed."""
+        left = self.time_left()
+        if left is None:
+            return None
+        return left if not self.has_complete() else TRIAL_SHARE_OF_TIME_LEFT * left
+
+    def budget_left(self) -> bool:
+        if self.n_trials is not None and self.n_started >= self.n_trials:
+            return False
+        limit = self.trial_limit()
+        return limit is None or limit >= MIN_TRIAL_S
+
+    # ------------------------------------------------------------------ study
+
+    def ask(self) -> tuple[Any, dict[str, Any]]:
+        from optuna.trial import TrialState
+
+        self.study.sampler = self.make_sampler(len(self.study.get_trials(deepcopy=False)))
+        trial = self.study.ask()
+        trial.set_user_attr("source", trial.user_attrs.get("source", "sampler"))
+        try:
+            params = self.space.suggest(trial, self.ctx)
+        except ValueError as err:
+            self.study.tell(trial, state=TrialState.FAIL)
+            raise SpecError(f"{self.space.source}: the space cannot be sampled in study {self.study.study_name!r} ({err}); start a new study") from err
+        self.n_started += 1
+        return trial, params
+
+    def _fidelity_kwargs(self, trial: Any | None) -> dict[str, Any]:
+        """``max_train_rows`` / ``max_folds`` of a trial: low fidelity unless promoted (or a small table)."""
+        if self.low_rows is None or (trial is not None and trial.user_attrs.get("source") == "promoted"):
+            return {"max_train_rows": None, "max_folds": None}
+        return {"max_train_rows": self.low_rows, "max_folds": self.low_folds}
+
+    def _fidelity(self, kw: dict[str, Any]) -> float:
+        rows = 1.0 if kw["max_train_rows"] is None else min(1.0, kw["max_train_rows"] / self.train_rows)
+        folds = 1.0 if kw["max_folds"] is None else min(1.0, kw["max_folds"] / len(self.splits))
+        return rows * folds
+
+    def _n_folds(self, kw: dict[str, Any]) -> int:
+        return len(self.splits) if kw["max_folds"] is None else min(len(self.splits), kw["max_folds"])
+
+    def tell(self, trial: Any, result: TrialResult, *, report: bool) -> Any:
+        from optuna.trial import TrialState
+
+        for key, value in result.user_attrs().items():
+            trial.set_user_attr(key, value)
+        kw = self._fidelity_kwargs(trial)
+        trial.set_user_attr("train_rows", int(kw["max_train_rows"] or self.train_rows))
+        if report:
+            for step, value in enumerate(result.running_means()):
+                trial.report(float(value), step)
+        if result.status == COMPLETE:
+            frozen = self.study.tell(trial, result.value)
+        elif result.status == PRUNED:
+            frozen = self.study.tell(trial, state=TrialState.PRUNED)
+        else:
+            frozen = self.study.tell(trial, state=TrialState.FAIL)
+        self._promote(frozen)
+        self._finished(frozen)
+        return frozen
+
+    def _promote(self, frozen: Any) -> None:
+        """A low-fidelity trial that is the best of its fidelity is re-run on all rows."""
+        from optuna.trial import TrialState
+
+        if frozen.state != TrialState.COMPLETE or float(frozen.user_attrs.get(FIDELITY_ATTR, 1.0)) >= 1.0:
+            return
+        sign = 1.0 if self.objective.direction == "minimize" else -1.0
+        low = [t for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if float(t.user_attrs.get(FIDELITY_ATTR, 1.0)) < 1.0]
+        if min(low, key=lambda t: (sign * t.value, t.number)).number != frozen.number:
+            return
+        self.study.enqueue_trial(dict(frozen.params), user_attrs={"source": "promoted", "promoted_from": frozen.number})
+
+    def _finished(self, frozen: Any) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            try:
+                best = self.study.best_trial
+                self.bar.set_postfix_str(f"best {self.objective.name}={best.value:.4g} [{best.user_attrs.get('pipeline', '?')}] #{best.number}")
+            except ValueError:
+                pass
+        for callback in self.callbacks:
+            callback(self.study, frozen)
+
+    # ------------------------------------------------------------------ loops
+
+    def run(self) -> None:
+        """Run trials until the trial count or the clock says stop."""
+        from planner.automl._worker import DeadlineWorker, fork_available
+
+        if self.executor is not None:
+            self._run_on_executor()
+        elif self.deadline is not None and fork_available():
+            _warm_imports()
+            self.worker = DeadlineWorker(self.X, self.y)
+            try:
+                self._run_in_worker()
+            finally:
+                self.worker.close()
+        else:
+            self._run_in_driver()
+
+    def _run_in_driver(self) -> None:
+        direction = self.objective.direction
+        while self.budget_left():
+            trial, params = self.ask()
+
+            def on_fold(step: int, value: float, trial: Any = trial) -> str | None:
+                trial.report(value, step)
+                rule = FoldStopRule(fold_thresholds(self.study.get_trials(deepcopy=False), direction, exclude=trial.number), direction, self.n_warmup)
+                return rule(step, value)
+
+            self.in_flight[None] = (trial, params)
+            limit = self.trial_limit()
+            result = evaluate_pipeline(params, self.X, self.y, on_fold=on_fold, time_limit_s=limit, max_trial_s=limit, **self._fidelity_kwargs(trial), **self.eval_kwargs)
+            del self.in_flight[None]
+            self.tell(trial, result, report=False)
+            if self.has_complete() and self.budget_left():
+                run_baselines(self)
+        if self.has_complete():
+            run_baselines(self)
+
+    def _run_in_worker(self) -> None:
+        while self.budget_left():
+            trial, params = self.ask()
+            first = not self.has_complete()
+            limit = self.trial_limit()
+            # the first trial is only stopped by the clock: its first fold pays one-off costs
+            projected_cap = None if first else limit
+            fid = self._fidelity_kwargs(trial)
+            rule = stop_rule(self.study, self.objective.direction, self.n_warmup)
+            self.in_flight[None] = (trial, params)
+            kwargs = {k: v for k, v in self.eval_kwargs.items() if k != "metric"}
+            result = self.worker.evaluate(
+                params,
+                limit_s=limit,
+                rule=rule,
+                on_fold=lambda step, value, trial=trial: trial.report(value, step),
+                metric=self.objective.name,
+                n_folds=self._n_folds(fid),
+                fidelity=self._fidelity(fid),
+                max_trial_s=projected_cap,
+                **fid,
+                **kwargs,
+            )
+            del self.in_flight[None]
+            frozen = self.tell(trial, result, report=False)
+            if first and result.status != COMPLETE and (result.failure_reason or "").startswith("TimeBudget") and not self.has_complete():
+                raise SpecError(self._too_small(frozen, result))
+            if self.has_complete() and self.budget_left():
+                run_baselines(self)
+        if self.has_complete():
+            run_baselines(self)
+
+    def _too_small(self, frozen: Any, result: TrialResult) -> str:
+        done = len(result.fold_scores)
+        per_fold = result.fit_time_s / max(done, 0.5)
+        smallest = math.ceil((per_fold * (len(self.splits) + 1.25 * REFIT_MARGIN) + 3.0) * 1.2)
+        return (
+            f"a time budget of {self.timeout_s:g} s is too small for this table ({len(self.y)} rows): the cheapest pipeline "
+            f"({frozen.user_attrs.get('pipeline', '?')}) finished {done} of {len(self.splits)} folds in {result.fit_time_s:.1f} s, so one trial "
+            f"and its refit need about {smallest} s. Give --timeout {smallest} or more (or fewer CV folds in the search space's cv section)"
+        )
+
+    def _run_on_executor(self) -> None:
+        put = getattr(self.executor, "put", None) or (lambda obj: obj)
+        X_shared, y_shared = put(self.X), put(self.y)
+        while self.budget_left() or self.in_flight:
+            while self.budget_left() and len(self.in_flight) < self.n_workers:
+                trial, params = self.ask()
+                rule = stop_rule(self.study, self.objective.direction, self.n_warmup)
+                limit = self.trial_limit()
+                future = self.executor.submit(evaluate_pipeline, params, X_shared, y_shared, on_fold=rule, time_limit_s=limit, max_trial_s=limit, **self._fidelity_kwargs(trial), **self.eval_kwargs)
+                self.in_flight[future] = (trial, params)
+            done, _ = cf.wait([f for f in self.in_flight if f is not None], return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                trial, params = self.in_flight.pop(future)
+                try:
+                    result = future.result()
+                except Exception as err:  # noqa: BLE001 - a worker crash (after the executor's retries) is this trial's failure
+                    from planner.executors import describe_failure
+
+                    result = TrialResult(params=params, status=FAILED, metric=self.objective.name, value=None, fold_scores=(), n_folds=len(self.splits), failure_reason=f"worker error: {describe_failure(err)}")
+                self.tell(trial, result, report=True)
+
+    def abort(self) -> None:
+        """Close the trials in flight as failed (interrupted) and stop the worker."""
+        from optuna.trial import TrialState
+
+        if self.worker is not None:
+            self.worker.kill()
+        for future, (trial, _) in self.in_flight.items():
+            if future is not None:
+                future.cancel()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                trial.set_user_attr("failure_reason", "interrupted: the search stopped before this trial finished")
+                self.study.tell(trial, state=TrialState.FAIL)
+        self.in_flight.clear()
+
+
+def baseline_rf(task: str) -> dict[str, Any]:
+    """The default random forest shown beside the winners: scikit-learn's defaults (100 trees,
+    all features per split for regression, the square root of them for classification)."""
+    return {
+        "imputer": "median",
+        "imputer.median.add_indicator": False,
+        "fusion": "single",
+        "model": "rf",
+        "model.rf.n_estimators": 100,
+        "model.rf.max_features": 1.0 if task == "regression" else "sqrt",
+        "model.rf.min_samples_leaf": 1,
+    }
+#: Study user attribute holding the baselines' CV scores.
+BASELINES_ATTR = "baselines"
+
+
+def _dummy_scores(y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], task: str, metric: str) -> list[float]:
+    """The objective per fold of predicting the training mean (regression) or the class prior."""
+    from planner.automl._metrics import score_all
+
+    out = []
+    classes = np.unique(y) if task == "classification" else None
+    for train, test in splits:
+        if classes is None:
+            pred = np.full(len(test), float(np.mean(y[train])))
+            out.append(score_all(task, y[test], pred, None, None)[metric])
+        else:
+            prior = np.array([np.mean(y[train] == c) for c in classes])
+            proba = np.tile(prior, (len(test), 1))
+            out.append(score_all(task, y[test], np.full(len(test), classes[int(np.argmax(prior))], dtype=y.dtype), proba, classes)[metric])
+    return out
+
+
+def _record(name: str, label: str, scores: list[float] | tuple[float, ...], fit_time_s: float, status: str, reason: str | None) -> dict[str, Any]:
+    vals = [float(s) for s in scores if s is not None and math.isfinite(s)]
+    return {
+        "name": name,
+        "pipeline": label,
+        "mean": float(np.mean(vals)) if vals else None,
+        "std": float(np.std(vals)) if len(vals) > 1 else None,
+        "n_folds": len(vals),
+        "fit_time_s": round(float(fit_time_s), 4),
+        "status": status,
+        "reason": reason,
+    }
+
+
+def run_baselines(driver: SearchDriver) -> None:
+    """Score the mean/majority predictor and a default random forest on the study's folds, once."""
+    study = driver.study
+    if study.user_attrs.get(BASELINES_ATTR):
+        return
+    task, metric = driver.eval_kwargs["task"], driver.objective.name
+    started = time.perf_counter()
+    dummy = _record("mean" if task == "regression" else "majority", "predict the training mean" if task == "regression" else "predict the majority class (class prior)", _dummy_scores(driver.y, driver.splits, task, metric), time.perf_counter() - started, COMPLETE, None)
+    limit = driver.trial_limit()
+    fid = driver._fidelity_kwargs(None)
+    kwargs = {k: v for k, v in driver.eval_kwargs.items() if k != "metric"}
+    if limit is not None and limit < MIN_TRIAL_S:
+        forest = _record("random_forest", "default random forest (100 trees)", (), 0.0, "skipped", f"not run: {limit:.1f} s of the budget were left for it")
+        study.set_user_attr(BASELINES_ATTR, [dummy, forest])
+        return
+    if driver.worker is not None:
+        result = driver.worker.evaluate(baseline_rf(task), limit_s=limit, rule=None, metric=metric, n_folds=driver._n_folds(fid), fidelity=driver._fidelity(fid), max_trial_s=limit, **fid, **kwargs)
+    else:
+        result = evaluate_pipeline(baseline_rf(task), driver.X, driver.y, time_limit_s=limit, max_trial_s=limit, **fid, **driver.eval_kwargs)
+    label = "default random forest (100 trees)"
+    if fid["max_train_rows"] is not None:
+        label += f", low fidelity: {fid['max_train_rows']} training rows on {driver._n_folds(fid)} of {len(driver.splits)} folds"
+    forest = _record("random_forest", label, result.fold_scores, result.fit_time_s, result.status, result.failure_reason)
+    forest[FIDELITY_ATTR] = result.fidelity
+    study.set_user_attr(BASELINES_ATTR, [dummy, forest])
