@@ -58,7 +58,11 @@ def suggest(
 
     Args:
         observed_X: Inputs of the measured experiments (``n_obs`` rows with the design's
-            input columns); ``None`` when nothing is measured yet.
+            input columns); ``None`` when nothing is measured yet. Missing inputs are imputed
+            for the surrogate as the AutoML pipelines do, fitted on these rows (numeric: the
+            median; categorical: the most frequent level; a ``missing:<column>`` indicator
+            feature when at least 2 rows miss the column and 2 have it); an input missing in
+            every row is a :class:`~planner.exceptions.DataValidationError`.
         observed_y: Measured outputs, row-aligned with ``observed_X``: one column per target
             and per constrained outcome.
         design: A :class:`PoolDesign` (candidate table) or :class:`ContinuousDesign`.
