@@ -176,8 +176,10 @@ class CampaignMoleculeFeaturizer(TransformerMixin, BaseEstimator):
         from planner.features._molecules import MoleculeFeaturizer
 
         in_mixture = {c for _, s, f in self.mixtures for c in [*s, *f]}
-        parts = [MoleculeFeaturizer(columns=s, fractions=f, kind=self.kind, name=name) for name, s, f in self.mixtures]
-        parts += [MoleculeFeaturizer(columns=c, kind=self.kind, name=c) for c in self.smiles if c not in in_mixture]
+        parts = []
+        for kind in self.kind.split("+"):  # e.g. "compact+onehot": descriptors beside molecule identities
+            parts += [MoleculeFeaturizer(columns=s, fractions=f, kind=kind, name=name) for name, s, f in self.mixtures]
+            parts += [MoleculeFeaturizer(columns=c, kind=kind, name=c) for c in self.smiles if c not in in_mixture]
         return parts
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> CampaignMoleculeFeaturizer:
