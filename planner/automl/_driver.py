@@ -62,7 +62,7 @@ def low_fidelity_rows(train_rows: int) -> int | None:
 #: Folds a low-fidelity trial runs (of the planned ones).
 LOW_FIDELITY_FOLDS = 2
 #: Parameters whose cost grows with their value: the low-cost start takes their lower bound.
-_COST_PARAMS = ("n_estimators", "num_leaves", "max_leaf_nodes", "max_depth")
+_COST_PARAMS = ("n_estimators", "num_leaves", "max_leaf_nodes", "max_depth", "max_features")
 
 
 def order_by_cost(defaults: list[dict[str, Any]], space: Any = None, ctx: Any = None) -> list[dict[str, Any]]:
