@@ -302,6 +302,12 @@ class SearchDriver:
                 self.worker.close()
         else:
             self._run_in_driver()
+        if self.deadline is not None and self.n_started == 0 and not self.has_complete():
+            spent = time.monotonic() - self.started
+            raise SpecError(
+                f"a time budget of {self.timeout_s:g} s is too small for this table ({len(self.y)} rows): preparing the data "
+                f"took {spent:.1f} s and left no time for one trial. Give --timeout {int(math.ceil(3 * spent + 10))} or more"
+            )
 
     def _run_in_driver(self) -> None:
         direction = self.objective.direction
