@@ -477,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop", nargs="*", default=[], help="columns that are not features")
     parser.add_argument("--group", help="group column (grouped outer and inner folds)")
     parser.add_argument("--query", help="pandas query selecting rows, e.g. 'temperature >= 15'")
-    parser.add_argument("--name", help="result name for --csv runs")
+    parser.add_argument("--name", help="result name (default: the preset or the CSV's name)")
     parser.add_argument("--budget-s", type=float, default=60.0, help="wall-clock budget per outer fold per AutoML method")
     parser.add_argument("--space", help="planner search space (default: small_data below 300 rows, else default)")
     parser.add_argument("--methods", default="planner,flaml,rf", help="any of planner, flaml, flaml_frac (FLAML on element fractions), rf, rf_frac")
@@ -509,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         throughput(args)
         return 0
     if args.preset:
-        name, cfg = args.preset, dict(PRESETS[args.preset])
+        name, cfg = args.name or args.preset, dict(PRESETS[args.preset])
     elif args.csv and args.target:
         name = args.name or Path(args.csv).stem
         cfg = {"csv": args.csv, "target": args.target, "task": args.task, "drop": args.drop, "group": args.group, "query": args.query}
