@@ -10,8 +10,9 @@ Three ways to run a trial, one loop each:
 Anytime behaviour with a budget: the cheapest default pipelines go first; a trial may use
 at most :data:`TRIAL_SHARE_OF_TIME_LEFT` of the time left; the search stops early enough
 to refit the best pipeline within the budget (its refit cost is predicted from its folds);
-tables above :data:`FULL_FIDELITY_ROWS` training rows are searched at a lower fidelity
-(fewer training rows per fold) and the best low-fidelity pipelines are promoted to a full
+trials start at a lower fidelity - above :data:`FULL_FIDELITY_ROWS` training rows per fold a
+quarter of the rows on :data:`LOW_FIDELITY_FOLDS` folds, on smaller tables with repeated CV
+the first repeat only - and the best low-fidelity pipeline so far is promoted to the full
 evaluation. Scores of different fidelities are never ranked together.
 """
 
@@ -51,6 +52,16 @@ REFIT_MARGIN = 1.5
 _COST_RANK = {"ridge": 0, "logistic": 0, "lasso": 1, "naive_bayes": 1, "elasticnet": 1, "pls": 1, "lgbm": 2, "hgb": 3, "tree": 3, "knn": 4, "xgb": 5, "rf": 6, "et": 6, "gb": 7}
 
 
+def folds_per_repeat(splits: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> int:
+    """Folds of the first repeat: the splits are repeat-major, a repeat's test folds cover every row once."""
+    covered = 0
+    for i, (_, test) in enumerate(splits):
+        covered += len(test)
+        if covered >= n_rows:
+            return i + 1
+    return len(splits)
+
+
 def low_fidelity_rows(train_rows: int) -> int | None:
     """Training rows per fold of a low-fidelity trial (``None``: the table is small, all rows)."""
     if train_rows <= FULL_FIDELITY_ROWS:
@@ -62,7 +73,7 @@ def low_fidelity_rows(train_rows: int) -> int | None:
 #: Folds a low-fidelity trial runs (of the planned ones).
 LOW_FIDELITY_FOLDS = 2
 #: Parameters whose cost grows with their value: the low-cost start takes their lower bound.
-_COST_PARAMS = ("n_estimators", "num_leaves", "max_leaf_nodes", "max_depth")
+_COST_PARAMS = ("n_estimators", "num_leaves", "max_leaf_nodes", "max_depth", "max_features")
 
 
 def order_by_cost(defaults: list[dict[str, Any]], space: Any = None, ctx: Any = None) -> list[dict[str, Any]]:
@@ -166,7 +177,12 @@ class SearchDriver:
         self.n_warmup = max(1, len(splits) // 3)
         self.train_rows = int(np.mean([len(tr) for tr, _ in splits]))
         self.low_rows = low_fidelity_rows(self.train_rows)
-        self.low_folds = LOW_FIDELITY_FOLDS if self.low_rows is not None and len(splits) > LOW_FIDELITY_FOLDS else None
+        per_repeat = folds_per_repeat(splits, len(y))
+        if self.low_rows is not None:
+            self.low_folds = LOW_FIDELITY_FOLDS if len(splits) > LOW_FIDELITY_FOLDS else None
+        else:
+            # small tables: the first repeat of the repeated CV first, every repeat when promoted
+            self.low_folds = per_repeat if per_repeat < len(splits) else None
         self.worker: Any = None
 
     # ------------------------------------------------------------------ clock
@@ -230,7 +246,7 @@ class SearchDriver:
 
     def _fidelity_kwargs(self, trial: Any | None) -> dict[str, Any]:
         """``max_train_rows`` / ``max_folds`` of a trial: low fidelity unless promoted (or a small table)."""
-        if self.low_rows is None or (trial is not None and trial.user_attrs.get("source") == "promoted"):
+        if (self.low_rows is None and self.low_folds is None) or (trial is not None and trial.user_attrs.get("source") == "promoted"):
             return {"max_train_rows": None, "max_folds": None}
         return {"max_train_rows": self.low_rows, "max_folds": self.low_folds}
 
@@ -302,6 +318,12 @@ class SearchDriver:
                 self.worker.close()
         else:
             self._run_in_driver()
+        if self.deadline is not None and self.n_started == 0 and not self.has_complete():
+            spent = time.monotonic() - self.started
+            raise SpecError(
+                f"a time budget of {self.timeout_s:g} s is too small for this table ({len(self.y)} rows): preparing the data "
+                f"took {spent:.1f} s and left no time for one trial. Give --timeout {int(math.ceil(3 * spent + 10))} or more"
+            )
 
     def _run_in_driver(self) -> None:
         direction = self.objective.direction

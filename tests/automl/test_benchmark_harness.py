@@ -18,7 +18,7 @@ def _harness(repo_root):
 @pytest.mark.slow
 def test_harness_runs_the_protocol_and_writes_results(repo_root, tmp_path, datasets_dir):
     harness = _harness(repo_root)
-    budget = 6.0
+    budget = 10.0
     assert harness.main(["--preset", "lce", "--budget-s", str(budget), "--methods", "planner,rf", "--space", "fast", "--folds", "0,3", "--out", str(tmp_path)]) == 0
     record = json.loads((tmp_path / "lce.json").read_text())
     assert record["outer"] == "KFold(5, shuffle=True, random_state=18012019)" and [f["fold"] for f in record["folds"]] == [0, 3]

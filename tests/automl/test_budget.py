@@ -80,7 +80,9 @@ def test_a_timed_search_and_its_refit_end_inside_the_budget(kim_ce, storage_url)
         if t.state in (optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL):
             assert t.user_attrs.get("failure_reason"), t.number
     table = baselines(study)
-    assert list(table["baseline"]) == ["mean", "random_forest"] and table["mean"].notna().all()
+    assert list(table["baseline"]) == ["mean", "random_forest"] and pd.notna(table.loc[0, "mean"])
+    # on a loaded machine the forest may not fit in what is left: then it says so
+    assert pd.notna(table.loc[1, "mean"]) or table.loc[1, "reason"].startswith(("not run:", "TimeBudget:"))
     assert table.loc[0, "mean"] > leaderboard(study).loc[0, "mean"], "the search beats predicting the mean"
     assert fitted.spec["final"]["refit_s"] >= 0 and len(fitted.predict(X.head(3))) == 3
 

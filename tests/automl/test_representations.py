@@ -88,3 +88,19 @@ def test_a_space_file_may_restrict_the_representations():
     assert space.representation_choices("composition") == ("fractions",)
     with pytest.raises(SpecError, match=r"x.yaml: key 'representations.composition'.*unknown representation 'smiles2vec'"):
         SearchSpace.from_dict({**data, "representations": {"composition": ["smiles2vec"]}}, "x.yaml")
+
+
+def test_a_search_computes_representations_once_and_saves_them_with_the_campaign(tmp_path):
+    from planner.automl import run_search, study_info
+
+    rng = np.random.default_rng(1)
+    elements = ["Li", "Na", "K", "Mg", "Ca", "Al", "Si", "Fe", "Cu", "Zn"]
+    formulas = [f"{a}{rng.integers(1, 4)}{b}{rng.integers(1, 4)}O{rng.integers(1, 5)}" for a, b in zip(rng.choice(elements, 80), rng.choice(elements, 80), strict=True)]
+    X = pd.DataFrame({"comp": formulas})
+    y = rng.normal(size=len(formulas))
+    cache = tmp_path / "features"
+    study = run_search(X, y, task="regression", search_space="fast", storage_url=f"sqlite:///{tmp_path / 'o.db'}", study_name="c", n_trials=3, seed=0, column_roles={"comp": "composition"}, feature_cache=cache)
+    assert sorted(p.name.split("-")[1] for p in cache.glob("composition-*.npz")) == ["fractions", "magpie", "orbital"]
+    assert study_info(study)["column_roles"] == {"comp": "composition"}
+    assert all("representation.comp" in t.user_attrs["params"] for t in study.trials if t.state.is_finished())
+    assert load_cache(cache, formulas, "composition", ["magpie", "fractions", "orbital"]) == ["magpie", "fractions", "orbital"]
