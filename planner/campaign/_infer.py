@@ -188,6 +188,12 @@ def infer_columns(
             out.ignore.append(name)
             out.notes[name] = "every value is empty"
             continue
+        if n_rows >= 20 and n_missing > 0.9 * n_rows:
+            # A handful of values (remarks, a rarely used field) cannot teach a model anything, and
+            # such a column's role guessed from a few strings is unreliable.
+            out.ignore.append(name)
+            out.notes[name] = f"almost empty ({n_missing} of {n_rows} values missing); move it to inputs if it matters"
+            continue
         if _BOOKKEEPING_NAME.match(str(name).strip()) or _IDENTIFIER_NAME.search(str(name).strip()):
             out.ignore.append(name)
             kind = "bookkeeping" if _BOOKKEEPING_NAME.match(str(name).strip()) else "an identifier"

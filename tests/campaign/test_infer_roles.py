@@ -92,3 +92,18 @@ def test_constant_text_column_is_flagged():
     frame = pd.DataFrame({"x": np.arange(12.0), "lab": ["A"] * 12, "y": np.arange(12.0) ** 2})
     out = infer_columns(frame, targets=["y"])
     assert "lab" in out.ignore and out.notes["lab"].startswith("constant")
+
+
+def test_space_groups_and_almost_empty_text_are_not_molecules():
+    rng = np.random.default_rng(4)
+    n = 60
+    frame = pd.DataFrame({
+        "x": rng.uniform(0, 1, n),
+        "Space group": rng.choice(["P -1", "I a -3 d", "P 42/n m c", "C2/c", "P1"], n),
+        "misc": [None if i % 20 else s for i, s in zip(range(n), ["CO", "CCO", "C"] * 20, strict=False)],
+        "y": rng.normal(size=n),
+    })
+    out = infer_columns(frame, targets=["y"])
+    roles = {i.name: i.role for i in out.inputs}
+    assert roles["Space group"] == "categorical"
+    assert "misc" in out.ignore and out.notes["misc"].startswith("almost empty (57 of 60 values missing)")
