@@ -81,6 +81,7 @@ def build_report(
     from planner.campaign import Campaign
     from planner.io import atomic_write_text
     from planner.report import _sections
+    from planner.report._order import SECTIONS
     from planner.report._figures import family_colors
     from planner.report._html import FigureWriter, page
     from planner.report._sources import load_backtests, load_quality, load_suggestions, load_target
@@ -108,9 +109,9 @@ def build_report(
     timings["read campaign"] = time.perf_counter() - start
 
     sections = []
-    for index, build in enumerate(_sections.SECTIONS, start=1):
+    for index, build in enumerate(SECTIONS, start=1):
         if progress is not None:
-            progress(f"[{index}/{len(_sections.SECTIONS)}] {build.__name__.strip('_').replace('_', ' ')}")
+            progress(f"[{index}/{len(SECTIONS)}] {build.__name__.strip('_').replace('_', ' ')}")
         start = time.perf_counter()
         sections.append(build(ctx))
         timings[f"section {build.__name__}"] = time.perf_counter() - start
