@@ -21,6 +21,21 @@ __all__ = ["CVSpec", "Splits", "make_splits", "MIN_ROWS"]
 MIN_ROWS = 6
 
 Splits = list[tuple[np.ndarray, np.ndarray]]
+#: Above this many groups, grouped folds come from :func:`_many_group_folds` (linear time);
+#: scikit-learn's shuffled GroupKFold took 146 s for 70,000 groups on one core.
+FAST_GROUPS = 5_000
+
+
+def _many_group_folds(groups: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Grouped K folds in O(n): groups in a seeded random order, cut into k runs of about n/k rows."""
+    _, inverse, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    order = np.random.default_rng(seed).permutation(len(sizes))
+    start = np.empty(len(sizes))
+    start[order] = np.concatenate([[0], np.cumsum(sizes[order])[:-1]])
+    fold_of_group = np.minimum((start * k // len(groups)).astype(int), k - 1)
+    fold = fold_of_group[inverse]
+    idx = np.arange(len(groups))
+    return [(idx[fold != f], idx[fold == f]) for f in range(k)]
 
 
 @dataclass(frozen=True)
@@ -133,7 +148,9 @@ def make_splits(
     splits: Splits = []
     for r in range(n_repeats):
         rs = seed + r
-        if groups is not None:
+        if groups is not None and not stratified and n_groups > FAST_GROUPS:
+            it = _many_group_folds(groups, k, rs)
+        elif groups is not None:
             splitter = StratifiedGroupKFold(k, shuffle=True, random_state=rs) if stratified else GroupKFold(k, shuffle=True, random_state=rs)
             it = splitter.split(np.zeros(n), y, groups)
         elif stratified:

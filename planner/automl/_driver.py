@@ -436,6 +436,8 @@ def baseline_rf(task: str) -> dict[str, Any]:
         "model.rf.max_features": 1.0 if task == "regression" else "sqrt",
         "model.rf.min_samples_leaf": 1,
     }
+#: Share of the time left the default-forest baseline may use (it is killed past it, with the reason).
+BASELINE_SHARE_OF_TIME_LEFT = 0.10
 #: Study user attribute holding the baselines' CV scores.
 BASELINES_ATTR = "baselines"
 
@@ -479,7 +481,9 @@ def run_baselines(driver: SearchDriver) -> None:
     task, metric = driver.eval_kwargs["task"], driver.objective.name
     started = time.perf_counter()
     dummy = _record("mean" if task == "regression" else "majority", "predict the training mean" if task == "regression" else "predict the majority class (class prior)", _dummy_scores(driver.y, driver.splits, task, metric), time.perf_counter() - started, COMPLETE, None)
-    limit = driver.trial_limit()
+    left = driver.time_left()
+    # a baseline is worth less than a trial: at most a tenth of the time left
+    limit = None if left is None else BASELINE_SHARE_OF_TIME_LEFT * left
     fid = driver._fidelity_kwargs(None)
     kwargs = {k: v for k, v in driver.eval_kwargs.items() if k != "metric"}
     if limit is not None and limit < MIN_TRIAL_S:

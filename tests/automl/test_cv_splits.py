@@ -77,3 +77,23 @@ def test_unusable_cv_inputs(kwargs, error, match):
 def test_bad_cv_spec(bad):
     with pytest.raises(SpecError, match="CVSpec"):
         CVSpec(**bad)
+
+
+def test_many_groups_get_balanced_grouped_folds_fast():
+    import time
+
+    from planner.automl import make_splits
+
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 40_000, size=60_000)
+    started = time.perf_counter()
+    splits, _ = make_splits(rng.normal(size=60_000), task="regression", groups=groups, seed=3)
+    assert time.perf_counter() - started < 5.0
+    assert len(splits) == 5
+    sizes = [len(te) for _, te in splits]
+    assert max(sizes) - min(sizes) < 0.02 * 60_000
+    for train, test in splits:
+        assert not set(groups[train]) & set(groups[test])
+    assert np.array_equal(np.sort(np.concatenate([te for _, te in splits])), np.arange(60_000))
+    again, _ = make_splits(rng.normal(size=60_000), task="regression", groups=groups, seed=3)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(splits, again, strict=True))

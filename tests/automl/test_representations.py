@@ -104,3 +104,20 @@ def test_a_search_computes_representations_once_and_saves_them_with_the_campaign
     assert study_info(study)["column_roles"] == {"comp": "composition"}
     assert all("representation.comp" in t.user_attrs["params"] for t in study.trials if t.state.is_finished())
     assert load_cache(cache, formulas, "composition", ["magpie", "fractions", "orbital"]) == ["magpie", "fractions", "orbital"]
+
+
+@pytest.mark.parametrize("formula", ["Fe2O3", "Pt1 C1", "Li0.5CoO2", "CH3COOH", "Li7La3Zr2O12", "Na.5Cl.5", "Al"])
+def test_the_fast_formula_path_agrees_with_pymatgen(formula):
+    from planner.automl._representations import _parse_simple
+    from planner.features._composition import parse_formulas
+
+    fast = _parse_simple(formula)
+    slow = parse_formulas([formula])[0][0]
+    assert fast is not None and dict(zip(*fast, strict=True)) == pytest.approx(dict(zip(*slow, strict=True)))
+
+
+@pytest.mark.parametrize("formula", ["(Li2S)0.5(P2S5)0.5", "Xx2O", "li2O", "Fe2+", "", "O-2"])
+def test_other_formulas_go_to_pymatgen(formula):
+    from planner.automl._representations import _parse_simple
+
+    assert _parse_simple(formula) is None
