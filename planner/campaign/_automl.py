@@ -119,7 +119,7 @@ def run_automl(
     """
     import time
 
-    from planner.automl import refit, run_search
+    from planner.automl import run_search
     from planner.automl._final import fit_final
 
     started = time.monotonic()
@@ -163,11 +163,9 @@ def run_automl(
             )
             studies[target] = study
             if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
-                if share is None:
-                    fitted = refit(study, data.X, data.y, task=spec.task, column_roles=data.column_roles, seed=spec.seed, ensemble=ensemble)
-                else:
-                    left = share - (time.monotonic() - target_start)
-                    fitted = fit_final(study, data.X, data.y, column_roles=data.column_roles, seed=spec.seed, ensemble=ensemble, timeout_s=left, grace_s=0.05 * share)
+                # fit_final ranks trials by fidelity first (a low-fidelity score never beats a full one)
+                left = None if share is None else share - (time.monotonic() - target_start)
+                fitted = fit_final(study, data.X, data.y, column_roles=data.column_roles, seed=spec.seed, ensemble=ensemble, timeout_s=left, grace_s=0.0 if share is None else 0.05 * share)
                 fitted.save(model_dir(campaign.directory, target))
     finally:
         if shared is not None:
