@@ -129,7 +129,7 @@ def run_automl(
     """
     import time
 
-    from planner.automl import refit, run_search
+    from planner.automl import run_search
     from planner.automl._final import fit_final
 
     started = time.monotonic()
@@ -173,14 +173,13 @@ def run_automl(
             )
             studies[target] = study
             if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
+                # fit_final ranks trials by fidelity first (a low-fidelity score never beats a full one)
                 bounds = target_bounds(campaign, target)
-                if share is None:
-                    fitted = refit(study, data.X, data.y, task=spec.task, column_roles=data.column_roles, seed=spec.seed, ensemble=ensemble, groups=data.groups, bounds=bounds)
-                else:
-                    left = share - (time.monotonic() - target_start)
-                    fitted = fit_final(
-                        study, data.X, data.y, column_roles=data.column_roles, seed=spec.seed, ensemble=ensemble, timeout_s=left, grace_s=0.05 * share, groups=data.groups, bounds=bounds,
-                    )
+                left = None if share is None else share - (time.monotonic() - target_start)
+                fitted = fit_final(
+                    study, data.X, data.y, column_roles=data.column_roles, seed=spec.seed, ensemble=ensemble, timeout_s=left,
+                    grace_s=0.0 if share is None else 0.05 * share, groups=data.groups, bounds=bounds,
+                )
                 fitted.save(model_dir(campaign.directory, target))
                 record_training(campaign, target, len(data.y))
         failed = {t: _why_nothing_completed(s) for t, s in studies.items() if not _has_complete(s)}

@@ -119,4 +119,8 @@ def test_run_single_saves_the_best_trial(llzo_campaign, capsys):
     assert "best pipeline refit on all rows" in capsys.readouterr().out
     spec = json.loads((directory / "models" / "log_cond" / "pipeline.json").read_text())
     study = optuna.load_study(study_name="automl-log_cond", storage=f"sqlite:///{directory / 'optuna.db'}")
-    assert "ensemble" not in spec and spec["trial"] == study.best_trial.number
+    from planner.automl._final import best_trial
+
+    # the best trial among those scored at the highest fidelity (all folds, all rows)
+    assert spec.get("ensemble") is None and spec["trial"] == best_trial(study).number
+    assert study.trials[spec["trial"]].user_attrs["fidelity"] == max(t.user_attrs["fidelity"] for t in study.trials if t.state.name == "COMPLETE")
