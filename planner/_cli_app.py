@@ -1,0 +1,50 @@
+"""The `planner` command-line application object and the argument types its verbs share.
+
+Verbs register on :data:`app` from :mod:`planner.cli` and :mod:`planner._cli_lab`; the entry
+point (:func:`planner.cli.main`) lives in :mod:`planner.cli`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from planner._version import __version__
+
+app = typer.Typer(
+    name="planner",
+    help=(
+        "AutoML and Bayesian active-learning experiment planner for battery-materials research.\n\n"
+        "A campaign is a directory with campaign.yaml and its state. Typical loop: init -> run -> "
+        "leaderboard -> suggest -> (measure in the lab) -> observe -> ... -> report."
+    ),
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+CampaignDir = Annotated[Path, typer.Argument(help="The campaign directory (holds campaign.yaml).", show_default=False)]
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"planner {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """planner: AutoML + Bayesian active learning for battery-materials experiments."""
+
+TargetOpt = Annotated[
+    Optional[list[str]], typer.Option("--target", help="Only this target (repeatable); default: every target.")
+]
