@@ -176,6 +176,7 @@ def infer_columns(
         task: ``"regression"``/``"classification"``, or ``None`` to infer from the first target.
     """
     out = Inference()
+    frame = frame.dropna(how="all")  # blank lines (read_table drops them too) are not rows
     n_rows = len(frame)
     for name in frame.columns:
         if name in targets or name == id_column:
