@@ -198,7 +198,16 @@ def run_demo(
         measure_and_observe(campaign, lab, designs, round_index=r, echo=echo)
         echo(f"  {_best_line(campaign)}")
 
-    echo("\n[4] report")
+    if n_trials > 0 and rounds > 0:
+        # The models were refit on the initial batch; the rounds added rows. Catch up as a lab
+        # would: a new study per target re-scores the best pipelines on all rows, then refits.
+        n_rows = len(campaign.labelled_data())
+        echo(f"\n[4] refresh the models on all {n_rows} rows (the rounds added observations)")
+        run_automl(campaign, n_trials=max(2, n_trials // 2))
+        for target in spec.target_names:
+            echo(f"  {target}: refit on {n_rows} rows")
+
+    echo("\n[5] report")
     from planner.report import build_report
 
     result = build_report(directory)

@@ -43,7 +43,9 @@ def test_demo_cli_with_search(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "AutoML search" in out and "top pipelines" in out and "Open " in out
     status = Campaign.load(tmp_path / "d").status()
-    assert status.n_trials_complete + status.n_trials_failed == 6 and status.n_observed >= 10
+    # 3 trials per target, then 2 more per target in a new study on all rows (the round made them stale)
+    assert status.n_trials_complete + status.n_trials_failed == 10 and status.n_observed >= 10
+    assert "refresh the models on all" in out and not any(m["stale"] for m in status.models)
 
 
 def test_demo_refuses_to_replace_a_non_campaign_directory(tmp_path, capsys):

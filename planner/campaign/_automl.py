@@ -296,6 +296,7 @@ def _study_for_current_data(campaign: Campaign, target: str, data: Any, *, n_res
             chosen.append(trial)
         if len(chosen) == n_rescore:
             break
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=new_name, storage=campaign.storage_url, direction=old.direction,
                                 load_if_exists=True)
     if not study.get_trials(deepcopy=False):
