@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from planner.exceptions import DataValidationError
 
 if TYPE_CHECKING:
     from planner.spec import CampaignSpec

@@ -9,7 +9,7 @@ report); :func:`validate_fraction_groups` raises with the offending rows named;
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
