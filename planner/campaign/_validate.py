@@ -360,39 +360,40 @@ def _check_compositions(
             out.warnings.append(f"{label}: {msg}; these rows get no composition features")
 
 
-def _fraction_group_violations(frame: pd.DataFrame, spec: CampaignSpec) -> list[tuple[str, pd.Index]]:
-    found = []
+def _fraction_faults(frame: pd.DataFrame, spec: CampaignSpec):  # noqa: ANN202 - a generator of tuples
+    """Per declared fraction group: ``(group, row sums, rows whose complete fractions miss the
+    total, rows with a negative fraction, of those the complete ones)``."""
     for group in spec.fraction_groups:
         part = frame[group.columns].apply(pd.to_numeric, errors="coerce")
         complete = part.notna().all(axis=1)
         total = part.sum(axis=1)
         off = complete & ((total - group.total).abs() > group.tolerance)
-        if off.any():
+        negative = (part < 0).any(axis=1)
+        yield group, total, frame.index[off], frame.index[negative], frame.index[negative & complete]
+
+
+def _fraction_group_violations(frame: pd.DataFrame, spec: CampaignSpec) -> list[tuple[str, pd.Index]]:
+    """What refuses a new measurement: a complete row off its group's total, or negative."""
+    found = []
+    for group, total, off, _, negative in _fraction_faults(frame, spec):
+        if len(off):
             found.append((
                 f"fractions {group.columns} of group {group.name!r} must sum to {group.total} "
-                f"(tolerance {group.tolerance}); the sum is off at {_examples(frame.index[off], total)}",
-                frame.index[off],
+                f"(tolerance {group.tolerance}); the sum is off at {_examples(off, total)}",
+                off,
             ))
-        negative = complete & (part < 0).any(axis=1)
-        if negative.any():
-            found.append((f"negative fraction in group {group.name!r} at {_examples(frame.index[negative])}",
-                          frame.index[negative]))
+        if len(negative):
+            found.append((f"negative fraction in group {group.name!r} at {_examples(negative)}", negative))
     return found
 
 
 def _check_fraction_groups(frame: pd.DataFrame, spec: CampaignSpec, label: str, out: CheckedTable) -> None:
-    for group in spec.fraction_groups:
-        part = frame[group.columns].apply(pd.to_numeric, errors="coerce")
-        complete = part.notna().all(axis=1)
-        total = part.sum(axis=1)
-        off = complete & ((total - group.total).abs() > group.tolerance)
-        if off.any():
+    """Data sources are only warned about (the same faults as :func:`_fraction_group_violations`)."""
+    for group, total, off, negative, _ in _fraction_faults(frame, spec):
+        if len(off):
             out.warnings.append(
                 f"{label}: fractions {group.columns} of group {group.name!r} should sum to {group.total} "
-                f"(tolerance {group.tolerance}) but do not at {_examples(frame.index[off], total)}"
+                f"(tolerance {group.tolerance}) but do not at {_examples(off, total)}"
             )
-        negative = (part < 0).any(axis=1)
-        if negative.any():
-            out.warnings.append(
-                f"{label}: negative fraction in group {group.name!r} at {_examples(frame.index[negative])}"
-            )
+        if len(negative):
+            out.warnings.append(f"{label}: negative fraction in group {group.name!r} at {_examples(negative)}")
