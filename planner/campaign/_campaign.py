@@ -79,7 +79,7 @@ class Campaign:
         self.directory = Path(directory)
         self.spec = spec
         self.store = ObservationStore(self.directory)
-        self.suggestions = SuggestionLog(self.directory, observations=self.store.read)
+        self.suggestions = SuggestionLog(self.directory, observations=self.store.read_links)
         self._sources: CheckedTable | None = None
 
     # Construction ------------------------------------------------------------------

@@ -47,6 +47,19 @@ class ObservationStore:
         )
         return frame
 
+    def read_links(self) -> pd.DataFrame:
+        """Only ``_obs_id`` and ``_fulfils`` (the suggestion each observation fulfils): what the
+        suggestion log needs on every read, without parsing every measured column."""
+        if not self.path.exists():
+            return pd.DataFrame(columns=["_obs_id", "_fulfils"])
+        return pd.read_csv(
+            self.path,
+            usecols=lambda c: c in ("_obs_id", "_fulfils"),
+            dtype={"_fulfils": str},
+            keep_default_na=False,
+            na_values=[""],
+        )
+
     def append(
         self,
         rows: pd.DataFrame,
