@@ -46,24 +46,6 @@ def _protocol() -> Any:
     return module
 
 
-EXTRA_PRESETS = {
-    "expt_is_metal": {
-        "csv": "matbench_composition/matbench_expt_is_metal.csv",
-        "target": "is_metal",
-        "task": "classification",
-        "drop": ["mbid"],
-        "roles": {"composition": "composition"},
-    },
-    "glass": {
-        "csv": "matbench_composition/matbench_glass.csv",
-        "target": "gfa",
-        "task": "classification",
-        "drop": ["mbid"],
-        "roles": {"composition": "composition"},
-    },
-}
-
-
 def _naive_sets(P: np.ndarray, level: float) -> list[set[int]]:
     out = []
     for row in P:
@@ -198,8 +180,8 @@ def report() -> str:
                     f"{_fmt([f.get(f'coverage_in_domain{s}') for f in folds])} | {_fmt([f.get(f'coverage_out_domain{s}') for f in folds])} |"
                 )
             lines += ["", "Per fold (90 %): " + ", ".join(f"{f['coverage_90']:.0%}" for f in folds)
-                      + f"; naive: " + ", ".join(f"{f['naive_coverage_90']:.0%}" if f.get("naive_coverage_90") is not None else "no std" for f in folds)
-                      + f"; MAE " + ", ".join(f"{f['mae']:.3g}" for f in folds)]
+                      + "; naive: " + ", ".join(f"{f['naive_coverage_90']:.0%}" if f.get("naive_coverage_90") is not None else "no std" for f in folds)
+                      + "; MAE " + ", ".join(f"{f['mae']:.3g}" for f in folds)]
         else:
             lines += ["| level | set coverage | mean set size | naive coverage | naive set size |", "|---|---|---|---|---|"]
             for lv in LEVELS:
@@ -229,7 +211,7 @@ def main() -> None:
         print(report())
         return
     proto = _protocol()
-    presets = {**proto.PRESETS, **EXTRA_PRESETS}
+    presets = proto.PRESETS  # the AutoML harness's presets, Matbench composition tasks included
     if args.preset not in presets:
         parser.error(f"--preset must be one of {sorted(presets)}")
     benchmark(args.preset, presets[args.preset], args, proto)
