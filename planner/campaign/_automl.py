@@ -408,7 +408,7 @@ def predict_table(
 
 def _check_prediction_inputs(frame: pd.DataFrame, spec: Any, label: str) -> None:
     """Text in a numeric input, or a formula that does not parse, is an error, not a silent NaN."""
-    from planner.campaign._validate import _examples
+    from planner.campaign._validate import _examples, composition_fault
 
     problems = []
     for spec_input in spec.inputs:
@@ -418,12 +418,9 @@ def _check_prediction_inputs(frame: pd.DataFrame, spec: Any, label: str) -> None
             if text.any():
                 problems.append(f"numeric input {spec_input.name!r} has text at {_examples(frame.index[text], raw)}")
         elif spec_input.role == "composition":
-            from planner.features._composition import parse_formulas
-
-            _, errors = parse_formulas(raw[raw.notna()], where=label, column=spec_input.name, on_error="ignore")
-            if errors:
-                shown = "; ".join(f"line {k}: {v}" for k, v in list(errors.items())[:5])
-                problems.append(f"composition input {spec_input.name!r} does not parse at {shown}")
+            fault = composition_fault(raw[raw.notna()], spec_input.name, label)
+            if fault is not None:
+                problems.append(fault[0])
     if problems:
         raise DataValidationError(
             f"{label}: " + "; ".join(problems) + ". Write numbers (leave a cell empty if the value is unknown) "

@@ -328,6 +328,19 @@ def _check_design_space(frame: pd.DataFrame, spec: CampaignSpec, label: str, out
             )
 
 
+def composition_fault(values: pd.Series, name: str, label: str) -> tuple[str, pd.Index] | None:
+    """``(message, lines)`` for the values of composition input ``name`` that do not parse
+    (an empty cell among ``values`` does not parse either), or ``None``."""
+    from planner.features._composition import parse_formulas
+
+    _, errors = parse_formulas(values, where=label, column=name, on_error="ignore")
+    if not errors:
+        return None
+    shown = "; ".join(f"line {line}: {why}" for line, why in list(errors.items())[:_MAX_EXAMPLES])
+    more = f" and {len(errors) - _MAX_EXAMPLES} more" if len(errors) > _MAX_EXAMPLES else ""
+    return f"composition input {name!r} does not parse at {shown}{more}", pd.Index(list(errors))
+
+
 def _check_compositions(
     frame: pd.DataFrame,
     spec: CampaignSpec,
@@ -338,21 +351,12 @@ def _check_compositions(
     out: CheckedTable,
 ) -> None:
     """Composition inputs must parse as formulas: refused in observations, reported in sources."""
-    names = [i.name for i in spec.inputs if i.role == "composition"]
-    if not names:
-        return
-    from planner.features._composition import parse_formulas
-
-    for name in names:
+    for name in [i.name for i in spec.inputs if i.role == "composition"]:
         values = frame[name]
-        present = values.notna() if mode == "source" else pd.Series(True, index=frame.index)
-        _, errors = parse_formulas(values[present], where=label, column=name, on_error="ignore")
-        if not errors:
+        fault = composition_fault(values if mode == "observation" else values[values.notna()], name, label)
+        if fault is None:
             continue
-        lines = pd.Index(list(errors))
-        shown = "; ".join(f"line {line}: {why}" for line, why in list(errors.items())[:_MAX_EXAMPLES])
-        more = f" and {len(errors) - _MAX_EXAMPLES} more" if len(errors) > _MAX_EXAMPLES else ""
-        msg = f"composition input {name!r} does not parse at {shown}{more}"
+        msg, lines = fault
         if mode == "observation":
             problems.append(msg + " (write a formula such as 'Li7La3Zr2O12'; parentheses and decimals are allowed)")
             bad_rows.update(lines)
