@@ -33,7 +33,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from planner.exceptions import DataQualityWarning, DataValidationError, OptionalDependencyError, SpecError
-from planner.quality._common import check_choice, format_values
+from planner.validation import check_choice, format_values
 
 __all__ = [
     "MAGPIE_PROPERTIES",

@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
-from planner.quality._common import check_choice, format_columns, require_columns
+from planner.validation import check_choice, format_columns, require_columns
 
 __all__ = [
     "FractionGroup",

@@ -40,7 +40,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from planner.exceptions import DataQualityWarning, DataValidationError, OptionalDependencyError, SpecError
-from planner.quality._common import check_choice, format_columns, format_values, require_columns
+from planner.validation import check_choice, format_columns, format_values, require_columns
 
 __all__ = ["AGGREGATIONS", "RelationalFeaturizer", "relational_features"]
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from planner.exceptions import SpecError
-from planner.quality._common import check_fraction, require_columns
+from planner.validation import check_fraction, require_columns
 from planner.quality._log import CleaningLog
 
 __all__ = ["clean_dataset"]

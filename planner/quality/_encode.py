@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
-from planner.quality._common import check_choice, format_columns, format_values
+from planner.validation import check_choice, format_columns, format_values
 
 __all__ = ["SCALING_METHODS", "CategoricalEncoder", "FeatureScaler"]
 

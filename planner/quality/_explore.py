@@ -30,7 +30,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from planner.exceptions import DataValidationError, SpecError
-from planner.quality._common import atomic_write_csv, check_choice, format_columns, require_columns
+from planner.io import atomic_write_text
+from planner.validation import check_choice, format_columns, require_columns
 
 __all__ = [
     "CorrelationFilter",
@@ -324,7 +325,7 @@ class Exploration:
             tables[f"mutual_information_{_safe_name(target)}.csv"] = table
         for name, table in tables.items():
             path = directory / name
-            atomic_write_csv(path, table, index=not isinstance(table.index, pd.RangeIndex))
+            atomic_write_text(path, table.to_csv(index=not isinstance(table.index, pd.RangeIndex)))
             written.append(path)
         return written
 

@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from planner.exceptions import DataQualityWarning, OptionalDependencyError, SpecError
-from planner.quality._common import check_choice, check_fraction, format_columns
+from planner.validation import check_choice, check_fraction, format_columns
 
 __all__ = ["IMPUTE_STRATEGIES", "ColumnFilter", "Imputer"]
 

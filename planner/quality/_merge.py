@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from planner.exceptions import DataQualityWarning, DataValidationError, OptionalDependencyError, SpecError
-from planner.quality._common import check_choice, format_columns, format_values, numeric_column, require_columns
+from planner.validation import check_choice, format_columns, format_values, numeric_column, require_columns
 from planner.quality._log import CleaningLog, MergeLog
 
 __all__ = [

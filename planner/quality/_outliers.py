@@ -50,7 +50,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
-from planner.quality._common import call_quietly, check_choice
+from planner.validation import call_quietly, check_choice
 
 __all__ = [
     "OUTLIER_METHODS",

@@ -37,9 +37,8 @@ import numpy as np
 import pandas as pd
 
 from planner.exceptions import DataValidationError, SpecError
-from planner.quality._common import (
-    atomic_write_csv,
-    atomic_write_text,
+from planner.io import atomic_write_text
+from planner.validation import (
     check_choice,
     format_columns,
     format_values,
@@ -312,9 +311,9 @@ class QualityReport:
         }
         atomic_write_text(paths["json"], json.dumps(self.to_dict(), indent=2, default=str) + "\n")
         atomic_write_text(paths["text"], self.to_text(max_rows=20) + "\n")
-        atomic_write_csv(paths["summary"], self.summary(), index=False)
-        atomic_write_csv(paths["issues"], self.issues(), index=False)
-        atomic_write_csv(paths["actions"], self.actions.to_frame(), index=False)
+        atomic_write_text(paths["summary"], self.summary().to_csv(index=False))
+        atomic_write_text(paths["issues"], self.issues().to_csv(index=False))
+        atomic_write_text(paths["actions"], self.actions.to_frame().to_csv(index=False))
         if self.exploration is not None:
             for path in self.exploration.save(directory / "exploration"):
                 paths[f"exploration/{path.name}"] = path

@@ -1,6 +1,6 @@
-"""Helpers shared by the quality and feature modules: input checks and row-naming messages.
+"""Validation helpers shared by every stage: input checks and row-naming messages.
 
-Every user-facing error in ``planner.quality`` and ``planner.features`` goes through these
+A leaf module (it imports only the exceptions). User-facing errors go through these
 helpers so that a message always names *where* (the dataset or file), *which* rows or
 columns, *what* is wrong and *how* to fix it, instead of surfacing a pandas traceback.
 """
@@ -8,7 +8,6 @@ columns, *what* is wrong and *how* to fix it, instead of surfacing a pandas trac
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,6 @@ from planner.exceptions import DataValidationError, SpecError
 
 __all__ = [
     "as_frame",
-    "atomic_write_text",
     "check_choice",
     "check_fraction",
     "format_columns",
@@ -162,17 +160,6 @@ def check_fraction(value: Any, *, name: str, owner: str, allow_none: bool = True
         ok = 0.0 <= float(value) <= 1.0 if inclusive_one else 0.0 <= float(value) < 1.0
     if not ok:
         raise SpecError(f"{owner}: {name} must be a number between 0 and 1, got {value!r}.")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file, fsync and ``os.replace`` (one writer: :mod:`planner.io`)."""
-    from planner.io import atomic_write_text as _write
-
-    _write(path, text)
-
-
-def atomic_write_csv(path: Path, frame: pd.DataFrame, **kwargs: Any) -> None:
-    atomic_write_text(path, frame.to_csv(**kwargs))
 
 
 def call_quietly(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
