@@ -29,7 +29,9 @@ Recipe for ``planner quality CAMPAIGN`` (what the campaign layer calls)::
 from planner.quality._assess import assess
 from planner.quality._checks import CHECKS, Check, run_checks
 from planner.quality._data import QualityData
+from planner.quality._encode import SCALING_METHODS, CategoricalEncoder, FeatureScaler
 from planner.quality._explore import (
+    CorrelationFilter,
     Exploration,
     correlated_pairs,
     correlation_matrix,
@@ -39,21 +41,16 @@ from planner.quality._explore import (
     target_correlations,
     variance_ranking,
 )
-from planner.quality._report import CHARACTERISTICS, QualityCheck, QualityReport
-from planner.quality._spec import QualitySpec
-
-# The scikit-learn steps below move to planner.steps (issue 18, engineer "steps"); the lead
-# drops these re-exports when that lands.
-from planner.quality._encode import SCALING_METHODS, CategoricalEncoder, FeatureScaler  # noqa: E402
-from planner.quality._explore import CorrelationFilter  # noqa: E402
-from planner.quality._impute import IMPUTE_STRATEGIES, ColumnFilter, Imputer  # noqa: E402
-from planner.quality._outliers import (  # noqa: E402
+from planner.quality._impute import IMPUTE_STRATEGIES, ColumnFilter, Imputer
+from planner.quality._outliers import (
     OUTLIER_METHODS,
     OutlierDetector,
     OutlierFilteredClassifier,
     OutlierFilteredRegressor,
     OutlierTransformer,
 )
+from planner.quality._report import CHARACTERISTICS, QualityCheck, QualityReport
+from planner.quality._spec import QualitySpec
 
 __all__ = [
     "CHARACTERISTICS",
@@ -73,7 +70,8 @@ __all__ = [
     "run_checks",
     "target_correlations",
     "variance_ranking",
-    # moving to planner.steps
+    # The scikit-learn steps below move to planner.steps (issue 18, engineer "steps"); their
+    # imports above and these names leave planner.quality when that lands.
     "IMPUTE_STRATEGIES",
     "OUTLIER_METHODS",
     "SCALING_METHODS",

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import re
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
