@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -167,6 +168,10 @@ class QualitySpec:
         n = self.max_issues_per_check
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise SpecError(f"{_OWNER}: max_issues_per_check must be a whole number >= 1, got {n!r}.")
+
+    def __hash__(self) -> int:
+        # The generated hash would fail on the read-only mappings; hash their JSON form instead.
+        return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
 
     # -- construction ------------------------------------------------------------------------
 

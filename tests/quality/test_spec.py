@@ -78,7 +78,8 @@ def test_round_trip_through_json():
         outlier_method=None,
     )
     again = QualitySpec.from_dict(json.loads(json.dumps(spec.to_dict())))
-    assert again == spec
+    assert again == spec and hash(again) == hash(spec)
+    assert spec != spec.replace(max_age_days=31)
     assert again.fraction_groups[0].columns == ("EC", "DMC")
 
 
