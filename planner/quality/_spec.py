@@ -270,7 +270,7 @@ def _bounds(value: Any) -> Mapping[str, tuple[float | None, float | None]]:
         try:
             lower, upper = pair
         except (TypeError, ValueError) as err:
-            raise SpecError(f"assess: bounds[{col!r}] must be a (lower, upper) pair, got {pair!r}.") from err
+            raise SpecError(f"{_OWNER}: bounds[{col!r}] must be a (lower, upper) pair, got {pair!r}.") from err
         lower = _number(lower, f"bounds[{col!r}] lower", minimum=-math.inf)
         upper = _number(upper, f"bounds[{col!r}] upper", minimum=-math.inf)
         if lower is not None and upper is not None and lower > upper:
