@@ -172,3 +172,32 @@ def test_console_script_exit_code(tmp_path):
     exe = [sys.executable, "-c", "import sys; from planner.cli import _script; sys.argv=['planner', *sys.argv[1:]]; _script()"]
     result = subprocess.run([*exe, "status", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.startswith("error: no campaign") and "Traceback" not in result.stderr
+
+
+def test_quality_verb_saves_the_report_and_strict_exits_2(capsys, cli_campaign):
+    """`planner quality` goes through the campaign's QualitySpec: the roles reach the saved report."""
+    import json
+
+    code, out, err = run_cli(capsys, "quality", cli_campaign)
+    assert code == 0, err
+    assert out.startswith("Data-quality report: ") and "UNIQUENESS" in out
+    saved = cli_campaign / "quality"
+    names = {p.name for p in saved.iterdir()}
+    assert {"quality_report.json", "quality_report.txt", "quality_summary.csv", "quality_issues.csv", "quality_actions.csv"} <= names
+    settings = json.loads((saved / "quality_report.json").read_text())["settings"]
+    assert settings["id_column"] == "sample_id" and settings["target_columns"] == ["y"]
+    assert settings["source_column"] == "_source"
+    code, out, err = run_cli(capsys, "quality", cli_campaign, "--json")
+    assert code == 0 and json.loads(out)["type"] == "QualityReport"
+
+
+def test_quality_strict_exits_2_on_a_failed_check(capsys, cli_campaign):
+    """A target outside its declared physical range fails the bounds check: --strict exits 2 after saving."""
+    yaml_path = cli_campaign / "campaign.yaml"
+    text = yaml_path.read_text()
+    assert "  upper: null\n" in text
+    yaml_path.write_text(text.replace("  upper: null\n", "  upper: 2.0\n", 1))
+    code, out, err = run_cli(capsys, "quality", cli_campaign, "--strict")
+    assert code == 2 and "accuracy/bounds" in err and "Traceback" not in err
+    assert "(id e) y=2.5; above the upper bound 2.0" in out
+    assert (cli_campaign / "quality" / "quality_report.json").is_file()  # saved before exiting

@@ -236,7 +236,7 @@ class Campaign:
         return self._sources
 
     def _convert_units(self, frame: pd.DataFrame, column: str, unit: str, label: str) -> tuple[pd.DataFrame, str]:
-        from planner.quality import convert_units
+        from planner.sources import convert_units
 
         target_unit = next(i.unit for i in [*self.spec.inputs, *self.spec.targets] if i.name == column)
         if column not in frame.columns:
@@ -273,7 +273,7 @@ class Campaign:
 
     def merged_data(self) -> tuple[pd.DataFrame, Any]:
         """Labelled rows with repeated measurements reconciled per ``data.merge``; and the merge log."""
-        from planner.quality import merge_sources
+        from planner.sources import merge_sources
 
         merge = self.spec.data.merge
         if merge is None:

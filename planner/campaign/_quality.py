@@ -20,7 +20,8 @@ def quality_report(campaign: Campaign, *, save: bool = True) -> Any:
     Returns:
         :class:`planner.quality.QualityReport`.
     """
-    from planner.quality import SourceTable, assess, combine_sources
+    from planner.quality import QualitySpec, assess
+    from planner.sources import SourceTable, combine_sources
 
     spec = campaign.spec
     units = {i.name: i.unit for i in [*spec.inputs, *spec.targets] if i.unit}
@@ -59,8 +60,7 @@ def quality_report(campaign: Campaign, *, save: bool = True) -> Any:
     compositions = [i.name for i in spec.inputs if i.role == "composition"]
     dates = [i.name for i in spec.inputs if i.role == "date"]
     merge = spec.data.merge
-    report = assess(
-        combined,
+    quality_spec = QualitySpec(
         id_column=spec.data.id_column,
         target_columns=spec.target_names,
         feature_columns=spec.input_names,
@@ -74,9 +74,8 @@ def quality_report(campaign: Campaign, *, save: bool = True) -> Any:
         allowed_values={k: list(v) for k, v in spec.design_space.choices.items()},
         fraction_groups=list(spec.fraction_groups),
         date_column=dates[0] if dates else None,
-        logs=logs,
-        dataset_name=spec.name,
     )
+    report = assess(combined, quality_spec, logs=logs, dataset_name=spec.name)
     if save:
         report.save(campaign.directory / QUALITY_DIR)
     return report

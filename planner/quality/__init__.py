@@ -1,51 +1,34 @@
-"""Data quality: cleaning steps as scikit-learn transformers, source merging, and the quality report.
+"""Data quality: the assessment that a scientist reads before trusting any model.
 
-Pipeline steps (fit inside each cross-validation fold, so nothing leaks):
-
-* :class:`Imputer` (mean / median / most frequent / constant / KNN / iterative "MICE forest"),
-  :class:`ColumnFilter` (too sparse or constant columns);
-* :class:`OutlierTransformer` (clip / mask / flag), :class:`OutlierDetector`, and the
-  drop-in-training-only wrappers :class:`OutlierFilteredRegressor` /
-  :class:`OutlierFilteredClassifier`;
-* :class:`CategoricalEncoder` (one-hot / ordinal), :class:`FeatureScaler` (standard / robust /
-  min-max / power / quantile);
-* :class:`CorrelationFilter`.
-
-Dataset-level steps and reports:
-
-* :func:`combine_sources` and :func:`merge_sources` (-> :class:`MergeLog`), :func:`clean_dataset`;
-* :func:`assess` -> :class:`QualityReport` (prints; ``save(dir)`` writes CSV + JSON);
-* :func:`explore` and the ranking functions behind it.
+:func:`assess` checks a table against the six characteristics of high-quality data
+(:data:`CHARACTERISTICS`: accuracy, consistency, validity, completeness, timeliness,
+uniqueness) as set by a frozen, validated :class:`QualitySpec`, and returns a
+:class:`QualityReport` (prints; ``save(dir)`` writes quality_report.json/.txt and CSV tables).
+The checks are small functions ``check(data, spec)`` registered in :data:`CHECKS`; each can be
+run alone on a :class:`QualityData`. :func:`explore` and the ranking functions behind it add
+correlations, mutual information and PCA. Reading and merging the sources is
+:mod:`planner.sources`.
 
 Recipe for ``planner quality CAMPAIGN`` (what the campaign layer calls)::
 
-    from planner.quality import SourceTable, assess, combine_sources, merge_sources
+    from planner.quality import QualitySpec, assess
+    from planner.sources import SourceTable, combine_sources
 
-    sources = [
-        SourceTable.from_path(path, label=src.label, rename=src.rename, units=src.units, delimiter=src.delimiter)
-        for src, path in resolved_sources
-    ]
-    units = {column: unit for column, unit in declared_units.items()}  # inputs' and targets' units
+    sources = [SourceTable.from_path(path, label=src.label, rename=src.rename, units=src.units) for ...]
     combined, combine_log = combine_sources(sources, units=units)  # every row, named "<label>:<line>"
-    logs = [combine_log]
-    if id_column or composition_column:  # merging needs a way to recognise one entity
-        merged, merge_log = merge_sources(
-            sources, units=units, key=id_column, composition_column=composition_column,
-            condition_columns=conditions, value_columns=targets, strategy="median",
-        )
-        logs.append(merge_log)
-    report = assess(
-        combined, id_column=id_column, target_columns=targets, group_column=group_column,
-        composition_column=composition_column, condition_columns=conditions, source_column="source",
+    spec = QualitySpec(
+        id_column=id_column, target_columns=targets, composition_column=composition_column,
+        condition_columns=conditions, source_column="source", units=units,
         bounds={t.name: (t.lower, t.upper) for t in spec.targets if t.lower is not None or t.upper is not None},
-        units=units, allowed_values=spec.design_space.choices, fraction_groups=spec.fraction_groups,
-        date_column=date_column, logs=logs, dataset_name=spec.name,
     )
+    report = assess(combined, spec, logs=[combine_log], dataset_name=name)
     print(report.to_text())
     report.save(campaign_dir / "quality")  # quality_report.json/.txt, quality_summary.csv, ...
 """
 
-from planner.quality._clean import clean_dataset
+from planner.quality._assess import assess
+from planner.quality._checks import CHECKS, Check, run_checks
+from planner.quality._data import QualityData
 from planner.quality._encode import SCALING_METHODS, CategoricalEncoder, FeatureScaler
 from planner.quality._explore import (
     CorrelationFilter,
@@ -59,15 +42,6 @@ from planner.quality._explore import (
     variance_ranking,
 )
 from planner.quality._impute import IMPUTE_STRATEGIES, ColumnFilter, Imputer
-from planner.quality._log import CleaningAction, CleaningLog, MergeLog
-from planner.quality._merge import (
-    MERGE_STRATEGIES,
-    SourceTable,
-    combine_sources,
-    composition_keys,
-    convert_units,
-    merge_sources,
-)
 from planner.quality._outliers import (
     OUTLIER_METHODS,
     OutlierDetector,
@@ -75,41 +49,39 @@ from planner.quality._outliers import (
     OutlierFilteredRegressor,
     OutlierTransformer,
 )
-from planner.quality._report import CHARACTERISTICS, QualityCheck, QualityReport, assess
+from planner.quality._report import CHARACTERISTICS, QualityCheck, QualityReport
+from planner.quality._spec import QualitySpec
 
 __all__ = [
     "CHARACTERISTICS",
+    "CHECKS",
+    "Check",
+    "Exploration",
+    "QualityCheck",
+    "QualityData",
+    "QualityReport",
+    "QualitySpec",
+    "assess",
+    "correlated_pairs",
+    "correlation_matrix",
+    "explore",
+    "mutual_information_ranking",
+    "pca_explained_variance",
+    "run_checks",
+    "target_correlations",
+    "variance_ranking",
+    # The scikit-learn steps below move to planner.steps (issue 18, engineer "steps"); their
+    # imports above and these names leave planner.quality when that lands.
     "IMPUTE_STRATEGIES",
-    "MERGE_STRATEGIES",
     "OUTLIER_METHODS",
     "SCALING_METHODS",
     "CategoricalEncoder",
-    "CleaningAction",
-    "CleaningLog",
     "ColumnFilter",
     "CorrelationFilter",
-    "Exploration",
     "FeatureScaler",
     "Imputer",
-    "MergeLog",
     "OutlierDetector",
     "OutlierFilteredClassifier",
     "OutlierFilteredRegressor",
     "OutlierTransformer",
-    "QualityCheck",
-    "QualityReport",
-    "SourceTable",
-    "assess",
-    "clean_dataset",
-    "combine_sources",
-    "composition_keys",
-    "convert_units",
-    "correlated_pairs",
-    "correlation_matrix",
-    "explore",
-    "merge_sources",
-    "mutual_information_ranking",
-    "pca_explained_variance",
-    "target_correlations",
-    "variance_ranking",
 ]

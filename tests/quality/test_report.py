@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from pymatgen.core import Composition
 
 from planner.exceptions import DataValidationError, PlannerError, SpecError
-from planner.quality import CHARACTERISTICS, QualityReport, assess, merge_sources
+from planner.quality import CHARACTERISTICS, QualityReport, assess
+from planner.sources import merge_sources
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +233,7 @@ def test_any_small_table_gives_a_report_not_a_crash(rows):
 
 
 def test_report_on_combined_sources_shows_cross_source_disagreement():
-    from planner.quality import SourceTable, combine_sources
+    from planner.sources import SourceTable, combine_sources
 
     a = pd.DataFrame({"composition": ["Li7La3Zr2O12", "LiCoO2"], "log_sigma": [-3.3, -9.0]})
     b = pd.DataFrame({"formula": ["Li14La6Zr4O24"], "log_sigma": [-5.8]})

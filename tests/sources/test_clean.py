@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from planner.exceptions import DataValidationError, SpecError
-from planner.quality import clean_dataset
+from planner.sources import clean_dataset
 
 
 def test_llzo_cleaning_records_each_drop(llzo):

@@ -158,7 +158,7 @@ class CleaningLog:
 
 
 class MergeLog(CleaningLog):
-    """The :class:`CleaningLog` of :func:`~planner.quality.merge_sources`, with merge counters.
+    """The :class:`CleaningLog` of :func:`~planner.sources.merge_sources`, with merge counters.
 
     Attributes:
         n_input_rows: Rows across all sources before anything was removed.

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 from planner.exceptions import SpecError
+from planner.sources._log import CleaningLog
 from planner.validation import check_fraction, require_columns
-from planner.quality._log import CleaningLog
 
 __all__ = ["clean_dataset"]
 

@@ -8,7 +8,7 @@ import pytest
 from pymatgen.core import Composition
 
 from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
-from planner.quality import MergeLog, SourceTable, combine_sources, convert_units, merge_sources
+from planner.sources import MergeLog, SourceTable, combine_sources, convert_units, merge_sources
 
 
 def _independent_key(formula: str) -> str:
@@ -301,7 +301,7 @@ def test_missing_source_file_is_a_clear_error(tmp_path):
 
 
 def test_composition_keys_give_cv_groups(liverpool):
-    from planner.quality import composition_keys
+    from planner.sources import composition_keys
 
     keys, errors = composition_keys(liverpool["composition"])
     assert not errors
