@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.automl._conformal import ClassificationCalibrator, RegressionCalibrator
+from planner.automl import ClassificationCalibrator, RegressionCalibrator
 
 __all__ = ["LEVELS", "cross_conformal", "verdict", "suggestion_coverage"]
 

@@ -65,8 +65,7 @@ def _stored(record: TargetRecords, best: pd.Series) -> pd.DataFrame | None:
 
 
 def _recompute(inputs: ReportInputs, record: TargetRecords, params: dict[str, Any]) -> tuple[pd.DataFrame, list[Any]]:
-    from planner.automl import CVSpec, FittedPipeline, build_pipeline, make_splits
-    from planner.automl._data import prepare_data  # the same preparation run_search applies
+    from planner.automl import CVSpec, FittedPipeline, build_pipeline, make_splits, prepare_data  # run_search's own preparation
 
     info = record.info
     task, roles, seed = info["task"], dict(info["column_roles"]), int(info.get("seed", 0))
