@@ -67,8 +67,8 @@ def build_report(
     A section whose data is not stored says what is missing and how to get it.
 
     Args:
-        campaign: The campaign directory (holds ``campaign.yaml``), a loaded
-            :class:`~planner.campaign.Campaign`, or the :class:`ReportInputs` already gathered.
+        campaign: A loaded :class:`~planner.campaign.Campaign` (``Campaign.load(directory)``),
+            or the :class:`ReportInputs` already gathered from one.
         out: Path of the HTML file; the Markdown summary goes beside it with suffix
             ``.md``. Default ``<campaign>/reports/report.html`` and ``reports/summary.md``.
         allow_recompute: When the best trial's out-of-fold predictions are not stored,
@@ -80,8 +80,7 @@ def build_report(
         The :class:`ReportResult`.
 
     Raises:
-        CampaignNotFoundError: ``campaign`` is a directory that holds no campaign.
-        SpecError: ``out`` is not an ``.html`` path.
+        SpecError: ``out`` is not an ``.html`` path, or ``campaign`` is a path (load it first).
     """
     total = time.perf_counter()
     if isinstance(campaign, ReportInputs):

@@ -1,9 +1,11 @@
 """``gather_inputs``: read a campaign once into the report's frozen :class:`ReportInputs`.
 
-The only module of :mod:`planner.report` that knows a campaign: it asks the campaign for its
-spec and tables through :class:`~planner.campaign.Campaign`'s public methods and names its
-files through the public layout names that :mod:`planner.campaign` exports. The sections
-read the record, never the campaign.
+The only module of :mod:`planner.report` that knows a campaign: it asks the campaign object it
+is given for its spec and tables through :class:`~planner.campaign.Campaign`'s public methods,
+and names the campaign's files through the layout module. It never imports the campaign
+package, so :meth:`Campaign.report` can call the report without an import circle; loading a
+campaign from a directory is the caller's step (``Campaign.load``). The sections read the
+record, never the campaign.
 """
 
 from __future__ import annotations
@@ -14,6 +16,17 @@ from typing import Any
 
 import pandas as pd
 
+from planner.campaign._layout import (
+    BACKTESTS_DIR,
+    OPTUNA_FILE,
+    QUALITY_DIR,
+    REPORTS_DIR,
+    SPEC_FILE,
+    SUGGESTIONS_FILE,
+    latest_study_name,
+    model_dir,
+)
+from planner.exceptions import SpecError
 from planner.report._records import Missing, ReportInputs, ReportPaths, TargetRecords
 from planner.report._sources import load_backtests, load_fitted, load_quality, optuna_quiet, trial_table
 
@@ -27,15 +40,16 @@ def gather_inputs(campaign: Any) -> ReportInputs:
     """Everything the report shows, read once from ``campaign``.
 
     Args:
-        campaign: A :class:`~planner.campaign.Campaign`, or its directory.
+        campaign: A loaded :class:`~planner.campaign.Campaign`.
 
     Raises:
-        CampaignNotFoundError: ``campaign`` is a directory that holds no campaign.
+        SpecError: ``campaign`` is a path, not a loaded campaign.
     """
-    from planner.campaign import BACKTESTS_DIR, QUALITY_DIR, REPORTS_DIR, SPEC_FILE, Campaign
-
     if isinstance(campaign, str | os.PathLike):
-        campaign = Campaign.load(campaign)
+        raise SpecError(
+            f"the report reads a loaded campaign, got the path {str(campaign)!r}: pass Campaign.load({str(campaign)!r}) "
+            "(or call Campaign.load(path).report(); on the command line `planner report DIR`)"
+        )
     directory = Path(campaign.directory)
     return ReportInputs(
         spec=campaign.spec,
@@ -62,8 +76,6 @@ def _tuple(value: Any) -> Any:
 
 def _study(campaign: Any, target: str) -> Any:
     """The study of ``target`` on the newest data version in the campaign's storage, or :class:`Missing`."""
-    from planner.campaign import OPTUNA_FILE, latest_study_name
-
     default = campaign.directory / OPTUNA_FILE
     if campaign.spec.storage is None and not default.is_file():
         return Missing(f"no AutoML search has run yet ({OPTUNA_FILE} does not exist); run `planner run {campaign.directory}`")
@@ -81,7 +93,7 @@ def _study(campaign: Any, target: str) -> Any:
 
 
 def _target(campaign: Any, target: str) -> TargetRecords:
-    from planner.campaign import model_dir, model_freshness
+    from planner.campaign._freshness import model_freshness  # a leaf: the layout and planner.io only
 
     spec = next(t for t in campaign.spec.targets if t.name == target)
     study = _study(campaign, target)
@@ -102,8 +114,6 @@ def _target(campaign: Any, target: str) -> TargetRecords:
 
 def _suggestions(campaign: Any) -> pd.DataFrame | Missing:
     """The suggestion log (every suggestion with ``_round``, ``_status``, ``<t>_mean``/``<t>_std``...)."""
-    from planner.campaign import SUGGESTIONS_FILE
-
     if not (campaign.directory / SUGGESTIONS_FILE).is_file():
         return Missing(f"no suggestions yet ({SUGGESTIONS_FILE} does not exist); run `planner suggest {campaign.directory}`")
     frame = campaign.suggestion_log()

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from planner.campaign import BACKTESTS_DIR, Campaign
+from planner.campaign import Campaign
+from planner.campaign._layout import BACKTESTS_DIR
 from planner.exceptions import DataValidationError
 from planner.report import ReportInputs, build_report, gather_inputs, write_report
 from planner.report._sources import runs_curves
@@ -68,7 +69,7 @@ def test_report_names_a_backtest_run_it_cannot_read(bare_campaign: Path, tmp_pat
     _runs().rename(columns={"arm": "strategy"}).to_csv(root / "renamed" / "runs.csv", index=False)
     (root / "good").mkdir()
     _runs().to_csv(root / "good" / "runs.csv", index=False)
-    result = build_report(bare_campaign, out=tmp_path / "r.html", allow_recompute=False)
+    result = build_report(Campaign.load(bare_campaign), out=tmp_path / "r.html", allow_recompute=False)
     backtests = [m for m in result.missing if m.startswith("Backtests:")]
     assert any("hand-made/ has no runs.csv" in m for m in backtests), backtests
     assert any("renamed/runs.csv lacks column(s) ['arm']" in m for m in backtests), backtests
@@ -93,6 +94,6 @@ def test_write_report_builds_from_the_gathered_record_alone(bare_campaign: Path,
     result = write_report(inputs, tmp_path / "out" / "r.html")
     assert result.html_path.is_file() and result.markdown_path.read_text(encoding="utf-8").startswith("# Campaign report: campaign")
     assert any("no AutoML search has run yet" in m for m in result.missing)
-    # gathering a directory is the same as gathering its campaign
-    again = gather_inputs(moved)
+    # the same campaign, loaded from where it is now, gives the same record but for the paths
+    again = gather_inputs(Campaign.load(moved))
     assert again.paths.directory == moved and again.spec == inputs.spec
