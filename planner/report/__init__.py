@@ -2,14 +2,18 @@
 
 ::
 
+    from planner.campaign import Campaign
     from planner.report import build_report
-    result = build_report("my-campaign")        # my-campaign/reports/report.html + summary.md
+    result = build_report(Campaign.load("my-campaign"))   # my-campaign/reports/report.html + summary.md
     result.html_path, result.markdown_path, result.timings
 
     # or in two steps: read the campaign once into a frozen record, then write from it
     from planner.report import gather_inputs, write_report
     inputs = gather_inputs(campaign)             # ReportInputs: spec, frames, studies, models, paths
     write_report(inputs, "lab/report.html")
+
+The report takes a loaded campaign (or the record), never a path: it does not import the
+campaign package, so that ``Campaign.report`` can call it.
 
 Built only from what the campaign directory stores (observations, the Optuna study, the refit
 model, the quality report, suggestions, backtests); it never runs the search. Importing this
