@@ -217,6 +217,7 @@ def report(
     what is missing and which command produces it.
     """
 
+    from planner.campaign import Campaign
     from planner.report import build_report
 
     started = time.perf_counter()
@@ -224,7 +225,7 @@ def report(
     def progress(step: str) -> None:
         typer.echo(f"report {step} ({time.perf_counter() - started:.0f} s)", err=True)
 
-    result = build_report(directory, out, allow_recompute=not no_recompute, progress=progress)
+    result = build_report(Campaign.load(directory), out, allow_recompute=not no_recompute, progress=progress)
     typer.echo(f"report:  {result.html_path}")
     typer.echo(f"summary: {result.markdown_path}")
     typer.echo(f"{result.n_figures} figures in {time.perf_counter() - started:.1f} s")

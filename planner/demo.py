@@ -210,7 +210,7 @@ def run_demo(
     echo("\n[5] report")
     from planner.report import build_report
 
-    result = build_report(directory)
+    result = build_report(Campaign.load(directory))
     echo("")
     echo(campaign.status().to_text())
     echo("")

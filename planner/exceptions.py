@@ -17,6 +17,7 @@ __all__ = [
     "SimulationError",
     "NotBuiltYetError",
     "OptionalDependencyError",
+    "GPFitError",
     "Interrupted",
     "PlannerWarning",
     "DataQualityWarning",
@@ -58,6 +59,14 @@ class NotBuiltYetError(PlannerError, NotImplementedError):
 
 class OptionalDependencyError(PlannerError, ImportError):
     """A feature needs a package that is not installed; the message names the install command."""
+
+
+class GPFitError(PlannerError, RuntimeError):
+    """Every attempt to fit the active-learning Gaussian process failed numerically.
+
+    Internal to :mod:`planner.active`: the engine catches it and falls back to a random-forest
+    ensemble, saying so in the suggestion's metadata.
+    """
 
 
 class Interrupted(BaseException):

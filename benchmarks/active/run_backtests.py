@@ -233,7 +233,7 @@ def _paired_first_hits(
     per seed): ``pool, top, arm, seed, arm_hit, reference_hit, diff`` and ``scaled`` (the
     difference over the experiments random sampling needs in expectation, so that pools of
     different difficulty can be pooled)."""
-    from planner.active._backtest import _top_sets, dedupe_pool
+    from planner.active._backtest_metrics import dedupe_pool, top_rows
 
     bench = load(dataset)  # the top sets come from the whole de-duplicated pool, as in the backtest
     pool, _ = dedupe_pool(bench.pool, bench.inputs, [t for t, _ in bench.targets])
@@ -243,7 +243,7 @@ def _paired_first_hits(
     if arms is None:
         arms = [a for a in runs["arm"].unique() if a not in (reference, "random")]
     frames = []
-    for frac, top in _top_sets(values, (0.01, 0.05)).items():
+    for frac, top in top_rows(values, (0.01, 0.05)).items():
         members = set(int(r) for r in top)
         first = _first_hits(runs, runs["row"].isin(members), budget)
         ref = first.loc[reference]

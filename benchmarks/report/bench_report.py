@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, default=None, help="copy the campaign and its report here")
     args = parser.parse_args(argv)
 
+    from planner.campaign import Campaign
     from planner.report import build_report
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         for _ in range(args.repeat):
             start = time.perf_counter()
-            result = build_report(directory)
+            result = build_report(Campaign.load(directory))
             runs.append((time.perf_counter() - start, result))
         size_mb = result.html_path.stat().st_size / 1e6
         if args.keep:

@@ -72,7 +72,7 @@ _WHERE = {
     "ContinuousDesign": "_specs",
     "PoolReport": "_specs",
     "suggest": "_suggest",
-    "SuggestionResult": "_request",
+    "SuggestionResult": "_result",
     "SuggestRequest": "_request",
     "pareto_front": "_pareto",
     "backtest": "_backtest",

@@ -117,7 +117,8 @@ def model_failures(
     Returns the new outputs, their names, the extra constraints, the targets handled so (in
     the order of their outputs and constraints) and notes.
     """
-    from planner.active._surrogates import GPFitError, fit_gp
+    from planner.active._gp import fit_gp
+    from planner.exceptions import GPFitError
 
     Y_fit = Y.copy()
     names, extra, handled, notes = list(outputs), [], [], []
@@ -153,7 +154,9 @@ def fit_surrogate(
     fallbacks: list[str],
 ) -> Any:
     """Fit the surrogate asked for; a GP that fails numerically falls back to a forest."""
-    from planner.active._surrogates import GPFitError, choose_surrogate, fit_ensemble, fit_gp
+    from planner.active._ensemble import fit_ensemble
+    from planner.active._gp import choose_surrogate, fit_gp
+    from planner.exceptions import GPFitError
 
     if is_gp_request(surrogate):
         try:
@@ -264,7 +267,7 @@ def fit_model(
     out.seconds = time.perf_counter() - t0
     if out.surrogate is not None:
         notes.extend(out.surrogate.notes)
-        from planner.active._surrogates import GPSurrogate
+        from planner.active._gp import GPSurrogate
 
         for j, at_floor in out.floors:
             if j in out.handled or isinstance(out.surrogate, GPSurrogate):
@@ -279,7 +282,7 @@ def _fit_robust(req: Any, out: Fitted, observed: Any, encoder: InputEncoder, fal
     """``surrogate="robust"`` (see :mod:`planner.active._robust`); ``None`` after a failed GP
     fit (the caller then fits the forest, as for ``"gp"``)."""
     from planner.active._robust import fit_robust
-    from planner.active._surrogates import GPFitError
+    from planner.exceptions import GPFitError
 
     # Output transforms only where nothing else reads the outputs' scale: one objective,
     # no outcome constraint, no failure model, no conformal intervals.

@@ -12,8 +12,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from planner.active._ensemble import EnsembleSurrogate
 from planner.active._pareto import pareto_mask
-from planner.active._surrogates import DTYPE, BaseSurrogate, EnsembleSurrogate, Points
+from planner.active._surrogates import DTYPE, BaseSurrogate, Points
 
 __all__ = ["Problem", "Selection", "SHARP_ETA"]
 

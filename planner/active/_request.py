@@ -1,15 +1,17 @@
-"""The request and the result of one suggestion: :class:`SuggestRequest`, :class:`SuggestionResult`.
+"""The request of one suggestion: :class:`SuggestRequest`.
 
 A :class:`SuggestRequest` is the validated, frozen form of :func:`~planner.active.suggest`'s
-options (everything but the data); :meth:`SuggestRequest.run` applies it to observations.
+options (everything but the data); :meth:`SuggestRequest.run` applies it to observations with
+:func:`planner.active._run.run_request` and returns a
+:class:`~planner.active._result.SuggestionResult`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,46 +26,13 @@ from planner.active._specs import (
 )
 from planner.exceptions import SpecError
 
-__all__ = ["SuggestRequest", "SuggestionResult", "FLOOR_MODES"]
+if TYPE_CHECKING:
+    from planner.active._result import SuggestionResult
+
+__all__ = ["SuggestRequest", "FLOOR_MODES"]
 
 #: Modes of ``suggest(floor=...)``.
 FLOOR_MODES = ("failures", "values")
-
-
-@dataclass(frozen=True)
-class SuggestionResult:
-    """The proposed experiments and how they were chosen.
-
-    Attributes:
-        table: One row per suggestion (``n`` rows, best first): the inputs; ``<output>_mean``
-            and ``<output>_std`` per target (and per constrained outcome) in the data's units;
-            ``p_feasible`` when there are outcome constraints; ``acquisition`` (the
-            strategy's value at the time of the pick; log scale for the ``qlog*`` strategies);
-            ``distance_to_nearest_observed`` (Euclidean, in input space scaled to the unit
-            cube of the design); ``reason`` (one line, starting with "high predicted value",
-            "high uncertainty", "extends the Pareto front", "space-filling" or "random
-            baseline"); for pools ``candidate`` (the row's index label in the pool) and, when
-            the pool names an ``id_column``, that column.
-        metadata: For the campaign's log (plain JSON-serializable values): ``strategy``
-            (asked), ``strategy_used``, ``model``, ``fallbacks`` (each fallback taken, one
-            line), ``notes``, ``seed``, ``targets``, ``outcome_constraints``, ``ref_point``,
-            ``beta``, ``acquisition_scale``, ``design``, ``n_observations``, ``n_pending``,
-            ``n_candidates``, ``n_scored``, ``pool_report``, ``calibration``, ``seconds`` and
-            ``imputed_inputs`` (input column -> observations whose missing value was imputed
-            for the surrogate) and ``model_choice`` (``surrogate="robust"``: the chosen model
-            and every candidate's mean held-out log predictive density; else ``None``).
-    """
-
-    table: pd.DataFrame
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def fallbacks(self) -> tuple[str, ...]:
-        """Every fallback taken (empty when the request ran as asked)."""
-        return tuple(self.metadata.get("fallbacks", ()))
-
-    def __len__(self) -> int:
-        return len(self.table)
 
 
 @dataclass(frozen=True)
@@ -207,7 +176,7 @@ class SuggestRequest:
     ) -> SuggestionResult:
         """Propose :attr:`n` experiments given the observations so far (see
         :func:`~planner.active.suggest`)."""
-        from planner.active._suggest import run_request
+        from planner.active._run import run_request
 
         return run_request(self, observed_X, observed_y, pending)
 

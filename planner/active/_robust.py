@@ -158,7 +158,9 @@ def fit_robust(
     Raises:
         GPFitError: The plain GP failed numerically (the caller falls back to the forest).
     """
-    from planner.active._surrogates import GPFitError, fit_ensemble, fit_gp
+    from planner.active._ensemble import fit_ensemble
+    from planner.active._gp import fit_gp
+    from planner.exceptions import GPFitError
 
     gp = fit_gp(observed.enc, Y, encoder.lower, encoder.upper, outputs)
     n = len(Y)

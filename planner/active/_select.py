@@ -128,7 +128,8 @@ def continuous_optimize(
     import torch
     from botorch.optim import optimize_acqf
 
-    from planner.active._surrogates import DTYPE, GPSurrogate, Points
+    from planner.active._gp import GPSurrogate
+    from planner.active._surrogates import DTYPE, Points
 
     if not isinstance(prob.surrogate, GPSurrogate) or encoder.featurizer is not None:
         return None

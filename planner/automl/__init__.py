@@ -43,6 +43,9 @@ __all__ = [
     "make_executor",
     "RayExecutor",
     "METRICS",
+    "prepare_data",
+    "RegressionCalibrator",
+    "ClassificationCalibrator",
 ]
 
 _WHERE = {
@@ -70,11 +73,16 @@ _WHERE = {
     "make_executor": "_executors",
     "RayExecutor": "_executors",
     "METRICS": "_metrics",
+    "prepare_data": "_data",
+    "RegressionCalibrator": "_conformal",
+    "ClassificationCalibrator": "_conformal",
 }
 
 if TYPE_CHECKING:
     from planner.automl._build import build_pipeline, describe_pipeline
+    from planner.automl._conformal import ClassificationCalibrator, RegressionCalibrator
     from planner.automl._cv import CVSpec, make_splits
+    from planner.automl._data import prepare_data
     from planner.automl._evaluate import TrialResult, evaluate_pipeline
     from planner.automl._executors import RayExecutor, make_executor
     from planner.automl._final import fit_final

@@ -1,19 +1,23 @@
-"""``build_report``: read the campaign, build the nine sections, write HTML and Markdown atomically."""
+"""``build_report``: gather the campaign's records, build the sections, write HTML and Markdown atomically.
+
+:func:`write_report` builds from a :class:`~planner.report.ReportInputs` record alone;
+:func:`build_report` gathers that record from a campaign first (:func:`~planner.report.gather_inputs`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from planner.campaign._layout import REPORTS_DIR
 from planner.exceptions import SpecError
+from planner.report._records import ReportInputs
 
-__all__ = ["ReportResult", "build_report", "HTML_FILE", "MARKDOWN_FILE"]
+__all__ = ["ReportResult", "build_report", "write_report", "HTML_FILE", "MARKDOWN_FILE"]
 
 HTML_FILE = "report.html"
 MARKDOWN_FILE = "summary.md"
@@ -38,9 +42,9 @@ class ReportResult:
     missing: tuple[str, ...] = ()
 
 
-def _paths(campaign_dir: Path, out: str | os.PathLike[str] | None) -> tuple[Path, Path]:
+def _paths(inputs: ReportInputs, out: str | os.PathLike[str] | None) -> tuple[Path, Path]:
     if out is None:
-        directory = campaign_dir / REPORTS_DIR
+        directory = inputs.paths.reports_dir
         return directory / HTML_FILE, directory / MARKDOWN_FILE
     html_path = Path(out)
     if html_path.suffix.lower() not in (".html", ".htm"):
@@ -49,7 +53,7 @@ def _paths(campaign_dir: Path, out: str | os.PathLike[str] | None) -> tuple[Path
 
 
 def build_report(
-    campaign_dir: str | os.PathLike[str],
+    campaign: Any,
     out: str | os.PathLike[str] | None = None,
     *,
     allow_recompute: bool = True,
@@ -63,7 +67,8 @@ def build_report(
     A section whose data is not stored says what is missing and how to get it.
 
     Args:
-        campaign_dir: The campaign directory (holds ``campaign.yaml``).
+        campaign: A loaded :class:`~planner.campaign.Campaign` (``Campaign.load(directory)``),
+            or the :class:`ReportInputs` already gathered from one.
         out: Path of the HTML file; the Markdown summary goes beside it with suffix
             ``.md``. Default ``<campaign>/reports/report.html`` and ``reports/summary.md``.
         allow_recompute: When the best trial's out-of-fold predictions are not stored,
@@ -75,31 +80,49 @@ def build_report(
         The :class:`ReportResult`.
 
     Raises:
-        CampaignNotFoundError: ``campaign_dir`` holds no campaign.
-        SpecError: ``out`` is not an ``.html`` path.
+        SpecError: ``out`` is not an ``.html`` path, or ``campaign`` is a path (load it first).
     """
-    from planner.campaign import Campaign
+    total = time.perf_counter()
+    if isinstance(campaign, ReportInputs):
+        inputs, read_s = campaign, 0.0
+    else:
+        from planner.report._gather import gather_inputs
+
+        inputs = gather_inputs(campaign)
+        read_s = time.perf_counter() - total
+    result = write_report(inputs, out, allow_recompute=allow_recompute, max_shap_samples=max_shap_samples, progress=progress)
+    result.timings["read campaign"] += read_s
+    result.timings["total"] = time.perf_counter() - total
+    return result
+
+
+def write_report(
+    inputs: ReportInputs,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    allow_recompute: bool = True,
+    max_shap_samples: int = 200,
+    progress: Callable[[str], None] | None = None,
+) -> ReportResult:
+    """Write the report of the campaign that ``inputs`` was gathered from (see :func:`build_report`).
+
+    Reads nothing of the campaign beyond ``inputs`` (and the stored models and studies it holds).
+    """
+    from planner._version import __version__
     from planner.io import atomic_write_text
-    from planner.report import _sections
-    from planner.report._order import SECTIONS
+    from planner.report._context import Context
     from planner.report._figures import family_colors
     from planner.report._html import FigureWriter, page
-    from planner.report._sources import load_backtests, load_quality, load_suggestions, load_target
+    from planner.report._order import SECTIONS
 
     total = time.perf_counter()
     timings: dict[str, float] = {}
-    campaign = Campaign.load(campaign_dir)
-    html_path, md_path = _paths(campaign.directory, out)
+    html_path, md_path = _paths(inputs, out)
 
     start = time.perf_counter()
-    targets = [load_target(campaign, t) for t in campaign.spec.target_names]
-    families = [f for r in targets if r.trials is not None and not r.trials.empty for f in r.trials["model_family"]]
-    ctx = _sections.Context(
-        campaign=campaign,
-        targets=targets,
-        quality=load_quality(campaign.directory),
-        suggestions=load_suggestions(campaign),
-        backtests=load_backtests(campaign.directory),
+    families = [f for r in inputs.targets if r.trials is not None and not r.trials.empty for f in r.trials["model_family"]]
+    ctx = Context(
+        inputs=inputs,
         figures=FigureWriter(),
         allow_recompute=allow_recompute,
         max_shap_samples=max_shap_samples,
@@ -118,36 +141,22 @@ def build_report(
 
     start = time.perf_counter()
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    from planner._version import __version__
-
+    name, directory = inputs.spec.name, inputs.paths.directory
     document = page(
-        title=f"Campaign report: {campaign.spec.name}",
-        subtitle=[f"{campaign.directory} · generated {now} · planner {__version__}", "Built only from what the campaign stores; regenerate it any time with `planner report`."],
+        title=f"Campaign report: {name}",
+        subtitle=[f"{directory} · generated {now} · planner {__version__}", "Built only from what the campaign stores; regenerate it any time with `planner report`."],
         sections=sections,
         figures=ctx.figures,
         footer=f"planner {__version__} · {now} · every figure is interactive (hover, zoom, download as SVG)",
     )
     html_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(html_path, document)
-    md_lines = [f"# Campaign report: {campaign.spec.name}", "", f"Generated {now} by planner {__version__} from `{campaign.directory}`; full report: `{html_path.name}`.", ""]
+    md_lines = [f"# Campaign report: {name}", "", f"Generated {now} by planner {__version__} from `{directory}`; full report: `{html_path.name}`.", ""]
     for section in sections:
         md_lines += section.markdown
     md_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(md_path, "\n".join(md_lines) + "\n")
     timings["write"] = time.perf_counter() - start
     timings["total"] = time.perf_counter() - total
-    missing = tuple(_missing_lines(sections))
+    missing = tuple(f"{section.title}: {text}" for section in sections for text in section.missing_texts)
     return ReportResult(html_path=html_path, markdown_path=md_path, timings=timings, n_figures=ctx.figures.count, missing=missing)
-
-
-def _missing_lines(sections: list) -> list[str]:
-    import html
-    import re
-
-    out = []
-    for section in sections:
-        for block in section.blocks:
-            match = re.fullmatch(r'<p class="missing">(.*)</p>', block, flags=re.S)
-            if match:
-                out.append(f"{section.title}: {html.unescape(match.group(1))}")
-    return out

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.automl._conformal import ClassificationCalibrator, RegressionCalibrator
+from planner.automl import ClassificationCalibrator, RegressionCalibrator
 
 __all__ = ["LEVELS", "cross_conformal", "verdict", "suggestion_coverage"]
 
@@ -102,13 +102,13 @@ def suggestion_coverage(outcomes: pd.DataFrame, target: str) -> dict[str, Any] |
     return {"rows": len(f), "coverage": float(hit.mean()), "width": float((f[f"{target}_upper"] - f[f"{target}_lower"]).mean())}
 
 
-def _suggestion_level(campaign: Any, rounds: list[int], target: str) -> float | None:
+def _suggestion_level(paths: Any, rounds: list[int], target: str) -> float | None:
     """The interval level logged with the suggestion rounds (``None`` when unknown or mixed)."""
     import json
 
     levels = set()
     for r in rounds:
-        path = campaign.directory / "suggestions" / f"round_{int(r):03d}.json"
+        path = paths.suggestion_round(r)
         try:
             meta = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -140,9 +140,10 @@ def _domain_note(sec: Any, fitted: Any, oof: pd.DataFrame, hits: dict[float, np.
 
 def conformal_block(ctx: Any, sec: Any, record: Any) -> None:
     """The calibrated-interval part of the Uncertainty section for one target."""
-    from planner.report import _figures as F
+    import planner.report._figures as F
     from planner.report._html import grid, table
-    from planner.report._sources import Missing, suggestion_outcomes
+    from planner.report._records import Missing
+    from planner.report._sources import suggestion_outcomes
 
     fitted = record.fitted
     if fitted is None or isinstance(fitted, Missing):
@@ -186,7 +187,7 @@ def conformal_block(ctx: Any, sec: Any, record: Any) -> None:
             fig = F.reliability(calibrated.max(axis=1), picked == y, label="recalibrated confidence, cross-fitted")
         sec.add(grid([ctx.figures(fig, height=400)]))
     if task == "regression" and isinstance(ctx.suggestions, pd.DataFrame):
-        outcomes = suggestion_outcomes(ctx.suggestions, ctx.campaign.observations(), [record.name])
+        outcomes = suggestion_outcomes(ctx.suggestions, ctx.inputs.observations, [record.name])
         got = suggestion_coverage(outcomes, record.name)
         flagged = [c for c in ("in_domain", f"{record.name}_clipped") if c in outcomes]
         if flagged:
@@ -200,7 +201,7 @@ def conformal_block(ctx: Any, sec: Any, record: Any) -> None:
             sec.note(f"No measured suggestion with a logged {record.name} interval yet.")
         else:
             measured = outcomes.dropna(subset=[f"{record.name}_observed", f"{record.name}_lower"])
-            level = _suggestion_level(ctx.campaign, sorted(measured["_round"].unique()), record.name) if "_round" in measured else None
+            level = _suggestion_level(ctx.inputs.paths, sorted(measured["_round"].unique()), record.name) if "_round" in measured else None
             words = verdict(level, got["coverage"], got["rows"]) if level is not None else "level not logged"
             sec.note(
                 f"Suggestions measured since: {got['rows']} of them, {got['coverage']:.0%} inside the interval logged when "

@@ -94,19 +94,23 @@ def fmt(value: Any, digits: int = 4) -> str:
 
 @dataclass
 class Section:
-    """One numbered section: its HTML blocks, its lines for the Markdown summary, its figures."""
+    """One numbered section: its HTML blocks, its lines for the Markdown summary, its figures,
+    and what it lacks (``missing_texts``: each :meth:`missing` line as plain text, for
+    :attr:`ReportResult.missing <planner.report.ReportResult.missing>`)."""
 
     key: str
     title: str
     blocks: list[str] = field(default_factory=list)
     markdown: list[str] = field(default_factory=list)
     n_figures: int = 0
+    missing_texts: list[str] = field(default_factory=list)
 
     def add(self, *blocks: str) -> None:
         self.blocks.extend(b for b in blocks if b)
 
     def missing(self, text: str) -> None:
         self.blocks.append(f'<p class="missing">{esc(text)}</p>')
+        self.missing_texts.append(text)
 
     def note(self, text: str) -> None:
         self.blocks.append(f'<p class="note">{esc(text)}</p>')

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from planner.report._html import Section, key_values, table
-from planner.report._sources import Missing
+from planner.report._records import Missing
 
 #: Below this out-of-fold R², a model explains too little of the variation to steer experiments.
 WEAK_R2 = 0.3
@@ -92,7 +92,7 @@ def _verdicts(ctx: Any) -> dict[str, str]:
 
 
 def _best_observed(ctx: Any) -> dict[str, float]:
-    data = ctx.campaign.data()
+    data = ctx.inputs.data
     best = {}
     for t in ctx.spec.targets:
         if t.name in data:
@@ -149,7 +149,7 @@ def _pareto_table(ctx: Any) -> pd.DataFrame | None:
     spec = ctx.spec
     if spec.task != "regression" or len(spec.targets) < 2:
         return None
-    data = ctx.campaign.data()
+    data = ctx.inputs.data
     names = [t.name for t in spec.targets]
     values = data[names].apply(pd.to_numeric, errors="coerce")
     complete = values.dropna()

@@ -11,13 +11,14 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from planner.campaign._layout import model_dir
-from planner.report._sources import Missing, TargetRecords, ranked, training_rows
+from planner.report._records import Missing, ReportInputs, TargetRecords
+from planner.report._sources import ranked, training_rows
 
 #: Where stored out-of-fold predictions are looked for: a file beside the refit model, or the
 #: best trial's user attribute (a dict of equal-length lists with the same column names).
@@ -45,9 +46,15 @@ class OutOfFold:
     note: str
 
 
-def _stored(campaign: Any, record: TargetRecords, best: pd.Series) -> pd.DataFrame | None:
-    path = model_dir(campaign.directory, record.name) / OOF_FILE
-    if path.is_file():
+def _stored_file(record: TargetRecords) -> Path | None:
+    """``oof.csv`` beside the refit model, when it is stored."""
+    path = record.model_dir / OOF_FILE if record.model_dir is not None else None
+    return path if path is not None and path.is_file() else None
+
+
+def _stored(record: TargetRecords, best: pd.Series) -> pd.DataFrame | None:
+    path = _stored_file(record)
+    if path is not None:
         return pd.read_csv(path)
     trial = next((t for t in record.study.get_trials(deepcopy=False) if t.number == int(best["trial"])), None)
     for key in OOF_ATTRS:
@@ -57,14 +64,13 @@ def _stored(campaign: Any, record: TargetRecords, best: pd.Series) -> pd.DataFra
     return None
 
 
-def _recompute(campaign: Any, record: TargetRecords, params: dict[str, Any]) -> tuple[pd.DataFrame, list[Any]]:
-    from planner.automl import CVSpec, FittedPipeline, build_pipeline, make_splits
-    from planner.automl._data import prepare_data  # the same preparation run_search applies
+def _recompute(inputs: ReportInputs, record: TargetRecords, params: dict[str, Any]) -> tuple[pd.DataFrame, list[Any]]:
+    from planner.automl import CVSpec, FittedPipeline, build_pipeline, make_splits, prepare_data  # run_search's own preparation
 
     info = record.info
     task, roles, seed = info["task"], dict(info["column_roles"]), int(info.get("seed", 0))
     cv = info.get("cv", {})
-    X, y, groups = training_rows(campaign, record.name, list(roles))
+    X, y, groups = training_rows(inputs, record.name, list(roles))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = prepare_data(X, y, task=task, column_roles=roles, groups=groups)
@@ -90,18 +96,18 @@ def _recompute(campaign: Any, record: TargetRecords, params: dict[str, Any]) -> 
     return frame, classes
 
 
-def out_of_fold(campaign: Any, record: TargetRecords, *, allow_recompute: bool = True) -> OutOfFold | Missing:
+def out_of_fold(inputs: ReportInputs, record: TargetRecords, *, allow_recompute: bool = True) -> OutOfFold | Missing:
     """Out-of-fold predictions of the best trial's pipeline for ``record``'s target."""
     if not record.has_trials:
         return Missing("no completed trial: there is no best pipeline yet")
     best = ranked(record.trials).iloc[0]
     trial = int(best["trial"])
-    stored = _stored(campaign, record, best)
+    stored = _stored(record, best)
     if stored is not None:
         classes = [c[len("proba_") :] for c in stored.columns if c.startswith("proba_")]
         if "std" in stored and np.isfinite(pd.to_numeric(stored["std"], errors="coerce")).sum() == 0:
             stored = stored.drop(columns="std")  # the model states no spread
-        if (model_dir(campaign.directory, record.name) / OOF_FILE).is_file():
+        if _stored_file(record) is not None:
             how = (getattr(record.fitted, "spec", None) or {}).get("calibration", {}).get("note", "")
             note = f"out-of-fold predictions of the saved model, stored with it at refit: {how}" if how else "out-of-fold predictions of the saved model, stored with it at refit"
             return OutOfFold(stored, classes, trial, "stored", note)
@@ -110,7 +116,7 @@ def out_of_fold(campaign: Any, record: TargetRecords, *, allow_recompute: bool =
         return Missing(f"no out-of-fold predictions are stored for trial {trial} ({OOF_FILE} beside the model, or a trial attribute {OOF_ATTRS[0]!r})")
     start = time.perf_counter()
     try:
-        frame, classes = _recompute(campaign, record, dict(best["params"]))
+        frame, classes = _recompute(inputs, record, dict(best["params"]))
     except Exception as err:  # noqa: BLE001 - the section says why instead of failing the report
         return Missing(f"out-of-fold predictions of trial {trial} could not be recomputed ({type(err).__name__}: {err})")
     seconds = time.perf_counter() - start

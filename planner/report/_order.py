@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from planner.report._next import glossary, next_steps
-from planner.report._sections import best_pipeline, interpretation, leaderboard, quality, search, summary, uncertainty
+from planner.report._sections import best_pipeline, leaderboard, quality, search, summary
 from planner.report._sections_lab import active_learning, backtests
+from planner.report._sections_model import interpretation, uncertainty
 
 SECTIONS = (
     next_steps,

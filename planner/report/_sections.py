@@ -1,113 +1,37 @@
-"""The nine sections. Each reads what the campaign stores and says plainly what is missing."""
+"""Sections 1-5: summary, data quality, leaderboard, best pipeline, search. Each reads the gathered
+records (:class:`~planner.report._context.Context`) and says plainly what is missing."""
 
 from __future__ import annotations
 
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from planner.report import _figures as F
-from planner.report._html import FigureWriter, Section, badge, details, esc, fmt, grid, key_values, table
-from planner.report._calibration import conformal_block
-from planner.report._oof import OutOfFold, out_of_fold
-from planner.report._sources import BacktestRun, Missing, TargetRecords, ranked, suggestion_outcomes, training_rows
-
-#: Metrics in the target's unit; the others are unitless or fractions.
-_UNIT_METRICS = {"mae", "rmse"}
-#: scikit-learn scorer for each objective metric (permutation importance).
-_SCORERS = {
-    "mae": "neg_mean_absolute_error",
-    "rmse": "neg_root_mean_squared_error",
-    "r2": "r2",
-    "accuracy": "accuracy",
-    "precision": "precision_weighted",
-    "recall": "recall_weighted",
-    "f1": "f1_weighted",
-    "roc_auc": "roc_auc_ovr",
-    "log_loss": "neg_log_loss",
-}
-N_LEADERBOARD = 25
-N_BEESWARM = 12
-N_DEPENDENCE = 3
-COVERAGE_LEVELS = (0.5, 0.68, 0.9, 0.95)
-
-
-@dataclass
-class Context:
-    """What every section may read; results computed once (out-of-fold, SHAP) are cached here."""
-
-    campaign: Any
-    targets: list[TargetRecords]
-    quality: Any
-    suggestions: pd.DataFrame | Missing
-    backtests: list[BacktestRun] | Missing
-    figures: FigureWriter
-    allow_recompute: bool = True
-    max_shap_samples: int = 200
-    colors: dict[str, str] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    _oof: dict[str, OutOfFold | Missing] = field(default_factory=dict)
-    _shap: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def spec(self) -> Any:
-        return self.campaign.spec
-
-    @property
-    def multi(self) -> bool:
-        return len(self.targets) > 1
-
-    def oof(self, record: TargetRecords) -> OutOfFold | Missing:
-        if record.name not in self._oof:
-            start = time.perf_counter()
-            self._oof[record.name] = out_of_fold(self.campaign, record, allow_recompute=self.allow_recompute)
-            self.timings[f"out-of-fold {record.name}"] = time.perf_counter() - start
-        return self._oof[record.name]
-
-    def shap(self, record: TargetRecords) -> Any:
-        """``(Explanation, y, raw X)`` for the stored best pipeline, or :class:`Missing`."""
-        if record.name not in self._shap:
-            start = time.perf_counter()
-            self._shap[record.name] = _explain_target(self, record)
-            self.timings[f"SHAP {record.name}"] = time.perf_counter() - start
-        return self._shap[record.name]
-
-    def target_heading(self, section: Section, record: TargetRecords) -> None:
-        if self.multi:
-            section.heading(f"Target {record.name}")
-
-
-def metric_label(record: TargetRecords) -> str:
-    metric = record.metric
-    unit = record.unit if metric in _UNIT_METRICS else None
-    arrow = "lower is better" if record.minimize else "higher is better"
-    return F.axis_label(f"{metric} ({arrow})", unit)
-
-
-def _when(path: Any) -> str:
-    return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
+import planner.report._figures as F
+from planner.report._context import N_LEADERBOARD, UNIT_METRICS, Context, metric_label
+from planner.report._html import Section, badge, details, esc, fmt, grid, key_values, table
+from planner.report._records import Missing, TargetRecords
+from planner.report._sources import ranked
 
 # 1 ------------------------------------------------------------------------------------------
 
 
 def summary(ctx: Context) -> Section:
     sec = Section("summary", "Campaign summary")
-    spec, campaign = ctx.spec, ctx.campaign
-    sources = campaign.source_table().frame
-    observed = campaign.observations()
+    spec, inputs = ctx.spec, ctx.inputs
+    sources = inputs.sources
+    observed = inputs.observations
     by_source = sources["_source"].value_counts(sort=False) if len(sources) else pd.Series(dtype=int)
     source_text = "; ".join(f"{name} ({n} rows, {src.path})" for (name, n), src in zip(by_source.items(), spec.data.sources, strict=False)) or "none (all rows observed in the campaign)"
     targets = ", ".join(f"{t.name} ({t.direction}{', ' + t.unit if t.unit else ''})" for t in spec.targets)
     items = {
         "campaign": f"{spec.name} — {spec.description}" if spec.description else spec.name,
-        "directory": str(campaign.directory),
+        "directory": str(inputs.paths.directory),
         "task": spec.task,
         "data sources": source_text,
         "rows": f"{len(sources) + len(observed)} ({len(sources)} from data sources, {len(observed)} observed in the campaign)",
@@ -115,7 +39,7 @@ def summary(ctx: Context) -> Section:
         "targets and directions": targets,
     }
     md = [f"- **Campaign** {spec.name} ({spec.task}), {len(sources) + len(observed)} rows ({len(observed)} observed here); targets: {targets}"]
-    data = campaign.data()
+    data = inputs.data
     for record in ctx.targets:
         values = pd.to_numeric(data[record.name], errors="coerce") if record.name in data else pd.Series(dtype=float)
         n_lab = int(values.notna().sum())
@@ -143,7 +67,7 @@ def summary(ctx: Context) -> Section:
         s = ctx.suggestions
         items["suggestions"] = f"{len(s)} in {s['_round'].nunique()} round(s): " + ", ".join(f"{n} {k}" for k, n in s["_status"].value_counts().items())
     items["report generated"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    spec_path = campaign.directory / "campaign.yaml"
+    spec_path = inputs.paths.spec_file
     items["campaign created / changed"] = _when(spec_path) if spec_path.exists() else "?"
     sec.add(key_values(items))
     sec.markdown = md
@@ -219,7 +143,7 @@ def leaderboard(ctx: Context) -> Section:
                 "hyperparameters": top["params"].map(_hyperparameters) if "params" in top else "",
                 "model family": top["model_family"],
                 "fusion": top["fusion"],
-                f"{record.metric} mean" + (f" ({record.unit})" if record.unit and record.metric in _UNIT_METRICS else ""): top["mean"],
+                f"{record.metric} mean" + (f" ({record.unit})" if record.unit and record.metric in UNIT_METRICS else ""): top["mean"],
                 "± std": top["std"],
                 "folds": top["n_folds"].astype(int),
                 "fit time (s)": top["fit_time_s"],
@@ -436,170 +360,5 @@ def _selected_feature_counts(top: pd.DataFrame) -> pd.Series | None:
     return pd.Series(counts, dtype=int).sort_values(ascending=False) if counts else None
 
 
-# 6 ------------------------------------------------------------------------------------------
-
-
-def _explain_target(ctx: Context, record: TargetRecords) -> Any:
-    from planner.explain import explain
-
-    if not record.has_model:
-        return Missing(record.fitted.reason)
-    fitted = record.fitted
-    X, y, _ = training_rows(ctx.campaign, record.name, fitted.feature_columns)
-    try:
-        explanation = explain(fitted, X, max_samples=ctx.max_shap_samples, background=50, seed=int(ctx.spec.seed))
-    except Exception as err:  # noqa: BLE001 - the section says why
-        return Missing(f"SHAP values could not be computed for the stored pipeline ({type(err).__name__}: {err})")
-    rows = explanation.values.index
-    return explanation, y.loc[rows], X.loc[rows] if X.index.isin(rows).all() else None
-
-
-def _physical(e: Any, raw: pd.DataFrame | None, features: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Feature values in the units of the campaign's own columns where a model input is one of them.
-
-    Scaled numeric inputs keep their column's name (``x1`` or ``num__x1``); for those the raw,
-    physical value is shown, so every target's dependence plot reads in the same units.
-    """
-    data = e.data.copy()
-    units = {}
-    if raw is None:
-        return data, {f: "model input" for f in features}
-    for feat in features:
-        name = feat.split("__", 1)[-1]
-        if name in raw.columns and pd.api.types.is_numeric_dtype(pd.to_numeric(raw[name], errors="coerce")):
-            values = pd.to_numeric(raw[name], errors="coerce")
-            if values.notna().any():
-                data[feat] = values.reindex(data.index).to_numpy()
-                units[feat] = "measured value"
-                continue
-        units[feat] = "model input"
-    return data, units
-
-
-def interpretation(ctx: Context) -> Section:
-    sec = Section("interpretation", "Interpretation")
-    for record in ctx.targets:
-        ctx.target_heading(sec, record)
-        shap = ctx.shap(record)
-        if isinstance(shap, Missing):
-            sec.missing(shap.reason)
-            continue
-        e, y, raw = shap
-        kind = {"tree": "TreeExplainer (exact)", "linear": "LinearExplainer (exact)", "permutation": "a permutation explainer over a 50-row background"}[e.explainer]
-        sec.note(
-            f"Stored pipeline `{record.fitted.spec.get('pipeline', '?')}` explained with {kind} on {len(e.values)} labelled rows; "
-            f"features are the model's inputs after preprocessing (scaled where the pipeline scales). Output explained: {e.output}."
-        )
-        importance = e.importance()
-        figs = [ctx.figures(F.beeswarm(e.values, e.data, top=N_BEESWARM, output=e.output), height=max(360, 80 + 30 * min(N_BEESWARM, len(importance))))]
-        start = time.perf_counter()
-        perm = _permutation_importance(record, e, y, int(ctx.spec.seed))
-        ctx.timings[f"permutation importance {record.name}"] = time.perf_counter() - start
-        if isinstance(perm, Missing):
-            sec.missing(perm.reason)
-        else:
-            scores, scoring = perm
-            shown = scores.head(N_BEESWARM)
-            figs.append(ctx.figures(F.bars(shown, title="Permutation importance", x=f"drop in {scoring} when shuffled", color=F.PALETTE[1]), height=max(360, 80 + 30 * len(shown))))
-        grouped = _molecule_importance(importance)
-        if grouped is not None:  # fingerprint bits summed per molecule block, not hundreds of anonymous bits
-            figs.append(ctx.figures(F.bars(grouped.head(N_BEESWARM), title="Importance by molecular feature (bits of each fingerprint summed)", x="mean |SHAP|"), height=max(360, 80 + 30 * min(N_BEESWARM, len(grouped)))))
-        sec.add(grid(figs))
-        top = list(importance.index[:N_DEPENDENCE])
-        physical, kinds = _physical(e, raw, top)
-        sec.add(ctx.figures(F.dependence(e.values, physical, top, output=e.output, kinds=kinds), height=360))
-        sec.markdown.append(f"- **Interpretation {record.name}** (mean |SHAP|): " + ", ".join(f"{k} {fmt(v, 3)}" for k, v in importance.head(5).items()))
-    return sec
-
-
-def _permutation_importance(record: TargetRecords, e: Any, y: pd.Series, seed: int) -> tuple[pd.Series, str] | Missing:
-    from sklearn.inspection import permutation_importance
-
-    model = record.fitted.estimator.steps[-1][1] if hasattr(record.fitted.estimator, "steps") else record.fitted.estimator
-    scoring = _SCORERS.get(record.metric, "r2" if record.info.get("task") == "regression" else "accuracy")
-    if record.info.get("task") == "classification" and y.nunique() > 2 and scoring == "roc_auc_ovr":
-        scoring = "accuracy"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = permutation_importance(model, e.data.to_numpy(), y.to_numpy(), scoring=scoring, n_repeats=5, random_state=seed, n_jobs=1)
-    except Exception as err:  # noqa: BLE001
-        return Missing(f"permutation importance could not be computed ({type(err).__name__}: {err})")
-    label = scoring.replace("neg_", "").replace("_", " ")
-    return pd.Series(result.importances_mean, index=e.feature_names).sort_values(ascending=False), label
-
-
-# 7 ------------------------------------------------------------------------------------------
-
-
-def _coverage(y: np.ndarray, mean: np.ndarray, std: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    from scipy.stats import norm
-
-    z = np.abs(y - mean) / np.where(std > 0, std, np.nan)
-    return np.array([float(np.mean(z <= norm.ppf(0.5 + lv / 2))) for lv in levels])
-
-
-def uncertainty(ctx: Context) -> Section:
-    sec = Section("uncertainty", "Uncertainty")
-    levels = np.round(np.arange(0.05, 1.0, 0.05), 2)
-    for record in ctx.targets:
-        ctx.target_heading(sec, record)
-        curves: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
-        why: list[str] = []
-        oof = ctx.oof(record)
-        is_clf = record.info.get("task", ctx.spec.task) == "classification"
-        if is_clf:
-            if isinstance(oof, Missing):
-                sec.missing(oof.reason)
-                continue
-            cols = [f"proba_{c}" for c in oof.classes if f"proba_{c}" in oof.frame]
-            if not cols:
-                sec.missing("the best pipeline states no class probabilities")
-                continue
-            proba = oof.frame[cols].to_numpy(dtype=float)
-            y = oof.frame["y_true"].astype(str).to_numpy()
-            if len(cols) == 2:
-                label = str(oof.classes[1])
-                fig = F.reliability(proba[:, 1], y == label, label=f"class {label}")
-            else:
-                picked = np.array([str(c) for c in oof.classes])[proba.argmax(axis=1)]
-                fig = F.reliability(proba.max(axis=1), picked == y, label="confidence of the predicted class")
-            sec.add(grid([ctx.figures(fig, height=400)]))
-            sec.note("Out-of-fold probabilities binned in tenths; a calibrated model's points lie on the diagonal.")
-            conformal_block(ctx, sec, record)
-            continue
-        conformal_block(ctx, sec, record)
-        if isinstance(oof, Missing):
-            why.append(oof.reason)
-        elif "std" in oof.frame:
-            f = oof.frame.dropna(subset=["std"])
-            curves["out-of-fold (best pipeline)"] = (levels, _coverage(f["y_true"].to_numpy(float), f["prediction"].to_numpy(float), f["std"].to_numpy(float), levels), len(f))
-        else:
-            family = ranked(record.trials).iloc[0]["model_family"] if record.has_trials else "?"
-            why.append(f"the best pipeline ({family}) states no predictive spread (GPs, forests, bagging and voting ensembles do)")
-        if isinstance(ctx.suggestions, pd.DataFrame) and f"{record.name}_std" in ctx.suggestions:
-            s = suggestion_outcomes(ctx.suggestions, ctx.campaign.observations(), [record.name])
-            s = s.dropna(subset=[f"{record.name}_observed", f"{record.name}_mean", f"{record.name}_std"])
-            if len(s):
-                curves["suggestions, then measured"] = (levels, _coverage(s[f"{record.name}_observed"].to_numpy(float), s[f"{record.name}_mean"].to_numpy(float), s[f"{record.name}_std"].to_numpy(float), levels), len(s))
-            else:
-                why.append("no suggestion with a stated std has been measured yet")
-        else:
-            why.append("no suggestions are logged" if isinstance(ctx.suggestions, Missing) else f"suggestions.csv has no {record.name}_std column")
-        if curves:
-            sec.add(grid([ctx.figures(F.calibration(curves), height=420)]))
-            rows = [{"interval source": name, "rows": n, **{f"{int(lv * 100)}% nominal": float(np.interp(lv, exp, obs)) for lv in COVERAGE_LEVELS}} for name, (exp, obs, n) in curves.items()]
-            sec.add(table(pd.DataFrame(rows), digits=3))
-            sec.note("Coverage: the fraction of measured values inside the stated central interval mean ± z·std (normal quantiles). Below the diagonal: intervals too narrow (over-confident).")
-            sec.markdown.append(f"- **Uncertainty {record.name}**: " + "; ".join(f"{r['interval source']}: 90% intervals cover {r['90% nominal']:.0%} (n={r['rows']})" for r in rows))
-        if why:
-            (sec.note if curves else sec.missing)("Not shown: " + "; ".join(why) + ".")
-    return sec
-
-
-def _molecule_importance(importance: pd.Series) -> pd.Series | None:
-    if not any(":morgan" in str(n) for n in importance.index):
-        return None
-    from planner.features._molecules import group_molecule_importance
-
-    return group_molecule_importance(importance)
+def _when(path: Any) -> str:
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
-from planner.report import _figures as F
+import planner.report._figures as F
+from planner.report._context import Context
 from planner.report._html import Section, details, grid, table
-from planner.report._sections import Context
-from planner.report._sources import Missing, suggestion_outcomes
-
+from planner.report._records import Missing
+from planner.report._sources import suggestion_outcomes
 
 # 8 ------------------------------------------------------------------------------------------
 
 
 def active_learning(ctx: Context) -> Section:
     sec = Section("active", "Active learning")
-    spec, campaign = ctx.spec, ctx.campaign
-    observed = campaign.observations()
+    spec, inputs = ctx.spec, ctx.inputs
+    observed = inputs.observations
     suggestions = ctx.suggestions
     if observed.empty and isinstance(suggestions, Missing):
         sec.missing(f"No experiments have been added in the campaign yet (observations.csv is empty) and {suggestions.reason[0].lower() + suggestions.reason[1:]}.")
@@ -28,7 +27,7 @@ def active_learning(ctx: Context) -> Section:
     if isinstance(suggestions, pd.DataFrame) and "_observed_obs_id" in suggestions:
         linked = set(pd.to_numeric(suggestions["_observed_obs_id"], errors="coerce").dropna().astype(int))
     if spec.task == "regression" and not observed.empty:
-        sources = campaign.source_table().frame
+        sources = inputs.sources
         figs = []
         for record in ctx.targets:
             parts = []
@@ -103,7 +102,7 @@ def _pareto(ctx: Context, sec: Section, suggestions: pd.DataFrame | Missing) -> 
     from planner.active import pareto_front
 
     a, b = ctx.targets[0], ctx.targets[1]
-    data = ctx.campaign.data()
+    data = ctx.inputs.data
     both = data[[a.name, b.name]].apply(pd.to_numeric, errors="coerce").dropna()
     if len(both) < 2:
         sec.missing(f"The Pareto front needs rows with both {a.name} and {b.name} measured; {len(both)} have both.")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from planner.active import Arm, backtest
-from planner.active._backtest import _top_sets, dedupe_pool
+from planner.active._backtest_metrics import dedupe_pool, top_rows
 from planner.exceptions import DataValidationError, SpecError
 
 
@@ -44,7 +44,7 @@ def test_replicates_are_averaged_per_unique_input(datasets_dir):
 
 def test_top_sets_include_ties():
     y = np.array([5.0, 4.0, 4.0, 1.0, 0.0, -1.0, 3.0, 2.0, 2.0, 2.0])
-    sets = _top_sets(y, [0.1, 0.2, 0.5])
+    sets = top_rows(y, [0.1, 0.2, 0.5])
     assert sets[0.1].tolist() == [0] and sets[0.2].tolist() == [0, 1, 2] and len(sets[0.5]) == 7
 
 

@@ -22,7 +22,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from planner.active import PoolDesign, suggest
-from planner.active._surrogates import Points, fit_ensemble, fit_gp, member_predictions
+from planner.active._ensemble import fit_ensemble, member_predictions
+from planner.active._gp import fit_gp
+from planner.active._surrogates import Points
 
 
 @pytest.fixture(scope="module")

@@ -160,7 +160,7 @@ def test_report_shows_suggestion_outcomes_against_their_calibrated_intervals(dat
     assert main(["observe", str(campaign.directory), str(tmp_path / "results.csv")]) == 0
     assert main(["run", str(campaign.directory), "--trials", "3"]) == 0
     capsys.readouterr()
-    result = build_report(campaign.directory, allow_recompute=False)
+    result = build_report(Campaign.load(campaign.directory), allow_recompute=False)
     text = result.html_path.read_text(encoding="utf-8")
     assert f"Suggestions measured since: {len(truth)} of them" in text and "level 90%" in text
     assert "Logged suggestions: 6, of which" in text and "Applicability domain: a row is flagged" in text

@@ -44,9 +44,10 @@ def test_stale_model_is_named_and_run_catches_up(tmp_path, capsys):
                                  "refit_at": status["models"][0]["refit_at"], "stale": True}]
     _, err = cli(capsys, "predict", camp, tmp_path / "new.csv")
     assert "the model for 'y' was refit on 20 rows" in err and "planner run" in err
+    from planner.campaign import Campaign
     from planner.report import build_report
 
-    html = build_report(camp, max_shap_samples=20).html_path.read_text()
+    html = build_report(Campaign.load(camp), max_shap_samples=20).html_path.read_text()
     assert "STALE MODEL" in html and "10 labelled observation(s) arrived since" in html
 
     _, err = cli(capsys, "run", camp, "--trials", "3", "--single")

@@ -11,7 +11,6 @@ import shutil
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -67,31 +66,6 @@ def _suggest_and_measure(campaign: Campaign, pool: pd.DataFrame, target: str, n_
     campaign.observe(measured, source="lab")
 
 
-def _backtest_curves(frame: pd.DataFrame, inputs: list[str], target: str, directory: Path) -> None:
-    """A small real backtest on the labelled pool: random vs ridge-greedy, 3 seeds, Top 5 %."""
-    from sklearn.linear_model import Ridge
-
-    X, y = frame[inputs].to_numpy(float), frame[target].to_numpy(float)
-    top = set(np.argsort(-y)[: max(1, int(0.05 * len(y)))])
-    rows = []
-    for strategy in ("random", "greedy"):
-        for seed in range(3):
-            rng = np.random.default_rng(seed)
-            chosen = list(rng.choice(len(y), size=5, replace=False))
-            for step in range(5, 41):
-                if step > 5:
-                    rest = np.setdiff1d(np.arange(len(y)), chosen)
-                    if strategy == "random":
-                        pick = int(rng.choice(rest))
-                    else:
-                        model = Ridge(alpha=1.0).fit(X[chosen], y[chosen])
-                        pick = int(rest[np.argmax(model.predict(X[rest]))])
-                    chosen.append(pick)
-                rows.append({"strategy": strategy, "seed": seed, "n_experiments": step, "best_so_far": float(y[chosen].max()), "top_pct": 100.0 * len(top & set(chosen)) / len(top)})
-    directory.mkdir(parents=True)
-    pd.DataFrame(rows).to_csv(directory / "curves.csv", index=False)
-
-
 def _active_backtest(frame: pd.DataFrame, inputs: list[str], target: str, directory: Path) -> None:
     """What `planner backtest` stores: planner.active.backtest(...).to_dir (runs, curves, summary, metadata)."""
     from planner.active import backtest
@@ -110,7 +84,7 @@ def kim_frame(datasets_dir: Path) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def kim_campaign(tmp_path_factory: pytest.TempPathFactory, kim_frame: pd.DataFrame) -> Path:
     """Regression campaign: 120 source rows, 8 fast trials, a refit model, quality report,
-    one suggestion round of 5 with 3 measured, and a backtest run."""
+    one suggestion round of 5 with 3 measured, and a backtest run (as `planner backtest` stores it)."""
     root = tmp_path_factory.mktemp("kim")
     frame = kim_frame.drop(columns=["Electrolyte"])
     source, pool = frame.iloc[:120], frame.iloc[120:].reset_index(drop=True)
@@ -122,7 +96,6 @@ def kim_campaign(tmp_path_factory: pytest.TempPathFactory, kim_frame: pd.DataFra
     _search(campaign, "LCE")
     _quality(campaign)
     _suggest_and_measure(Campaign.load(directory), pool, "LCE", n_measured=3)
-    _backtest_curves(frame, campaign.spec.input_names, "LCE", directory / BACKTESTS_DIR / "greedy-vs-random")
     _active_backtest(frame, campaign.spec.input_names, "LCE", directory / BACKTESTS_DIR / "planner-backtest")
     return directory
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from planner.campaign import Campaign
 from planner.report import build_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -102,7 +103,7 @@ def _check_plots(plots: list[dict], n_expected: int) -> None:
 )
 def test_report_renders_in_chromium(request, browser, artifacts_dir: Path, tmp_path: Path, fixture: str, name: str) -> None:
     campaign = request.getfixturevalue(fixture)
-    result = build_report(campaign, out=tmp_path / f"{name}.html")
+    result = build_report(Campaign.load(campaign), out=tmp_path / f"{name}.html")
     plots = _open(browser, result.html_path)
     _check_plots(plots, result.n_figures)
     # laptop width: nothing wider than the window (tables scroll inside their own box)
@@ -113,7 +114,7 @@ def test_report_renders_in_chromium(request, browser, artifacts_dir: Path, tmp_p
 
 
 def test_sortable_table_sorts(browser, kim_campaign: Path, tmp_path: Path) -> None:
-    result = build_report(kim_campaign, out=tmp_path / "sort.html")
+    result = build_report(Campaign.load(kim_campaign), out=tmp_path / "sort.html")
     _open(browser, result.html_path)
     column = browser.execute_script(
         """

@@ -21,7 +21,7 @@ def test_pareto_designs_are_listed_with_their_inputs(tmp_path):
         "cell": ["A", "B", "C", "D"], "thickness_um": [50, 100, 150, 120], "porosity": [0.3, 0.3, 0.3, 0.4],
         "energy": [300.0, 400.0, 480.0, 390.0], "heat": [4.0, 9.0, 20.0, 12.0],
     }))
-    html = build_report(tmp_path / "c", max_shap_samples=10).html_path.read_text()
+    html = build_report(Campaign.load(tmp_path / "c"), max_shap_samples=10).html_path.read_text()
     first = html.split("<h2>2.", 1)[0]
     assert "Pareto-optimal designs measured so far" in first
     # A, B and C trade energy for heat; D is beaten by B on both.
