@@ -75,7 +75,7 @@ def add_related_features(
     spec = campaign.spec
     if not spec.data.related:
         return X, roles
-    from planner.features import relational_features
+    from planner.steps import relational_features
     from planner.io import read_table
 
     roles = dict(roles)

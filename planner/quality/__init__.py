@@ -1,15 +1,7 @@
-"""Data quality: cleaning steps as scikit-learn transformers, source merging, and the quality report.
+"""Data quality: source merging, cleaning and the quality report.
 
-Pipeline steps (fit inside each cross-validation fold, so nothing leaks):
-
-* :class:`Imputer` (mean / median / most frequent / constant / KNN / iterative "MICE forest"),
-  :class:`ColumnFilter` (too sparse or constant columns);
-* :class:`OutlierTransformer` (clip / mask / flag), :class:`OutlierDetector`, and the
-  drop-in-training-only wrappers :class:`OutlierFilteredRegressor` /
-  :class:`OutlierFilteredClassifier`;
-* :class:`CategoricalEncoder` (one-hot / ordinal), :class:`FeatureScaler` (standard / robust /
-  min-max / power / quantile);
-* :class:`CorrelationFilter`.
+The scikit-learn steps the search fits inside each cross-validation fold (imputation, outliers,
+encoding, scaling, the correlation filter) are :mod:`planner.steps`'.
 
 Dataset-level steps and reports:
 
@@ -46,9 +38,7 @@ Recipe for ``planner quality CAMPAIGN`` (what the campaign layer calls)::
 """
 
 from planner.quality._clean import clean_dataset
-from planner.quality._encode import SCALING_METHODS, CategoricalEncoder, FeatureScaler
 from planner.quality._explore import (
-    CorrelationFilter,
     Exploration,
     correlated_pairs,
     correlation_matrix,
@@ -58,7 +48,6 @@ from planner.quality._explore import (
     target_correlations,
     variance_ranking,
 )
-from planner.quality._impute import IMPUTE_STRATEGIES, ColumnFilter, Imputer
 from planner.quality._log import CleaningAction, CleaningLog, MergeLog
 from planner.quality._merge import (
     MERGE_STRATEGIES,
@@ -68,34 +57,15 @@ from planner.quality._merge import (
     convert_units,
     merge_sources,
 )
-from planner.quality._outliers import (
-    OUTLIER_METHODS,
-    OutlierDetector,
-    OutlierFilteredClassifier,
-    OutlierFilteredRegressor,
-    OutlierTransformer,
-)
 from planner.quality._report import CHARACTERISTICS, QualityCheck, QualityReport, assess
 
 __all__ = [
     "CHARACTERISTICS",
-    "IMPUTE_STRATEGIES",
     "MERGE_STRATEGIES",
-    "OUTLIER_METHODS",
-    "SCALING_METHODS",
-    "CategoricalEncoder",
     "CleaningAction",
     "CleaningLog",
-    "ColumnFilter",
-    "CorrelationFilter",
     "Exploration",
-    "FeatureScaler",
-    "Imputer",
     "MergeLog",
-    "OutlierDetector",
-    "OutlierFilteredClassifier",
-    "OutlierFilteredRegressor",
-    "OutlierTransformer",
     "QualityCheck",
     "QualityReport",
     "SourceTable",

@@ -538,7 +538,7 @@ def assess(
     else:
         features = require_columns(frame, list(feature_columns), role="feature", where=where)
     if outlier_method is not None:
-        from planner.quality._outliers import OUTLIER_METHODS
+        from planner.steps._outliers import OUTLIER_METHODS
 
         check_choice(outlier_method, OUTLIER_METHODS, name="outlier_method", owner="assess")
     ctx = _Context(frame, id_column, max_issues_per_check)
@@ -642,7 +642,7 @@ def _numeric_expected(
     Declared: bounded, non-negative and fraction columns, and targets that are mostly numeric.
     Inferred: other columns whose values are at least 80 % numbers (text there is suspicious).
     """
-    from planner.features._fractions import as_fraction_groups
+    from planner.chem import as_fraction_groups
 
     declared = set(bounds or {}) | set(non_negative)
     for group in as_fraction_groups(fraction_groups):
@@ -774,7 +774,7 @@ def _check_outliers(
     desc = "values far from the bulk of their column (to verify, not necessarily wrong)"
     if method is None:
         return _skipped("accuracy", "outliers", desc, "outlier listing switched off")
-    from planner.quality._outliers import OutlierDetector
+    from planner.steps._outliers import OutlierDetector
 
     candidates = targets + [f for f in features if f not in targets]
     cols = [c for c in candidates if _numeric_share(ctx.frame[c]) >= 0.8]
@@ -1131,7 +1131,7 @@ def _check_fractions(
     ctx: _Context, groups: Any, tolerance: float | None, missing_as_zero: bool, where: str
 ) -> QualityCheck:
     desc = "fraction groups are non-negative and sum to their total"
-    from planner.features._fractions import as_fraction_groups, check_fraction_groups
+    from planner.chem import as_fraction_groups, check_fraction_groups
 
     parsed = as_fraction_groups(groups, tolerance=tolerance)
     if not parsed:
@@ -1231,7 +1231,7 @@ def _check_formulas(ctx: _Context, composition_column: str | None) -> QualityChe
     desc = "composition formulas parse into elements"
     if composition_column is None:
         return _skipped("validity", "formulas", desc, "no composition column declared")
-    from planner.features._composition import parse_formulas
+    from planner.chem import parse_formulas
 
     series = ctx.frame[composition_column]
     present = series.dropna()

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
-from planner.quality import SCALING_METHODS, CategoricalEncoder, FeatureScaler
+from planner.steps import SCALING_METHODS, CategoricalEncoder, FeatureScaler
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from planner.quality import (
+from planner.steps import (
     CategoricalEncoder,
     ColumnFilter,
     CorrelationFilter,

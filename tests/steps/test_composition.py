@@ -12,16 +12,9 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
+from planner.chem import FormulaError, clean_formula, normalize_formula, parse_formula
 from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
-from planner.features import (
-    MAGPIE_PROPERTIES,
-    ElementFractionFeaturizer,
-    FormulaError,
-    MagpieFeaturizer,
-    clean_formula,
-    normalize_formula,
-    parse_formula,
-)
+from planner.steps import MAGPIE_PROPERTIES, ElementFractionFeaturizer, MagpieFeaturizer
 
 LLZO = {"Li": 7, "La": 3, "Zr": 2, "O": 12}
 Z = {"Li": 3, "O": 8, "Zr": 40, "La": 57}
@@ -184,7 +177,7 @@ def test_magpie_default_names_22_properties():
 
 def test_import_stays_light():
     code = (
-        "import sys, planner.features, planner.quality\n"
+        "import sys, planner.steps, planner.chem, planner.quality\n"
         "heavy = [m for m in ('pymatgen', 'matminer', 'featuretools', 'woodwork', 'pint', 'lightgbm') if m in sys.modules]\n"
         "print(','.join(heavy))"
     )
@@ -196,7 +189,7 @@ def test_5000_compositions_take_seconds_not_minutes(liverpool):
     """Guard for the vectorized path (the benchmark in benchmarks/featurize measures it properly)."""
     import time
 
-    from planner.features._composition import _parse_cached
+    from planner.chem._formula import _parse_cached
 
     rng = np.random.default_rng(0)
     bases = [parse_formula(f) for f in liverpool["composition"].unique()]

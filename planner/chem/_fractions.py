@@ -1,43 +1,101 @@
 """Fraction groups: columns that are parts of one whole (dopant, solvent or cation fractions).
 
 A fraction group's columns must be non-negative and sum to ``total`` (1 by default) within a
-tolerance on every row. :func:`check_fraction_groups` lists every violation (for the quality
-report); :func:`validate_fraction_groups` raises with the offending rows named;
-:class:`FractionGroupValidator` is the pipeline step (raise, warn, or renormalize).
+tolerance on every row. :class:`FractionGroup` is the one record (the campaign spec's
+``fraction_groups`` entries are these); :func:`check_fraction_groups` lists every violation (for
+the quality report); :func:`validate_fraction_groups` raises with the offending rows named. The
+pipeline step that checks or renormalizes them is :class:`planner.steps.FractionGroupValidator`.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
-from planner.validation import check_choice, format_columns, require_columns
+from planner.chem._schema import record_schema
+from planner.exceptions import DataValidationError, SpecError
+from planner.validation import format_columns, require_columns
 
 __all__ = [
     "FractionGroup",
-    "FractionGroupValidator",
     "as_fraction_groups",
     "check_fraction_groups",
     "validate_fraction_groups",
+    "violation_message",
 ]
+
+
+def _names(values: Any, *, what: str, group: str) -> tuple[str, ...]:
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise SpecError(f"fraction group {group!r}: {what} must be a list of column names, got {values!r}.")
+    return tuple(str(v).strip() for v in values)
 
 
 @dataclass(frozen=True)
 class FractionGroup:
-    """Columns that must sum to ``total`` within ``tolerance`` (absolute) on every row."""
+    """Columns that must sum to ``total`` within ``tolerance`` (absolute, > 0) on every row.
+
+    Attributes:
+        name: Group name (in messages and reports).
+        columns: The fraction columns, at least two.
+        total: What each row's fractions sum to.
+        tolerance: Largest accepted ``|sum - total|``.
+        molecules: Optional SMILES column of each fraction (same order): a mixture of molecules.
+    """
 
     name: str
     columns: tuple[str, ...]
     total: float = 1.0
     tolerance: float = 1e-3
+    molecules: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        name = str(self.name).strip() if self.name is not None else ""
+        if not name:
+            raise SpecError(f"a fraction group needs a non-empty name, got {self.name!r}.")
+        columns = _names(self.columns, what="columns", group=name)
+        if len(columns) < 2:
+            raise SpecError(f"fraction group {name!r}: needs at least two columns, got {list(columns)}.")
+        try:
+            total, tolerance = float(self.total), float(self.tolerance)
+        except (TypeError, ValueError) as err:
+            raise SpecError(
+                f"fraction group {name!r}: total and tolerance must be numbers, got {self.total!r} and {self.tolerance!r}."
+            ) from err
+        if not math.isfinite(total):
+            raise SpecError(f"fraction group {name!r}: total must be a finite number, got {self.total!r}.")
+        if not (math.isfinite(tolerance) and tolerance > 0):
+            raise SpecError(f"fraction group {name!r}: tolerance must be > 0, got {self.tolerance!r}.")
+        molecules = None if self.molecules is None else _names(self.molecules, what="molecules", group=name)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "columns", columns)
+        object.__setattr__(self, "total", total)
+        object.__setattr__(self, "tolerance", tolerance)
+        object.__setattr__(self, "molecules", molecules)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``campaign.yaml`` form."""
+        return {
+            "name": self.name,
+            "columns": list(self.columns),
+            "total": self.total,
+            "tolerance": self.tolerance,
+            "molecules": None if self.molecules is None else list(self.molecules),
+        }
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        return record_schema(
+            cls,
+            fields=("name", "columns", "total", "tolerance", "molecules"),
+            required=("name", "columns"),
+            to_mapping=cls.to_dict,
+        )
 
 
 def as_fraction_groups(groups: Any, *, tolerance: float | None = None) -> list[FractionGroup]:
@@ -63,17 +121,14 @@ def as_fraction_groups(groups: Any, *, tolerance: float | None = None) -> list[F
                 columns=tuple(item.columns),
                 total=float(getattr(item, "total", 1.0)),
                 tolerance=float(getattr(item, "tolerance", 1e-3)),
+                molecules=getattr(item, "molecules", None),
             )
         else:
             raise SpecError(
                 f"fraction groups: expected {{name: [columns]}} or FractionGroup objects, got {type(item).__name__}."
             )
         if tolerance is not None:
-            group = FractionGroup(group.name, group.columns, group.total, float(tolerance))
-        if len(group.columns) < 2:
-            raise SpecError(f"fraction group {group.name!r}: needs at least two columns, got {list(group.columns)}.")
-        if not group.tolerance >= 0:
-            raise SpecError(f"fraction group {group.name!r}: tolerance must be >= 0, got {group.tolerance}.")
+            group = replace(group, tolerance=float(tolerance))
         out.append(group)
     return out
 
@@ -162,6 +217,7 @@ def _violation(group: FractionGroup, row: Any, total: float, problem: str, detai
 
 
 def violation_message(violations: pd.DataFrame, *, where: str, limit: int = 8) -> str:
+    """One message listing the first ``limit`` violations of :func:`check_fraction_groups`' table."""
     lines = [f"row {r.row}: group {r.group!r} {r.detail}" for r in violations.head(limit).itertuples()]
     more = f"\n  ... and {len(violations) - limit} more" if len(violations) > limit else ""
     return (
@@ -185,99 +241,3 @@ def validate_fraction_groups(
     violations = check_fraction_groups(frame, groups, tolerance=tolerance, missing_as_zero=missing_as_zero, where=where)
     if len(violations):
         raise DataValidationError(violation_message(violations, where=where))
-
-
-class FractionGroupValidator(TransformerMixin, BaseEstimator):
-    """Pipeline step that checks fraction groups on every table it sees (needs a DataFrame).
-
-    Args:
-        groups: ``{name: [columns]}`` or fraction-group objects (see :func:`as_fraction_groups`).
-        tolerance: Overrides each group's tolerance.
-        action: ``"raise"`` (:class:`DataValidationError`), ``"warn"``
-            (:class:`DataQualityWarning`, data unchanged) or ``"normalize"`` (divide each group
-            by its row sum so it sums to ``total``; rows summing to 0 stay unchanged and are warned about).
-        missing_as_zero: See :func:`check_fraction_groups`.
-
-    Attributes:
-        n_violations_: Violations found in the training data.
-    """
-
-    def __init__(
-        self,
-        *,
-        groups: Any = None,
-        tolerance: float | None = None,
-        action: str = "raise",
-        missing_as_zero: bool = False,
-    ) -> None:
-        self.groups = groups
-        self.tolerance = tolerance
-        self.action = action
-        self.missing_as_zero = missing_as_zero
-
-    def fit(self, X: Any, y: Any = None) -> FractionGroupValidator:
-        check_choice(self.action, ("raise", "warn", "normalize"), name="action", owner="FractionGroupValidator")
-        frame = self._frame(X, reset=True)
-        self.groups_ = as_fraction_groups(self.groups, tolerance=self.tolerance)
-        if not self.groups_:
-            raise SpecError("FractionGroupValidator: no groups given; pass groups={'name': ['col_a', 'col_b']}.")
-        self.n_violations_ = self._apply(frame, where="training data", modify=False)[1]
-        return self
-
-    def _frame(self, X: Any, reset: bool) -> pd.DataFrame:
-        if not isinstance(X, pd.DataFrame):
-            raise DataValidationError(
-                "FractionGroupValidator needs a pandas DataFrame (fraction groups are named columns); "
-                f"got {type(X).__name__}. Use set_output(transform='pandas') on the steps before it."
-            )
-        validate_data(self, X, reset=reset, skip_check_array=True)
-        return X
-
-    def _apply(self, frame: pd.DataFrame, *, where: str, modify: bool) -> tuple[pd.DataFrame, int]:
-        violations = check_fraction_groups(frame, self.groups_, missing_as_zero=self.missing_as_zero, where=where)
-        if len(violations) and self.action == "raise":
-            raise DataValidationError(violation_message(violations, where=where))
-        if len(violations) and self.action == "warn":
-            warnings.warn(violation_message(violations, where=where), DataQualityWarning, stacklevel=3)
-        unfixable = violations[violations["problem"] != "sum"]
-        if len(unfixable) and self.action == "normalize":
-            # Renormalizing fixes sums, not negative or missing fractions: say so.
-            warnings.warn(violation_message(unfixable, where=where), DataQualityWarning, stacklevel=3)
-        if modify and self.action == "normalize":
-            frame = frame.copy()
-            for group in self.groups_:
-                cols = list(group.columns)
-                data = frame[cols].astype(float)
-                if self.missing_as_zero:
-                    data = data.fillna(0.0)
-                sums = data.sum(axis=1, min_count=1)
-                zero = sums.fillna(0.0) == 0
-                if zero.any():
-                    warnings.warn(
-                        f"FractionGroupValidator: group {group.name!r} sums to 0 in {int(zero.sum())} row(s) "
-                        f"(e.g. row {frame.index[zero][0]}); those rows were left unchanged.",
-                        DataQualityWarning,
-                        stacklevel=3,
-                    )
-                scaled = data.mul(group.total / sums.where(~zero), axis=0)
-                changed = ~zero & ((sums - group.total).abs() > 1e-12)
-                if changed.any():
-                    warnings.warn(
-                        f"FractionGroupValidator: renormalized group {group.name!r} to sum to {group.total:g} in "
-                        f"{int(changed.sum())} row(s) (e.g. row {frame.index[changed][0]}, which summed to "
-                        f"{sums[changed].iloc[0]:.6g}).",
-                        DataQualityWarning,
-                        stacklevel=3,
-                    )
-                frame.loc[~zero, cols] = scaled.loc[~zero].to_numpy()
-        return frame, len(violations)
-
-    def transform(self, X: Any) -> pd.DataFrame:
-        """The table, checked (and renormalized with ``action="normalize"``)."""
-        check_is_fitted(self, "groups_")
-        frame = self._frame(X, reset=False)
-        return self._apply(frame, where="data", modify=True)[0]
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        check_is_fitted(self, "groups_")
-        return np.asarray(self.feature_names_in_, dtype=object)
