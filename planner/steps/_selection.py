@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
@@ -116,9 +116,17 @@ class L1Selector(SelectorMixin, BaseEstimator):
             raise ValueError(f"L1Selector.alpha must be > 0, got {self.alpha!r}")
         if self.classification:
             model = LogisticRegression(l1_ratio=1.0, C=1.0 / self.alpha, solver="liblinear", random_state=self.random_state)
+            classes = np.unique(y)
+            if len(classes) < 2:
+                raise ValueError(f"L1Selector: y holds one class ({classes.tolist()}); classification needs two or more")
+            if len(classes) > 2:
+                # liblinear fits binary problems only: one-vs-rest, as it did itself before scikit-learn 1.8
+                coef = np.vstack([clone(model).fit(X, y == c).coef_ for c in classes])
+            else:
+                coef = model.fit(X, y).coef_
         else:
-            model = Lasso(alpha=self.alpha, max_iter=5000, random_state=self.random_state)
-        self.coef_ = np.abs(np.atleast_2d(model.fit(X, y).coef_)).sum(axis=0)
+            coef = Lasso(alpha=self.alpha, max_iter=5000, random_state=self.random_state).fit(X, y).coef_
+        self.coef_ = np.abs(np.atleast_2d(coef)).sum(axis=0)
         mask = self.coef_ > 1e-10
         if not mask.any():
             with np.errstate(divide="ignore", invalid="ignore"):
