@@ -10,8 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 from planner.automl._registry import CLF, REG, BuildContext, fraction, is_clf, register
-from planner.steps._labels import EncodedLabelClassifier
-from planner.steps._selection import PLSTransformer
 
 __all__: list[str] = []
 
@@ -44,6 +42,8 @@ def _m_enet(p: dict[str, Any], ctx: BuildContext) -> Any:
 def _m_pls(p: dict[str, Any], ctx: BuildContext) -> Any:
     from sklearn.linear_model import LinearRegression
     from sklearn.pipeline import Pipeline
+
+    from planner.steps._selection import PLSTransformer
 
     # PLSRegression predicts 2-D and cannot shrink n_components to a small fold:
     # the clamped latent projection followed by a linear read-out is the same model.
@@ -216,6 +216,7 @@ def _m_lgbm(p: dict[str, Any], ctx: BuildContext) -> Any:
 @register("model", "xgb", params=("n_estimators", "learning_rate", "max_depth", "subsample", "colsample_bytree", "reg_lambda", "min_child_weight"), family="boosting", intrinsic_fusion="homogeneous:boosting", supports_sample_weight=True)
 def _m_xgb(p: dict[str, Any], ctx: BuildContext) -> Any:
     from planner.automl._deps import require
+    from planner.steps._labels import EncodedLabelClassifier
 
     xgboost = require("xgboost", install="xgboost-cpu")
     kwargs = dict(

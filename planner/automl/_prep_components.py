@@ -1,7 +1,8 @@
 """The component table's cleaning and selection steps: outliers, imputer, encoder, scaler, selector.
 
 Every factory builds a :mod:`planner.steps` transformer (or a scikit-learn one), fitted per
-cross-validation fold inside the pipeline. Registered on import (``_components`` imports this).
+cross-validation fold inside the pipeline. Each factory imports its step itself, so that reading
+a search space does not load scikit-learn. Registered on import (``_components`` imports this).
 """
 
 from __future__ import annotations
@@ -10,10 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 from planner.automl._registry import REG, BuildContext, fraction, is_clf, register
-from planner.steps._encode import CategoricalEncoder, FeatureScaler
-from planner.steps._impute import Imputer
-from planner.steps._outliers import OutlierDetector, OutlierFilteredClassifier, OutlierFilteredRegressor, OutlierTransformer
-from planner.steps._selection import CorrelationFilter, L1Selector, PLSTransformer
 
 __all__ = ["wrap_drop_rows"]
 
@@ -29,11 +26,15 @@ def _outliers_none(p: dict[str, Any], ctx: BuildContext) -> Any:
 
 @register("outliers", "clip", params=("method", "threshold"), label="{method}-clip")
 def _outliers_clip(p: dict[str, Any], ctx: BuildContext) -> Any:
+    from planner.steps._outliers import OutlierTransformer
+
     return OutlierTransformer(method=p.get("method", "robust_zscore"), action="clip", threshold=p.get("threshold"))
 
 
 @register("outliers", "mask", params=("method", "threshold"), label="{method}-mask")
 def _outliers_mask(p: dict[str, Any], ctx: BuildContext) -> Any:
+    from planner.steps._outliers import OutlierTransformer
+
     # outlying cells become NaN and the imputer that follows fills them
     return OutlierTransformer(method=p.get("method", "robust_zscore"), action="mask", threshold=p.get("threshold"))
 
@@ -48,6 +49,8 @@ def _outliers_drop_rows(p: dict[str, Any], ctx: BuildContext) -> Any:
 
 def wrap_drop_rows(model: Any, p: dict[str, Any], ctx: BuildContext) -> Any:
     """Wrap ``model`` in the quality layer's training-row outlier filter."""
+    from planner.steps._outliers import OutlierDetector, OutlierFilteredClassifier, OutlierFilteredRegressor
+
     detector = OutlierDetector(method=p.get("method", "robust_zscore"), threshold=p.get("threshold"), random_state=ctx.seed)
     if is_clf(ctx):
         return OutlierFilteredClassifier(model, detector=detector, on="features")
@@ -59,21 +62,29 @@ def wrap_drop_rows(model: Any, p: dict[str, Any], ctx: BuildContext) -> Any:
 
 @register("imputer", "median", params=("add_indicator",), label="median-impute")
 def _imp_median(p: dict[str, Any], ctx: BuildContext) -> Any:
+    from planner.steps._impute import Imputer
+
     return Imputer(strategy="median", add_indicator=bool(p.get("add_indicator", False)))
 
 
 @register("imputer", "mean", params=("add_indicator",), label="mean-impute")
 def _imp_mean(p: dict[str, Any], ctx: BuildContext) -> Any:
+    from planner.steps._impute import Imputer
+
     return Imputer(strategy="mean", add_indicator=bool(p.get("add_indicator", False)))
 
 
 @register("imputer", "knn", params=("n_neighbors", "weights"), label="knn-impute(k={n_neighbors})")
 def _imp_knn(p: dict[str, Any], ctx: BuildContext) -> Any:
+    from planner.steps._impute import Imputer
+
     return Imputer(strategy="knn", n_neighbors=int(p.get("n_neighbors", 5)), knn_weights=p.get("weights", "uniform"))
 
 
 @register("imputer", "iterative", params=("max_iter", "estimator"), label="mice-impute({estimator})")
 def _imp_iterative(p: dict[str, Any], ctx: BuildContext) -> Any:
+    from planner.steps._impute import Imputer
+
     # MICE-style chained equations
     return Imputer(
         strategy="iterative", estimator=p.get("estimator", "bayesian_ridge"), max_iter=int(p.get("max_iter", 10)), random_state=ctx.seed
@@ -85,11 +96,15 @@ def _imp_iterative(p: dict[str, Any], ctx: BuildContext) -> Any:
 
 @register("encoder", "onehot", params=("min_frequency",), label="onehot")
 def _enc_onehot(p: dict[str, Any], ctx: BuildContext) -> Any:
+    from planner.steps._encode import CategoricalEncoder
+
     return CategoricalEncoder(method="onehot", handle_unknown="ignore", min_frequency=p.get("min_frequency"))
 
 
 @register("encoder", "ordinal", label="ordinal")
 def _enc_ordinal(p: dict[str, Any], ctx: BuildContext) -> Any:
+    from planner.steps._encode import CategoricalEncoder
+
     return CategoricalEncoder(method="ordinal", handle_unknown="ignore", unknown_value=-1)
 
 
@@ -110,6 +125,8 @@ def _scale_none(p: dict[str, Any], ctx: BuildContext) -> Any:
 
 def _scaler(method: str) -> Callable[[dict[str, Any], BuildContext], Any]:
     def factory(p: dict[str, Any], ctx: BuildContext) -> Any:
+        from planner.steps._encode import FeatureScaler
+
         return FeatureScaler(method=method)
 
     return factory
@@ -172,6 +189,8 @@ def _sel_variance(p: dict[str, Any], ctx: BuildContext) -> Any:
 
 @register("selector", "correlation", params=("method", "threshold"), label="{method}-corr-filter({threshold:.2f})")
 def _sel_correlation(p: dict[str, Any], ctx: BuildContext) -> Any:
+    from planner.steps._selection import CorrelationFilter
+
     return CorrelationFilter(method=p.get("method", "pearson"), threshold=float(p.get("threshold", 0.95)))
 
 
@@ -214,6 +233,8 @@ def _sel_sfs(p: dict[str, Any], ctx: BuildContext) -> Any:
 
 @register("selector", "lasso", params=("alpha",), label="l1-select({alpha:.3g})")
 def _sel_lasso(p: dict[str, Any], ctx: BuildContext) -> Any:
+    from planner.steps._selection import L1Selector
+
     return L1Selector(alpha=float(p.get("alpha", 0.01)), classification=is_clf(ctx), random_state=ctx.seed)
 
 
@@ -248,4 +269,6 @@ def _sel_pca(p: dict[str, Any], ctx: BuildContext) -> Any:
 
 @register("selector", "pls", tasks=REG, params=("n_components",), label="pls({n_components})")
 def _sel_pls(p: dict[str, Any], ctx: BuildContext) -> Any:
+    from planner.steps._selection import PLSTransformer
+
     return PLSTransformer(n_components=int(p.get("n_components", 2)))
