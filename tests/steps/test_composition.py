@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from planner.chem import FormulaError, clean_formula, normalize_formula, parse_formula
+from planner.chem import clean_formula, parse_formula
 from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
 from planner.steps import MAGPIE_PROPERTIES, ElementFractionFeaturizer, MagpieFeaturizer
 
@@ -111,30 +111,6 @@ def test_element_fractions_and_unseen_elements():
     with pytest.warns(DataQualityWarning, match="'P', 'Fe'.*'frac_other'"):
         new = step.transform(pd.DataFrame({"composition": ["LiFePO4"]}))
     assert new.loc[0, "frac_other"] == pytest.approx(2 / 7)
-
-
-def test_normalize_formula_groups_spellings():
-    same = ["Li7La3Zr2O12", "Li14La6Zr4O24", '"Li7La3Zr2O12 "', "Li7 La3 Zr2 O12", "La3Li7Zr2O12"]
-    assert len({normalize_formula(f) for f in same}) == 1
-    assert normalize_formula("(Li2S)0.7(P2S5)0.3") == normalize_formula("Li7P3S11")
-    assert clean_formula('"(Li2S)0.5 (P2S5)0.5"') == "(Li2S)0.5(P2S5)0.5"
-    assert parse_formula("Li1.3Al0.3Ti1.7(PO4)3") == pytest.approx(
-        {"Li": 1.3, "Al": 0.3, "Ti": 1.7, "P": 3.0, "O": 12.0}
-    )
-
-
-@pytest.mark.parametrize(
-    ("formula", "match"),
-    [
-        pytest.param("", "empty", id="empty"),
-        pytest.param("LiPF6 EC", "not an element symbol", id="dummy"),
-        pytest.param(3.0, "expected a formula string", id="number"),
-        pytest.param("Li-1O", "cannot parse", id="negative"),
-    ],
-)
-def test_parse_errors(formula, match):
-    with pytest.raises(FormulaError, match=match):
-        parse_formula(formula)
 
 
 @pytest.mark.parametrize(
