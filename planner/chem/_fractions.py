@@ -30,15 +30,18 @@ __all__ = [
 ]
 
 
-def _names(values: Any, *, what: str, group: str) -> tuple[str, ...]:
+def _names(values: Any, *, what: str, group: str) -> list[str]:
     if isinstance(values, str) or not isinstance(values, Sequence):
         raise SpecError(f"fraction group {group!r}: {what} must be a list of column names, got {values!r}.")
-    return tuple(str(v).strip() for v in values)
+    return [str(v).strip() for v in values]
 
 
 @dataclass(frozen=True)
 class FractionGroup:
     """Columns that must sum to ``total`` within ``tolerance`` (absolute, > 0) on every row.
+
+    Frozen (attributes cannot be reassigned); ``columns`` and ``molecules`` are lists, as in
+    ``campaign.yaml``, so a group is not hashable.
 
     Attributes:
         name: Group name (in messages and reports).
@@ -49,10 +52,10 @@ class FractionGroup:
     """
 
     name: str
-    columns: tuple[str, ...]
+    columns: list[str]
     total: float = 1.0
     tolerance: float = 1e-3
-    molecules: tuple[str, ...] | None = None
+    molecules: list[str] | None = None
 
     def __post_init__(self) -> None:
         name = str(self.name).strip() if self.name is not None else ""
