@@ -12,7 +12,7 @@ and a ``git archive`` of the whole package at BEFORE):
    the filter): every trial's parameters, state and CV value must be identical.
 
 Fixed trial counts, not a time budget, so the comparison does not depend on machine load.
-Writes ``results/correlation_filter_parity.json`` (the exact command included) and prints a
+Writes ``results/parity/correlation_filter.json`` (the exact command included) and prints a
 summary. Run from the repository root, one core, one thread::
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 taskset -c 0 \\
@@ -183,7 +183,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=12, help="trials of the fixed-count search (each package)")
     parser.add_argument("--skip-search", action="store_true")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "automl" / "results" / "correlation_filter_parity.json"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "automl" / "results" / "parity" / "correlation_filter.json"))
     args = parser.parse_args()
     command = " ".join(
         [f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ]
