@@ -87,8 +87,8 @@ def run_matminer(formulas: list[str]) -> tuple[float, pd.DataFrame]:
 
 
 def run_planner(formulas: list[str], *, cold: bool) -> tuple[float, pd.DataFrame]:
-    from planner.steps import MagpieFeaturizer
     from planner.chem._formula import _parse_cached
+    from planner.steps import MagpieFeaturizer
     from planner.steps._composition import _magpie_data, element_property_table
 
     if cold:

@@ -86,8 +86,8 @@ def canonicalize_smiles(frame: pd.DataFrame, spec: CampaignSpec, label: str) -> 
 
 def smiles_log(frame: pd.DataFrame, spec: CampaignSpec, source_column: str = "_source") -> Any:
     """A cleaning log with one ``merged_spellings`` action per molecule written more than one way."""
-    from planner.steps._molecules import parse_smiles
     from planner.quality import CleaningLog
+    from planner.steps._molecules import parse_smiles
 
     log = CleaningLog()
     for column in smiles_columns(spec):

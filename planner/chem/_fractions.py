@@ -102,10 +102,10 @@ class FractionGroup:
 
 
 def as_fraction_groups(groups: Any, *, tolerance: float | None = None) -> list[FractionGroup]:
-    """Accept ``{name: [columns]}``, a list of :class:`FractionGroup`, or objects with the same
-    attributes (e.g. the campaign spec's fraction groups).
+    """Accept ``{name: [columns]}``, a list of :class:`FractionGroup` (what the campaign spec's
+    ``fraction_groups`` holds), or objects with the same attributes.
 
-    ``tolerance`` overrides each group's own tolerance when given.
+    ``tolerance`` overrides each group's own tolerance when given (> 0, as a group's own).
     """
     if groups is None:
         return []

@@ -10,8 +10,8 @@ import pytest
 
 from planner.campaign import Campaign
 from planner.exceptions import DataValidationError, SpecError
-from planner.steps._molecules import canonical_smiles
 from planner.spec import CampaignSpec, DataSource, DataSpec, FractionGroup, InputSpec, TargetSpec
+from planner.steps._molecules import canonical_smiles
 
 BTZ_TARGET = "BTZ_molar_conc_20Celcius(M)"
 SOLVENTS = ["COCCOC", "C1COCCO1", "CC#N", "CN(C)C=O", "CS(C)=O", "CCOC(C)=O", "CC1COC(=O)O1"]

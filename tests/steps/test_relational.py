@@ -10,8 +10,8 @@ import pytest
 from scipy.stats import skew
 from sklearn.base import clone
 
-from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
 from planner.chem import normalize_formula
+from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
 from planner.steps import RelationalFeaturizer, relational_features
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:woodwork")
