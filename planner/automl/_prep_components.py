@@ -125,7 +125,7 @@ def _scale_none(p: dict[str, Any], ctx: BuildContext) -> Any:
 
 def _scaler(method: str) -> Callable[[dict[str, Any], BuildContext], Any]:
     def factory(p: dict[str, Any], ctx: BuildContext) -> Any:
-        from planner.steps._encode import FeatureScaler
+        from planner.steps._scale import FeatureScaler
 
         return FeatureScaler(method=method)
 

@@ -34,7 +34,7 @@ from planner.steps._composition import (
     element_property_table,
     magpie_statistics,
 )
-from planner.steps._encode import SCALING_METHODS, CategoricalEncoder, FeatureScaler
+from planner.steps._encode import CategoricalEncoder
 from planner.steps._fractions import FractionGroupValidator
 from planner.steps._impute import IMPUTE_STRATEGIES, ColumnFilter, Imputer
 from planner.steps._labels import EncodedLabelClassifier
@@ -53,6 +53,7 @@ from planner.steps._outliers import (
     OutlierTransformer,
 )
 from planner.steps._relational import AGGREGATIONS, RelationalFeaturizer, relational_features
+from planner.steps._scale import SCALING_METHODS, FeatureScaler
 from planner.steps._selection import CorrelationFilter, L1Selector, PLSTransformer
 
 __all__ = [

@@ -68,3 +68,14 @@ def kim(datasets_dir) -> pd.DataFrame:
     """Kim et al. 2023 electrolytes: 150 rows, 13 elemental-ratio features, target LCE."""
     path = datasets_dir / "kim2023_pnas_electrolyte_ce" / "CE_data_with_names.csv"
     return pd.read_csv(path)
+
+
+@pytest.fixture
+def mixed() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "temperature": [25.0, 30.0, 25.0, 60.0],
+            "family": ["Garnet", "NASICON", "Garnet", np.nan],
+            "sintered": [True, False, True, True],
+        }
+    )
