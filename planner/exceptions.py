@@ -11,6 +11,7 @@ __all__ = [
     "PlannerError",
     "SpecError",
     "DataValidationError",
+    "FormulaError",
     "CampaignError",
     "CampaignExistsError",
     "CampaignNotFoundError",
@@ -35,6 +36,10 @@ class SpecError(PlannerError, ValueError):
 
 class DataValidationError(PlannerError, ValueError):
     """A data file or table breaks a rule (missing column, non-numeric target, ...)."""
+
+
+class FormulaError(PlannerError, ValueError):
+    """One chemical formula string could not be parsed (carries the reason; callers add the row)."""
 
 
 class CampaignError(PlannerError, RuntimeError):

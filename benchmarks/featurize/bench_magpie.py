@@ -39,7 +39,7 @@ DEFAULT_SOURCE = REPO.parent / "shared" / "datasets" / "liverpool_li_ion_conduct
 
 def make_compositions(n: int, source: Path, seed: int = 0) -> list[str]:
     """``n`` distinct formula strings derived from the Liverpool compositions."""
-    from planner.features import parse_formula
+    from planner.chem import parse_formula
 
     bases = []
     for formula in pd.read_csv(source, encoding="utf-8-sig")["composition"].unique():
@@ -87,8 +87,9 @@ def run_matminer(formulas: list[str]) -> tuple[float, pd.DataFrame]:
 
 
 def run_planner(formulas: list[str], *, cold: bool) -> tuple[float, pd.DataFrame]:
-    from planner.features import MagpieFeaturizer
-    from planner.features._composition import _magpie_data, _parse_cached, element_property_table
+    from planner.chem._formula import _parse_cached
+    from planner.steps import MagpieFeaturizer
+    from planner.steps._composition import _magpie_data, element_property_table
 
     if cold:
         _clear_pymatgen_cache()

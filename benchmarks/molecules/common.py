@@ -20,7 +20,7 @@ INPUTS = ["SMILES1", "Solvent1_volFraction", "SMILES2", "Solvent2_volFraction"]
 def btz() -> pd.DataFrame:
     """btz_pool_all_218.csv with canonical SMILES (stray non-breaking spaces removed, so one
     molecule is one level) and "" for the empty second solvent of single-solvent rows."""
-    from planner.features._molecules import canonical_smiles
+    from planner.steps._molecules import canonical_smiles
 
     df = pd.read_csv(SHARED / "cobol_btz_solubility" / "btz_pool_all_218.csv")
     for column in SMILES:

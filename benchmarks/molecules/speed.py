@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from common import HERE
 
-from planner.features._molecules import MoleculeFeaturizer, canonical_smiles, clear_molecule_cache
+from planner.steps._molecules import MoleculeFeaturizer, canonical_smiles, clear_molecule_cache
 
 GROUPS = ["C", "CC", "CCC", "CC(C)", "CCCC", "CC(C)(C)", "c1ccccc1", "C1CC1", "C1CCCC1", "C1CCCCC1", "C(F)(F)F", "CCl", "CCF",
           "c1ccncc1", "C1CCOC1", "CCOCC", "COC", "CC#N", "C=C", "CCCCCC", "c1ccc(F)cc1", "c1ccc(C)cc1", "C1COCCO1", "CC(F)(F)", "CCOC"]

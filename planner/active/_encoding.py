@@ -179,7 +179,7 @@ def build_encoder(
                     raise DataValidationError(
                         f"column {name!r} has {len(seen)} distinct text values, too many to one-hot encode "
                         f"(limit {MAX_CATEGORICAL_LEVELS}); pass featurizer=... that turns it into numeric "
-                        "descriptors (for compositions: the planner.features featurizer the AutoML pipelines use)"
+                        "descriptors (for compositions: the planner.steps featurizer the AutoML pipelines use)"
                     )
                 levels[name] = tuple(sorted(seen, key=str))
     if featurizer is not None:

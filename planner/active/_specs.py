@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from planner.chem import LinearConstraint
 from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
 
 __all__ = [
@@ -96,62 +97,6 @@ class OutcomeConstraint:
             raise SpecError(f"outcome constraint on {self.name!r}: bound must be finite, got {bound}")
         object.__setattr__(self, "op", op)
         object.__setattr__(self, "bound", bound)
-
-
-@dataclass(frozen=True)
-class LinearConstraint:
-    """A linear equality or inequality over numeric inputs: ``sum_i c_i x_i  op  rhs``.
-
-    Example: ``LinearConstraint({"ni": 1, "fe": 1, "co": 1}, "==", 1.0)`` (fractions sum to 1).
-
-    Attributes:
-        coefficients: Column name -> coefficient.
-        op: ``"=="``, ``"<="`` or ``">="``.
-        rhs: Right-hand side.
-    """
-
-    coefficients: Mapping[str, float]
-    op: Literal["==", "<=", ">="] = "=="
-    rhs: float = 1.0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.coefficients, Mapping) or not self.coefficients:
-            raise SpecError(
-                f"a linear constraint needs a non-empty mapping column -> coefficient, got {self.coefficients!r}"
-            )
-        op = _OPS.get(str(self.op))
-        if op is None:
-            raise SpecError(f"linear constraint {self.coefficients!r}: op must be '==', '<=' or '>=', got {self.op!r}")
-        coefs = {}
-        for name, value in self.coefficients.items():
-            try:
-                coefs[str(name)] = float(value)
-            except (TypeError, ValueError) as err:
-                raise SpecError(f"linear constraint: coefficient of {name!r} must be a number, got {value!r}") from err
-        object.__setattr__(self, "coefficients", dict(coefs))
-        object.__setattr__(self, "op", op)
-        object.__setattr__(self, "rhs", float(self.rhs))
-
-    def describe(self) -> str:
-        """A readable form such as ``ni + fe + co == 1``."""
-        terms = " + ".join(name if c == 1 else f"{c:g}*{name}" for name, c in self.coefficients.items())
-        return f"{terms} {self.op} {self.rhs:g}"
-
-    def residual(self, frame: pd.DataFrame) -> np.ndarray:
-        """``lhs - rhs`` for every row of ``frame``, shape ``n``."""
-        lhs = np.zeros(len(frame))
-        for name, c in self.coefficients.items():
-            lhs = lhs + c * frame[name].to_numpy(dtype=float)
-        return lhs - self.rhs
-
-    def violation(self, frame: pd.DataFrame) -> np.ndarray:
-        """Non-negative amount by which each row breaks the constraint, shape ``n``."""
-        r = self.residual(frame)
-        if self.op == "==":
-            return np.abs(r)
-        if self.op == "<=":
-            return np.maximum(r, 0.0)
-        return np.maximum(-r, 0.0)
 
 
 def parse_targets(targets: Any) -> tuple[Target, ...]:

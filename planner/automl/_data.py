@@ -2,7 +2,7 @@
 
 The campaign layer gives ``X`` with a role per column; this module validates the
 target and the roles and decides which columns the pipeline uses. Composition strings
-are featurized by ``planner.features`` when that package provides a featurizer;
+are featurized by ``planner.steps`` when that package provides a featurizer;
 otherwise they are dropped, and the drop is recorded as a note.
 """
 
@@ -162,7 +162,7 @@ def prepare_data(
             if not _has_featurizer():
                 notes.append(
                     f"composition column {col!r} dropped: no composition featurizer is available "
-                    "(planner.features with pymatgen/matminer); featurize it first and pass the feature columns"
+                    "(planner.steps with pymatgen/matminer); featurize it first and pass the feature columns"
                 )
                 roles[col] = "ignore"
             else:

@@ -43,7 +43,7 @@ def _symbols(zs: list[int]) -> list[str]:
 
 
 def _fractions(values: pd.Series) -> list[dict[int, float] | None]:
-    from planner.features._composition import parse_formulas
+    from planner.chem import parse_formulas
 
     parsed, _ = parse_formulas(values.reset_index(drop=True), on_error="ignore")
     out: list[dict[int, float] | None] = []

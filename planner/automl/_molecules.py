@@ -77,7 +77,7 @@ def molecule_branch(block: str, columns: Sequence[str], fractions: Sequence[str]
     """
     from sklearn.pipeline import Pipeline
 
-    from planner.features._molecules import DescriptorCleaner, MoleculeFeaturizer
+    from planner.steps._molecules import DescriptorCleaner, MoleculeFeaturizer
 
     if representation not in MOLECULE_REPRESENTATIONS:
         raise SpecError(f"molecules.{block}: unknown representation {representation!r}; use one of {list(MOLECULE_REPRESENTATIONS)}")

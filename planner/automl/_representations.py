@@ -141,7 +141,7 @@ def _parse_simple(text: str) -> tuple[tuple[int, ...], tuple[float, ...]] | None
 
 def _parse(values: Sequence[Any]) -> tuple[list[Any], dict[int, str]]:
     try:
-        from planner.features._composition import parse_formulas
+        from planner.chem import parse_formulas
     except ImportError as err:  # pragma: no cover - pymatgen is a core dependency
         raise OptionalDependencyError("composition columns need pymatgen and matminer; install the project's requirements") from err
     values = list(values)
@@ -157,7 +157,7 @@ def _parse(values: Sequence[Any]) -> tuple[list[Any], dict[int, str]]:
 
 
 def _weights(parsed: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from planner.features._composition import _flatten
+    from planner.steps._composition import _flatten
 
     return _flatten(parsed)
 
@@ -176,7 +176,7 @@ def _fractions(parsed: list[Any]) -> tuple[list[str], np.ndarray]:
 
 @register_representation("composition", "magpie")
 def _magpie(parsed: list[Any]) -> tuple[list[str], np.ndarray]:
-    from planner.features._composition import MAGPIE_PROPERTIES, MAGPIE_STATS, magpie_statistics
+    from planner.steps._composition import MAGPIE_PROPERTIES, MAGPIE_STATS, magpie_statistics
 
     names = [f"magpie_{stat}_{prop}" for prop in MAGPIE_PROPERTIES for stat in MAGPIE_STATS]
     return names, magpie_statistics(parsed, MAGPIE_PROPERTIES, MAGPIE_STATS)
@@ -184,7 +184,7 @@ def _magpie(parsed: list[Any]) -> tuple[list[str], np.ndarray]:
 
 @register_representation("composition", "orbital")
 def _orbital(parsed: list[Any]) -> tuple[list[str], np.ndarray]:
-    from planner.features._composition import element_property_table
+    from planner.steps._composition import element_property_table
 
     n = len(parsed)
     rows, zs, w = _weights(parsed)

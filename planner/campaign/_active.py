@@ -39,7 +39,7 @@ def design_for(campaign: Campaign) -> Any:
 
     spec = campaign.spec
     ds = spec.design_space
-    constraints = [LinearConstraint(coefficients=dict(c.coefficients), op=c.operator, rhs=c.rhs) for c in ds.constraints]
+    constraints = [LinearConstraint(coefficients=dict(c.coefficients), op=c.op, rhs=c.rhs) for c in ds.constraints]
     constraints += [
         LinearConstraint(coefficients={c: 1.0 for c in g.columns}, op="==", rhs=g.total) for g in spec.fraction_groups
     ]

@@ -75,8 +75,8 @@ def add_related_features(
     spec = campaign.spec
     if not spec.data.related:
         return X, roles
-    from planner.features import relational_features
     from planner.io import read_table
+    from planner.steps import relational_features
 
     roles = dict(roles)
     X = X.copy()

@@ -316,7 +316,7 @@ def _rdkit_smiles(out: Inference, name: str, nonnull: pd.Series, missing_note: s
     text = nonnull.astype(str)
     if not (text.map(_is_smiles_candidate).mean() > 0.8):
         return False
-    from planner.features._molecules import is_smiles_column
+    from planner.steps._molecules import is_smiles_column
 
     ok, info = is_smiles_column(nonnull)
     if not ok:

@@ -58,7 +58,7 @@ def canonicalize_smiles(frame: pd.DataFrame, spec: CampaignSpec, label: str) -> 
     columns = [c for c in smiles_columns(spec) if c in frame.columns]
     if not columns:
         return frame, [], [], set()
-    from planner.features._molecules import parse_smiles
+    from planner.steps._molecules import parse_smiles
 
     frame = frame.copy()
     problems, notes, bad = [], [], set()
@@ -86,8 +86,8 @@ def canonicalize_smiles(frame: pd.DataFrame, spec: CampaignSpec, label: str) -> 
 
 def smiles_log(frame: pd.DataFrame, spec: CampaignSpec, source_column: str = "_source") -> Any:
     """A cleaning log with one ``merged_spellings`` action per molecule written more than one way."""
-    from planner.features._molecules import parse_smiles
     from planner.sources import CleaningLog
+    from planner.steps._molecules import parse_smiles
 
     log = CleaningLog()
     for column in smiles_columns(spec):
@@ -175,7 +175,7 @@ class CampaignMoleculeFeaturizer(TransformerMixin, BaseEstimator):
         self.kind = kind
 
     def _parts(self) -> list[Any]:
-        from planner.features._molecules import MoleculeFeaturizer
+        from planner.steps._molecules import MoleculeFeaturizer
 
         in_mixture = {c for _, s, f in self.mixtures for c in [*s, *f]}
         parts = []
@@ -218,7 +218,7 @@ def alias_of(frame: pd.DataFrame, column: str, smiles: list[str]) -> tuple[str, 
     ``conflicts`` = ``{name: [molecules]}`` for names written with more than one molecule (a
     data-entry error worth checking).
     """
-    from planner.features._molecules import canonical_smiles
+    from planner.steps._molecules import canonical_smiles
 
     names = frame[column]
     for other in smiles:

@@ -331,7 +331,7 @@ def _check_design_space(frame: pd.DataFrame, spec: CampaignSpec, label: str, out
 def composition_fault(values: pd.Series, name: str, label: str) -> tuple[str, pd.Index] | None:
     """``(message, lines)`` for the values of composition input ``name`` that do not parse
     (an empty cell among ``values`` does not parse either), or ``None``."""
-    from planner.features._composition import parse_formulas
+    from planner.chem import parse_formulas
 
     _, errors = parse_formulas(values, where=label, column=name, on_error="ignore")
     if not errors:

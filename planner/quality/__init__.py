@@ -7,7 +7,7 @@ uniqueness) as set by a frozen, validated :class:`QualitySpec`, and returns a
 The checks are small functions ``check(data, spec)`` registered in :data:`CHECKS`; each can be
 run alone on a :class:`QualityData`. :func:`explore` and the ranking functions behind it add
 correlations, mutual information and PCA. Reading and merging the sources is
-:mod:`planner.sources`.
+:mod:`planner.sources`; the scikit-learn steps the search fits inside each fold are :mod:`planner.steps`.
 
 Recipe for ``planner quality CAMPAIGN`` (what the campaign layer calls)::
 
@@ -29,9 +29,7 @@ Recipe for ``planner quality CAMPAIGN`` (what the campaign layer calls)::
 from planner.quality._assess import assess
 from planner.quality._checks import CHECKS, Check, run_checks
 from planner.quality._data import QualityData
-from planner.quality._encode import SCALING_METHODS, CategoricalEncoder, FeatureScaler
 from planner.quality._explore import (
-    CorrelationFilter,
     Exploration,
     correlated_pairs,
     correlation_matrix,
@@ -40,14 +38,6 @@ from planner.quality._explore import (
     pca_explained_variance,
     target_correlations,
     variance_ranking,
-)
-from planner.quality._impute import IMPUTE_STRATEGIES, ColumnFilter, Imputer
-from planner.quality._outliers import (
-    OUTLIER_METHODS,
-    OutlierDetector,
-    OutlierFilteredClassifier,
-    OutlierFilteredRegressor,
-    OutlierTransformer,
 )
 from planner.quality._report import CHARACTERISTICS, QualityCheck, QualityReport
 from planner.quality._spec import QualitySpec
@@ -70,18 +60,4 @@ __all__ = [
     "run_checks",
     "target_correlations",
     "variance_ranking",
-    # The scikit-learn steps below move to planner.steps (issue 18, engineer "steps"); their
-    # imports above and these names leave planner.quality when that lands.
-    "IMPUTE_STRATEGIES",
-    "OUTLIER_METHODS",
-    "SCALING_METHODS",
-    "CategoricalEncoder",
-    "ColumnFilter",
-    "CorrelationFilter",
-    "FeatureScaler",
-    "Imputer",
-    "OutlierDetector",
-    "OutlierFilteredClassifier",
-    "OutlierFilteredRegressor",
-    "OutlierTransformer",
 ]

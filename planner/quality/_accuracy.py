@@ -121,7 +121,7 @@ def check_outliers(ctx: QualityData, spec: QualitySpec) -> QualityCheck:
     desc = "values far from the bulk of their column (to verify, not necessarily wrong)"
     if method is None:
         return skipped("accuracy", "outliers", desc, "outlier listing switched off")
-    from planner.quality._outliers import OutlierDetector
+    from planner.steps import OutlierDetector
 
     candidates = targets + [f for f in features if f not in targets]
     cols = [c for c in candidates if numeric_share(ctx.frame[c]) >= 0.8]

@@ -172,7 +172,7 @@ def numeric_expected(
     Declared: bounded, non-negative and fraction columns, and targets that are mostly numeric.
     Inferred: other columns whose values are at least 80 % numbers (text there is suspicious).
     """
-    from planner.features._fractions import as_fraction_groups
+    from planner.chem import as_fraction_groups
 
     declared = set(bounds or {}) | set(non_negative)
     for group in as_fraction_groups(fraction_groups):

@@ -12,8 +12,8 @@ feature-selection steps can use them:
 * :func:`pca_explained_variance` — explained-variance ratio of standardized features.
 * :func:`explore` — all of the above in one :class:`Exploration`.
 
-:class:`CorrelationFilter` is the matching pipeline step: it drops one column of each highly
-correlated pair, decided on the training fold only.
+The matching pipeline step, which drops redundant columns inside each training fold, is
+:class:`planner.steps.CorrelationFilter`.
 """
 
 from __future__ import annotations
@@ -26,15 +26,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
-from planner.exceptions import DataValidationError, SpecError
+from planner.exceptions import DataValidationError
 from planner.io import atomic_write_text
 from planner.validation import check_choice, format_columns, require_columns
 
 __all__ = [
-    "CorrelationFilter",
     "Exploration",
     "correlated_pairs",
     "correlation_matrix",
@@ -366,64 +363,3 @@ def explore(
             sub, target, columns=features, task=task, random_state=random_state
         )
     return result
-
-
-class CorrelationFilter(TransformerMixin, BaseEstimator):
-    """Drop one column of every pair correlated above ``threshold`` (decided on the training fold).
-
-    Greedy, as caret's ``findCorrelation``: while some pair exceeds the threshold, of the most
-    correlated pair drop the column with the larger mean absolute correlation to all others.
-
-    Args:
-        threshold: ``|r|`` above which two columns are redundant.
-        method: ``"pearson"`` or ``"spearman"``.
-
-    Attributes:
-        support_: ``(n_features,)`` True for kept columns.
-        dropped_columns_: ``{column: "r=0.98 with 'other'"}``.
-    """
-
-    def __init__(self, *, threshold: float = 0.95, method: str = "pearson") -> None:
-        self.threshold = threshold
-        self.method = method
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
-
-    def fit(self, X: Any, y: Any = None) -> CorrelationFilter:
-        check_choice(self.method, ("pearson", "spearman"), name="method", owner="CorrelationFilter")
-        if not isinstance(self.threshold, (int, float)) or not 0 < self.threshold <= 1:
-            raise SpecError(f"CorrelationFilter: threshold must be in (0, 1], got {self.threshold!r}.")
-        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)
-        names = np.asarray(_check_feature_names_in(self, None), dtype=object)
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            corr = pd.DataFrame(X).corr(method=self.method, min_periods=3).to_numpy()
-        absr = np.abs(np.nan_to_num(corr, nan=0.0))
-        np.fill_diagonal(absr, 0.0)
-        alive = np.ones(X.shape[1], dtype=bool)
-        dropped: dict[str, str] = {}
-        while alive.sum() > 1:
-            sub = np.where(np.outer(alive, alive), absr, 0.0)
-            i, j = np.unravel_index(np.argmax(sub), sub.shape)
-            if sub[i, j] <= self.threshold:
-                break
-            mean_i = sub[i, alive].sum() / (alive.sum() - 1)
-            mean_j = sub[j, alive].sum() / (alive.sum() - 1)
-            drop, keep = (i, j) if mean_i >= mean_j else (j, i)
-            alive[drop] = False
-            dropped[str(names[drop])] = f"|r|={sub[i, j]:.3f} with {names[keep]!r}"
-        self.support_ = alive
-        self.dropped_columns_ = dropped
-        return self
-
-    def transform(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "support_")
-        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
-        return X[:, self.support_]
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        check_is_fitted(self, "support_")
-        return np.asarray(_check_feature_names_in(self, input_features), dtype=object)[self.support_]

@@ -157,7 +157,7 @@ class QualitySpec:
                 raise SpecError(f"{_OWNER}: {name} must be a share between 0 and 1, got {getattr(self, name)!r}.")
             set_(self, name, value)
         if self.outlier_method is not None:
-            from planner.quality._outliers import OUTLIER_METHODS
+            from planner.steps import OUTLIER_METHODS
 
             check_choice(self.outlier_method, OUTLIER_METHODS, name="outlier_method", owner=_OWNER)
         set_(self, "outlier_threshold", _number(self.outlier_threshold, "outlier_threshold", minimum=0.0, strict=True))
@@ -306,7 +306,7 @@ def _levels(value: Any) -> Mapping[str, tuple[Any, ...]]:
 
 
 def _fraction_groups(value: Any) -> tuple[Any, ...]:
-    from planner.features._fractions import FractionGroup, as_fraction_groups
+    from planner.chem import FractionGroup, as_fraction_groups
 
     if value is None:
         return ()

@@ -27,7 +27,7 @@ def check_fraction_groups(ctx: QualityData, spec: QualitySpec) -> QualityCheck:
         spec.fraction_groups, spec.fraction_tolerance, spec.missing_as_zero, ctx.where
     )
     desc = "fraction groups are non-negative and sum to their total"
-    from planner.features._fractions import as_fraction_groups, check_fraction_groups
+    from planner.chem import as_fraction_groups, check_fraction_groups
 
     parsed = as_fraction_groups(groups, tolerance=tolerance)
     if not parsed:
@@ -133,7 +133,7 @@ def check_formulas(ctx: QualityData, spec: QualitySpec) -> QualityCheck:
     desc = "composition formulas parse into elements"
     if composition_column is None:
         return skipped("validity", "formulas", desc, "no composition column declared")
-    from planner.features._composition import parse_formulas
+    from planner.chem import parse_formulas
 
     series = ctx.frame[composition_column]
     present = series.dropna()

@@ -165,6 +165,6 @@ def uncertainty(ctx: Context) -> Section:
 def _molecule_importance(importance: pd.Series) -> pd.Series | None:
     if not any(":morgan" in str(n) for n in importance.index):
         return None
-    from planner.features._molecules import group_molecule_importance
+    from planner.steps._molecules import group_molecule_importance
 
     return group_molecule_importance(importance)

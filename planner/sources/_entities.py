@@ -19,12 +19,12 @@ __all__ = ["UnionFind", "composition_keys", "condition_clusters", "condition_tol
 
 
 def composition_keys(formulas: pd.Series) -> tuple[pd.Series, dict[Any, str]]:
-    """Normalized composition per row (see :func:`planner.features.normalize_formula`).
+    """Normalized composition per row (see :func:`planner.chem.normalize_formula`).
 
     Unparseable formulas keep their cleaned text as the key (so identical strings still group)
     and are returned in the second item, ``{row label: reason}``.
     """
-    from planner.features._composition import FormulaError, clean_formula, normalize_formula
+    from planner.chem import FormulaError, clean_formula, normalize_formula
 
     keys: dict[Any, Any] = {}
     errors: dict[Any, str] = {}

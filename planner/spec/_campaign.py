@@ -12,6 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from planner.chem._constraints import LinearConstraint
+from planner.chem._fractions import FractionGroup
+
 SPEC_VERSION = 1
 
 Role = Literal["numeric", "categorical", "composition", "smiles", "date"]
@@ -89,18 +92,6 @@ class InputSpec(_Frozen):
     unit: str | None = None
 
 
-class FractionGroup(_Frozen):
-    """Columns that are fractions of one whole (e.g. solvent fractions) and must sum to ``total``."""
-
-    name: str = Field(min_length=1)
-    columns: list[str] = Field(min_length=2)
-    total: float = 1.0
-    tolerance: float = Field(default=1e-3, gt=0)
-    molecules: list[str] | None = Field(
-        default=None, description="SMILES column of each fraction (same order): a mixture of molecules"
-    )
-
-
 class TargetSpec(_Frozen):
     name: str = Field(min_length=1)
     direction: Direction = "max"
@@ -113,14 +104,6 @@ class TargetSpec(_Frozen):
         if self.lower is not None and self.upper is not None and not self.lower < self.upper:
             raise ValueError(f"lower ({self.lower}) must be below upper ({self.upper})")
         return self
-
-
-class LinearConstraint(_Frozen):
-    """``sum(coefficients[c] * x[c]) <operator> rhs`` over numeric inputs."""
-
-    coefficients: dict[str, float] = Field(min_length=1)
-    operator: Literal["<=", ">=", "=="]
-    rhs: float
 
 
 class DesignSpace(_Frozen):

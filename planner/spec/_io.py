@@ -170,7 +170,7 @@ _SECTION_COMMENTS = {
     "targets": "what you measure; direction max or min; lower/upper: physically possible range",
     "task": "regression or classification",
     "design_space": "which experiments can be run next: a candidate pool CSV and/or ranges with\n"
-    "linear constraints, e.g. {coefficients: {a: 1, b: 1}, operator: '==', rhs: 1}",
+    "linear constraints, e.g. {coefficients: {a: 1, b: 1}, op: '==', rhs: 1}",
     "search_space": "AutoML pipeline space: a name in search_spaces/ (default, small_data, fast) or a path",
     "budget": "AutoML budget per `planner run`",
     "seed": "makes trials and suggestions reproducible",

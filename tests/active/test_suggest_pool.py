@@ -285,9 +285,9 @@ def test_too_many_text_levels_ask_for_a_featurizer():
 @pytest.mark.slow
 def test_composition_strings_featurized_like_the_automl_pipelines(datasets_dir):
     """Liverpool solid electrolytes at room temperature: the pool holds formula strings; the
-    planner.features element-fraction featurizer (unfitted: fitted here on the inputs) turns
+    planner.steps element-fraction featurizer (unfitted: fitted here on the inputs) turns
     them into descriptors for the GP."""
-    from planner.features import ElementFractionFeaturizer
+    from planner.steps import ElementFractionFeaturizer
 
     df = pd.read_csv(datasets_dir / "liverpool_li_ion_conductivity" / "LiIonDatabase.csv", encoding="utf-8-sig")
     room = df[df["temperature"].between(15, 35)].groupby("composition", as_index=False)["log_target"].mean()

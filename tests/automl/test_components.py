@@ -88,7 +88,7 @@ def test_fusion_kinds_fit(tables, kind, task):
 
 @pytest.mark.parametrize("task", ["regression", "classification"])
 def test_l1_selector_keeps_one_feature_when_the_penalty_zeroes_all(tables, task):
-    from planner.automl._transformers import L1Selector
+    from planner.steps import L1Selector
 
     data = tables[task]
     X = data.X.select_dtypes("number").fillna(0.0).to_numpy()

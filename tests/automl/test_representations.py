@@ -109,7 +109,7 @@ def test_a_search_computes_representations_once_and_saves_them_with_the_campaign
 @pytest.mark.parametrize("formula", ["Fe2O3", "Pt1 C1", "Li0.5CoO2", "CH3COOH", "Li7La3Zr2O12", "Na.5Cl.5", "Al"])
 def test_the_fast_formula_path_agrees_with_pymatgen(formula):
     from planner.automl._representations import _parse_simple
-    from planner.features._composition import parse_formulas
+    from planner.chem import parse_formulas
 
     fast = _parse_simple(formula)
     slow = parse_formulas([formula])[0][0]

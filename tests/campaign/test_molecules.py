@@ -10,8 +10,8 @@ import pytest
 
 from planner.campaign import Campaign
 from planner.exceptions import DataValidationError, SpecError
-from planner.features._molecules import canonical_smiles
 from planner.spec import CampaignSpec, DataSource, DataSpec, FractionGroup, InputSpec, TargetSpec
+from planner.steps._molecules import canonical_smiles
 
 BTZ_TARGET = "BTZ_molar_conc_20Celcius(M)"
 SOLVENTS = ["COCCOC", "C1COCCO1", "CC#N", "CN(C)C=O", "CS(C)=O", "CCOC(C)=O", "CC1COC(=O)O1"]
@@ -131,7 +131,7 @@ def test_spec_checks_the_molecule_pairing():
 @pytest.mark.slow
 def test_suggest_from_a_pool_of_new_solvents(mixture_csv, tmp_path):
     from planner.campaign._active import suggest_experiments
-    from planner.features._molecules import mixture_grid
+    from planner.steps._molecules import mixture_grid
 
     pool, problems = mixture_grid({"THF": "C1CCOC1", "sulfolane": "O=S1(=O)CCCC1", "DME": "COCCOC", "bad": "C1CC"}, smiles_columns=["SMILES1", "SMILES2"], fraction_columns=["Solvent1_volFraction", "Solvent2_volFraction"], step=0.25)
     assert len(problems) == 1

@@ -19,7 +19,7 @@ def run_cli(capsys, *args):
 
 @pytest.mark.slow
 def test_btz_campaign_end_to_end(datasets_dir, tmp_path, capsys):
-    from planner.features._molecules import mixture_grid
+    from planner.steps._molecules import mixture_grid
 
     camp = tmp_path / "btz"
     data = datasets_dir / "cobol_btz_solubility" / "btz_pool_all_218.csv"

@@ -1,4 +1,4 @@
-"""Correlations, rankings, PCA; and the CorrelationFilter step."""
+"""Correlations, rankings and PCA (the CorrelationFilter step is tested in tests/steps/test_selection.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from planner.exceptions import DataValidationError, SpecError
+from planner.exceptions import DataValidationError
 from planner.quality import (
-    CorrelationFilter,
     correlated_pairs,
     correlation_matrix,
     explore,
@@ -94,18 +93,3 @@ def test_explore_bundles_everything(kim, tmp_path):
 def test_non_numeric_feature_is_an_error(kim):
     with pytest.raises(DataValidationError, match="'Electrolyte'.*not numeric"):
         correlation_matrix(kim, columns=["Electrolyte", "FC"])
-
-
-def test_correlation_filter_drops_one_of_each_redundant_pair(kim):
-    step = CorrelationFilter(threshold=0.95).set_output(transform="pandas").fit(kim[KIM_FEATURES])
-    out = step.transform(kim[KIM_FEATURES])
-    assert len(step.dropped_columns_) >= 1
-    kept = correlation_matrix(out).abs().to_numpy()
-    np.fill_diagonal(kept, 0.0)
-    assert np.nanmax(kept) <= 0.95
-    assert list(out.columns) == list(step.get_feature_names_out())
-
-
-def test_correlation_filter_threshold_validated():
-    with pytest.raises(SpecError, match="threshold must be in \\(0, 1\\]"):
-        CorrelationFilter(threshold=1.5).fit(np.zeros((4, 2)))

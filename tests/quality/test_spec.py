@@ -80,7 +80,7 @@ def test_round_trip_through_json():
     again = QualitySpec.from_dict(json.loads(json.dumps(spec.to_dict())))
     assert again == spec and hash(again) == hash(spec)
     assert spec != spec.replace(max_age_days=31)
-    assert again.fraction_groups[0].columns == ("EC", "DMC")
+    assert list(again.fraction_groups[0].columns) == ["EC", "DMC"]
 
 
 def test_assess_with_a_spec_equals_assess_with_keywords():

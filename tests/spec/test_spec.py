@@ -83,7 +83,7 @@ def full_spec() -> CampaignSpec:
         design_space=DesignSpace(
             ranges={"x1": (0.0, 1.0), "x2": (0.0, 1.0)},
             choices={"x3": ["a", "b"]},
-            constraints=[LinearConstraint(coefficients={"x1": 1, "x2": 1}, operator="==", rhs=1)],
+            constraints=[LinearConstraint(coefficients={"x1": 1, "x2": 1}, op="==", rhs=1)],
         ),
     )
 

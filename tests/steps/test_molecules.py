@@ -10,7 +10,7 @@ from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import Pipeline
 
 from planner.exceptions import DataValidationError, SpecError
-from planner.features._molecules import (
+from planner.steps._molecules import (
     DescriptorCleaner,
     MoleculeFeaturizer,
     canonical_smiles,
@@ -143,7 +143,7 @@ def test_mixture_grid_respects_the_constraint_and_skips_bad_molecules():
 
 
 def test_molecules_cached_once(monkeypatch):
-    from planner.features import _molecules
+    from planner.steps import _molecules
 
     _molecules.clear_molecule_cache()
     calls = []
@@ -157,7 +157,7 @@ def test_molecules_cached_once(monkeypatch):
 
 
 def test_fingerprint_importance_is_grouped_per_molecule_block():
-    from planner.features._molecules import group_molecule_importance
+    from planner.steps._molecules import group_molecule_importance
 
     importance = pd.Series({"solvent:morgan1": 0.1, "mol_solvent__solvent:morgan5": 0.2, "solvent:MolLogP": 0.4, "t": 0.05})
     grouped = group_molecule_importance(importance)

@@ -12,16 +12,9 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
+from planner.chem import clean_formula, parse_formula
 from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
-from planner.features import (
-    MAGPIE_PROPERTIES,
-    ElementFractionFeaturizer,
-    FormulaError,
-    MagpieFeaturizer,
-    clean_formula,
-    normalize_formula,
-    parse_formula,
-)
+from planner.steps import MAGPIE_PROPERTIES, ElementFractionFeaturizer, MagpieFeaturizer
 
 LLZO = {"Li": 7, "La": 3, "Zr": 2, "O": 12}
 Z = {"Li": 3, "O": 8, "Zr": 40, "La": 57}
@@ -120,30 +113,6 @@ def test_element_fractions_and_unseen_elements():
     assert new.loc[0, "frac_other"] == pytest.approx(2 / 7)
 
 
-def test_normalize_formula_groups_spellings():
-    same = ["Li7La3Zr2O12", "Li14La6Zr4O24", '"Li7La3Zr2O12 "', "Li7 La3 Zr2 O12", "La3Li7Zr2O12"]
-    assert len({normalize_formula(f) for f in same}) == 1
-    assert normalize_formula("(Li2S)0.7(P2S5)0.3") == normalize_formula("Li7P3S11")
-    assert clean_formula('"(Li2S)0.5 (P2S5)0.5"') == "(Li2S)0.5(P2S5)0.5"
-    assert parse_formula("Li1.3Al0.3Ti1.7(PO4)3") == pytest.approx(
-        {"Li": 1.3, "Al": 0.3, "Ti": 1.7, "P": 3.0, "O": 12.0}
-    )
-
-
-@pytest.mark.parametrize(
-    ("formula", "match"),
-    [
-        pytest.param("", "empty", id="empty"),
-        pytest.param("LiPF6 EC", "not an element symbol", id="dummy"),
-        pytest.param(3.0, "expected a formula string", id="number"),
-        pytest.param("Li-1O", "cannot parse", id="negative"),
-    ],
-)
-def test_parse_errors(formula, match):
-    with pytest.raises(FormulaError, match=match):
-        parse_formula(formula)
-
-
 @pytest.mark.parametrize(
     ("params", "match"),
     [
@@ -184,7 +153,7 @@ def test_magpie_default_names_22_properties():
 
 def test_import_stays_light():
     code = (
-        "import sys, planner.features, planner.quality\n"
+        "import sys, planner.steps, planner.chem, planner.quality\n"
         "heavy = [m for m in ('pymatgen', 'matminer', 'featuretools', 'woodwork', 'pint', 'lightgbm') if m in sys.modules]\n"
         "print(','.join(heavy))"
     )
@@ -196,7 +165,7 @@ def test_5000_compositions_take_seconds_not_minutes(liverpool):
     """Guard for the vectorized path (the benchmark in benchmarks/featurize measures it properly)."""
     import time
 
-    from planner.features._composition import _parse_cached
+    from planner.chem._formula import _parse_cached
 
     rng = np.random.default_rng(0)
     bases = [parse_formula(f) for f in liverpool["composition"].unique()]

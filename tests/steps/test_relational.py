@@ -10,8 +10,9 @@ import pytest
 from scipy.stats import skew
 from sklearn.base import clone
 
+from planner.chem import normalize_formula
 from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
-from planner.features import RelationalFeaturizer, normalize_formula, relational_features
+from planner.steps import RelationalFeaturizer, relational_features
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:woodwork")
 
@@ -180,7 +181,7 @@ def test_liverpool_conductivity_trend_over_temperature(liverpool):
 
 
 def test_logical_types_are_declared_not_inferred(cells_and_cycles):
-    from planner.features._relational import _build_entityset, _key_text, _Plan
+    from planner.steps._relational import _build_entityset, _key_text, _Plan
 
     cells, cycles = cells_and_cycles
     plan = _Plan(

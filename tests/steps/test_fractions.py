@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from planner.chem import FractionGroup, check_fraction_groups, validate_fraction_groups
 from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
-from planner.features import FractionGroup, FractionGroupValidator, check_fraction_groups, validate_fraction_groups
+from planner.steps import FractionGroupValidator
 
 SOLVENTS = {"solvent": ["Solvent1_volFraction", "Solvent2_volFraction"]}
 

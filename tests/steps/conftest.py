@@ -1,4 +1,4 @@
-"""Fixtures for the feature tests: real tables and a generated cells -> cycles child table."""
+"""Fixtures for the step tests: real tables and a generated cells -> cycles child table."""
 
 from __future__ import annotations
 
@@ -54,3 +54,28 @@ def make_cells_and_cycles(n_cells: int = 12, seed: int = 0) -> tuple[pd.DataFram
 @pytest.fixture(scope="session")
 def cells_and_cycles() -> tuple[pd.DataFrame, pd.DataFrame]:
     return make_cells_and_cycles()
+
+
+@pytest.fixture(scope="session")
+def llzo(datasets_dir) -> pd.DataFrame:
+    """Doped LLZO: 176 non-empty rows of 989 lines; relative density missing in 63."""
+    path = datasets_dir / "llzo_doped_conductivity" / "llzo_dataset_clean.csv"
+    return pd.read_csv(path).dropna(how="all").reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def kim(datasets_dir) -> pd.DataFrame:
+    """Kim et al. 2023 electrolytes: 150 rows, 13 elemental-ratio features, target LCE."""
+    path = datasets_dir / "kim2023_pnas_electrolyte_ce" / "CE_data_with_names.csv"
+    return pd.read_csv(path)
+
+
+@pytest.fixture
+def mixed() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "temperature": [25.0, 30.0, 25.0, 60.0],
+            "family": ["Garnet", "NASICON", "Garnet", np.nan],
+            "sintered": [True, False, True, True],
+        }
+    )

@@ -10,7 +10,7 @@ from sklearn.model_selection import GroupKFold, KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 
 from planner.exceptions import DataQualityWarning, SpecError
-from planner.quality import IMPUTE_STRATEGIES, ColumnFilter, Imputer
+from planner.steps import IMPUTE_STRATEGIES, ColumnFilter, Imputer
 
 LLZO_FEATURES = ["li_sto", "la_sto", "zr_sto", "li_dop_sto", "la_dop_sto", "zr_dop_sto", "rel_dens_%"]
 

@@ -12,7 +12,7 @@ from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 
 from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
-from planner.quality import (
+from planner.steps import (
     OutlierDetector,
     OutlierFilteredClassifier,
     OutlierFilteredRegressor,

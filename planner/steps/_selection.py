@@ -1,4 +1,8 @@
-"""Small scikit-learn estimators the pipeline space needs and scikit-learn lacks.
+"""Feature selectors and projections the pipeline space needs and scikit-learn lacks.
+
+* :class:`CorrelationFilter` — drop features highly correlated with an earlier kept one.
+* :class:`L1Selector` — keep the features an L1-penalized linear model uses.
+* :class:`PLSTransformer` — project on PLS latent components.
 
 Each follows the estimator contract (keyword-only ``__init__`` that only stores,
 learned state in ``*_`` attributes, ``fit`` returns ``self``) so it can sit inside a
@@ -10,33 +14,52 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.feature_selection import SelectorMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
-__all__ = ["CorrelationFilter", "L1Selector", "PLSTransformer", "EncodedLabelClassifier"]
+from planner.exceptions import SpecError
+from planner.validation import check_choice
+
+__all__ = ["CorrelationFilter", "L1Selector", "PLSTransformer"]
 
 
 class CorrelationFilter(SelectorMixin, BaseEstimator):
-    """Drop features that are highly correlated with an earlier kept feature.
+    """Drop features that are highly correlated with an earlier kept feature (decided on the training fold).
 
-    A redundancy filter: features are visited left to right and a feature is dropped
-    when its absolute Pearson or Spearman correlation with any already kept feature
-    exceeds ``threshold``. Constant features are kept (their correlation is undefined).
+    A redundancy filter: features are visited left to right and a feature is dropped when its
+    absolute Pearson or Spearman correlation with any already kept feature exceeds ``threshold``.
+    Constant features are kept (their correlation is undefined), and so is a column with a
+    missing value in the training fold (its correlations are undefined too; the imputer the
+    search puts first leaves none).
+
+    This is the filter the AutoML search's ``correlation`` selector builds, and the one pipeline
+    step of its kind in planner (the quality report's :func:`planner.quality.correlated_pairs`
+    lists correlated pairs without dropping anything).
 
     Args:
         method: ``"pearson"`` or ``"spearman"``.
         threshold: Absolute correlation above which a later feature is dropped, in ``(0, 1]``.
+
+    Attributes:
+        support_: ``(n_features,)`` True for kept columns.
+        dropped_columns_: ``{column: "|r|=0.981 with 'other'"}`` for every dropped column.
     """
 
     def __init__(self, *, method: str = "pearson", threshold: float = 0.95) -> None:
         self.method = method
         self.threshold = threshold
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
     def fit(self, X: Any, y: Any = None) -> CorrelationFilter:
+        check_choice(self.method, ("pearson", "spearman"), name="method", owner="CorrelationFilter")
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or not 0 < self.threshold <= 1:
+            raise SpecError(f"CorrelationFilter: threshold must be in (0, 1], got {self.threshold!r}.")
         X = validate_data(self, X, ensure_all_finite="allow-nan")
-        if self.method not in ("pearson", "spearman"):
-            raise ValueError(f"CorrelationFilter.method must be 'pearson' or 'spearman', got {self.method!r}")
         data = np.asarray(X, dtype=float)
         if self.method == "spearman":
             from scipy.stats import rankdata
@@ -46,13 +69,19 @@ class CorrelationFilter(SelectorMixin, BaseEstimator):
         with np.errstate(invalid="ignore", divide="ignore"):
             corr = np.corrcoef(data, rowvar=False) if n_features > 1 else np.ones((1, 1))
         corr = np.nan_to_num(np.abs(np.atleast_2d(corr)), nan=0.0)
+        names = _check_feature_names_in(self, None)
         keep: list[int] = []
+        dropped: dict[str, str] = {}
         for j in range(n_features):
-            if all(corr[j, k] <= self.threshold for k in keep):
+            worst = max(keep, key=lambda k: corr[j, k], default=None)
+            if worst is None or corr[j, worst] <= self.threshold:
                 keep.append(j)
+            else:
+                dropped[str(names[j])] = f"|r|={corr[j, worst]:.3f} with {str(names[worst])!r}"
         mask = np.zeros(n_features, dtype=bool)
         mask[keep] = True
         self.support_ = mask
+        self.dropped_columns_ = dropped
         return self
 
     def _get_support_mask(self) -> np.ndarray:
@@ -87,9 +116,17 @@ class L1Selector(SelectorMixin, BaseEstimator):
             raise ValueError(f"L1Selector.alpha must be > 0, got {self.alpha!r}")
         if self.classification:
             model = LogisticRegression(l1_ratio=1.0, C=1.0 / self.alpha, solver="liblinear", random_state=self.random_state)
+            classes = np.unique(y)
+            if len(classes) < 2:
+                raise ValueError(f"L1Selector: y holds one class ({classes.tolist()}); classification needs two or more")
+            if len(classes) > 2:
+                # liblinear fits binary problems only: one-vs-rest, as it did itself before scikit-learn 1.8
+                coef = np.vstack([clone(model).fit(X, y == c).coef_ for c in classes])
+            else:
+                coef = model.fit(X, y).coef_
         else:
-            model = Lasso(alpha=self.alpha, max_iter=5000, random_state=self.random_state)
-        self.coef_ = np.abs(np.atleast_2d(model.fit(X, y).coef_)).sum(axis=0)
+            coef = Lasso(alpha=self.alpha, max_iter=5000, random_state=self.random_state).fit(X, y).coef_
+        self.coef_ = np.abs(np.atleast_2d(coef)).sum(axis=0)
         mask = self.coef_ > 1e-10
         if not mask.any():
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -132,37 +169,3 @@ class PLSTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "pls_")
         X = validate_data(self, X, reset=False)
         return self.pls_.transform(X)
-
-
-class EncodedLabelClassifier(ClassifierMixin, BaseEstimator):
-    """Fit a classifier on labels encoded as ``0..k-1`` and decode its predictions.
-
-    XGBoost insists on integer labels; this keeps the saved pipeline a plain
-    scikit-learn estimator that predicts the user's own labels.
-
-    Args:
-        estimator: The classifier to wrap (cloned on fit).
-    """
-
-    def __init__(self, *, estimator: Any = None) -> None:
-        self.estimator = estimator
-
-    def fit(self, X: Any, y: Any, **fit_params: Any) -> EncodedLabelClassifier:
-        from sklearn.preprocessing import LabelEncoder
-
-        self.encoder_ = LabelEncoder().fit(y)
-        self.classes_ = self.encoder_.classes_
-        self.estimator_ = clone(self.estimator).fit(X, self.encoder_.transform(y), **fit_params)
-        return self
-
-    def predict(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "estimator_")
-        return self.encoder_.inverse_transform(np.asarray(self.estimator_.predict(X), dtype=int))
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict_proba(X)
-
-    @property
-    def feature_importances_(self) -> np.ndarray:
-        return self.estimator_.feature_importances_
