@@ -7,16 +7,46 @@ import os
 import re
 import shutil
 import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from planner.campaign._layout import model_dir
+from planner.layout import BACKTEST_PARTIAL_DIR, BACKTESTS_DIR, RAY_DIR, has_model, model_dir, suggestion_metadata_path
 from planner.campaign._molecules import clean_pool, fill_empty_components, suggest_featurizer
 from planner.exceptions import CampaignError, DataQualityWarning, DataValidationError, SpecError
 
 if TYPE_CHECKING:
     from planner.campaign._campaign import Campaign
+
+@dataclass(frozen=True)
+class SuggestionBatch:
+    """One round of suggestions as logged (``table``) and how they were made (``metadata``)."""
+
+    table: pd.DataFrame
+    metadata: dict[str, Any]
+
+    @property
+    def round(self) -> int:
+        """The round of the suggestion log these suggestions were logged in."""
+        return int(self.table["_round"].iloc[0]) if len(self.table) else 0
+
+    def __iter__(self) -> Iterator[Any]:  # ``table, metadata = campaign.suggest()``
+        return iter((self.table, self.metadata))
+
+
+@dataclass(frozen=True)
+class BacktestRun:
+    """A backtest's result and the folder it was saved in (``backtests/<run id>/``)."""
+
+    result: Any
+    directory: Path
+
+    def __iter__(self) -> Iterator[Any]:  # ``result, directory = campaign.backtest()``
+        return iter((self.result, self.directory))
+
 
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_%.]*)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
 
@@ -99,7 +129,7 @@ def _surrogate(campaign: Campaign, name: str) -> Any:
     models = {}
     for target in campaign.spec.target_names:
         directory = model_dir(campaign.directory, target)
-        if not (directory / "pipeline.json").exists():
+        if not has_model(campaign.directory, target):
             raise CampaignError(
                 f"--surrogate automl needs the AutoML best pipeline of {target!r}; run `planner run "
                 f"{campaign.directory}` first (or use --surrogate gp)."
@@ -178,7 +208,7 @@ def suggest_experiments(
 def _write_metadata(campaign: Campaign, round_index: int, metadata: dict[str, Any]) -> None:
     from planner.io import atomic_write_text
 
-    path = campaign.directory / "suggestions" / f"round_{round_index:03d}.json"
+    path = suggestion_metadata_path(campaign.directory, round_index)
     atomic_write_text(path, json.dumps(metadata, indent=2, default=str))
 
 
@@ -208,7 +238,6 @@ def backtest_campaign(
     from datetime import datetime, timezone
 
     from planner.active import backtest
-    from planner.campaign._layout import BACKTESTS_DIR
     from planner.io import read_table
 
     spec = campaign.spec
@@ -227,14 +256,14 @@ def backtest_campaign(
         raise SpecError(f"--address {address!r} needs the ray executor; add --executor ray")
     # Finished runs are kept here until the result is written: the same command after a
     # kill or a crash reruns only the runs that had not finished.
-    partial = campaign.directory / BACKTESTS_DIR / ".partial"
+    partial = campaign.directory / BACKTESTS_DIR / BACKTEST_PARTIAL_DIR
     if executor == "ray":
         from planner.executors import RayExecutor
 
         ray_executor = RayExecutor(
             n_jobs or max(1, os.cpu_count() or 2),
             address=address or spec.executor.address,
-            temp_dir=campaign.directory / ".ray",
+            temp_dir=campaign.directory / RAY_DIR,
         )
     try:
         result = backtest(

@@ -12,8 +12,26 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from planner.automl._keys import (
+    FAILURE_REASON_ATTR,
+    PIPELINE_ATTR,
+    RESCORED_FROM_ATTR,
+    SOURCE_ATTR,
+    SOURCE_RESCORED,
+    STD_ATTR,
+)
 from planner.campaign._freshness import model_freshness, record_training
-from planner.campaign._layout import latest_study_name, model_dir, study_name, study_version
+from planner.layout import (
+    FEATURE_CACHE_DIR,
+    OPTUNA_FILE,
+    RAY_DIR,
+    has_model,
+    latest_study_name,
+    model_dir,
+    nested_study_name,
+    study_name,
+    study_version,
+)
 from planner.campaign._molecules import engine_roles
 from planner.exceptions import CampaignError, DataValidationError
 
@@ -26,6 +44,36 @@ if TYPE_CHECKING:
 # first on the current rows (distinct configurations).
 RESCORE_BEST = 5
 _ENGINE_ROLE = {"numeric": "numeric", "categorical": "categorical", "smiles": "categorical", "composition": "composition", "date": "ignore"}
+
+
+@dataclass(frozen=True)
+class TrialEvent:
+    """One finished trial of a search, as :meth:`Campaign.search`'s ``on_trial`` receives it."""
+
+    target: str
+    number: int
+    state: str  # complete, pruned or fail
+    value: float | None
+    std: float | None
+    pipeline: str
+    failure_reason: str | None
+    best_value: float | None
+    best_number: int | None
+
+    @classmethod
+    def from_trial(cls, target: str, study: Any, trial: Any) -> TrialEvent:
+        attrs = trial.user_attrs
+        best_value = best_number = None
+        if trial.state.name == "COMPLETE":
+            try:
+                best = study.best_trial
+                best_value, best_number = best.value, best.number
+            except ValueError:
+                pass
+        reason = attrs.get(FAILURE_REASON_ATTR)
+        return cls(target=target, number=trial.number, state=trial.state.name.lower(), value=trial.value,
+                   std=attrs.get(STD_ATTR), pipeline=attrs.get(PIPELINE_ATTR, ""),
+                   failure_reason=str(reason) if reason else None, best_value=best_value, best_number=best_number)
 
 
 @dataclass(frozen=True)
@@ -100,6 +148,19 @@ def add_related_features(
     return X, roles
 
 
+def search_budget(timeout_s: float | None, started_at: float | None) -> float | None:
+    """``timeout_s`` minus the seconds spent since ``started_at`` (a :func:`time.monotonic`
+    reading: imports, loading), so the whole command ends on time; a budget below the engine's
+    minimum is passed as given (the engine refuses it with the reason)."""
+    import time
+
+    from planner.automl._driver import MIN_TIMEOUT_S
+
+    if timeout_s is None or timeout_s < MIN_TIMEOUT_S or started_at is None:
+        return timeout_s
+    return max(MIN_TIMEOUT_S, timeout_s - (time.monotonic() - started_at))
+
+
 def run_automl(
     campaign: Campaign,
     *,
@@ -109,7 +170,7 @@ def run_automl(
     executor: str | None = None,
     n_workers: int | None = None,
     metric: str | None = None,
-    on_trial: Callable[[str, Any, Any], None] | None = None,
+    on_trial: Callable[[TrialEvent], None] | None = None,
     address: str | None = None,
     ensemble: bool = True,
 ) -> dict[str, Any]:
@@ -146,7 +207,7 @@ def run_automl(
     if kind == "ray":
         from planner.executors import RayExecutor
 
-        shared = RayExecutor(workers, address=address or spec.executor.address, temp_dir=campaign.directory / ".ray")
+        shared = RayExecutor(workers, address=address or spec.executor.address, temp_dir=campaign.directory / RAY_DIR)
     names = list(targets or spec.target_names)
     try:
         for i, target in enumerate(names):
@@ -157,7 +218,7 @@ def run_automl(
             data = training_data(campaign, target)
             callbacks = []
             if on_trial is not None:
-                callbacks.append(lambda study, trial, _t=target: on_trial(_t, study, trial))
+                callbacks.append(lambda study, trial, _t=target: on_trial(TrialEvent.from_trial(_t, study, trial)))
             inputs = _search_inputs(campaign, data, n_trials=n_trials, timeout_s=timeout_s, metric=metric)
             if share is not None:
                 inputs["timeout_s"] = max(share - (time.monotonic() - target_start), 1e-3)
@@ -169,7 +230,7 @@ def run_automl(
                 executor=shared if shared is not None else kind,
                 callbacks=callbacks,
                 reserve_refit=share is not None,
-                feature_cache=campaign.directory / ".cache" / "features",
+                feature_cache=campaign.directory / FEATURE_CACHE_DIR,
             )
             studies[target] = study
             if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
@@ -209,7 +270,7 @@ def _why_nothing_completed(study: Any) -> str:
         return "no trial started: the budget ended first"
     import re
 
-    reasons = [str(t.user_attrs.get("failure_reason") or f"{t.state.name.lower()} without a recorded reason")
+    reasons = [str(t.user_attrs.get(FAILURE_REASON_ATTR) or f"{t.state.name.lower()} without a recorded reason")
                for t in trials]
     # Reasons that differ only in their numbers (a sampled value, a fold) are one reason.
     kinds = Counter(re.sub(r"\d+(\.\d+)?", "#", r) for r in reasons)
@@ -250,7 +311,7 @@ def current_study_name(campaign: Campaign, target: str) -> str:
     """The study of ``target`` on the newest data version in the campaign's storage."""
     import optuna
 
-    default = campaign.directory / "optuna.db"
+    default = campaign.directory / OPTUNA_FILE
     if campaign.spec.storage is None and not default.is_file():
         return study_name(target)
     try:
@@ -303,7 +364,7 @@ def _study_for_current_data(campaign: Campaign, target: str, data: Any, *, n_res
         study.set_user_attr(STUDY_ATTR, {**info, "data_fingerprint": fingerprint, "n_rows": int(len(data.y)),
                                          "previous_study": name})
         for trial in chosen:
-            study.enqueue_trial(trial.params, user_attrs={"source": "rescored", "rescored_from": f"{name}#{trial.number}"})
+            study.enqueue_trial(trial.params, user_attrs={SOURCE_ATTR: SOURCE_RESCORED, RESCORED_FROM_ATTR: f"{name}#{trial.number}"})
     warnings.warn(
         f"the training rows of {target!r} changed since study {name!r} was scored ({info.get('n_rows')} -> "
         f"{len(data.y)} rows); its scores are not comparable with new ones, so the search continues in study "
@@ -373,7 +434,7 @@ def predict_table(
     notes: list[str] = []
     for target in targets or spec.target_names:
         directory = model_dir(campaign.directory, target)
-        if not (directory / "pipeline.json").exists():
+        if not has_model(campaign.directory, target):
             raise CampaignError(
                 f"no saved model for target {target!r} ({directory} is missing); run `planner run "
                 f"{campaign.directory}` first."
@@ -456,7 +517,7 @@ def nested_automl(
         results[target] = nested_cv(
             **_search_inputs(campaign, data, n_trials=n_trials, timeout_s=timeout_s, metric=metric),
             storage_url=campaign.storage_url,
-            study_name=f"nested-{target}",
+            study_name=nested_study_name(target),
             ensemble=ensemble,
         )
     return results

@@ -17,14 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from planner.campaign._layout import model_dir
+from planner.layout import MODEL_SPEC_FILE, TRAINED_ON_FILE, model_dir
 
 if TYPE_CHECKING:
     from planner.campaign._campaign import Campaign
-
-TRAINED_ON_FILE = "trained_on.json"
-MODEL_SPEC_FILE = "pipeline.json"
-
 
 @dataclass(frozen=True)
 class ModelFreshness:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from planner.campaign._layout import QUALITY_DIR
+from planner.layout import QUALITY_DIR
 from planner.campaign._validate import campaign_columns
 
 if TYPE_CHECKING:

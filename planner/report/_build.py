@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from planner.campaign._layout import REPORTS_DIR
+from planner.layout import REPORTS_DIR
 from planner.exceptions import SpecError
 
 __all__ = ["ReportResult", "build_report", "HTML_FILE", "MARKDOWN_FILE"]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.campaign._layout import model_dir
+from planner.layout import model_dir
 from planner.report._sources import Missing, TargetRecords, ranked, training_rows
 
 #: Where stored out-of-fold predictions are looked for: a file beside the refit model, or the

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.campaign._layout import BACKTESTS_DIR, OPTUNA_FILE, QUALITY_DIR, SUGGESTIONS_FILE, model_dir
+from planner.layout import BACKTESTS_DIR, OPTUNA_FILE, QUALITY_DIR, SUGGESTIONS_FILE, model_dir
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from planner._cli_app import CampaignDir, app
+from planner.cli._app import CampaignDir, app
 
 @app.command()
 def suggest(
@@ -53,11 +53,9 @@ def suggest(
     experiments; `planner observe` marks them observed (a `suggestion_id` column links explicitly).
     """
     from planner.campaign import Campaign
-    from planner.campaign._active import suggest_experiments
 
-    campaign = Campaign.load(directory)
-    table, metadata = suggest_experiments(
-        campaign, n=n, strategy=strategy, surrogate=surrogate, beta=beta, outcome_constraints=constraint, calibration=calibrate,
+    table, metadata = Campaign.load(directory).suggest(
+        n, strategy=strategy, surrogate=surrogate, beta=beta, outcome_constraints=constraint, calibration=calibrate,
         floor=floor,
     )
     shown = [c for c in table.columns if not c.startswith("_") or c == "_suggestion_id"]
@@ -164,20 +162,18 @@ def backtest(
     the report.
     """
     from planner.campaign import Campaign
-    from planner.campaign._active import backtest_campaign
 
     campaign = Campaign.load(directory)
     arms = [a.strip() for a in strategies.split(",") if a.strip()]
-    result, out_dir = backtest_campaign(
-        campaign,
-        strategies=arms,
+    result, out_dir = campaign.backtest(
+        arms,
         n_seeds=seeds,
         n_initial=initial,
         batch_size=batch,
         budget=budget,
         executor=executor,
         n_jobs=jobs,
-        pool=str(pool) if pool else None,
+        pool=pool,
         address=address,
     )
     meta = result.metadata
@@ -216,15 +212,14 @@ def report(
     models, suggestions, backtests); regenerate it at any time. Sections without data say
     what is missing and which command produces it.
     """
-
-    from planner.report import build_report
+    from planner.campaign import Campaign
 
     started = time.perf_counter()
 
     def progress(step: str) -> None:
         typer.echo(f"report {step} ({time.perf_counter() - started:.0f} s)", err=True)
 
-    result = build_report(directory, out, allow_recompute=not no_recompute, progress=progress)
+    result = Campaign.load(directory).report(out, allow_recompute=not no_recompute, progress=progress)
     typer.echo(f"report:  {result.html_path}")
     typer.echo(f"summary: {result.markdown_path}")
     typer.echo(f"{result.n_figures} figures in {time.perf_counter() - started:.1f} s")
