@@ -5,10 +5,9 @@
 ``report``, ``explain``, ``status``); file names come from :mod:`planner.layout`.
 """
 
-from planner.campaign._active import BacktestRun, SuggestionBatch
-from planner.campaign._automl import TrialEvent
 from planner.campaign._campaign import SPEC_FILE, Campaign, ObserveReport, parse_target
 from planner.campaign._infer import infer_columns
+from planner.campaign._records import BacktestRun, SuggestionBatch, TrialEvent
 from planner.campaign._status import CampaignStatus
 from planner.campaign._store import ObservationStore
 

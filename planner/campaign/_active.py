@@ -7,46 +7,16 @@ import os
 import re
 import shutil
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from planner.layout import BACKTEST_PARTIAL_DIR, BACKTESTS_DIR, RAY_DIR, has_model, model_dir, suggestion_metadata_path
 from planner.campaign._molecules import clean_pool, fill_empty_components, suggest_featurizer
 from planner.exceptions import CampaignError, DataQualityWarning, DataValidationError, SpecError
+from planner.layout import BACKTEST_PARTIAL_DIR, BACKTESTS_DIR, RAY_DIR, has_model, model_dir, suggestion_metadata_path
 
 if TYPE_CHECKING:
     from planner.campaign._campaign import Campaign
-
-@dataclass(frozen=True)
-class SuggestionBatch:
-    """One round of suggestions as logged (``table``) and how they were made (``metadata``)."""
-
-    table: pd.DataFrame
-    metadata: dict[str, Any]
-
-    @property
-    def round(self) -> int:
-        """The round of the suggestion log these suggestions were logged in."""
-        return int(self.table["_round"].iloc[0]) if len(self.table) else 0
-
-    def __iter__(self) -> Iterator[Any]:  # ``table, metadata = campaign.suggest()``
-        return iter((self.table, self.metadata))
-
-
-@dataclass(frozen=True)
-class BacktestRun:
-    """A backtest's result and the folder it was saved in (``backtests/<run id>/``)."""
-
-    result: Any
-    directory: Path
-
-    def __iter__(self) -> Iterator[Any]:  # ``result, directory = campaign.backtest()``
-        return iter((self.result, self.directory))
-
 
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_%.]*)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
 

@@ -12,14 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from planner.automl._keys import (
-    FAILURE_REASON_ATTR,
-    PIPELINE_ATTR,
-    RESCORED_FROM_ATTR,
-    SOURCE_ATTR,
-    SOURCE_RESCORED,
-    STD_ATTR,
-)
+from planner.automl._keys import FAILURE_REASON_ATTR, RESCORED_FROM_ATTR, SOURCE_ATTR, SOURCE_RESCORED
 from planner.campaign._freshness import model_freshness, record_training
 from planner.layout import (
     FEATURE_CACHE_DIR,
@@ -33,6 +26,7 @@ from planner.layout import (
     study_version,
 )
 from planner.campaign._molecules import engine_roles
+from planner.campaign._records import TrialEvent
 from planner.exceptions import CampaignError, DataValidationError
 
 if TYPE_CHECKING:
@@ -44,36 +38,6 @@ if TYPE_CHECKING:
 # first on the current rows (distinct configurations).
 RESCORE_BEST = 5
 _ENGINE_ROLE = {"numeric": "numeric", "categorical": "categorical", "smiles": "categorical", "composition": "composition", "date": "ignore"}
-
-
-@dataclass(frozen=True)
-class TrialEvent:
-    """One finished trial of a search, as :meth:`Campaign.search`'s ``on_trial`` receives it."""
-
-    target: str
-    number: int
-    state: str  # complete, pruned or fail
-    value: float | None
-    std: float | None
-    pipeline: str
-    failure_reason: str | None
-    best_value: float | None
-    best_number: int | None
-
-    @classmethod
-    def from_trial(cls, target: str, study: Any, trial: Any) -> TrialEvent:
-        attrs = trial.user_attrs
-        best_value = best_number = None
-        if trial.state.name == "COMPLETE":
-            try:
-                best = study.best_trial
-                best_value, best_number = best.value, best.number
-            except ValueError:
-                pass
-        reason = attrs.get(FAILURE_REASON_ATTR)
-        return cls(target=target, number=trial.number, state=trial.state.name.lower(), value=trial.value,
-                   std=attrs.get(STD_ATTR), pipeline=attrs.get(PIPELINE_ATTR, ""),
-                   failure_reason=str(reason) if reason else None, best_value=best_value, best_number=best_number)
 
 
 @dataclass(frozen=True)
@@ -242,7 +206,7 @@ def run_automl(
                     grace_s=0.0 if share is None else 0.05 * share, groups=data.groups, bounds=bounds,
                 )
                 fitted.save(model_dir(campaign.directory, target))
-                record_training(campaign, target, len(data.y))
+                record_training(campaign.directory, target, len(data.y), campaign.observations())
         failed = {t: _why_nothing_completed(s) for t, s in studies.items() if not _has_complete(s)}
         if failed:
             raise CampaignError(

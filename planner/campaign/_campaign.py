@@ -12,13 +12,14 @@ import pandas as pd
 
 from planner.campaign._create import parse_target, spec_from_csv
 from planner.campaign._observe import ObserveReport, observe_table
+from planner.campaign._records import BacktestRun, SuggestionBatch
 from planner.campaign._status import CampaignStatus, campaign_status
 from planner.campaign._store import META_COLUMNS, ObservationStore
 from planner.campaign._suggestions import SuggestionLog
 from planner.campaign._validate import CheckedTable, campaign_columns, check_table
 from planner.exceptions import CampaignError, CampaignExistsError, CampaignNotFoundError, DataValidationError, SpecError
 from planner.io import read_table
-from planner.layout import SPEC_FILE, default_storage_url, has_model
+from planner.layout import QUALITY_DIR, SPEC_FILE, default_storage_url, has_model
 from planner.spec import CampaignSpec
 from planner.spec._io import load_spec, write_spec
 
@@ -251,7 +252,13 @@ class Campaign:
         """
         from planner.campaign._quality import quality_report
 
-        return quality_report(self, save=save)
+        return quality_report(
+            self.spec,
+            source_paths=[self._resolve(s.path) for s in self.spec.data.sources],
+            observed=self.observations(),
+            merge_log=lambda: self.merged_data()[1],
+            save_to=self.directory / QUALITY_DIR if save else None,
+        )
 
     # Search ----------------------------------------------------------------------------
     def search(
@@ -362,7 +369,7 @@ class Campaign:
             inputs, ``<t>_mean``/``<t>_std``/``<t>_lower``/``<t>_upper``, acquisition value,
             reason) and ``metadata``; it unpacks as ``table, metadata``.
         """
-        from planner.campaign._active import SuggestionBatch, suggest_experiments
+        from planner.campaign._active import suggest_experiments
 
         table, metadata = suggest_experiments(
             self, n=n, strategy=strategy, surrogate=surrogate, beta=beta, outcome_constraints=outcome_constraints,
@@ -416,7 +423,7 @@ class Campaign:
             :class:`BacktestRun`: ``result`` (a :class:`planner.active.BacktestResult`) and
             ``directory``; it unpacks as ``result, directory``.
         """
-        from planner.campaign._active import BacktestRun, backtest_campaign
+        from planner.campaign._active import backtest_campaign
 
         result, directory = backtest_campaign(
             self, strategies=list(strategies), n_seeds=n_seeds, n_initial=n_initial, batch_size=batch_size,
