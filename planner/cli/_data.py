@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from planner.cli._app import CampaignDir, app
-from planner.layout import QUALITY_DIR
+from planner.layout import QUALITY_DIR, SPEC_FILE
 
 
 @app.command()
@@ -61,7 +61,7 @@ def init(
         force=force,
     )
     spec = campaign.spec
-    typer.echo(f"created campaign {spec.name!r} in {directory}/campaign.yaml")
+    typer.echo(f"created campaign {spec.name!r} in {directory}/{SPEC_FILE}")
     typer.echo(f"  task: {spec.task}; targets: " + ", ".join(f"{t.name} ({t.direction})" for t in spec.targets))
     roles: dict[str, list[str]] = {}
     for item in spec.inputs:
