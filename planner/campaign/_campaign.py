@@ -287,7 +287,8 @@ class Campaign:
         number, state, value, std, pipeline, failure reason, best value so far).
 
         With ``nested=True`` nothing is saved: the whole search is repeated inside each outer
-        fold of a nested CV, an honest estimate of what the search delivers.
+        fold of a nested CV, an honest estimate of what the search delivers (it runs locally;
+        ``executor``, ``n_workers``, ``address``, ``on_trial`` and ``started_at`` do not apply).
 
         Returns:
             ``{target: optuna.Study}``, or with ``nested`` ``{target: NestedCVResult}``.
