@@ -14,6 +14,9 @@ import pandas as pd
 
 from planner.automl._keys import FAILURE_REASON_ATTR, RESCORED_FROM_ATTR, SOURCE_ATTR, SOURCE_RESCORED
 from planner.campaign._freshness import model_freshness, record_training
+from planner.campaign._molecules import engine_roles
+from planner.campaign._records import TrialEvent
+from planner.exceptions import CampaignError, DataValidationError
 from planner.layout import (
     FEATURE_CACHE_DIR,
     OPTUNA_FILE,
@@ -25,12 +28,12 @@ from planner.layout import (
     study_name,
     study_version,
 )
-from planner.campaign._molecules import engine_roles
-from planner.campaign._records import TrialEvent
-from planner.exceptions import CampaignError, DataValidationError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from planner.campaign._campaign import Campaign
+    from planner.spec import CampaignSpec
 
 # Campaign roles -> engine roles (SMILES and mixtures: see planner.campaign._molecules.engine_roles);
 # dates carry no physics, they feed the quality report's timeliness check instead.
@@ -48,13 +51,14 @@ class TrainingData:
     column_roles: dict[str, str]
 
 
-def training_data(campaign: Campaign, target: str) -> TrainingData:
-    """Labelled rows for ``target``: inputs, target values, CV groups and column roles."""
-    spec = campaign.spec
+def training_data(
+    spec: CampaignSpec, labelled: pd.DataFrame, target: str, resolve: Callable[[str], Path]
+) -> TrainingData:
+    """``target``'s rows of ``labelled`` (the campaign's labelled rows): inputs, target values, CV
+    groups and column roles; ``resolve`` finds related tables from the campaign directory."""
     if target not in spec.target_names:
         raise CampaignError(f"unknown target {target!r}; this campaign's targets are {spec.target_names}.")
-    frame = campaign.labelled_data()
-    frame = frame[frame[target].notna()].reset_index(drop=True)
+    frame = labelled[labelled[target].notna()].reset_index(drop=True)
     if frame.empty:
         raise DataValidationError(
             f"target {target!r} has no measured values yet; add observations with `planner observe` first."
@@ -66,7 +70,7 @@ def training_data(campaign: Campaign, target: str) -> TrainingData:
             X[name] = pd.to_numeric(X[name], errors="coerce")
         elif role in {"categorical", "composition"}:
             X[name] = X[name].astype("string").astype(object).where(X[name].notna(), None)
-    X, roles = add_related_features(campaign, frame, X, roles)
+    X, roles = add_related_features(spec, resolve, frame, X, roles)
     groups = None
     if spec.data.group_column:
         raw_groups = frame[spec.data.group_column]
@@ -77,14 +81,13 @@ def training_data(campaign: Campaign, target: str) -> TrainingData:
 
 
 def add_related_features(
-    campaign: Campaign, frame: pd.DataFrame, X: pd.DataFrame, roles: dict[str, str]
+    spec: CampaignSpec, resolve: Callable[[str], Path], frame: pd.DataFrame, X: pd.DataFrame, roles: dict[str, str]
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """Append per-row aggregates of each declared child table (featuretools deep feature synthesis).
 
     The aggregates summarise each row's own child records (e.g. its first 100 cycles), never
     other rows or targets, so computing them before the CV split leaks nothing.
     """
-    spec = campaign.spec
     if not spec.data.related:
         return X, roles
     from planner.features import relational_features
@@ -94,7 +97,7 @@ def add_related_features(
     X = X.copy()
     for table in spec.data.related:
         key = table.key or spec.data.id_column
-        child, _ = read_table(campaign._resolve(table.path), delimiter=table.delimiter, what=f"related table {table.name!r}")
+        child, _ = read_table(resolve(table.path), delimiter=table.delimiter, what=f"related table {table.name!r}")
         features = relational_features(
             frame,
             child,
@@ -179,7 +182,7 @@ def run_automl(
             # and its search stops early enough to refit inside that share
             share = None if budget is None else (budget - (time.monotonic() - started)) / (len(names) - i)
             target_start = time.monotonic()
-            data = training_data(campaign, target)
+            data = training_data(spec, campaign.labelled_data(), target, campaign._resolve)
             callbacks = []
             if on_trial is not None:
                 callbacks.append(lambda study, trial, _t=target: on_trial(TrialEvent.from_trial(_t, study, trial)))
@@ -421,7 +424,7 @@ def predict_table(
         for name, role in roles.items():
             if role == "numeric":
                 X[name] = pd.to_numeric(X[name], errors="coerce")
-        X, _ = add_related_features(campaign, out, X, roles)
+        X, _ = add_related_features(spec, campaign._resolve, out, X, roles)
         predictions = fitted.predict(X, interval=levels, groups=groups, bounds=target_bounds(campaign, target))
         notes += [f"{target}: {n}" for n in predictions.attrs.get("notes", [])]
         predictions = predictions.reset_index(drop=True)
@@ -477,7 +480,7 @@ def nested_automl(
     spec = campaign.spec
     results = {}
     for target in targets or spec.target_names:
-        data = training_data(campaign, target)
+        data = training_data(spec, campaign.labelled_data(), target, campaign._resolve)
         results[target] = nested_cv(
             **_search_inputs(campaign, data, n_trials=n_trials, timeout_s=timeout_s, metric=metric),
             storage_url=campaign.storage_url,

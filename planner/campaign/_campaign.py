@@ -214,6 +214,13 @@ class Campaign:
         )
         return merged.reset_index(drop=True), log
 
+    def training_data(self, target: str) -> Any:
+        """What the search fits for ``target``: ``X`` (inputs, related-table features), ``y``,
+        CV ``groups`` and ``column_roles``, over the labelled rows with a ``target`` value."""
+        from planner.campaign._automl import training_data
+
+        return training_data(self.spec, self.labelled_data(), target, self._resolve)
+
     # Observations ---------------------------------------------------------------------
     def observe(
         self,
@@ -460,7 +467,6 @@ class Campaign:
             model's features, ``base_value``, ``importance()``).
         """
         from planner.automl import load_fitted
-        from planner.campaign._automl import training_data
         from planner.explain import explain
         from planner.layout import model_dir
 
@@ -470,7 +476,7 @@ class Campaign:
             raise CampaignError(
                 f"no saved model for target {target!r}; run `planner run {self.directory}` first."
             )
-        data = training_data(self, target)
+        data = self.training_data(target)
         return explain(load_fitted(directory), data.X, max_samples=max_samples, seed=seed)
 
     # Status ----------------------------------------------------------------------------

@@ -63,9 +63,7 @@ def test_group_column_is_not_an_input_and_observe_does_not_need_it(tmp_path, cap
     assert "the CV group column (--group)" in (tmp_path / "camp" / "campaign.yaml").read_text()
     report = camp.observe(pd.DataFrame({"sample_id": ["n1"], "x1": [0.5], "y": [0.3]}))
     assert report.n_added == 1 and any("each new row is its own group" in note for note in report.notes)
-    from planner.campaign._automl import training_data
-
-    groups = training_data(camp, "y").groups
+    groups = camp.training_data("y").groups
     assert groups.notna().all() and groups.nunique() == 9  # 8 electrolytes + the new row alone
 
 
