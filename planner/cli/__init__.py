@@ -21,12 +21,20 @@ try:  # typer >= 0.20 vendors click; its exceptions are the ones raised
 except ImportError:  # pragma: no cover - older typer uses click itself
     from click import ClickException
 
-from planner.cli import _data, _lab, _search  # noqa: F401 - each registers its verbs on app
+from planner.cli import _data, _lab, _search
 from planner.cli._app import CLOCK, app
 from planner.exceptions import Interrupted, NotBuiltYetError, PlannerError
 from planner.io import storage_failure
 
 __all__ = ["app", "main"]
+
+# The verbs, in the order `planner --help` lists them (the order of a campaign's life).
+for _verb in (_data.init, _data.status, _data.observe, _data.demo, _search.run, _search.leaderboard,
+              _search.predict, _data.quality, _lab.suggest):
+    app.command()(_verb)
+app.command("suggestions")(_lab.suggestions_cmd)
+app.command()(_lab.backtest)
+app.command()(_lab.report)
 
 
 def _process_age_s() -> float:

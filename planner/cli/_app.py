@@ -1,7 +1,8 @@
 """The `planner` command-line application object and the argument types its verbs share.
 
-Verbs register on :data:`app` from :mod:`planner.cli._data`, :mod:`planner.cli._search` and
-:mod:`planner.cli._lab`; the entry point (:func:`planner.cli.main`) lives in :mod:`planner.cli`.
+The verbs live in :mod:`planner.cli._data`, :mod:`planner.cli._search` and :mod:`planner.cli._lab`;
+:mod:`planner.cli` registers them on :data:`app` (in `planner --help` order) and holds the entry
+point (:func:`planner.cli.main`).
 Each verb is one :class:`planner.campaign.Campaign` call plus formatting.
 """
 

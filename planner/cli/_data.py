@@ -9,11 +9,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from planner.cli._app import CampaignDir, app
+from planner.cli._app import CampaignDir
 from planner.layout import QUALITY_DIR, SPEC_FILE
 
 
-@app.command()
 def init(
     directory: CampaignDir,
     data: Annotated[Path, typer.Option("--data", "-d", help="CSV with one row per sample (UTF-8, BOM ok).")],
@@ -75,7 +74,6 @@ def init(
     typer.echo(f"next: check the roles in campaign.yaml, then `planner status {directory}`")
 
 
-@app.command()
 def status(
     directory: CampaignDir,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
@@ -87,7 +85,6 @@ def status(
     typer.echo(snapshot.to_json() if as_json else snapshot.to_text())
 
 
-@app.command()
 def observe(
     directory: CampaignDir,
     file: Annotated[Path, typer.Argument(help="CSV of new measurements with the campaign's columns.")],
@@ -118,7 +115,6 @@ def observe(
         typer.echo(report.to_text())
 
 
-@app.command()
 def quality(
     directory: CampaignDir,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 2 if any check fails (after saving).")] = False,
@@ -138,7 +134,6 @@ def quality(
         report.raise_for_failures()
 
 
-@app.command()
 def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Where to create the demo campaign.")] = Path("demo-campaign"),
     n_initial: Annotated[int, typer.Option("--n-initial", min=2, help="Initial space-filling designs.")] = 12,

@@ -9,9 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from planner.cli._app import CampaignDir, app
+from planner.cli._app import CampaignDir
 
-@app.command()
 def suggest(
     directory: CampaignDir,
     n: Annotated[int, typer.Option("-n", "--n", min=1, help="Experiments to propose (batch size q).")] = 5,
@@ -90,7 +89,6 @@ def suggest(
         typer.echo(f"wrote {out} (keep the suggestion_id column when you report results with `planner observe`)")
 
 
-@app.command("suggestions")
 def suggestions_cmd(
     directory: CampaignDir,
     pending: Annotated[bool, typer.Option("--pending", help="Only the suggestions still waiting for results.")] = False,
@@ -135,7 +133,6 @@ def suggestions_cmd(
         typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
-@app.command()
 def backtest(
     directory: CampaignDir,
     strategies: Annotated[
@@ -195,7 +192,6 @@ def backtest(
     typer.echo(f"saved: {out_dir}/ (runs.csv, curves.csv, summary.csv); `planner report {directory}` plots them")
 
 
-@app.command()
 def report(
     directory: CampaignDir,
     out: Annotated[

@@ -7,11 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from planner.cli._app import CLOCK, CampaignDir, TargetOpt, app
+from planner.cli._app import CLOCK, CampaignDir, TargetOpt
 from planner.layout import model_dir
 
 
-@app.command()
 def run(
     directory: CampaignDir,
     trials: Annotated[Optional[int], typer.Option("--trials", "-n", help="Trials to add (default: budget.n_trials).")] = None,
@@ -114,7 +113,6 @@ def _format_baselines(table) -> str:  # noqa: ANN001 - Campaign.baselines' frame
     return f"baselines on the same folds ({table['metric'].iloc[0]}): " + " | ".join(parts)
 
 
-@app.command()
 def leaderboard(
     directory: CampaignDir,
     top: Annotated[int, typer.Option("--top", "-k", help="Rows to show.")] = 10,
@@ -143,7 +141,6 @@ def leaderboard(
             typer.echo(_format_baselines(campaign.baselines(name)))
 
 
-@app.command()
 def predict(
     directory: CampaignDir,
     file: Annotated[Path, typer.Argument(help="CSV with the campaign's input columns.")],
