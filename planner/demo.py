@@ -18,6 +18,15 @@ import pandas as pd
 from planner.campaign import Campaign
 from planner.exceptions import CampaignExistsError
 from planner.io import atomic_write_text
+from planner.layout import (
+    FAILED_FILE,
+    MEASUREMENTS_DIR,
+    MODELS_DIR,
+    OBSERVATIONS_FILE,
+    SPEC_FILE,
+    SUGGESTIONS_FILE,
+    measurements_path,
+)
 from planner.spec import CampaignSpec, DesignSpace, InputSpec, TargetSpec
 
 Echo = Callable[[str], None]
@@ -64,7 +73,7 @@ def cell_design_spec(space, *, name: str = "cell_design", seed: int = 0) -> Camp
 def _record_failures(directory: Path, failed: pd.DataFrame) -> None:
     if failed.empty:
         return
-    path = directory / "failed_experiments.csv"
+    path = directory / FAILED_FILE
     previous = pd.read_csv(path) if path.exists() else pd.DataFrame()
     combined = pd.concat([previous, failed], ignore_index=True)
     atomic_write_text(path, combined.to_csv(index=False))
@@ -91,7 +100,7 @@ def measure_and_observe(
         results["suggestion_id"] = designs["suggestion_id"].to_numpy()
     ok = results[results["status"] == "ok"]
     failed = results[results["status"] != "ok"].assign(round=round_index)
-    measurements = campaign.directory / "measurements" / f"round_{round_index:02d}.csv"
+    measurements = measurements_path(campaign.directory, round_index)
     measurements.parent.mkdir(exist_ok=True)
     atomic_write_text(measurements, ok[link + inputs + targets].to_csv(index=False))
     _record_failures(campaign.directory, failed)
@@ -142,9 +151,6 @@ def run_demo(
         force: replace an existing demo campaign directory.
         echo: where progress lines go.
     """
-    from planner.automl import leaderboard
-    from planner.campaign._active import suggest_experiments
-    from planner.campaign._automl import run_automl
     from planner.simlab import CellDesignLab, initial_design
 
     started = time.perf_counter()
@@ -154,7 +160,7 @@ def run_demo(
             raise CampaignExistsError(
                 f"{directory} already exists; pass --force to replace it or --dir to choose another directory."
             )
-        if (directory / "campaign.yaml").exists() or not any(directory.iterdir()):
+        if (directory / SPEC_FILE).exists() or not any(directory.iterdir()):
             shutil.rmtree(directory)
         else:
             raise CampaignExistsError(
@@ -180,16 +186,16 @@ def run_demo(
 
     if n_trials > 0:
         echo(f"\n[2] AutoML search: {n_trials} pipelines per target ('fast' space, repeated CV)")
-        studies = run_automl(campaign, n_trials=n_trials)
-        for target, study in studies.items():
-            top = leaderboard(study, top=3)
+        studies = campaign.search(n_trials=n_trials)
+        for target in studies:
+            top = campaign.leaderboard(target, top=3)
             echo(f"  {target}: top pipelines (metric {top['metric'].iloc[0] if len(top) else '?'})")
             for _, row in top.iterrows():
                 echo(f"    #{int(row['rank'])} {row['score']:<18} {row['pipeline']}")
 
     for r in range(1, rounds + 1):
         echo(f"\n[3.{r}] suggest {batch_size} designs (BoTorch GP, qLogNEHVI), simulate, observe")
-        table, metadata = suggest_experiments(campaign, n=batch_size)
+        table, metadata = campaign.suggest(batch_size)
         for line in metadata.get("fallbacks", ()):
             echo(f"  note: {line}")
         for _, row in table.iterrows():
@@ -203,21 +209,19 @@ def run_demo(
         # would: a new study per target re-scores the best pipelines on all rows, then refits.
         n_rows = len(campaign.labelled_data())
         echo(f"\n[4] refresh the models on all {n_rows} rows (the rounds added observations)")
-        run_automl(campaign, n_trials=max(2, n_trials // 2))
+        campaign.search(n_trials=max(2, n_trials // 2))
         for target in spec.target_names:
             echo(f"  {target}: refit on {n_rows} rows")
 
     echo("\n[5] report")
-    from planner.report import build_report
-
-    result = build_report(Campaign.load(directory))
+    result = campaign.report()
     echo("")
     echo(campaign.status().to_text())
     echo("")
     echo(f"done in {time.perf_counter() - started:.0f} s. Open {result.html_path} in a browser.")
     echo(
-        f"results: {directory}/observations.csv (all measurements), {directory}/suggestions.csv (every "
-        f"suggestion and its status), {directory}/measurements/ (per round), {directory}/models/ (final model per target: the selected ensemble)"
+        f"results: {directory}/{OBSERVATIONS_FILE} (all measurements), {directory}/{SUGGESTIONS_FILE} (every "
+        f"suggestion and its status), {directory}/{MEASUREMENTS_DIR}/ (per round), {directory}/{MODELS_DIR}/ (final model per target: the selected ensemble)"
     )
     echo(f"continue by hand: planner suggest {directory} -n 4; planner observe {directory} results.csv")
     return campaign

@@ -58,6 +58,10 @@ class SimulationError(PlannerError, RuntimeError):
     """The simulated lab could not be set up (not: a single design that failed)."""
 
 
+class SimulationFailed(Exception):
+    """One design could not be simulated; the lab turns this into a failure record (not raised to users)."""
+
+
 class NotBuiltYetError(PlannerError, NotImplementedError):
     """A reserved command or feature that is not built yet."""
 

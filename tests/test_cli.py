@@ -49,6 +49,15 @@ def test_help_lists_every_verb(capsys):
         assert code == 0 and "Usage: planner " + verb in out
 
 
+def test_help_lists_the_verbs_in_a_campaigns_order(capsys):
+    """planner.cli registers the verbs of three modules in one place; --help keeps the order it had."""
+    _, out, _ = run_cli(capsys, "--help")
+    commands = out[out.index("Commands:"):].splitlines()[1:]
+    listed = [line.split()[0] for line in commands if line.startswith("  ") and line.split()[0] in VERBS]
+    assert listed == ["init", "status", "observe", "demo", "run", "leaderboard", "predict", "quality", "suggest",
+                      "suggestions", "backtest", "report"]
+
+
 def test_init_status_observe(capsys, cli_campaign, tmp_path):
     new = tmp_path / "new.csv"
     new.write_text("sample_id,x,salt,y\nf,0.2,LiFSI,3.5\n")

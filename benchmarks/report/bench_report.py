@@ -33,7 +33,7 @@ def make_campaign(root: Path, rows: int, trials: int, real_trials: int, seed: in
 
     from planner.automl import refit, run_search
     from planner.campaign import Campaign
-    from planner.campaign._layout import QUALITY_DIR, model_dir, study_name
+    from planner.layout import QUALITY_DIR, model_dir, study_name
     from planner.quality import assess
 
     frame = pd.read_csv(DATA).iloc[:rows]

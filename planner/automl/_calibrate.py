@@ -24,13 +24,13 @@ import numpy as np
 import pandas as pd
 
 from planner.automl._conformal import MIN_RESIDUALS, ClassificationCalibrator, RegressionCalibrator, check_levels, level_suffix
+from planner.automl._keys import FIT_TIME_ATTR, N_FOLDS_ATTR, OOF_ATTR
+from planner.layout import DOMAIN_FILE, OOF_FILE
 
 # FittedPipeline (planner.automl._refit) is passed in or duck-typed here: _refit imports this
 # module, so importing it back would close a circle.
 __all__ = ["OOF_FILE", "DOMAIN_FILE", "final_oof", "calibrated_columns", "RANGE_MARGIN", "REFRESH_HINT"]
 
-OOF_FILE = "oof.csv"
-DOMAIN_FILE = "domain.json"
 CALIBRATION_VERSION = 1
 #: Skip recomputing OOF predictions (a note says why) when the trials' timings predict more.
 MAX_RECOMPUTE_S = 120.0
@@ -40,7 +40,7 @@ REFRESH_HINT = "run `planner run` again (or refit) to store out-of-fold predicti
 
 
 def _trial_oof(trial: Any, n: int) -> np.ndarray | None:
-    oof = trial.user_attrs.get("oof") if trial is not None else None
+    oof = trial.user_attrs.get(OOF_ATTR) if trial is not None else None
     if not isinstance(oof, list) or len(oof) != n:
         return None
     return np.asarray(oof, dtype=float)
@@ -146,8 +146,8 @@ def final_oof(
     # recompute on the study's folds: the spread is needed, or nothing was stored
     expected = None
     if trials:
-        times = [trials[t].user_attrs.get("fit_time_s") for t in member_trials if t in trials]
-        n_run = [trials[t].user_attrs.get("n_folds") or 1 for t in member_trials if t in trials]
+        times = [trials[t].user_attrs.get(FIT_TIME_ATTR) for t in member_trials if t in trials]
+        n_run = [trials[t].user_attrs.get(N_FOLDS_ATTR) or 1 for t in member_trials if t in trials]
         if times and all(isinstance(x, int | float) for x in times):
             expected = sum(float(x) / max(1, int(k)) * len(splits) for x, k in zip(times, n_run, strict=True))
     if expected is not None and expected > MAX_RECOMPUTE_S:

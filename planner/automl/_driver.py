@@ -27,7 +27,22 @@ from typing import Any
 import numpy as np
 
 from planner.automl._evaluate import TrialResult, evaluate_pipeline
-from planner.automl._keys import COMPLETE, FAILED, FIDELITY_ATTR, PRUNED
+from planner.automl._keys import (
+    BASELINES_ATTR,
+    COMPLETE,
+    FAILED,
+    FAILURE_REASON_ATTR,
+    FIDELITY_ATTR,
+    FIT_TIME_ATTR,
+    FOLD_SCORES_ATTR,
+    PIPELINE_ATTR,
+    PROMOTED_FROM_ATTR,
+    PRUNED,
+    SOURCE_ATTR,
+    SOURCE_PROMOTED,
+    SOURCE_SAMPLER,
+    TRAIN_ROWS_ATTR,
+)
 from planner.automl._pruning import FoldStopRule, fold_thresholds, stop_rule
 from planner.exceptions import SpecError
 
@@ -104,9 +119,9 @@ def order_by_cost(defaults: list[dict[str, Any]], space: Any = None, ctx: Any = 
 def refit_cost_s(frozen: Any, n_rows: int) -> float:
     """Predicted seconds to refit a trial's pipeline on ``n_rows`` rows (from its folds)."""
     attrs = frozen.user_attrs
-    folds = max(1, len([s for s in attrs.get("fold_scores") or [] if s is not None]))
-    per_fold = float(attrs.get("fit_time_s") or 0.0) / folds
-    train_rows = float(attrs.get("train_rows") or n_rows * 0.8)
+    folds = max(1, len([s for s in attrs.get(FOLD_SCORES_ATTR) or [] if s is not None]))
+    per_fold = float(attrs.get(FIT_TIME_ATTR) or 0.0) / folds
+    train_rows = float(attrs.get(TRAIN_ROWS_ATTR) or n_rows * 0.8)
     return per_fold * max(1.0, n_rows / max(train_rows, 1.0)) * REFIT_MARGIN
 
 
@@ -235,7 +250,7 @@ class SearchDriver:
 
         self.study.sampler = self.make_sampler(len(self.study.get_trials(deepcopy=False)))
         trial = self.study.ask()
-        trial.set_user_attr("source", trial.user_attrs.get("source", "sampler"))
+        trial.set_user_attr(SOURCE_ATTR, trial.user_attrs.get(SOURCE_ATTR, SOURCE_SAMPLER))
         try:
             params = self.space.suggest(trial, self.ctx)
         except ValueError as err:
@@ -246,7 +261,7 @@ class SearchDriver:
 
     def _fidelity_kwargs(self, trial: Any | None) -> dict[str, Any]:
         """``max_train_rows`` / ``max_folds`` of a trial: low fidelity unless promoted (or a small table)."""
-        if (self.low_rows is None and self.low_folds is None) or (trial is not None and trial.user_attrs.get("source") == "promoted"):
+        if (self.low_rows is None and self.low_folds is None) or (trial is not None and trial.user_attrs.get(SOURCE_ATTR) == SOURCE_PROMOTED):
             return {"max_train_rows": None, "max_folds": None}
         return {"max_train_rows": self.low_rows, "max_folds": self.low_folds}
 
@@ -264,7 +279,7 @@ class SearchDriver:
         for key, value in result.user_attrs().items():
             trial.set_user_attr(key, value)
         kw = self._fidelity_kwargs(trial)
-        trial.set_user_attr("train_rows", int(kw["max_train_rows"] or self.train_rows))
+        trial.set_user_attr(TRAIN_ROWS_ATTR, int(kw["max_train_rows"] or self.train_rows))
         if report:
             for step, value in enumerate(result.running_means()):
                 trial.report(float(value), step)
@@ -288,14 +303,14 @@ class SearchDriver:
         low = [t for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if float(t.user_attrs.get(FIDELITY_ATTR, 1.0)) < 1.0]
         if min(low, key=lambda t: (sign * t.value, t.number)).number != frozen.number:
             return
-        self.study.enqueue_trial(dict(frozen.params), user_attrs={"source": "promoted", "promoted_from": frozen.number})
+        self.study.enqueue_trial(dict(frozen.params), user_attrs={SOURCE_ATTR: SOURCE_PROMOTED, PROMOTED_FROM_ATTR: frozen.number})
 
     def _finished(self, frozen: Any) -> None:
         if self.bar is not None:
             self.bar.update(1)
             try:
                 best = self.study.best_trial
-                self.bar.set_postfix_str(f"best {self.objective.name}={best.value:.4g} [{best.user_attrs.get('pipeline', '?')}] #{best.number}")
+                self.bar.set_postfix_str(f"best {self.objective.name}={best.value:.4g} [{best.user_attrs.get(PIPELINE_ATTR, '?')}] #{best.number}")
             except ValueError:
                 pass
         for callback in self.callbacks:
@@ -383,7 +398,7 @@ class SearchDriver:
         smallest = math.ceil((per_fold * (len(self.splits) + 1.25 * REFIT_MARGIN) + 3.0) * 1.2)
         return (
             f"a time budget of {self.timeout_s:g} s is too small for this table ({len(self.y)} rows): the cheapest pipeline "
-            f"({frozen.user_attrs.get('pipeline', '?')}) finished {done} of {len(self.splits)} folds in {result.fit_time_s:.1f} s, so one trial "
+            f"({frozen.user_attrs.get(PIPELINE_ATTR, '?')}) finished {done} of {len(self.splits)} folds in {result.fit_time_s:.1f} s, so one trial "
             f"and its refit need about {smallest} s. Give --timeout {smallest} or more (or fewer CV folds in the search space's cv section)"
         )
 
@@ -419,7 +434,7 @@ class SearchDriver:
                 future.cancel()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                trial.set_user_attr("failure_reason", "interrupted: the search stopped before this trial finished")
+                trial.set_user_attr(FAILURE_REASON_ATTR, "interrupted: the search stopped before this trial finished")
                 self.study.tell(trial, state=TrialState.FAIL)
         self.in_flight.clear()
 
@@ -439,7 +454,6 @@ def baseline_rf(task: str) -> dict[str, Any]:
 #: Share of the time left the default-forest baseline may use (it is killed past it, with the reason).
 BASELINE_SHARE_OF_TIME_LEFT = 0.10
 #: Study user attribute holding the baselines' CV scores.
-BASELINES_ATTR = "baselines"
 
 
 def _dummy_scores(y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], task: str, metric: str) -> list[float]:

@@ -26,7 +26,7 @@ import pandas as pd
 
 # the estimators live in _ensemble_model; re-exported here so models pickled before the split load
 from planner.automl._ensemble_model import PipelineEnsembleClassifier, PipelineEnsembleRegressor, build_ensemble
-from planner.automl._keys import ENSEMBLE_KIND, is_ensemble, study_info
+from planner.automl._keys import ENSEMBLE_KIND, FIDELITY_ATTR, OOF_ATTR, PARAMS_ATTR, is_ensemble, study_info
 from planner.automl._metrics import get_metric, score_all
 
 __all__ = ["EnsembleSelection", "select_ensemble", "ensemble_params", "PipelineEnsembleRegressor", "PipelineEnsembleClassifier", "is_ensemble", "build_ensemble"]
@@ -104,16 +104,16 @@ def select_ensemble(
     task, metric = info["task"], get_metric(info["metric"], info["task"])
     y_arr = np.asarray(y)
     sign = 1.0 if metric.direction == "maximize" else -1.0
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.user_attrs.get("oof") is not None and t.value is not None]
-    done = [t for t in done if len(t.user_attrs["oof"]) == len(y_arr)]
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.user_attrs.get(OOF_ATTR) is not None and t.value is not None]
+    done = [t for t in done if len(t.user_attrs[OOF_ATTR]) == len(y_arr)]
     if fidelity is not None:
-        done = [t for t in done if float(t.user_attrs.get("fidelity", 1.0)) >= fidelity]
+        done = [t for t in done if float(t.user_attrs.get(FIDELITY_ATTR, 1.0)) >= fidelity]
     done.sort(key=lambda t: (-sign * t.value, t.number))
     # identical pipelines (defaults re-enqueued, a sampler repeat) add nothing: keep the first
     seen: set[str] = set()
     candidates = []
     for t in done:
-        key = repr(sorted(t.user_attrs["params"].items()))
+        key = repr(sorted(t.user_attrs[PARAMS_ATTR].items()))
         if key not in seen:
             seen.add(key)
             candidates.append(t)
@@ -122,7 +122,7 @@ def select_ensemble(
     if len(candidates) < 2:
         return None
     classes = np.unique(y_arr) if task == "classification" else None
-    preds = [np.asarray(t.user_attrs["oof"], dtype=float) for t in candidates]
+    preds = [np.asarray(t.user_attrs[OOF_ATTR], dtype=float) for t in candidates]
     singles = [sign * _oof_score(task, metric, y_arr, P, classes) for P in preds]
     total = np.zeros_like(preds[0])
     picks: list[int] = []
@@ -153,7 +153,7 @@ def ensemble_params(study: Any, selection: EnsembleSelection) -> dict[str, Any]:
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
     return {
         "kind": ENSEMBLE_KIND,
-        "members": [dict(trials[n].user_attrs["params"]) for n in selection.trials],
+        "members": [dict(trials[n].user_attrs[PARAMS_ATTR]) for n in selection.trials],
         "weights": list(selection.weights),
         "trials": list(selection.trials),
     }

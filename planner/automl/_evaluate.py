@@ -16,7 +16,28 @@ from threadpoolctl import threadpool_limits
 from planner.automl._build import build_pipeline, describe_pipeline
 from planner.automl._cv import CVSpec, Splits, make_splits
 from planner.automl._data import infer_roles
-from planner.automl._keys import COMPLETE, FAILED, FIDELITY_ATTR, PRUNED
+from planner.automl._keys import (
+    COMPLETE,
+    FAILED,
+    FAILURE_REASON_ATTR,
+    FIDELITY_ATTR,
+    FIT_TIME_ATTR,
+    FOLD_METRICS_ATTR,
+    FOLD_SCORES_ATTR,
+    FUSION_KIND_ATTR,
+    MEAN_ATTR,
+    METRIC_ATTR,
+    MODEL_FAMILY_ATTR,
+    N_FOLDS_ATTR,
+    OOF_ATTR,
+    PARAMS_ATTR,
+    PIPELINE_ATTR,
+    PRUNED,
+    SELECTED_FEATURES_ATTR,
+    STATUS_ATTR,
+    STD_ATTR,
+    WARNINGS_ATTR,
+)
 from planner.automl._metrics import get_metric, score_all
 from planner.automl._pruning import FoldStopRule
 
@@ -105,22 +126,22 @@ class TrialResult:
         except Exception:  # a spec naming an unregistered component still gets recorded
             summary, family, fusion = "?", "?", "?"
         return {
-            "params": dict(self.params),
-            "status": self.status,
-            "metric": self.metric,
-            "fold_scores": [_clean(s) for s in self.fold_scores],
-            "fold_metrics": {k: [_clean(v) for v in vals] for k, vals in self.fold_metrics.items()},
-            "mean": _clean(self.value) if self.value is not None else None,
-            "std": self.std,
-            "fit_time_s": round(self.fit_time_s, 4),
-            "n_folds": self.n_folds,
-            "failure_reason": self.failure_reason,
-            "warnings": list(self.warnings),
-            "selected_features": list(self.selected_features) if self.selected_features is not None else None,
-            "oof": [[float(f"{v:.7g}") for v in row] for row in self.oof] if self.oof is not None else None,
-            "pipeline": summary,
-            "model_family": family,
-            "fusion_kind": fusion,
+            PARAMS_ATTR: dict(self.params),
+            STATUS_ATTR: self.status,
+            METRIC_ATTR: self.metric,
+            FOLD_SCORES_ATTR: [_clean(s) for s in self.fold_scores],
+            FOLD_METRICS_ATTR: {k: [_clean(v) for v in vals] for k, vals in self.fold_metrics.items()},
+            MEAN_ATTR: _clean(self.value) if self.value is not None else None,
+            STD_ATTR: self.std,
+            FIT_TIME_ATTR: round(self.fit_time_s, 4),
+            N_FOLDS_ATTR: self.n_folds,
+            FAILURE_REASON_ATTR: self.failure_reason,
+            WARNINGS_ATTR: list(self.warnings),
+            SELECTED_FEATURES_ATTR: list(self.selected_features) if self.selected_features is not None else None,
+            OOF_ATTR: [[float(f"{v:.7g}") for v in row] for row in self.oof] if self.oof is not None else None,
+            PIPELINE_ATTR: summary,
+            MODEL_FAMILY_ATTR: family,
+            FUSION_KIND_ATTR: fusion,
             FIDELITY_ATTR: self.fidelity,
         }
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from planner.automl._driver import BASELINES_ATTR, baseline_rf, refit_cost_s
-from planner.automl._keys import FIDELITY_ATTR, study_info
+from planner.automl._keys import FIDELITY_ATTR, FOLD_SCORES_ATTR, PARAMS_ATTR, PIPELINE_ATTR, STD_ATTR, study_info
 from planner.exceptions import SpecError
 
 __all__ = ["fit_final", "best_trial"]
@@ -122,7 +122,7 @@ def fit_final(
         groups = None if groups is None else np.asarray(groups)[keep]
         notes.append(f"refitted on the same seeded subsample of {cap} rows the search used (memory)")
     chosen = best_trial(study)
-    params, source = dict(chosen.user_attrs["params"]), {"trial": chosen.number, "cv_mean": chosen.value}
+    params, source = dict(chosen.user_attrs[PARAMS_ATTR]), {"trial": chosen.number, "cv_mean": chosen.value}
     sign = 1.0 if info["direction"] == "minimize" else -1.0
     forest = next((b for b in study.user_attrs.get(BASELINES_ATTR) or [] if b.get("name") == "random_forest"), None)
     rival = _best_at(study, float(forest.get(FIDELITY_ATTR, 1.0)), sign) if forest and forest.get("status") == "complete" and forest.get("mean") is not None else None
@@ -150,13 +150,13 @@ def fit_final(
         done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.number != chosen.number]
         if done:
             quick = min(done, key=lambda t: refit_cost_s(t, len(y_arr)))
-            fitted, why_quick = fit(dict(quick.user_attrs["params"]), grace_s)
+            fitted, why_quick = fit(dict(quick.user_attrs[PARAMS_ATTR]), grace_s)
             if fitted is not None:
                 notes.append(f"the best trial #{chosen.number} could not be refitted in time ({why}); the quickest complete trial #{quick.number} ({quick.value:.4g} in CV) was")
                 chosen, source = quick, {"trial": quick.number, "cv_mean": quick.value}
     if fitted is None:
         raise SpecError(
-            f"the best pipeline ({chosen.user_attrs.get('pipeline', '?')}) could not be refitted on all {len(y_arr)} rows within the budget ({why}); "
+            f"the best pipeline ({chosen.user_attrs.get(PIPELINE_ATTR, '?')}) could not be refitted on all {len(y_arr)} rows within the budget ({why}); "
             f"its predicted refit took {refit_cost_s(chosen, len(y_arr)):.0f} s: give a larger --timeout"
         )
     final: dict[str, Any] = {**source, "ensemble": None, "notes": notes}
@@ -199,7 +199,7 @@ def fit_final(
         study=study.study_name,
         trial=final["trial"] if final["ensemble"] is None else final["ensemble"]["trials"][0],
         search_space=info.get("search_space"),
-        cv={"metric": info["metric"], "mean": source["cv_mean"], "std": attrs.get("std") if source.get("baseline") is None else None, "fold_scores": attrs.get("fold_scores") if source.get("baseline") is None else None, "cv": info.get("cv")},
+        cv={"metric": info["metric"], "mean": source["cv_mean"], "std": attrs.get(STD_ATTR) if source.get("baseline") is None else None, "fold_scores": attrs.get(FOLD_SCORES_ATTR) if source.get("baseline") is None else None, "cv": info.get("cv")},
         ensemble=final["ensemble"],
         final={**final, "refit_s": round(time.monotonic() - started, 2)},
         notes=[*spec.get("notes", []), *notes],

@@ -18,6 +18,31 @@ __all__ = [
     "STUDY_ATTR",
     "ENSEMBLE_KIND",
     "FIDELITY_ATTR",
+    "BASELINES_ATTR",
+    "PARAMS_ATTR",
+    "STATUS_ATTR",
+    "METRIC_ATTR",
+    "FOLD_SCORES_ATTR",
+    "FOLD_METRICS_ATTR",
+    "MEAN_ATTR",
+    "STD_ATTR",
+    "FIT_TIME_ATTR",
+    "N_FOLDS_ATTR",
+    "FAILURE_REASON_ATTR",
+    "WARNINGS_ATTR",
+    "SELECTED_FEATURES_ATTR",
+    "OOF_ATTR",
+    "PIPELINE_ATTR",
+    "MODEL_FAMILY_ATTR",
+    "FUSION_KIND_ATTR",
+    "SOURCE_ATTR",
+    "TRAIN_ROWS_ATTR",
+    "PROMOTED_FROM_ATTR",
+    "RESCORED_FROM_ATTR",
+    "SOURCE_SAMPLER",
+    "SOURCE_DEFAULT",
+    "SOURCE_PROMOTED",
+    "SOURCE_RESCORED",
     "is_ensemble",
     "study_info",
 ]
@@ -28,8 +53,47 @@ COMPLETE, PRUNED, FAILED = "complete", "pruned", "failed"
 STUDY_ATTR = "planner"
 #: ``params["kind"]`` of a spec that averages whole pipelines (see :mod:`planner.automl._ensemble`).
 ENSEMBLE_KIND = "ensemble"
-#: Trial user attribute: share of each training fold's rows the trial was fitted on (1.0 = all).
+#: Study user attribute: the baselines (dummy, random forest) scored on the study's folds.
+BASELINES_ATTR = "baselines"
+
+# Trial user attributes: the schema of what a trial records (see ``TrialResult.user_attrs``).
+#: Share of each training fold's rows the trial was fitted on (1.0 = all).
 FIDELITY_ATTR = "fidelity"
+#: The pipeline spec (rebuilds the pipeline).
+PARAMS_ATTR = "params"
+#: ``complete``, ``pruned`` or ``failed`` as the engine saw it.
+STATUS_ATTR = "status"
+#: The objective metric's name.
+METRIC_ATTR = "metric"
+#: Score per CV fold (``None`` for a fold that did not run), and every metric per fold.
+FOLD_SCORES_ATTR = "fold_scores"
+FOLD_METRICS_ATTR = "fold_metrics"
+#: Mean and standard deviation of the fold scores.
+MEAN_ATTR = "mean"
+STD_ATTR = "std"
+#: Seconds spent fitting and scoring, and the folds that ran.
+FIT_TIME_ATTR = "fit_time_s"
+N_FOLDS_ATTR = "n_folds"
+#: Why a trial failed or was pruned (one line), and warnings raised while it ran.
+FAILURE_REASON_ATTR = "failure_reason"
+WARNINGS_ATTR = "warnings"
+#: Features a selection step kept.
+SELECTED_FEATURES_ATTR = "selected_features"
+#: Out-of-fold predictions (ensemble selection, calibration).
+OOF_ATTR = "oof"
+#: One-line description, model family and fusion kind of the pipeline.
+PIPELINE_ATTR = "pipeline"
+MODEL_FAMILY_ATTR = "model_family"
+FUSION_KIND_ATTR = "fusion_kind"
+#: Where a trial's configuration came from (one of the ``SOURCE_*`` values).
+SOURCE_ATTR = "source"
+SOURCE_SAMPLER, SOURCE_DEFAULT, SOURCE_PROMOTED, SOURCE_RESCORED = "sampler", "default", "promoted", "rescored"
+#: Training rows per fold the trial was fitted on.
+TRAIN_ROWS_ATTR = "train_rows"
+#: The low-fidelity trial a promoted trial re-runs at full fidelity; the study trial a
+#: re-scored one comes from (``"<study>#<number>"``).
+PROMOTED_FROM_ATTR = "promoted_from"
+RESCORED_FROM_ATTR = "rescored_from"
 
 
 def is_ensemble(params: Mapping[str, Any]) -> bool:

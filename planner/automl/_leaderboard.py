@@ -6,6 +6,22 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from planner.automl._keys import (
+    BASELINES_ATTR,
+    FAILURE_REASON_ATTR,
+    FIDELITY_ATTR,
+    FIT_TIME_ATTR,
+    FOLD_SCORES_ATTR,
+    FUSION_KIND_ATTR,
+    MEAN_ATTR,
+    MODEL_FAMILY_ATTR,
+    PIPELINE_ATTR,
+    SOURCE_ATTR,
+    SOURCE_SAMPLER,
+    STD_ATTR,
+    STUDY_ATTR,
+)
+
 if TYPE_CHECKING:
     import optuna
 
@@ -55,32 +71,32 @@ def leaderboard(study: optuna.Study, top: int | None = None, *, include_failed: 
     from optuna.study import StudyDirection
     from optuna.trial import TrialState
 
-    info = study.user_attrs.get("planner", {})
+    info = study.user_attrs.get(STUDY_ATTR, {})
     metric = info.get("metric", "value")
     rows = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)):
         if t.state != TrialState.COMPLETE and not include_failed:
             continue
         attrs = t.user_attrs
-        folds = [s for s in attrs.get("fold_scores") or [] if s is not None]
-        mean = t.value if t.state == TrialState.COMPLETE else attrs.get("mean")
-        std = attrs.get("std")
+        folds = [s for s in attrs.get(FOLD_SCORES_ATTR) or [] if s is not None]
+        mean = t.value if t.state == TrialState.COMPLETE else attrs.get(MEAN_ATTR)
+        std = attrs.get(STD_ATTR)
         rows.append(
             {
                 "trial": t.number,
-                "pipeline": attrs.get("pipeline", "?"),
+                "pipeline": attrs.get(PIPELINE_ATTR, "?"),
                 "metric": metric,
                 "mean": mean,
                 "std": std,
                 "score": "" if mean is None else f"{mean:.4g} ± {std:.2g}" if std is not None else f"{mean:.4g}",
                 "n_folds": len(folds),
-                "fit_time_s": attrs.get("fit_time_s"),
-                "model_family": attrs.get("model_family", "?"),
-                "fusion": attrs.get("fusion_kind", "?"),
+                "fit_time_s": attrs.get(FIT_TIME_ATTR),
+                "model_family": attrs.get(MODEL_FAMILY_ATTR, "?"),
+                "fusion": attrs.get(FUSION_KIND_ATTR, "?"),
                 "state": t.state.name.lower(),
-                "source": attrs.get("source", "sampler"),
-                "failure_reason": attrs.get("failure_reason"),
-                "fidelity": float(attrs.get("fidelity", 1.0)),
+                "source": attrs.get(SOURCE_ATTR, SOURCE_SAMPLER),
+                "failure_reason": attrs.get(FAILURE_REASON_ATTR),
+                "fidelity": float(attrs.get(FIDELITY_ATTR, 1.0)),
             }
         )
     frame = pd.DataFrame(rows, columns=[c for c in LEADERBOARD_COLUMNS if c != "rank"])
@@ -106,9 +122,9 @@ def baselines(study: optuna.Study) -> pd.DataFrame:
         One row per baseline with columns :data:`BASELINE_COLUMNS` (empty when the search
         recorded none, e.g. a study from before baselines existed).
     """
-    info = study.user_attrs.get("planner", {})
+    info = study.user_attrs.get(STUDY_ATTR, {})
     rows = []
-    for b in study.user_attrs.get("baselines") or []:
+    for b in study.user_attrs.get(BASELINES_ATTR) or []:
         mean, std = b.get("mean"), b.get("std")
         rows.append(
             {

@@ -16,15 +16,16 @@ from threadpoolctl import threadpool_limits
 
 from planner.automl._build import build_pipeline, describe_pipeline
 from planner.automl._data import prepare_data
+from planner.automl._keys import FAILURE_REASON_ATTR, FOLD_SCORES_ATTR, PARAMS_ATTR, STD_ATTR
 from planner.exceptions import DataValidationError, SpecError
+from planner.layout import MODEL_FILE, MODEL_SPEC_FILE
 
 if TYPE_CHECKING:
     import optuna
 
 __all__ = ["FittedPipeline", "refit", "calibrate_fitted", "predict", "load_fitted", "SPEC_FILE", "MODEL_FILE"]
 
-SPEC_FILE = "pipeline.json"
-MODEL_FILE = "pipeline.joblib"
+SPEC_FILE = MODEL_SPEC_FILE
 SPEC_TYPE = "planner.automl.fitted_pipeline"
 SPEC_VERSION = 2
 #: Versions :meth:`FittedPipeline.load` reads; version 1 models have no out-of-fold predictions
@@ -273,7 +274,7 @@ def _pick_trial(study: optuna.Study, trial: int | Any | None) -> Any:
             raise SpecError(f"study {study.study_name!r} has no trial {trial!r}; trials are 0..{max(numbers, default=-1)}")
         chosen = numbers[trial]
     if chosen.state != TrialState.COMPLETE:
-        reason = chosen.user_attrs.get("failure_reason") or chosen.state.name.lower()
+        reason = chosen.user_attrs.get(FAILURE_REASON_ATTR) or chosen.state.name.lower()
         raise SpecError(f"trial {chosen.number} did not complete ({reason}); choose a completed trial from the leaderboard")
     return chosen
 
@@ -328,7 +329,7 @@ def refit(
         if task is not None and task != info["task"]:
             raise SpecError(f"study {study.study_name!r} is a {info['task']} study, not {task}")
         task = info["task"]
-        params = dict(chosen.user_attrs["params"])
+        params = dict(chosen.user_attrs[PARAMS_ATTR])
         column_roles = column_roles if column_roles is not None else info["column_roles"]
         seed = info["seed"] if seed is None else seed
         attrs = chosen.user_attrs
@@ -336,7 +337,7 @@ def refit(
             study=study.study_name,
             trial=chosen.number,
             search_space=info.get("search_space"),
-            cv={"metric": info["metric"], "mean": chosen.value, "std": attrs.get("std"), "fold_scores": attrs.get("fold_scores"), "cv": info.get("cv")},
+            cv={"metric": info["metric"], "mean": chosen.value, "std": attrs.get(STD_ATTR), "fold_scores": attrs.get(FOLD_SCORES_ATTR), "cv": info.get("cv")},
         )
     else:
         if task is None:

@@ -22,7 +22,7 @@ from planner.automl._cv import CVSpec, make_splits
 from planner.automl._data import memory_row_cap, prepare_data, subsample_data
 from planner.automl._driver import MIN_TIMEOUT_S, TRIAL_SHARE_OF_TIME_LEFT, SearchDriver, order_by_cost
 from planner.automl._executors import TrialExecutor, make_executor
-from planner.automl._keys import FAILED, STUDY_ATTR, study_info
+from planner.automl._keys import FAILED, SOURCE_ATTR, SOURCE_DEFAULT, STUDY_ATTR, study_info
 from planner.automl._metrics import get_metric
 from planner.automl._pruning import make_pruner
 from planner.automl._space import SearchSpace, SpaceContext, load_search_space
@@ -259,7 +259,7 @@ def run_search(
         _fail_stale(study, "interrupted: the search stopped before this trial finished")
         if not study.get_trials(deepcopy=False):
             for params in order_by_cost(space.default_trials(ctx), space, ctx):
-                study.enqueue_trial(params, user_attrs={"source": "default"})
+                study.enqueue_trial(params, user_attrs={SOURCE_ATTR: SOURCE_DEFAULT})
         if progress:
             from tqdm.auto import tqdm
 

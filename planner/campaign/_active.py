@@ -7,16 +7,19 @@ import os
 import re
 import shutil
 import warnings
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from planner.campaign._layout import model_dir
 from planner.campaign._molecules import clean_pool, fill_empty_components, suggest_featurizer
 from planner.exceptions import CampaignError, DataQualityWarning, DataValidationError, SpecError
+from planner.layout import BACKTEST_PARTIAL_DIR, BACKTESTS_DIR, RAY_DIR, has_model, model_dir, suggestion_metadata_path
 
 if TYPE_CHECKING:
     from planner.campaign._campaign import Campaign
+    from planner.spec import CampaignSpec
 
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_%.]*)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
 
@@ -32,12 +35,12 @@ def parse_outcome_constraint(text: str) -> tuple[str, str, float]:
     return name, op, float(value)
 
 
-def design_for(campaign: Campaign) -> Any:
-    """The engine's design space from ``design_space`` (a pool file, or ranges + constraints)."""
+def design_for(spec: CampaignSpec, resolve: Callable[[str], Path]) -> Any:
+    """The engine's design space from ``design_space`` (a pool file, resolved by ``resolve``
+    from the campaign directory, or ranges + constraints)."""
     from planner.active import ContinuousDesign, LinearConstraint, PoolDesign
     from planner.io import read_table
 
-    spec = campaign.spec
     ds = spec.design_space
     constraints = [LinearConstraint(coefficients=dict(c.coefficients), op=c.op, rhs=c.rhs) for c in ds.constraints]
     constraints += [
@@ -45,7 +48,7 @@ def design_for(campaign: Campaign) -> Any:
     ]
     categorical = tuple(i.name for i in spec.inputs if i.role != "numeric")
     if ds.pool:
-        pool, _ = read_table(campaign._resolve(ds.pool), what="candidate pool")
+        pool, _ = read_table(resolve(ds.pool), what="candidate pool")
         missing = [c for c in spec.input_names if c not in pool.columns]
         if missing:
             raise DataValidationError(
@@ -91,20 +94,19 @@ def design_for(campaign: Campaign) -> Any:
     )
 
 
-def _surrogate(campaign: Campaign, name: str) -> Any:
+def _surrogate(spec: CampaignSpec, campaign_dir: Path, name: str) -> Any:
     if name != "automl":
         return name
     from planner.automl import load_fitted
 
     models = {}
-    for target in campaign.spec.target_names:
-        directory = model_dir(campaign.directory, target)
-        if not (directory / "pipeline.json").exists():
+    for target in spec.target_names:
+        if not has_model(campaign_dir, target):
             raise CampaignError(
                 f"--surrogate automl needs the AutoML best pipeline of {target!r}; run `planner run "
-                f"{campaign.directory}` first (or use --surrogate gp)."
+                f"{campaign_dir}` first (or use --surrogate gp)."
             )
-        models[target] = load_fitted(directory).estimator
+        models[target] = load_fitted(model_dir(campaign_dir, target)).estimator
     return models
 
 
@@ -134,7 +136,7 @@ def suggest_experiments(
     spec = campaign.spec
     if spec.task != "regression":
         raise CampaignError("suggestions need regression targets; classification campaigns are not supported yet.")
-    design = design_for(campaign)
+    design = design_for(spec, campaign._resolve)
     constraints = [parse_outcome_constraint(c) for c in outcome_constraints or []]
     outputs = spec.target_names + [name for name, _, _ in constraints if name not in spec.target_names]
     unknown = [name for name, _, _ in constraints if name not in spec.target_names]
@@ -155,7 +157,7 @@ def suggest_experiments(
             n=n,
             strategy=strategy,
             pending=fill_empty_components(pending[spec.input_names], spec) if len(pending) else None,
-            surrogate=_surrogate(campaign, surrogate),
+            surrogate=_surrogate(spec, campaign.directory, surrogate),
             outcome_constraints=constraints or None,
             beta=beta,
             seed=spec.seed + n_rounds,
@@ -164,7 +166,7 @@ def suggest_experiments(
             **({"featurizer": featurizer} if featurizer is not None else {}),
         )
         metadata = dict(result.metadata)
-        table, sanity_notes = sanitize_suggestions(campaign, result.table, data if len(data) else None)
+        table, sanity_notes = sanitize_suggestions(spec, result.table, data if len(data) else None)
         metadata["sanity"] = sanity_notes
         logged = campaign.suggestions.append(
             table,
@@ -178,7 +180,7 @@ def suggest_experiments(
 def _write_metadata(campaign: Campaign, round_index: int, metadata: dict[str, Any]) -> None:
     from planner.io import atomic_write_text
 
-    path = campaign.directory / "suggestions" / f"round_{round_index:03d}.json"
+    path = suggestion_metadata_path(campaign.directory, round_index)
     atomic_write_text(path, json.dumps(metadata, indent=2, default=str))
 
 
@@ -208,7 +210,6 @@ def backtest_campaign(
     from datetime import datetime, timezone
 
     from planner.active import backtest
-    from planner.campaign._layout import BACKTESTS_DIR
     from planner.io import read_table
 
     spec = campaign.spec
@@ -227,14 +228,14 @@ def backtest_campaign(
         raise SpecError(f"--address {address!r} needs the ray executor; add --executor ray")
     # Finished runs are kept here until the result is written: the same command after a
     # kill or a crash reruns only the runs that had not finished.
-    partial = campaign.directory / BACKTESTS_DIR / ".partial"
+    partial = campaign.directory / BACKTESTS_DIR / BACKTEST_PARTIAL_DIR
     if executor == "ray":
         from planner.executors import RayExecutor
 
         ray_executor = RayExecutor(
             n_jobs or max(1, os.cpu_count() or 2),
             address=address or spec.executor.address,
-            temp_dir=campaign.directory / ".ray",
+            temp_dir=campaign.directory / RAY_DIR,
         )
     try:
         result = backtest(

@@ -12,13 +12,28 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from planner.automl._keys import FAILURE_REASON_ATTR, RESCORED_FROM_ATTR, SOURCE_ATTR, SOURCE_RESCORED
 from planner.campaign._freshness import model_freshness, record_training
-from planner.campaign._layout import latest_study_name, model_dir, study_name, study_version
 from planner.campaign._molecules import engine_roles
+from planner.campaign._records import TrialEvent
 from planner.exceptions import CampaignError, DataValidationError
+from planner.layout import (
+    FEATURE_CACHE_DIR,
+    OPTUNA_FILE,
+    RAY_DIR,
+    has_model,
+    latest_study_name,
+    model_dir,
+    nested_study_name,
+    study_name,
+    study_version,
+)
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from planner.campaign._campaign import Campaign
+    from planner.spec import CampaignSpec
 
 # Campaign roles -> engine roles (SMILES and mixtures: see planner.campaign._molecules.engine_roles);
 # dates carry no physics, they feed the quality report's timeliness check instead.
@@ -36,13 +51,14 @@ class TrainingData:
     column_roles: dict[str, str]
 
 
-def training_data(campaign: Campaign, target: str) -> TrainingData:
-    """Labelled rows for ``target``: inputs, target values, CV groups and column roles."""
-    spec = campaign.spec
+def training_data(
+    spec: CampaignSpec, labelled: pd.DataFrame, target: str, resolve: Callable[[str], Path]
+) -> TrainingData:
+    """``target``'s rows of ``labelled`` (the campaign's labelled rows): inputs, target values, CV
+    groups and column roles; ``resolve`` finds related tables from the campaign directory."""
     if target not in spec.target_names:
         raise CampaignError(f"unknown target {target!r}; this campaign's targets are {spec.target_names}.")
-    frame = campaign.labelled_data()
-    frame = frame[frame[target].notna()].reset_index(drop=True)
+    frame = labelled[labelled[target].notna()].reset_index(drop=True)
     if frame.empty:
         raise DataValidationError(
             f"target {target!r} has no measured values yet; add observations with `planner observe` first."
@@ -54,7 +70,7 @@ def training_data(campaign: Campaign, target: str) -> TrainingData:
             X[name] = pd.to_numeric(X[name], errors="coerce")
         elif role in {"categorical", "composition"}:
             X[name] = X[name].astype("string").astype(object).where(X[name].notna(), None)
-    X, roles = add_related_features(campaign, frame, X, roles)
+    X, roles = add_related_features(spec, resolve, frame, X, roles)
     groups = None
     if spec.data.group_column:
         raw_groups = frame[spec.data.group_column]
@@ -65,14 +81,13 @@ def training_data(campaign: Campaign, target: str) -> TrainingData:
 
 
 def add_related_features(
-    campaign: Campaign, frame: pd.DataFrame, X: pd.DataFrame, roles: dict[str, str]
+    spec: CampaignSpec, resolve: Callable[[str], Path], frame: pd.DataFrame, X: pd.DataFrame, roles: dict[str, str]
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """Append per-row aggregates of each declared child table (featuretools deep feature synthesis).
 
     The aggregates summarise each row's own child records (e.g. its first 100 cycles), never
     other rows or targets, so computing them before the CV split leaks nothing.
     """
-    spec = campaign.spec
     if not spec.data.related:
         return X, roles
     from planner.io import read_table
@@ -82,7 +97,7 @@ def add_related_features(
     X = X.copy()
     for table in spec.data.related:
         key = table.key or spec.data.id_column
-        child, _ = read_table(campaign._resolve(table.path), delimiter=table.delimiter, what=f"related table {table.name!r}")
+        child, _ = read_table(resolve(table.path), delimiter=table.delimiter, what=f"related table {table.name!r}")
         features = relational_features(
             frame,
             child,
@@ -100,6 +115,19 @@ def add_related_features(
     return X, roles
 
 
+def search_budget(timeout_s: float | None, started_at: float | None) -> float | None:
+    """``timeout_s`` minus the seconds spent since ``started_at`` (a :func:`time.monotonic`
+    reading: imports, loading), so the whole command ends on time; a budget below the engine's
+    minimum is passed as given (the engine refuses it with the reason)."""
+    import time
+
+    from planner.automl._driver import MIN_TIMEOUT_S
+
+    if timeout_s is None or timeout_s < MIN_TIMEOUT_S or started_at is None:
+        return timeout_s
+    return max(MIN_TIMEOUT_S, timeout_s - (time.monotonic() - started_at))
+
+
 def run_automl(
     campaign: Campaign,
     *,
@@ -109,7 +137,7 @@ def run_automl(
     executor: str | None = None,
     n_workers: int | None = None,
     metric: str | None = None,
-    on_trial: Callable[[str, Any, Any], None] | None = None,
+    on_trial: Callable[[TrialEvent], None] | None = None,
     address: str | None = None,
     ensemble: bool = True,
 ) -> dict[str, Any]:
@@ -146,7 +174,7 @@ def run_automl(
     if kind == "ray":
         from planner.executors import RayExecutor
 
-        shared = RayExecutor(workers, address=address or spec.executor.address, temp_dir=campaign.directory / ".ray")
+        shared = RayExecutor(workers, address=address or spec.executor.address, temp_dir=campaign.directory / RAY_DIR)
     names = list(targets or spec.target_names)
     try:
         for i, target in enumerate(names):
@@ -154,10 +182,10 @@ def run_automl(
             # and its search stops early enough to refit inside that share
             share = None if budget is None else (budget - (time.monotonic() - started)) / (len(names) - i)
             target_start = time.monotonic()
-            data = training_data(campaign, target)
+            data = training_data(spec, campaign.labelled_data(), target, campaign._resolve)
             callbacks = []
             if on_trial is not None:
-                callbacks.append(lambda study, trial, _t=target: on_trial(_t, study, trial))
+                callbacks.append(lambda study, trial, _t=target: on_trial(TrialEvent.from_trial(_t, study, trial)))
             inputs = _search_inputs(campaign, data, n_trials=n_trials, timeout_s=timeout_s, metric=metric)
             if share is not None:
                 inputs["timeout_s"] = max(share - (time.monotonic() - target_start), 1e-3)
@@ -169,7 +197,7 @@ def run_automl(
                 executor=shared if shared is not None else kind,
                 callbacks=callbacks,
                 reserve_refit=share is not None,
-                feature_cache=campaign.directory / ".cache" / "features",
+                feature_cache=campaign.directory / FEATURE_CACHE_DIR,
             )
             studies[target] = study
             if any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
@@ -181,7 +209,7 @@ def run_automl(
                     grace_s=0.0 if share is None else 0.05 * share, groups=data.groups, bounds=bounds,
                 )
                 fitted.save(model_dir(campaign.directory, target))
-                record_training(campaign, target, len(data.y))
+                record_training(campaign.directory, target, len(data.y), campaign.observations())
         failed = {t: _why_nothing_completed(s) for t, s in studies.items() if not _has_complete(s)}
         if failed:
             raise CampaignError(
@@ -209,7 +237,7 @@ def _why_nothing_completed(study: Any) -> str:
         return "no trial started: the budget ended first"
     import re
 
-    reasons = [str(t.user_attrs.get("failure_reason") or f"{t.state.name.lower()} without a recorded reason")
+    reasons = [str(t.user_attrs.get(FAILURE_REASON_ATTR) or f"{t.state.name.lower()} without a recorded reason")
                for t in trials]
     # Reasons that differ only in their numbers (a sampled value, a fold) are one reason.
     kinds = Counter(re.sub(r"\d+(\.\d+)?", "#", r) for r in reasons)
@@ -250,7 +278,7 @@ def current_study_name(campaign: Campaign, target: str) -> str:
     """The study of ``target`` on the newest data version in the campaign's storage."""
     import optuna
 
-    default = campaign.directory / "optuna.db"
+    default = campaign.directory / OPTUNA_FILE
     if campaign.spec.storage is None and not default.is_file():
         return study_name(target)
     try:
@@ -303,7 +331,7 @@ def _study_for_current_data(campaign: Campaign, target: str, data: Any, *, n_res
         study.set_user_attr(STUDY_ATTR, {**info, "data_fingerprint": fingerprint, "n_rows": int(len(data.y)),
                                          "previous_study": name})
         for trial in chosen:
-            study.enqueue_trial(trial.params, user_attrs={"source": "rescored", "rescored_from": f"{name}#{trial.number}"})
+            study.enqueue_trial(trial.params, user_attrs={SOURCE_ATTR: SOURCE_RESCORED, RESCORED_FROM_ATTR: f"{name}#{trial.number}"})
     warnings.warn(
         f"the training rows of {target!r} changed since study {name!r} was scored ({info.get('n_rows')} -> "
         f"{len(data.y)} rows); its scores are not comparable with new ones, so the search continues in study "
@@ -373,7 +401,7 @@ def predict_table(
     notes: list[str] = []
     for target in targets or spec.target_names:
         directory = model_dir(campaign.directory, target)
-        if not (directory / "pipeline.json").exists():
+        if not has_model(campaign.directory, target):
             raise CampaignError(
                 f"no saved model for target {target!r} ({directory} is missing); run `planner run "
                 f"{campaign.directory}` first."
@@ -396,7 +424,7 @@ def predict_table(
         for name, role in roles.items():
             if role == "numeric":
                 X[name] = pd.to_numeric(X[name], errors="coerce")
-        X, _ = add_related_features(campaign, out, X, roles)
+        X, _ = add_related_features(spec, campaign._resolve, out, X, roles)
         predictions = fitted.predict(X, interval=levels, groups=groups, bounds=target_bounds(campaign, target))
         notes += [f"{target}: {n}" for n in predictions.attrs.get("notes", [])]
         predictions = predictions.reset_index(drop=True)
@@ -452,11 +480,11 @@ def nested_automl(
     spec = campaign.spec
     results = {}
     for target in targets or spec.target_names:
-        data = training_data(campaign, target)
+        data = training_data(spec, campaign.labelled_data(), target, campaign._resolve)
         results[target] = nested_cv(
             **_search_inputs(campaign, data, n_trials=n_trials, timeout_s=timeout_s, metric=metric),
             storage_url=campaign.storage_url,
-            study_name=f"nested-{target}",
+            study_name=nested_study_name(target),
             ensemble=ensemble,
         )
     return results

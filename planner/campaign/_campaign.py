@@ -2,70 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import os
-import warnings
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from planner.campaign._infer import infer_columns
-from planner.campaign._layout import SPEC_FILE
+from planner.campaign._create import parse_target, spec_from_csv
+from planner.campaign._observe import ObserveReport, observe_table
+from planner.campaign._records import BacktestRun, SuggestionBatch
 from planner.campaign._status import CampaignStatus, campaign_status
 from planner.campaign._store import META_COLUMNS, ObservationStore
-from planner.campaign._suggestions import LINK_COLUMN, SuggestionLog
-from planner.campaign._validate import CheckedTable, campaign_columns, check_table, row_hashes
-from planner.exceptions import (
-    CampaignError,
-    CampaignExistsError,
-    CampaignNotFoundError,
-    DataValidationError,
-    DesignSpaceWarning,
-    SpecError,
-)
+from planner.campaign._suggestions import SuggestionLog
+from planner.campaign._validate import CheckedTable, campaign_columns, check_table
+from planner.exceptions import CampaignError, CampaignExistsError, CampaignNotFoundError, DataValidationError, SpecError
 from planner.io import read_table
-from planner.spec import CampaignSpec, DataSource, DataSpec, TargetSpec
+from planner.layout import QUALITY_DIR, SPEC_FILE, default_storage_url, has_model
+from planner.spec import CampaignSpec
 from planner.spec._io import load_spec, write_spec
-
-
-
-@dataclass
-class ObserveReport:
-    """What :meth:`Campaign.observe` did."""
-
-    n_read: int
-    n_added: int
-    n_duplicates: int
-    duplicate_lines: list[Any] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    rejected: list[str] = field(default_factory=list)
-    n_suggestions_fulfilled: int = 0
-
-    def to_text(self) -> str:
-        lines = [f"read {self.n_read} row(s): added {self.n_added}, skipped {self.n_duplicates} already stored"]
-        if self.n_suggestions_fulfilled:
-            lines.append(f"  {self.n_suggestions_fulfilled} pending suggestion(s) now observed")
-        if self.duplicate_lines:
-            shown = ", ".join(map(str, self.duplicate_lines[:10]))
-            lines.append(f"  duplicates (lines): {shown}{' ...' if len(self.duplicate_lines) > 10 else ''}")
-        lines += [f"  rejected: {r}" for r in self.rejected]
-        lines += [f"  warning: {w}" for w in self.warnings]
-        lines += [f"  note: {n}" for n in self.notes]
-        return "\n".join(lines)
-
-
-def parse_target(text: str) -> tuple[str, str]:
-    """Parse ``name:max`` / ``name:min`` as given on the command line."""
-    name, sep, direction = text.rpartition(":")
-    if not sep or not name or direction.strip().lower() not in {"max", "min"}:
-        raise SpecError(
-            f"target {text!r} must be written NAME:max or NAME:min (e.g. log_cond:max), "
-            "saying whether larger or smaller values are better."
-        )
-    return name.strip(), direction.strip().lower()
 
 
 class Campaign:
@@ -149,55 +105,16 @@ class Campaign:
     ) -> Campaign:
         """Create a campaign from one CSV, inferring column roles (what `planner init` does)."""
         directory = Path(directory)
-        parsed = [parse_target(t) if isinstance(t, str) else t for t in targets]
-        frame, info = read_table(data, delimiter=delimiter)
-        target_names = [n for n, _ in parsed]
-        for column, what in [(n, "target") for n in target_names] + [(id_column, "--id"), (group_column, "--group")]:
-            if column is not None and column not in frame.columns:
-                raise DataValidationError(
-                    f"{data}: {what} column {column!r} is not in the file; its columns are {list(frame.columns)}."
-                )
-        inference = infer_columns(
-            frame, targets=target_names, id_column=id_column, group_column=group_column, task=task
-        )
-        if not inference.inputs:
-            raise DataValidationError(
-                f"{data}: no usable input columns besides the target(s); columns ignored: "
-                + "; ".join(f"{k} ({v})" for k, v in inference.notes.items())
-            )
-        from planner.campaign._infer import guess_target_bounds
-
-        bounds = guess_target_bounds(frame, target_names) if inference.task == "regression" else {}
-        notes = dict(inference.notes) | {f"{n}.lower": why for n, (_, why) in bounds.items()}
-        rel = os.path.relpath(Path(data).resolve(), directory.resolve())
-        n_rows = len(frame)
-        spec = CampaignSpec(
-            name=name or directory.resolve().name,
-            description=f"created by `planner init` from {Path(data).name}",
-            data=DataSpec(
-                sources=[DataSource(path=rel, label=label or Path(data).stem, delimiter=info.delimiter)],
-                id_column=id_column,
-                group_column=group_column,
-                ignore=inference.ignore,
-            ),
-            inputs=inference.inputs,
-            fraction_groups=inference.fraction_groups,
-            targets=[TargetSpec(name=n, direction=d, lower=bounds[n][0] if n in bounds else None) for n, d in parsed],
-            task=inference.task,
-            search_space=search_space or ("small_data" if n_rows < 300 else "default"),
-            seed=seed,
-        )
-        header = (
-            f"planner campaign, created {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from {data}\n"
-            f"({n_rows} rows, {len(frame.columns)} columns). Column roles were inferred; check them.\n"
-            f"task: {inference.task} ({inference.task_note})"
+        spec, notes, header = spec_from_csv(
+            directory, data, targets, id_column=id_column, group_column=group_column, task=task, name=name,
+            label=label, delimiter=delimiter, search_space=search_space, seed=seed,
         )
         return cls.create(directory, spec, notes=notes, header=header, force=force)
 
     # Data ----------------------------------------------------------------------------
     @property
     def storage_url(self) -> str:
-        return self.spec.storage or f"sqlite:///{(self.directory / 'optuna.db').resolve()}"
+        return self.spec.storage or default_storage_url(self.directory)
 
     def _resolve(self, path: str) -> Path:
         p = Path(path)
@@ -297,6 +214,13 @@ class Campaign:
         )
         return merged.reset_index(drop=True), log
 
+    def training_data(self, target: str) -> Any:
+        """What the search fits for ``target``: ``X`` (inputs, related-table features), ``y``,
+        CV ``groups`` and ``column_roles``, over the labelled rows with a ``target`` value."""
+        from planner.campaign._automl import training_data
+
+        return training_data(self.spec, self.labelled_data(), target, self._resolve)
+
     # Observations ---------------------------------------------------------------------
     def observe(
         self,
@@ -318,70 +242,148 @@ class Campaign:
         Raises:
             DataValidationError: the table breaks a rule; nothing is stored.
         """
-        if isinstance(table, pd.DataFrame):
-            frame, file_label, file_path = table.copy(), "observations (DataFrame)", None
-            frame.index = pd.RangeIndex(2, 2 + len(frame), name="line")
-        else:
-            frame, _info = read_table(table, delimiter=delimiter, what="observations file")
-            file_label, file_path = str(table), str(table)
-        links = frame.pop(LINK_COLUMN).astype(str) if LINK_COLUMN in frame.columns else None
-        checked = check_table(
-            frame, self.spec, label=file_label, mode="observation", allow_extra=allow_extra, skip_invalid=skip_invalid
+        return observe_table(
+            table, spec=self.spec, store=self.store, suggestions=self.suggestions, stored_rows=self.data,
+            source=source, allow_extra=allow_extra, skip_invalid=skip_invalid, delimiter=delimiter,
         )
-        new = checked.frame
-        key_cols = campaign_columns(self.spec)
-        hashes = row_hashes(new, key_cols)
-        with self.store.lock():
-            stored = self.data()
-            stored_hashes = row_hashes(stored, key_cols)
-            is_dup = hashes.isin(set(stored_hashes)) | hashes.duplicated(keep="first")
-            id_col = self.spec.data.id_column
-            if id_col and len(stored):
-                known_ids = set(stored[id_col].astype(str).str.strip())
-                ids = new[id_col].astype(str).str.strip()
-                conflict = ids.isin(list(known_ids)) & ~is_dup
-                if conflict.any():
-                    shown = ", ".join(
-                        f"line {line}: id {ident!r}" for line, ident in list(ids[conflict].items())[:5]
-                    )
-                    raise DataValidationError(
-                        f"{file_label}: id(s) already stored with different values ({shown}). Stored rows are "
-                        "never changed: give a new measurement a new id (a replicate too), or fix the file. "
-                        "Nothing was stored."
-                    )
-            to_add = new[~is_dup]
-            self.suggestions.repair()  # finish what a killed observe left half-written
-            n_linked = 0
-            if len(to_add):
-                candidates = to_add.copy()
-                if links is not None:
-                    candidates[LINK_COLUMN] = links.loc[to_add.index]
-                fulfils = self.suggestions.match(candidates, self.spec).reindex(to_add.index).fillna("")
-                added = to_add.assign(_row_hash=hashes[~is_dup].to_numpy())
-                # One atomic write stores the rows with the suggestions they fulfil; the
-                # suggestion log follows (a kill in between is reconciled on every read).
-                self.store.append(
-                    added,
-                    source=source or (Path(file_path).stem if file_path else "api"),
-                    file=file_path,
-                    lines=to_add.index,
-                    fulfils=fulfils.astype(str).tolist(),
-                )
-                n_linked = self.suggestions.repair()
-        for message in checked.warnings:
-            category = DesignSpaceWarning if "design space" in message or "design_space" in message else UserWarning
-            if category is DesignSpaceWarning:
-                warnings.warn(message, DesignSpaceWarning, stacklevel=2)
-        return ObserveReport(
-            n_read=len(frame),
-            n_added=int((~is_dup).sum()),
-            n_duplicates=int(is_dup.sum()),
-            duplicate_lines=list(new.index[is_dup]),
-            n_suggestions_fulfilled=n_linked,
-            warnings=checked.warnings,
-            notes=checked.notes,
-            rejected=checked.rejected,
+
+    # Quality -------------------------------------------------------------------------
+    def assess_quality(self, *, save: bool = True) -> Any:
+        """Assess every source and observation as stored (before any merge), what `planner quality` does.
+
+        The report covers accuracy, consistency, validity, completeness, timeliness and
+        uniqueness; with ``save`` it is written under ``quality/`` (JSON, text, CSV tables).
+
+        Returns:
+            :class:`planner.quality.QualityReport` (``to_text()``, ``to_dict()``, ``raise_for_failures()``).
+        """
+        from planner.campaign._quality import quality_report
+
+        return quality_report(
+            self.spec,
+            source_paths=[self._resolve(s.path) for s in self.spec.data.sources],
+            observed=self.observations(),
+            merge_log=lambda: self.merged_data()[1],
+            save_to=self.directory / QUALITY_DIR if save else None,
         )
+
+    # Search ----------------------------------------------------------------------------
+    def search(
+        self,
+        *,
+        targets: list[str] | None = None,
+        n_trials: int | None = None,
+        timeout_s: float | None = None,
+        executor: str | None = None,
+        n_workers: int | None = None,
+        metric: str | None = None,
+        address: str | None = None,
+        ensemble: bool = True,
+        nested: bool = False,
+        on_trial: Callable[[Any], None] | None = None,
+        started_at: float | None = None,
+    ) -> dict[str, Any]:
+        """Run (or continue) the AutoML search per target and save each final model (`planner run`).
+
+        Each trial is one whole pipeline scored by repeated cross-validation and stored in the
+        campaign's Optuna storage; the final model (the selected ensemble, or with
+        ``ensemble=False`` the best pipeline) is refit on all rows under ``models/<target>/``.
+        Budgets default to campaign.yaml's ``budget``; ``timeout_s`` covers the whole call
+        (counted from ``started_at``, a :func:`time.monotonic` reading, when given).
+        ``on_trial(event)`` is called after every trial with a :class:`TrialEvent` (target,
+        number, state, value, std, pipeline, failure reason, best value so far).
+
+        With ``nested=True`` nothing is saved: the whole search is repeated inside each outer
+        fold of a nested CV, an honest estimate of what the search delivers (it runs locally;
+        ``executor``, ``n_workers``, ``address``, ``on_trial`` and ``started_at`` do not apply).
+
+        Returns:
+            ``{target: optuna.Study}``, or with ``nested`` ``{target: NestedCVResult}``.
+        """
+        from planner.campaign._automl import nested_automl, run_automl, search_budget
+
+        if executor is not None and executor not in {"local", "ray"}:
+            raise SpecError(f"executor must be local or ray, got {executor!r}")
+        if nested:
+            return nested_automl(self, targets=targets, n_trials=n_trials, timeout_s=timeout_s, metric=metric,
+                                 ensemble=ensemble)
+        return run_automl(
+            self, targets=targets, n_trials=n_trials, timeout_s=search_budget(timeout_s, started_at),
+            executor=executor, n_workers=n_workers, metric=metric, on_trial=on_trial, address=address, ensemble=ensemble,
+        )
+
+    def study(self, target: str) -> Any:
+        """The Optuna study of ``target`` on the current data version.
+
+        Raises:
+            CampaignError: no search has run for ``target`` yet.
+        """
+        from planner.campaign._automl import load_study
+
+        return load_study(self, target)
+
+    def leaderboard(self, target: str, *, top: int | None = 10, include_failed: bool = False) -> pd.DataFrame:
+        """The pipelines tried for ``target``, ranked by their CV metric (mean and std over folds)."""
+        from planner.automl import leaderboard
+
+        return leaderboard(self.study(target), top=top, include_failed=include_failed)
+
+    def baselines(self, target: str) -> pd.DataFrame:
+        """The baselines (a dummy and a random forest) scored on the same folds as ``target``'s trials."""
+        from planner.automl import baselines
+
+        return baselines(self.study(target))
+
+    def model_info(self, target: str) -> dict[str, Any] | None:
+        """The rebuild spec (``pipeline.json``) of ``target``'s saved final model, or ``None``."""
+        from planner.layout import MODEL_SPEC_FILE, model_dir
+
+        path = model_dir(self.directory, target) / MODEL_SPEC_FILE
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    def predict(
+        self,
+        table: str | Path | pd.DataFrame,
+        *,
+        targets: list[str] | None = None,
+        interval: float | list[float] | None = None,
+    ) -> pd.DataFrame:
+        """Predict rows (a CSV path or a frame with the input columns) with each target's saved model.
+
+        Per target: ``<t>_prediction``, ``<t>_std``, conformal ``<t>_lower``/``<t>_upper`` at
+        ``interval`` (default 0.9; several levels give suffixed columns), the applicability-domain
+        and range flags and a note. ``out.attrs["notes"]`` has notes about each model.
+        """
+        from planner.campaign._automl import predict_table
+
+        return predict_table(self, table, targets=targets, interval=interval)
+
+    # Suggestions ------------------------------------------------------------------------
+    def suggest(
+        self,
+        n: int = 5,
+        *,
+        strategy: str | None = None,
+        surrogate: str = "gp",
+        beta: float = 2.0,
+        outcome_constraints: list[str] | None = None,
+        calibration: float | None = None,
+        floor: str = "values",
+    ) -> Any:
+        """Propose ``n`` experiments by Bayesian active learning and log them as pending (`planner suggest`).
+
+        Returns:
+            :class:`SuggestionBatch`: ``table`` (one row per suggestion with ``_suggestion_id``,
+            inputs, ``<t>_mean``/``<t>_std``/``<t>_lower``/``<t>_upper``, acquisition value,
+            reason) and ``metadata``; it unpacks as ``table, metadata``.
+        """
+        from planner.campaign._active import suggest_experiments
+
+        table, metadata = suggest_experiments(
+            self, n=n, strategy=strategy, surrogate=surrogate, beta=beta, outcome_constraints=outcome_constraints,
+            calibration=calibration, floor=floor,
+        )
+        return SuggestionBatch(table=table, metadata=metadata)
 
     # Suggestions ------------------------------------------------------------------------
     def suggestion_log(self, *, pending_only: bool = False) -> pd.DataFrame:
@@ -406,6 +408,56 @@ class Campaign:
             self.suggestions.repair()
             return self.suggestions.cancel(ids, all_pending=all_pending, reason=reason)
 
+    # Backtests ---------------------------------------------------------------------------
+    def backtest(
+        self,
+        strategies: list[str] | tuple[str, ...] = ("random", "greedy@rf", "qlognei"),
+        *,
+        n_seeds: int = 20,
+        n_initial: int = 2,
+        batch_size: int = 1,
+        budget: int | None = None,
+        pool: str | Path | None = None,
+        executor: str | None = None,
+        n_jobs: int | None = None,
+        address: str | None = None,
+    ) -> Any:
+        """Replay acquisition strategies on a fully labelled pool (`planner backtest`).
+
+        ``pool`` is a CSV with inputs and targets (default: the campaign's labelled rows). The
+        result is saved under ``backtests/<run id>/`` and shown by :meth:`report`.
+
+        Returns:
+            :class:`BacktestRun`: ``result`` (a :class:`planner.active.BacktestResult`) and
+            ``directory``; it unpacks as ``result, directory``.
+        """
+        from planner.campaign._active import backtest_campaign
+
+        result, directory = backtest_campaign(
+            self, strategies=list(strategies), n_seeds=n_seeds, n_initial=n_initial, batch_size=batch_size,
+            budget=budget, executor=executor, n_jobs=n_jobs, pool=str(pool) if pool else None, address=address,
+        )
+        return BacktestRun(result=result, directory=directory)
+
+    # Report ------------------------------------------------------------------------------
+    def report(
+        self,
+        out: str | Path | None = None,
+        *,
+        allow_recompute: bool = True,
+        progress: Callable[[str], None] | None = None,
+    ) -> Any:
+        """Write the self-contained HTML report and its Markdown summary (`planner report`).
+
+        Built only from what the campaign stores; default ``reports/report.html``.
+
+        Returns:
+            :class:`planner.report.ReportResult` (``html_path``, ``markdown_path``, ``n_figures``, ``missing``).
+        """
+        from planner.report import build_report
+
+        return build_report(self, out, allow_recompute=allow_recompute, progress=progress)
+
     # Models ----------------------------------------------------------------------------
     def explain(self, target: str | None = None, *, max_samples: int = 200, seed: int = 0) -> Any:
         """SHAP values of ``target``'s saved best pipeline on the campaign's labelled rows.
@@ -415,23 +467,28 @@ class Campaign:
             model's features, ``base_value``, ``importance()``).
         """
         from planner.automl import load_fitted
-        from planner.campaign._automl import training_data
-        from planner.campaign._layout import model_dir
         from planner.explain import explain
+        from planner.layout import model_dir
 
         target = target or self.spec.target_names[0]
         directory = model_dir(self.directory, target)
-        if not (directory / "pipeline.json").exists():
+        if not has_model(self.directory, target):
             raise CampaignError(
                 f"no saved model for target {target!r}; run `planner run {self.directory}` first."
             )
-        data = training_data(self, target)
+        data = self.training_data(target)
         return explain(load_fitted(directory), data.X, max_samples=max_samples, seed=seed)
 
     # Status ----------------------------------------------------------------------------
+    def model_freshness(self, target: str) -> Any:
+        """Whether ``target``'s saved model was refit on the observations stored now (a :class:`ModelFreshness`)."""
+        from planner.campaign._freshness import model_freshness
+
+        return model_freshness(self, target)
+
     def status(self) -> CampaignStatus:
         """A snapshot: observations, best values, trials, pending suggestions, warnings."""
         return campaign_status(self)
 
 
-__all__ = ["Campaign", "ObserveReport", "parse_target", "SPEC_FILE", "META_COLUMNS"]
+__all__ = ["Campaign", "ObserveReport", "parse_target", "SPEC_FILE", "META_COLUMNS", "CampaignStatus"]

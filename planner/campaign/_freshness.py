@@ -13,18 +13,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from planner.campaign._layout import model_dir
+from planner.layout import MODEL_SPEC_FILE, TRAINED_ON_FILE, model_dir
 
 if TYPE_CHECKING:
     from planner.campaign._campaign import Campaign
-
-TRAINED_ON_FILE = "trained_on.json"
-MODEL_SPEC_FILE = "pipeline.json"
-
 
 @dataclass(frozen=True)
 class ModelFreshness:
@@ -53,11 +50,11 @@ class ModelFreshness:
         )
 
 
-def record_training(campaign: Campaign, target: str, n_train_rows: int) -> None:
-    """Write ``trained_on.json`` for a model just refit on the campaign's current rows."""
+def record_training(directory: Path, target: str, n_train_rows: int, observed: pd.DataFrame) -> None:
+    """Write ``trained_on.json`` in campaign ``directory`` for ``target``'s model just refit on
+    ``n_train_rows`` rows, when ``observed`` were the campaign's observations."""
     from planner.io import atomic_write_text
 
-    observed = campaign.observations()
     max_id = int(pd.to_numeric(observed["_obs_id"]).max()) if len(observed) else 0
     record = {
         "version": 1,
@@ -66,7 +63,7 @@ def record_training(campaign: Campaign, target: str, n_train_rows: int) -> None:
         "max_obs_id": max_id,
         "refit_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    atomic_write_text(model_dir(campaign.directory, target) / TRAINED_ON_FILE, json.dumps(record, indent=2) + "\n")
+    atomic_write_text(model_dir(directory, target) / TRAINED_ON_FILE, json.dumps(record, indent=2) + "\n")
 
 
 def model_freshness(campaign: Campaign, target: str) -> ModelFreshness:

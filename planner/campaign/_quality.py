@@ -1,21 +1,40 @@
-"""The campaign's data-quality stage: every source and observation, assessed and saved."""
+"""The campaign's data-quality stage: every source and observation, assessed and saved.
+
+Takes records (the spec, the source paths, the observations, where to save), never a Campaign;
+:meth:`planner.campaign.Campaign.assess_quality` gathers them.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
-from planner.campaign._layout import QUALITY_DIR
+import pandas as pd
+
 from planner.campaign._validate import campaign_columns
-
-if TYPE_CHECKING:
-    from planner.campaign._campaign import Campaign
+from planner.spec import CampaignSpec
 
 
-def quality_report(campaign: Campaign, *, save: bool = True) -> Any:
+def quality_report(
+    spec: CampaignSpec,
+    *,
+    source_paths: Sequence[Path],
+    observed: pd.DataFrame,
+    merge_log: Callable[[], Any] | None = None,
+    save_to: Path | None = None,
+) -> Any:
     """Assess the campaign's rows as stored (before any merge), so disagreements stay visible.
 
+    Args:
+        spec: the campaign's spec.
+        source_paths: the resolved path of each of ``spec.data.sources``, in order.
+        observed: the observations stored in the campaign (with their meta columns).
+        merge_log: returns the log of ``data.merge`` (called only when the spec has a merge).
+        save_to: the folder to save the report in (the campaign's ``quality/``), or ``None``.
+
     The report is organised by the six characteristics of high-quality data (accuracy,
-    consistency, validity, completeness, timeliness, uniqueness) and saved under ``quality/``.
+    consistency, validity, completeness, timeliness, uniqueness).
 
     Returns:
         :class:`planner.quality.QualityReport`.
@@ -23,19 +42,17 @@ def quality_report(campaign: Campaign, *, save: bool = True) -> Any:
     from planner.quality import QualitySpec, assess
     from planner.sources import SourceTable, combine_sources
 
-    spec = campaign.spec
     units = {i.name: i.unit for i in [*spec.inputs, *spec.targets] if i.unit}
     sources = [
         SourceTable.from_path(
-            campaign._resolve(s.path),
+            path,
             label=s.label or s.path,
             rename=dict(s.rename),
             units=dict(s.units),
             delimiter=s.delimiter,
         )
-        for s in spec.data.sources
+        for s, path in zip(spec.data.sources, source_paths, strict=True)
     ]
-    observed = campaign.observations()
     if len(observed):
         frame = observed[campaign_columns(spec)].copy()
         frame.index = [f"obs{int(i)}" for i in observed["_obs_id"]]
@@ -55,8 +72,8 @@ def quality_report(campaign: Campaign, *, save: bool = True) -> Any:
         from planner.campaign._molecules import smiles_log
 
         logs.append(smiles_log(combined, spec))
-    if spec.data.merge is not None:
-        logs.append(campaign.merged_data()[1])
+    if spec.data.merge is not None and merge_log is not None:
+        logs.append(merge_log())
     compositions = [i.name for i in spec.inputs if i.role == "composition"]
     dates = [i.name for i in spec.inputs if i.role == "date"]
     merge = spec.data.merge
@@ -76,8 +93,8 @@ def quality_report(campaign: Campaign, *, save: bool = True) -> Any:
         date_column=dates[0] if dates else None,
     )
     report = assess(combined, quality_spec, logs=logs, dataset_name=spec.name)
-    if save:
-        report.save(campaign.directory / QUALITY_DIR)
+    if save_to is not None:
+        report.save(save_to)
     return report
 
 

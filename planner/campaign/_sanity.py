@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from planner.campaign._campaign import Campaign
+    from planner.spec import CampaignSpec
 
 __all__ = ["sanitize_suggestions"]
 
 
-def sanitize_suggestions(campaign: Campaign, table: pd.DataFrame, observed: pd.DataFrame | None) -> tuple[pd.DataFrame, list[str]]:
+def sanitize_suggestions(spec: CampaignSpec, table: pd.DataFrame, observed: pd.DataFrame | None) -> tuple[pd.DataFrame, list[str]]:
     """Clip each target's ``_mean``/``_lower``/``_upper`` to its declared bounds (``<t>_clipped``),
     flag means far outside the observed values (``<t>_out_of_range``) and add ``in_domain`` /
     ``domain_reason`` for the suggested inputs against the observed ones.
@@ -31,7 +31,6 @@ def sanitize_suggestions(campaign: Campaign, table: pd.DataFrame, observed: pd.D
     from planner.automl._domain import ApplicabilityDomain
     from planner.campaign._automl import _ENGINE_ROLE
 
-    spec = campaign.spec
     table = table.copy()
     notes: list[str] = []
     for target in spec.targets:

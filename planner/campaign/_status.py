@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from planner.layout import OPTUNA_FILE, SPEC_FILE, SUGGESTIONS_FILE
+
 if TYPE_CHECKING:
     from planner.campaign._campaign import Campaign
 
@@ -93,7 +95,7 @@ def _row_label(row: pd.Series, id_column: str | None) -> str:
 
 def _trial_counts(campaign: Campaign) -> tuple[int, int]:
     """Complete and failed trials over all studies in the campaign storage (0, 0 if none yet)."""
-    default_db = campaign.directory / "optuna.db"
+    default_db = campaign.directory / OPTUNA_FILE
     if campaign.spec.storage is None and not default_db.exists():
         return 0, 0
     import optuna  # lazy: only when a storage exists
@@ -138,7 +140,7 @@ def campaign_status(campaign: Campaign) -> CampaignStatus:
     stamps = []
     if len(observed):
         stamps.append(pd.to_datetime(observed["_observed_at"], utc=True).max())
-    for name in ("campaign.yaml", "optuna.db", "suggestions.csv"):
+    for name in (SPEC_FILE, OPTUNA_FILE, SUGGESTIONS_FILE):
         p = campaign.directory / name
         if p.exists():
             stamps.append(pd.Timestamp(datetime.fromtimestamp(p.stat().st_mtime, tz=timezone.utc)))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from planner.campaign._layout import OBSERVATIONS_FILE
+from planner.layout import LOCK_FILE, OBSERVATIONS_FILE
 from planner.io import atomic_write_text, file_lock
 
 # ``_fulfils``: the suggestion an observation fulfils, stored in the same atomic write as the row
@@ -25,7 +25,7 @@ class ObservationStore:
     """The campaign's own measurements (``observations.csv``)."""
 
     FILE = OBSERVATIONS_FILE
-    LOCK = ".planner.lock"
+    LOCK = LOCK_FILE
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.campaign._layout import SUGGESTIONS_FILE
+from planner.layout import SUGGESTIONS_FILE
 from planner.io import atomic_write_text
 from planner.spec import CampaignSpec
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
-import sys
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from planner.exceptions import SpecError
+from planner.executors._threads import run_with_thread_budget
 
-__all__ = ["EXECUTOR_KINDS", "Executor", "LocalExecutor", "ProcessExecutor", "describe_failure", "make_executor", "run_with_thread_budget"]
+__all__ = ["EXECUTOR_KINDS", "Executor", "LocalExecutor", "ProcessExecutor", "describe_failure", "make_executor"]
 
 EXECUTOR_KINDS = ("local", "process", "ray")
 
@@ -49,25 +49,6 @@ def describe_failure(err: BaseException, max_chars: int = 300) -> str:
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("ray::")]
     return f"{type(err).__name__}: {lines[0][:max_chars] if lines else ''}".rstrip(": ")
-
-
-def run_with_thread_budget(n_threads: int, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    """Call ``fn`` with BLAS/OpenMP pools (and torch, if loaded) capped at ``n_threads``.
-
-    N trials side by side on N cores must not each start a pool as wide as the machine.
-    """
-    from threadpoolctl import threadpool_limits
-
-    torch = sys.modules.get("torch")
-    previous = torch.get_num_threads() if torch is not None else None
-    try:
-        if torch is not None:
-            torch.set_num_threads(n_threads)
-        with threadpool_limits(limits=n_threads):
-            return fn(*args, **kwargs)
-    finally:
-        if torch is not None and previous is not None:
-            torch.set_num_threads(previous)
 
 
 class LocalExecutor:

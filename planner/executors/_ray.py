@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from planner.exceptions import OptionalDependencyError, SpecError
+from planner.executors._threads import run_with_thread_budget
 
 __all__ = ["RayExecutor"]
 
@@ -91,8 +92,6 @@ class RayExecutor:
                 ray.init(address=self.address, log_to_driver=False)
             self._started = True
         if self._remote is None:
-            from planner.executors._base import run_with_thread_budget
-
             # num_cpus=1: Ray also sets OMP_NUM_THREADS=1 in the task's process
             self._remote = ray.remote(num_cpus=1, max_retries=self.max_retries, retry_exceptions=False)(run_with_thread_budget)
         return ray

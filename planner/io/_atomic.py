@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from planner.exceptions import CampaignError
+from planner.layout import OPTUNA_FILE
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -152,3 +153,19 @@ def file_lock(path: str | os.PathLike[str], *, timeout_s: float = 30.0) -> Itera
         with contextlib.suppress(OSError):
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         handle.close()
+
+
+def storage_failure(exc: BaseException) -> str | None:
+    """A message for a write the file system refused (read-only, full, size limit), else None."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+            return str(unwritable(Path(exc.filename or "a campaign file"), exc))
+        text = str(exc).lower()
+        if "readonly database" in text or "read-only file system" in text:
+            return str(unwritable(Path(OPTUNA_FILE), OSError(errno.EROFS, "read-only")))
+        if "database or disk is full" in text or "file too large" in text:
+            return str(unwritable(Path(OPTUNA_FILE), OSError(errno.ENOSPC, "disk full")))
+        exc = exc.__cause__ or exc.__context__
+    return None

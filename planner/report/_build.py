@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from planner.exceptions import SpecError
+from planner.layout import REPORT_HTML_FILE, REPORT_MARKDOWN_FILE
 from planner.report._records import ReportInputs
 
 __all__ = ["ReportResult", "build_report", "write_report", "HTML_FILE", "MARKDOWN_FILE"]
 
-HTML_FILE = "report.html"
-MARKDOWN_FILE = "summary.md"
+HTML_FILE = REPORT_HTML_FILE
+MARKDOWN_FILE = REPORT_MARKDOWN_FILE
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,13 @@ from typing import Any
 
 import pandas as pd
 
-from planner.campaign._layout import (
+from planner.layout import (
     BACKTESTS_DIR,
     OPTUNA_FILE,
     QUALITY_DIR,
     REPORTS_DIR,
     SPEC_FILE,
+    SUGGESTIONS_DIR,
     SUGGESTIONS_FILE,
     latest_study_name,
     model_dir,
@@ -31,10 +32,6 @@ from planner.report._records import Missing, ReportInputs, ReportPaths, TargetRe
 from planner.report._sources import load_backtests, load_fitted, load_quality, optuna_quiet, trial_table
 
 __all__ = ["gather_inputs"]
-
-#: Folder of the per-round suggestion metadata (``round_NNN.json``) beside ``suggestions.csv``.
-SUGGESTION_ROUNDS_DIR = "suggestions"
-
 
 def gather_inputs(campaign: Any) -> ReportInputs:
     """Everything the report shows, read once from ``campaign``.
@@ -56,7 +53,7 @@ def gather_inputs(campaign: Any) -> ReportInputs:
         paths=ReportPaths(
             directory=directory,
             spec_file=directory / SPEC_FILE,
-            suggestion_rounds=directory / SUGGESTION_ROUNDS_DIR,
+            suggestion_rounds=directory / SUGGESTIONS_DIR,
             reports_dir=directory / REPORTS_DIR,
         ),
         sources=campaign.source_table().frame,
@@ -93,8 +90,6 @@ def _study(campaign: Any, target: str) -> Any:
 
 
 def _target(campaign: Any, target: str) -> TargetRecords:
-    from planner.campaign._freshness import model_freshness  # a leaf: the layout and planner.io only
-
     spec = next(t for t in campaign.spec.targets if t.name == target)
     study = _study(campaign, target)
     has_study = not isinstance(study, Missing)
@@ -107,7 +102,7 @@ def _target(campaign: Any, target: str) -> TargetRecords:
         info=dict(study.user_attrs.get("planner", {})) if has_study else {},
         trials=trial_table(study) if has_study else None,
         fitted=load_fitted(directory, campaign.directory),
-        freshness=model_freshness(campaign, target),
+        freshness=campaign.model_freshness(target),
         model_dir=directory,
     )
 

@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner.layout import OOF_FILE
 from planner.report._records import Missing, ReportInputs, TargetRecords
 from planner.report._sources import ranked, training_rows
 
 #: Where stored out-of-fold predictions are looked for: a file beside the refit model, or the
 #: best trial's user attribute (a dict of equal-length lists with the same column names).
-OOF_FILE = "oof.csv"
 OOF_ATTRS = ("oof", "oof_predictions")
 
 

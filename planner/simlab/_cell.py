@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from planner.exceptions import OptionalDependencyError, SimulationError
+from planner.exceptions import OptionalDependencyError, SimulationError, SimulationFailed
 
 FARADAY_C_PER_MOL = 96485.33212
 
@@ -369,10 +369,6 @@ class BuiltCell:
                 f"{self.constants.lower_cutoff_v:g} V cut-off (PyBaMM SolverError: {message})"
             )
         return f"PyBaMM solver failed: {message}"
-
-
-class SimulationFailed(Exception):
-    """One design could not be simulated; the lab turns this into a failure record."""
 
 
 @functools.lru_cache(maxsize=4)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from planner.exceptions import DataValidationError, SimulationError
-from planner.simlab._cell import MODELS, SimulationFailed, built_cell, check_parameter_set
+from planner.exceptions import DataValidationError, SimulationError, SimulationFailed
+from planner.simlab._cell import MODELS, built_cell, check_parameter_set
 from planner.simlab._space import CellDesignSpace
 
 if TYPE_CHECKING:

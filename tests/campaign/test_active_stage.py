@@ -59,15 +59,13 @@ def test_suggest_twice_never_repeats_and_skips_measured(autoam, capsys, tmp_path
 
 def test_suggest_is_reproducible(autoam, tmp_path):
     campaign, _, _ = autoam
-    from planner.campaign._active import suggest_experiments
-
-    first, _ = suggest_experiments(campaign, n=3)
+    first, _ = campaign.suggest(3)
     # A fresh copy of the campaign in the same state suggests the same experiments.
     import shutil
 
     shutil.copytree(campaign.directory, tmp_path / "copy")
     (tmp_path / "copy" / "suggestions.csv").unlink()
-    again, _ = suggest_experiments(Campaign.load(tmp_path / "copy"), n=3)
+    again, _ = Campaign.load(tmp_path / "copy").suggest(3)
     pd.testing.assert_frame_equal(first[INPUTS].reset_index(drop=True), again[INPUTS].reset_index(drop=True))
 
 

@@ -63,21 +63,17 @@ def test_group_column_is_not_an_input_and_observe_does_not_need_it(tmp_path, cap
     assert "the CV group column (--group)" in (tmp_path / "camp" / "campaign.yaml").read_text()
     report = camp.observe(pd.DataFrame({"sample_id": ["n1"], "x1": [0.5], "y": [0.3]}))
     assert report.n_added == 1 and any("each new row is its own group" in note for note in report.notes)
-    from planner.campaign._automl import training_data
-
-    groups = training_data(camp, "y").groups
+    groups = camp.training_data("y").groups
     assert groups.notna().all() and groups.nunique() == 9  # 8 electrolytes + the new row alone
 
 
 def test_a_provenance_group_is_not_an_entity_in_quality(tmp_path):
-    from planner.campaign._quality import quality_report
-
     rng = np.random.default_rng(2)
     n = 40
     pd.DataFrame({"x1": rng.uniform(0, 1, n), "source": [f"10.1000/paper{i % 5}" for i in range(n)],
                   "y": rng.normal(size=n)}).to_csv(tmp_path / "d.csv", index=False)
     camp = Campaign.from_csv(tmp_path / "camp", tmp_path / "d.csv", ["y:max"], group_column="source")
-    text = quality_report(camp, save=False).to_text()
+    text = camp.assess_quality(save=False).to_text()
     assert "repeated entities (same 'source') disagree" not in text
 
 

@@ -51,9 +51,7 @@ def test_init_on_btz_gets_roles_and_the_fraction_group(datasets_dir, tmp_path):
     raw = pd.read_csv(data)
     assert len(set(raw["SMILES1"]) | set(raw["SMILES2"].dropna())) == 39
     assert len(levels) == 23 and all(canonical_smiles(v) == v for v in levels)
-    from planner.campaign._quality import quality_report
-
-    report = quality_report(campaign, save=False)
+    report = campaign.assess_quality(save=False)
     merges = [a for a in report.actions if a.action == "merged_spellings"]
     assert len(merges) == 12 and any("CS(=O)C" in a.reason for a in merges)
 
@@ -130,7 +128,6 @@ def test_spec_checks_the_molecule_pairing():
 
 @pytest.mark.slow
 def test_suggest_from_a_pool_of_new_solvents(mixture_csv, tmp_path):
-    from planner.campaign._active import suggest_experiments
     from planner.steps._molecules import mixture_grid
 
     pool, problems = mixture_grid({"THF": "C1CCOC1", "sulfolane": "O=S1(=O)CCCC1", "DME": "COCCOC", "bad": "C1CC"}, smiles_columns=["SMILES1", "SMILES2"], fraction_columns=["Solvent1_volFraction", "Solvent2_volFraction"], step=0.25)
@@ -141,7 +138,7 @@ def test_suggest_from_a_pool_of_new_solvents(mixture_csv, tmp_path):
 
     campaign = mixture_campaign(mixture_csv, tmp_path, design_space=DesignSpace(pool=str(tmp_path / "pool.csv")))
     with pytest.warns(Warning, match=r"pool.csv: column 'SMILES1' has invalid SMILES at line 14 \('CCC1'.*unclosed ring.*1 row\(s\) left out"):
-        logged, meta = suggest_experiments(campaign, n=3)
+        logged, meta = campaign.suggest(3)
     assert len(logged) == 3
     new = {"C1CCOC1", "O=S1(=O)CCCC1"}
     assert all(set(r) & new for r in logged[["SMILES1", "SMILES2"]].astype(str).itertuples(index=False))  # never measured

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from planner.campaign import Campaign
-from planner.campaign._automl import training_data
 from planner.cli import main
 from planner.spec import CampaignSpec, DataSource, DataSpec, InputSpec, RelatedTable, TargetSpec
 
@@ -59,7 +58,7 @@ def cells_campaign(tmp_path):
 
 def test_child_aggregates_are_features(cells_campaign):
     campaign, fade = cells_campaign
-    data = training_data(campaign, "cycle_life")
+    data = campaign.training_data("cycle_life")
     trend = next(c for c in data.X.columns if c.startswith("TREND(") and "first100" in c)
     assert data.column_roles[trend] == "numeric"
     # The first-100-cycle capacity trend is -1.1 x the hidden fade rate, cell by cell.
@@ -80,4 +79,4 @@ def test_child_keys_that_never_match(cells_campaign, tmp_path):
     frame["cell"] = "X" + frame["cell"]
     frame.to_csv(path, index=False)
     with pytest.raises(Exception, match="match"):
-        training_data(campaign, "cycle_life")
+        campaign.training_data("cycle_life")

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from planner.campaign import Campaign
-from planner.campaign._layout import BACKTESTS_DIR, QUALITY_DIR, model_dir, study_name
+from planner.layout import BACKTESTS_DIR, QUALITY_DIR, model_dir, study_name
 
 N_TRIALS = 8
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from planner.campaign import Campaign
-from planner.campaign._layout import BACKTESTS_DIR
+from planner.layout import BACKTESTS_DIR
 from planner.exceptions import DataValidationError
 from planner.report import ReportInputs, build_report, gather_inputs, write_report
 from planner.report._sources import runs_curves

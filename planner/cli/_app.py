@@ -1,7 +1,9 @@
 """The `planner` command-line application object and the argument types its verbs share.
 
-Verbs register on :data:`app` from :mod:`planner.cli` and :mod:`planner._cli_lab`; the entry
-point (:func:`planner.cli.main`) lives in :mod:`planner.cli`.
+The verbs live in :mod:`planner.cli._data`, :mod:`planner.cli._search` and :mod:`planner.cli._lab`;
+:mod:`planner.cli` registers them on :data:`app` (in `planner --help` order) and holds the entry
+point (:func:`planner.cli.main`).
+Each verb is one :class:`planner.campaign.Campaign` call plus formatting.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ def _root(
 ) -> None:
     """planner: AutoML + Bayesian active learning for battery-materials experiments."""
 
+
 TargetOpt = Annotated[
     Optional[list[str]], typer.Option("--target", help="Only this target (repeatable); default: every target.")
 ]
+
+#: ``CLOCK["started"]``: the :func:`time.monotonic` reading the command started at (set by
+#: :func:`planner.cli.main`); `planner run --timeout` counts from it.
+CLOCK: dict[str, float] = {}

@@ -9,9 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from planner._cli_app import CampaignDir, app
+from planner.cli._app import CampaignDir
 
-@app.command()
 def suggest(
     directory: CampaignDir,
     n: Annotated[int, typer.Option("-n", "--n", min=1, help="Experiments to propose (batch size q).")] = 5,
@@ -53,11 +52,9 @@ def suggest(
     experiments; `planner observe` marks them observed (a `suggestion_id` column links explicitly).
     """
     from planner.campaign import Campaign
-    from planner.campaign._active import suggest_experiments
 
-    campaign = Campaign.load(directory)
-    table, metadata = suggest_experiments(
-        campaign, n=n, strategy=strategy, surrogate=surrogate, beta=beta, outcome_constraints=constraint, calibration=calibrate,
+    table, metadata = Campaign.load(directory).suggest(
+        n, strategy=strategy, surrogate=surrogate, beta=beta, outcome_constraints=constraint, calibration=calibrate,
         floor=floor,
     )
     shown = [c for c in table.columns if not c.startswith("_") or c == "_suggestion_id"]
@@ -92,7 +89,6 @@ def suggest(
         typer.echo(f"wrote {out} (keep the suggestion_id column when you report results with `planner observe`)")
 
 
-@app.command("suggestions")
 def suggestions_cmd(
     directory: CampaignDir,
     pending: Annotated[bool, typer.Option("--pending", help="Only the suggestions still waiting for results.")] = False,
@@ -137,7 +133,6 @@ def suggestions_cmd(
         typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
-@app.command()
 def backtest(
     directory: CampaignDir,
     strategies: Annotated[
@@ -164,20 +159,18 @@ def backtest(
     the report.
     """
     from planner.campaign import Campaign
-    from planner.campaign._active import backtest_campaign
 
     campaign = Campaign.load(directory)
     arms = [a.strip() for a in strategies.split(",") if a.strip()]
-    result, out_dir = backtest_campaign(
-        campaign,
-        strategies=arms,
+    result, out_dir = campaign.backtest(
+        arms,
         n_seeds=seeds,
         n_initial=initial,
         batch_size=batch,
         budget=budget,
         executor=executor,
         n_jobs=jobs,
-        pool=str(pool) if pool else None,
+        pool=pool,
         address=address,
     )
     meta = result.metadata
@@ -199,7 +192,6 @@ def backtest(
     typer.echo(f"saved: {out_dir}/ (runs.csv, curves.csv, summary.csv); `planner report {directory}` plots them")
 
 
-@app.command()
 def report(
     directory: CampaignDir,
     out: Annotated[
@@ -216,16 +208,14 @@ def report(
     models, suggestions, backtests); regenerate it at any time. Sections without data say
     what is missing and which command produces it.
     """
-
     from planner.campaign import Campaign
-    from planner.report import build_report
 
     started = time.perf_counter()
 
     def progress(step: str) -> None:
         typer.echo(f"report {step} ({time.perf_counter() - started:.0f} s)", err=True)
 
-    result = build_report(Campaign.load(directory), out, allow_recompute=not no_recompute, progress=progress)
+    result = Campaign.load(directory).report(out, allow_recompute=not no_recompute, progress=progress)
     typer.echo(f"report:  {result.html_path}")
     typer.echo(f"summary: {result.markdown_path}")
     typer.echo(f"{result.n_figures} figures in {time.perf_counter() - started:.1f} s")

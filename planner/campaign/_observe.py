@@ -1,0 +1,131 @@
+"""The campaign's observation stage: validate new measurements, de-duplicate, store, link suggestions.
+
+Takes records (the spec, the observation store, the suggestion log and the rows already stored),
+never a Campaign; :meth:`planner.campaign.Campaign.observe` gathers them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from planner.campaign._store import ObservationStore
+from planner.campaign._suggestions import LINK_COLUMN, SuggestionLog
+from planner.campaign._validate import campaign_columns, check_table, row_hashes
+from planner.exceptions import DataValidationError, DesignSpaceWarning
+from planner.io import read_table
+from planner.spec import CampaignSpec
+
+
+@dataclass
+class ObserveReport:
+    """What :meth:`Campaign.observe` did."""
+
+    n_read: int
+    n_added: int
+    n_duplicates: int
+    duplicate_lines: list[Any] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    n_suggestions_fulfilled: int = 0
+
+    def to_text(self) -> str:
+        lines = [f"read {self.n_read} row(s): added {self.n_added}, skipped {self.n_duplicates} already stored"]
+        if self.n_suggestions_fulfilled:
+            lines.append(f"  {self.n_suggestions_fulfilled} pending suggestion(s) now observed")
+        if self.duplicate_lines:
+            shown = ", ".join(map(str, self.duplicate_lines[:10]))
+            lines.append(f"  duplicates (lines): {shown}{' ...' if len(self.duplicate_lines) > 10 else ''}")
+        lines += [f"  rejected: {r}" for r in self.rejected]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def observe_table(
+    table: str | Path | pd.DataFrame,
+    *,
+    spec: CampaignSpec,
+    store: ObservationStore,
+    suggestions: SuggestionLog,
+    stored_rows: Callable[[], pd.DataFrame],
+    source: str | None = None,
+    allow_extra: bool = False,
+    skip_invalid: bool = False,
+    delimiter: str | None = None,
+) -> ObserveReport:
+    """Add new measurements to ``store``; re-adding rows already stored (``stored_rows()``, read
+    under the store's lock: data sources and observations) is a no-op.
+
+    Raises:
+        DataValidationError: the table breaks a rule; nothing is stored.
+    """
+    if isinstance(table, pd.DataFrame):
+        frame, file_label, file_path = table.copy(), "observations (DataFrame)", None
+        frame.index = pd.RangeIndex(2, 2 + len(frame), name="line")
+    else:
+        frame, _info = read_table(table, delimiter=delimiter, what="observations file")
+        file_label, file_path = str(table), str(table)
+    links = frame.pop(LINK_COLUMN).astype(str) if LINK_COLUMN in frame.columns else None
+    checked = check_table(
+        frame, spec, label=file_label, mode="observation", allow_extra=allow_extra, skip_invalid=skip_invalid
+    )
+    new = checked.frame
+    key_cols = campaign_columns(spec)
+    hashes = row_hashes(new, key_cols)
+    with store.lock():
+        stored = stored_rows()
+        stored_hashes = row_hashes(stored, key_cols)
+        is_dup = hashes.isin(set(stored_hashes)) | hashes.duplicated(keep="first")
+        id_col = spec.data.id_column
+        if id_col and len(stored):
+            known_ids = set(stored[id_col].astype(str).str.strip())
+            ids = new[id_col].astype(str).str.strip()
+            conflict = ids.isin(list(known_ids)) & ~is_dup
+            if conflict.any():
+                shown = ", ".join(
+                    f"line {line}: id {ident!r}" for line, ident in list(ids[conflict].items())[:5]
+                )
+                raise DataValidationError(
+                    f"{file_label}: id(s) already stored with different values ({shown}). Stored rows are "
+                    "never changed: give a new measurement a new id (a replicate too), or fix the file. "
+                    "Nothing was stored."
+                )
+        to_add = new[~is_dup]
+        suggestions.repair()  # finish what a killed observe left half-written
+        n_linked = 0
+        if len(to_add):
+            candidates = to_add.copy()
+            if links is not None:
+                candidates[LINK_COLUMN] = links.loc[to_add.index]
+            fulfils = suggestions.match(candidates, spec).reindex(to_add.index).fillna("")
+            added = to_add.assign(_row_hash=hashes[~is_dup].to_numpy())
+            # One atomic write stores the rows with the suggestions they fulfil; the
+            # suggestion log follows (a kill in between is reconciled on every read).
+            store.append(
+                added,
+                source=source or (Path(file_path).stem if file_path else "api"),
+                file=file_path,
+                lines=to_add.index,
+                fulfils=fulfils.astype(str).tolist(),
+            )
+            n_linked = suggestions.repair()
+    for message in checked.warnings:
+        if "design space" in message or "design_space" in message:
+            warnings.warn(message, DesignSpaceWarning, stacklevel=3)
+    return ObserveReport(
+        n_read=len(frame),
+        n_added=int((~is_dup).sum()),
+        n_duplicates=int(is_dup.sum()),
+        duplicate_lines=list(new.index[is_dup]),
+        n_suggestions_fulfilled=n_linked,
+        warnings=checked.warnings,
+        notes=checked.notes,
+        rejected=checked.rejected,
+    )
