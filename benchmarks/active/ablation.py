@@ -180,7 +180,6 @@ def arms(names: list[str]):
 def main() -> None:
     from datasets import DERIVED, NAMES, load
     from run_backtests import backtest_dataset
-    from variants import _table
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", required=True, choices=NAMES + DERIVED)

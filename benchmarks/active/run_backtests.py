@@ -25,8 +25,12 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -262,13 +266,13 @@ def _paired_first_hits(
                     }
                 ).assign(
                     diff=lambda f: f["arm_hit"] - f["reference_hit"],
-                    scaled=lambda f: (f["arm_hit"] - f["reference_hit"]) / random_cost,
+                    scaled=lambda f: (f["arm_hit"] - f["reference_hit"]) / random_cost,  # noqa: B023 - applied at once
                 )
             )
     return pd.concat(frames, ignore_index=True)
 
 
-def _wilcoxon(diff: "np.ndarray") -> float:
+def _wilcoxon(diff: np.ndarray) -> float:
     import numpy as np
     from scipy.stats import wilcoxon
 

@@ -32,8 +32,9 @@ sys.path.insert(0, str(HERE))
 
 
 def main() -> None:
-    import planner.active._select as select_module
     from datasets import load
+
+    import planner.active._select as select_module
     from planner.active import PoolDesign, suggest
 
     parser = argparse.ArgumentParser()

@@ -22,12 +22,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import sys
 import time
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +128,6 @@ def main() -> None:
     base, cold, warm = (statistics.median(x) for x in (base_times, cold_times, warm_times))
 
     import matminer
-    import pymatgen.core
 
     command = "python " + " ".join(
         [str(Path(sys.argv[0]).relative_to(REPO)) if Path(sys.argv[0]).is_absolute() else sys.argv[0], *sys.argv[1:]]
@@ -162,7 +160,7 @@ def main() -> None:
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU(s) (shared), "
         f"Python {platform.python_version()}, matminer {matminer.__version__ if hasattr(matminer, '__version__') else '?'}, "
         f"pymatgen {_version('pymatgen')}, numpy {np.__version__}, pandas {pd.__version__}. "
-        f"Run {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.",
+        f"Run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.",
         "",
     ]
     text = "\n".join(lines)

@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from common import FRACTIONS, HERE, SMILES, TARGET, btz
+from common import HERE, SMILES, TARGET, btz
 
 from planner.automl import load_search_space, nested_cv
 from planner.automl._cv import CVSpec

@@ -229,7 +229,7 @@ def main() -> None:
         f"## Ray's memory on start (num_cpus={max_w}, idle, one worker process started)",
         "",
         f"- Ray processes (GCS, raylet, agents, workers; {n_procs} processes): **{rss_total:.0f} MiB** RSS in total",
-        f"- by process: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1])),
+        "- by process: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1])),
         f"- driver growth from `ray.init` and the first task: {driver_delta:.0f} MiB",
         "",
     ]

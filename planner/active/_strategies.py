@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from planner.active._problem import SHARP_ETA, Problem, Selection
+from planner.active._problem import Problem, Selection
 from planner.active._surrogates import DTYPE, Points
 from planner.exceptions import SpecError
 

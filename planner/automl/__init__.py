@@ -86,11 +86,11 @@ if TYPE_CHECKING:
     from planner.automl._evaluate import TrialResult, evaluate_pipeline
     from planner.automl._executors import RayExecutor, make_executor
     from planner.automl._final import fit_final
+    from planner.automl._keys import study_info
     from planner.automl._leaderboard import baselines, leaderboard
     from planner.automl._metrics import METRICS
     from planner.automl._nested import NestedCVResult, OuterFold, nested_cv
     from planner.automl._refit import FittedPipeline, load_fitted, predict, refit
-    from planner.automl._keys import study_info
     from planner.automl._search import run_search
     from planner.automl._space import SearchSpace, bundled_search_spaces, load_search_space
 

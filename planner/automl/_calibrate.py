@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.automl._conformal import MIN_RESIDUALS, ClassificationCalibrator, RegressionCalibrator, check_levels, level_suffix
+from planner.automl._conformal import (
+    MIN_RESIDUALS,
+    ClassificationCalibrator,
+    RegressionCalibrator,
+    check_levels,
+    level_suffix,
+)
 from planner.automl._keys import FIT_TIME_ATTR, N_FOLDS_ATTR, OOF_ATTR
 from planner.layout import DOMAIN_FILE, OOF_FILE
 

@@ -213,7 +213,7 @@ class FittedPipeline:
         from planner.automl._calibrate import DOMAIN_FILE, OOF_FILE
 
         paths = {"model": model_path, "spec": spec_path}
-        for name, path in (("oof", directory / OOF_FILE), ("domain", directory / DOMAIN_FILE)):
+        for path in (directory / OOF_FILE, directory / DOMAIN_FILE):
             if path.exists():  # never leave a previous model's calibration beside this one
                 path.unlink()
         if self.oof is not None:

@@ -29,7 +29,8 @@ from typing import Any
 from planner.automl._components import TASKS, get_component
 from planner.automl._expr import VARIABLES, check_expression
 from planner.automl._gating import DEFAULT_REPRESENTATIONS as _DEFAULT_REPRESENTATIONS
-from planner.automl._gating import size_gate, ungated as _ungated
+from planner.automl._gating import size_gate
+from planner.automl._gating import ungated as _ungated
 from planner.automl._space_types import ComponentChoice, DefaultPicker, FusionChoice, ParamSpec, SpaceContext
 from planner.exceptions import SpecError
 
@@ -343,7 +344,7 @@ def _parse(data: Any, source: str) -> SearchSpace:
         if k not in _CV_KEYS:
             raise _spec_error(source, f"cv.{k}", f"unknown key {k!r}", f"use only {list(_CV_KEYS)}")
         if not (v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v >= (2 if k == "n_splits" else 1))):
-            raise _spec_error(source, f"cv.{k}", f"bad value {v!r}", f"an integer (n_splits >= 2, n_repeats >= 1) or 'auto'")
+            raise _spec_error(source, f"cv.{k}", f"bad value {v!r}", "an integer (n_splits >= 2, n_repeats >= 1) or 'auto'")
 
     if "molecules" in data:
         from planner.automl._molecules import check_representations

@@ -52,7 +52,7 @@ def _serve(conn: Any, X: pd.DataFrame, y: np.ndarray) -> None:
 
         def on_fold(step: int, mean: float) -> str | None:
             conn.send(("fold", step, mean))
-            return rule(step, mean) if rule is not None else None
+            return rule(step, mean) if rule is not None else None  # noqa: B023 - used within this message
 
         try:
             result = evaluate_pipeline(params, X, y, on_fold=on_fold, **kwargs)

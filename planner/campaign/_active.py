@@ -8,6 +8,7 @@ import re
 import shutil
 import warnings
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -207,7 +208,7 @@ def backtest_campaign(
     Returns:
         ``(BacktestResult, directory)``.
     """
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from planner.active import backtest
     from planner.io import read_table
@@ -257,7 +258,7 @@ def backtest_campaign(
     finally:
         if ray_executor is not None:
             ray_executor.shutdown()
-    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     directory = result.to_dir(campaign.directory / BACKTESTS_DIR / run_id)
     shutil.rmtree(partial, ignore_errors=True)  # every run is in the result folder now
     return result, directory

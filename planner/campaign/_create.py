@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from planner.campaign._infer import guess_target_bounds, infer_columns
@@ -74,7 +74,7 @@ def spec_from_csv(
         seed=seed,
     )
     header = (
-        f"planner campaign, created {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from {data}\n"
+        f"planner campaign, created {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from {data}\n"
         f"({n_rows} rows, {len(frame.columns)} columns). Column roles were inferred; check them.\n"
         f"task: {inference.task} ({inference.task_note})"
     )

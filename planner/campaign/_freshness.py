@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +61,7 @@ def record_training(directory: Path, target: str, n_train_rows: int, observed: p
         "target": target,
         "n_train_rows": int(n_train_rows),
         "max_obs_id": max_id,
-        "refit_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "refit_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     atomic_write_text(model_dir(directory, target) / TRAINED_ON_FILE, json.dumps(record, indent=2) + "\n")
 

@@ -236,7 +236,7 @@ def infer_columns(
             out.ignore.append(name)
             out.notes[name] = f"constant ({text.iloc[0].strip()!r} in every row): carries no information"
             continue
-        share = lambda pred: float(text.map(pred).mean())  # noqa: E731
+        share = lambda pred: float(text.map(pred).mean())  # noqa: E731, B023 - used within this iteration
         if share(lambda v: bool(_DOI.match(v.strip()))) > 0.8:
             out.ignore.append(name)
             out.notes[name] = "DOIs or references (where a row came from): provenance, not a property"

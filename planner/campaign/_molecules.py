@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-
 if TYPE_CHECKING:
     from planner.spec import CampaignSpec
 
@@ -80,7 +79,7 @@ def canonicalize_smiles(frame: pd.DataFrame, spec: CampaignSpec, label: str) -> 
         n_molecules = len(set(canon.values()))
         if n_spellings > n_molecules:
             notes.append(f"{label}: {column!r}: {n_spellings} spellings are {n_molecules} molecules (canonical SMILES)")
-        frame[column] = values.map(lambda v: canon.get(str(v), v) if pd.notna(v) else v).where(present, None)
+        frame[column] = values.map(lambda v: canon.get(str(v), v) if pd.notna(v) else v).where(present, None)  # noqa: B023
     return frame, problems, notes, bad
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -143,7 +143,7 @@ def campaign_status(campaign: Campaign) -> CampaignStatus:
     for name in (SPEC_FILE, OPTUNA_FILE, SUGGESTIONS_FILE):
         p = campaign.directory / name
         if p.exists():
-            stamps.append(pd.Timestamp(datetime.fromtimestamp(p.stat().st_mtime, tz=timezone.utc)))
+            stamps.append(pd.Timestamp(datetime.fromtimestamp(p.stat().st_mtime, tz=UTC)))
     last = max(stamps).strftime("%Y-%m-%d %H:%M:%S UTC") if stamps else None
     warnings = list(sources.warnings)
     from planner.campaign._freshness import model_freshness

@@ -8,13 +8,13 @@ leaves either the old or the new file, never a torn one. Rows are never edited o
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from planner.layout import LOCK_FILE, OBSERVATIONS_FILE
 from planner.io import atomic_write_text, file_lock
+from planner.layout import LOCK_FILE, OBSERVATIONS_FILE
 
 # ``_fulfils``: the suggestion an observation fulfils, stored in the same atomic write as the row
 # (see planner.campaign._suggestions); empty for observations no suggestion asked for.
@@ -74,7 +74,7 @@ class ObservationStore:
         Must be called while holding :meth:`lock`.
         """
         existing = self.read()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         start = int(existing["_obs_id"].max()) + 1 if len(existing) else 1
         new = rows.reset_index(drop=True).copy()
         meta = pd.DataFrame(

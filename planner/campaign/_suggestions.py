@@ -17,15 +17,15 @@ observations, so the log never shows a fulfilled suggestion as pending, and the 
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from planner.layout import SUGGESTIONS_FILE
 from planner.io import atomic_write_text
+from planner.layout import SUGGESTIONS_FILE
 from planner.spec import CampaignSpec
 
 SUGGESTION_META = ["_suggestion_id", "_round", "_suggested_at", "_strategy", "_model", "_status", "_observed_obs_id"]
@@ -97,7 +97,7 @@ class SuggestionLog:
             {
                 "_suggestion_id": [f"S{n_before + k + 1:04d}" for k in range(len(table))],
                 "_round": round_index,
-                "_suggested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "_suggested_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "_strategy": strategy,
                 "_model": model,
                 "_status": "pending",
@@ -142,7 +142,7 @@ class SuggestionLog:
         if ids:
             hit = frame["_suggestion_id"].astype(str).isin(ids)
             frame.loc[hit, "_status"] = "cancelled"
-            frame.loc[hit, "_cancelled_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            frame.loc[hit, "_cancelled_at"] = datetime.now(UTC).isoformat(timespec="seconds")
             frame.loc[hit, "_cancel_reason"] = reason
             self._write(frame)
         return ids

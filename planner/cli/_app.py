@@ -9,7 +9,7 @@ Each verb is one :class:`planner.campaign.Campaign` call plus formatting.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -49,7 +49,7 @@ def _root(
 
 
 TargetOpt = Annotated[
-    Optional[list[str]], typer.Option("--target", help="Only this target (repeatable); default: every target.")
+    list[str] | None, typer.Option("--target", help="Only this target (repeatable); default: every target.")
 ]
 
 #: ``CLOCK["started"]``: the :func:`time.monotonic` reading the command started at (set by

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -19,19 +19,19 @@ def init(
     target: Annotated[
         list[str], typer.Option("--target", "-t", help="NAME:max or NAME:min; repeat for several targets.")
     ],
-    id_column: Annotated[Optional[str], typer.Option("--id", help="Column naming each row uniquely.")] = None,
+    id_column: Annotated[str | None, typer.Option("--id", help="Column naming each row uniquely.")] = None,
     group: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--group", help="Column whose equal values must stay in one CV fold (e.g. composition)."),
     ] = None,
     task: Annotated[
-        Optional[str], typer.Option("--task", help="regression or classification (inferred if omitted).")
+        str | None, typer.Option("--task", help="regression or classification (inferred if omitted).")
     ] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Campaign name (default: directory name).")] = None,
-    label: Annotated[Optional[str], typer.Option("--label", help="Source label of the data file.")] = None,
-    delimiter: Annotated[Optional[str], typer.Option("--delimiter", help="Field separator (detected if omitted).")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Campaign name (default: directory name).")] = None,
+    label: Annotated[str | None, typer.Option("--label", help="Source label of the data file.")] = None,
+    delimiter: Annotated[str | None, typer.Option("--delimiter", help="Field separator (detected if omitted).")] = None,
     search_space: Annotated[
-        Optional[str], typer.Option("--search-space", help="default, small_data, fast, or a path.")
+        str | None, typer.Option("--search-space", help="default, small_data, fast, or a path.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for reproducible trials and suggestions.")] = 0,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing campaign.yaml.")] = False,
@@ -88,14 +88,14 @@ def status(
 def observe(
     directory: CampaignDir,
     file: Annotated[Path, typer.Argument(help="CSV of new measurements with the campaign's columns.")],
-    source: Annotated[Optional[str], typer.Option(help="Label stored with each row (default: file name).")] = None,
+    source: Annotated[str | None, typer.Option(help="Label stored with each row (default: file name).")] = None,
     allow_extra: Annotated[
         bool, typer.Option("--allow-extra", help="Drop columns the campaign does not know instead of failing.")
     ] = False,
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Store the valid rows and report the invalid ones.")
     ] = False,
-    delimiter: Annotated[Optional[str], typer.Option("--delimiter", help="Field separator (detected if omitted).")] = None,
+    delimiter: Annotated[str | None, typer.Option("--delimiter", help="Field separator (detected if omitted).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was stored as JSON.")] = False,
 ) -> None:
     """Add measurements to the campaign (append-only; re-adding the same rows is a no-op)."""

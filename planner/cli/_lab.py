@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from planner.cli._app import CampaignDir
 
+
 def suggest(
     directory: CampaignDir,
     n: Annotated[int, typer.Option("-n", "--n", min=1, help="Experiments to propose (batch size q).")] = 5,
     strategy: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--strategy",
             help="qlognei (default, one target), qlognehvi (default, several), qucb, pi, mli, thompson, "
@@ -27,10 +28,10 @@ def suggest(
     ] = "gp",
     beta: Annotated[float, typer.Option("--beta", help="Exploration weight of qucb.")] = 2.0,
     constraint: Annotated[
-        Optional[list[str]], typer.Option("--constraint", help="Outcome constraint, e.g. temp_rise_k<=10 (repeatable).")
+        list[str] | None, typer.Option("--constraint", help="Outcome constraint, e.g. temp_rise_k<=10 (repeatable).")
     ] = None,
     calibrate: Annotated[
-        Optional[float], typer.Option("--calibrate", help="Coverage of the conformal intervals (<target>_lower/_upper) of each suggestion; default 0.9.")
+        float | None, typer.Option("--calibrate", help="Coverage of the conformal intervals (<target>_lower/_upper) of each suggestion; default 0.9.")
     ] = None,
     floor: Annotated[
         str,
@@ -41,7 +42,7 @@ def suggest(
             "other runs, a second GP models P(not failed), the picks are weighted by it and the table shows it.",
         ),
     ] = "values",
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the suggestions to this CSV.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the suggestions to this CSV.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the suggestions and their metadata as JSON.")] = False,
 ) -> None:
     """Propose the next experiments by Bayesian active learning (pending until observed).
@@ -94,7 +95,7 @@ def suggestions_cmd(
     pending: Annotated[bool, typer.Option("--pending", help="Only the suggestions still waiting for results.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON records instead of a table.")] = False,
     cancel: Annotated[
-        Optional[list[str]], typer.Option("--cancel", help="Withdraw this pending suggestion (repeatable), e.g. S0003.")
+        list[str] | None, typer.Option("--cancel", help="Withdraw this pending suggestion (repeatable), e.g. S0003.")
     ] = None,
     cancel_all: Annotated[bool, typer.Option("--cancel-all", help="Withdraw every pending suggestion.")] = False,
     reason: Annotated[str, typer.Option("--reason", help="Why they are withdrawn (kept in the log).")] = "",
@@ -141,14 +142,14 @@ def backtest(
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Independent runs per strategy.")] = 20,
     initial: Annotated[int, typer.Option("--initial", min=1, help="Random starting experiments.")] = 2,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Experiments per suggestion.")] = 1,
-    budget: Annotated[Optional[int], typer.Option("--budget", help="Experiments per run (default: min(50, n/2)).")] = None,
+    budget: Annotated[int | None, typer.Option("--budget", help="Experiments per run (default: min(50, n/2)).")] = None,
     pool: Annotated[
-        Optional[Path], typer.Option("--pool", help="Labelled pool CSV (default: the campaign's labelled rows).")
+        Path | None, typer.Option("--pool", help="Labelled pool CSV (default: the campaign's labelled rows).")
     ] = None,
-    executor: Annotated[Optional[str], typer.Option("--executor", help="local, processes or ray.")] = None,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", help="Parallel workers over seeds.")] = None,
+    executor: Annotated[str | None, typer.Option("--executor", help="local, processes or ray.")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", help="Parallel workers over seeds.")] = None,
     address: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--address", help="Ray cluster: auto or ray://host:10001 (needs --executor ray)."),
     ] = None,
 ) -> None:
@@ -195,7 +196,7 @@ def backtest(
 def report(
     directory: CampaignDir,
     out: Annotated[
-        Optional[Path], typer.Option("--out", "-o", help="HTML file (default: DIR/reports/report.html); .md beside it.")
+        Path | None, typer.Option("--out", "-o", help="HTML file (default: DIR/reports/report.html); .md beside it.")
     ] = None,
     no_recompute: Annotated[
         bool,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,15 +13,15 @@ from planner.layout import model_dir
 
 def run(
     directory: CampaignDir,
-    trials: Annotated[Optional[int], typer.Option("--trials", "-n", help="Trials to add (default: budget.n_trials).")] = None,
-    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Stop starting trials after S seconds.")] = None,
-    executor: Annotated[Optional[str], typer.Option("--executor", help="local or ray (default: campaign.yaml).")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", help="Trials in flight at once.")] = None,
+    trials: Annotated[int | None, typer.Option("--trials", "-n", help="Trials to add (default: budget.n_trials).")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Stop starting trials after S seconds.")] = None,
+    executor: Annotated[str | None, typer.Option("--executor", help="local or ray (default: campaign.yaml).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Trials in flight at once.")] = None,
     address: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--address", help="Ray cluster: auto or ray://host:10001 (needs --executor ray; default: campaign.yaml)."),
     ] = None,
-    metric: Annotated[Optional[str], typer.Option("--metric", help="Objective metric, e.g. mae, rmse, r2, f1, roc_auc.")] = None,
+    metric: Annotated[str | None, typer.Option("--metric", help="Objective metric, e.g. mae, rmse, r2, f1, roc_auc.")] = None,
     target: TargetOpt = None,
     nested: Annotated[
         bool,
@@ -144,11 +144,11 @@ def leaderboard(
 def predict(
     directory: CampaignDir,
     file: Annotated[Path, typer.Argument(help="CSV with the campaign's input columns.")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write predictions here (default: print).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write predictions here (default: print).")] = None,
     target: TargetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the predictions as JSON records.")] = False,
     interval: Annotated[
-        Optional[list[float]],
+        list[float] | None,
         typer.Option(
             "--interval",
             help="Coverage of the conformal intervals (prediction sets for classification), between 0 and 1; "

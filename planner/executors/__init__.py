@@ -8,7 +8,14 @@ back its result. Importing this package does not import Ray.
 
 from __future__ import annotations
 
-from planner.executors._base import EXECUTOR_KINDS, Executor, LocalExecutor, ProcessExecutor, describe_failure, make_executor
+from planner.executors._base import (
+    EXECUTOR_KINDS,
+    Executor,
+    LocalExecutor,
+    ProcessExecutor,
+    describe_failure,
+    make_executor,
+)
 from planner.executors._ray import RayExecutor
 from planner.executors._threads import run_with_thread_budget
 

@@ -1,6 +1,13 @@
 """Reading user tables with clear errors, and atomic writes that survive a kill."""
 
-from planner.io._atomic import atomic_replace, atomic_write_bytes, atomic_write_text, file_lock, new_file_mode, storage_failure
+from planner.io._atomic import (
+    atomic_replace,
+    atomic_write_bytes,
+    atomic_write_text,
+    file_lock,
+    new_file_mode,
+    storage_failure,
+)
 from planner.io._export import spreadsheet_safe, write_export_csv
 from planner.io._tables import TableReadInfo, read_table
 

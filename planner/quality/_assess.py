@@ -72,7 +72,7 @@ def assess(
         action_summary=action_summary,
         exploration=exploration,
         settings=_settings(spec, data),
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     )
     if spec.strict:
         report.raise_for_failures()

@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +141,7 @@ def write_report(
         timings[f"section {build.__name__}"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     name, directory = inputs.spec.name, inputs.paths.directory
     document = page(
         title=f"Campaign report: {name}",

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from planner.exceptions import SpecError
 from planner.layout import (
     BACKTESTS_DIR,
     OPTUNA_FILE,
@@ -27,7 +28,6 @@ from planner.layout import (
     latest_study_name,
     model_dir,
 )
-from planner.exceptions import SpecError
 from planner.report._records import Missing, ReportInputs, ReportPaths, TargetRecords
 from planner.report._sources import load_backtests, load_fitted, load_quality, optuna_quiet, trial_table
 

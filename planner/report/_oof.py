@@ -65,7 +65,13 @@ def _stored(record: TargetRecords, best: pd.Series) -> pd.DataFrame | None:
 
 
 def _recompute(inputs: ReportInputs, record: TargetRecords, params: dict[str, Any]) -> tuple[pd.DataFrame, list[Any]]:
-    from planner.automl import CVSpec, FittedPipeline, build_pipeline, make_splits, prepare_data  # run_search's own preparation
+    from planner.automl import (  # run_search's own preparation
+        CVSpec,
+        FittedPipeline,
+        build_pipeline,
+        make_splits,
+        prepare_data,
+    )
 
     info = record.info
     task, roles, seed = info["task"], dict(info["column_roles"]), int(info.get("seed", 0))

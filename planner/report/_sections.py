@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -66,7 +66,7 @@ def summary(ctx: Context) -> Section:
     if isinstance(ctx.suggestions, pd.DataFrame):
         s = ctx.suggestions
         items["suggestions"] = f"{len(s)} in {s['_round'].nunique()} round(s): " + ", ".join(f"{n} {k}" for k, n in s["_status"].value_counts().items())
-    items["report generated"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    items["report generated"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     spec_path = inputs.paths.spec_file
     items["campaign created / changed"] = _when(spec_path) if spec_path.exists() else "?"
     sec.add(key_values(items))
@@ -361,4 +361,4 @@ def _selected_feature_counts(top: pd.DataFrame) -> pd.Series | None:
 
 
 def _when(path: Any) -> str:
-    return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -4,7 +4,6 @@ budget, size-aware gating, baselines, reasons that read, lower fidelities on big
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import optuna

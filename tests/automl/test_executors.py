@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import optuna
 import numpy as np
+import optuna
 import pytest
 
 from planner.automl import make_executor, run_search

@@ -11,7 +11,13 @@ import pytest
 
 from planner.automl import evaluate_pipeline, load_search_space
 from planner.automl._data import prepare_data
-from planner.automl._representations import check_representation, load_cache, precompute, representation_names, save_cache
+from planner.automl._representations import (
+    check_representation,
+    load_cache,
+    precompute,
+    representation_names,
+    save_cache,
+)
 from planner.automl._rowfeatures import RowFeaturizer
 from planner.automl._space import SearchSpace, SpaceContext
 from planner.exceptions import SpecError

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from planner.campaign import Campaign
-from planner.exceptions import DataValidationError, SpecError
+from planner.exceptions import DataValidationError
 from planner.spec import CampaignSpec, DataSource, DataSpec, FractionGroup, InputSpec, TargetSpec
 from planner.steps._molecules import canonical_smiles
 

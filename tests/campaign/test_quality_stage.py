@@ -9,7 +9,6 @@ import pytest
 
 from planner.campaign import Campaign
 from planner.cli import main
-from planner.exceptions import SpecError
 from planner.spec import CampaignSpec, DataSource, DataSpec, InputSpec, MergeSpec, TargetSpec
 
 

@@ -3,9 +3,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from planner.exceptions import CampaignError
-
 from planner.campaign import Campaign
+from planner.exceptions import CampaignError
 
 
 def suggestions(rows):

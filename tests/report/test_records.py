@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from planner.campaign import Campaign
-from planner.layout import BACKTESTS_DIR
 from planner.exceptions import DataValidationError
+from planner.layout import BACKTESTS_DIR
 from planner.report import ReportInputs, build_report, gather_inputs, write_report
 from planner.report._sources import runs_curves
 

@@ -32,7 +32,7 @@ def minimal(**extra):
 
 def test_spec_is_frozen():
     spec = parse_spec(minimal())
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="frozen"):
         spec.name = "other"  # type: ignore[misc]
 
 
