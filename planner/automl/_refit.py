@@ -407,7 +407,7 @@ def _calibrated(fitted: FittedPipeline, data: Any, *, study: Any, members: list[
         as_fitted=FittedPipeline,
     )
     domain = ApplicabilityDomain.fit(data.X, data.column_roles, seed=seed)
-    spec["domain"] = {"file": "domain.json", "threshold": domain.threshold if np.isfinite(domain.threshold) else None, "nn_quantile": domain.nn_quantile}
+    spec["domain"] = {"file": DOMAIN_FILE, "threshold": domain.threshold if np.isfinite(domain.threshold) else None, "nn_quantile": domain.nn_quantile}
     return FittedPipeline(estimator=fitted.estimator, spec=spec, oof=oof, domain=domain)
 
 
