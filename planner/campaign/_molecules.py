@@ -167,12 +167,23 @@ class CampaignMoleculeFeaturizer(TransformerMixin, BaseEstimator):
     """Inputs table -> numbers for the active-learning surrogates (a scikit-learn transformer;
     learns only one-hot levels of plain categorical inputs, from unlabelled rows)."""
 
-    def __init__(self, *, numeric: list[str], smiles: list[str], categorical: list[str], mixtures: list[tuple[str, list[str], list[str]]], kind: str = "compact") -> None:
+    def __init__(self, *, numeric: list[str], smiles: list[str], categorical: list[str], mixtures: list[tuple[str, list[str], list[str]]], kind: str = "compact", gp_kernel: str | None = None) -> None:
         self.numeric = numeric
         self.smiles = smiles
         self.categorical = categorical
         self.mixtures = mixtures
         self.kind = kind
+        self.gp_kernel = gp_kernel  # None: the default GP; else a planner.active._molecular_kernel kernel
+
+    def fit_gp(self, X: np.ndarray, Y: np.ndarray, encoder: Any, outputs: list[str]) -> Any:
+        """The GP surrogate on these features (``surrogate="gp"`` in suggest calls this)."""
+        if self.gp_kernel is None:
+            from planner.active._surrogates import fit_gp
+
+            return fit_gp(X, Y, encoder.lower, encoder.upper, outputs)
+        from planner.active._molecular_kernel import fit_molecular_gp
+
+        return fit_molecular_gp(X, Y, encoder.lower, encoder.upper, encoder.feature_names, kernel=self.gp_kernel, output_names=outputs)
 
     def _parts(self) -> list[Any]:
         from planner.features._molecules import MoleculeFeaturizer
