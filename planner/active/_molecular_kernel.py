@@ -14,7 +14,8 @@ a scale and the noise are fitted by maximum a posteriori.
 
 Kernels (``gp_kernel`` of :class:`planner.campaign._molecules.CampaignMoleculeFeaturizer`):
 
-* ``minmax`` - MinMax on the fingerprint columns only;
+* ``minmax`` - MinMax on the fingerprint columns; other columns (numeric conditions such as a
+  temperature) enter through a product with an ARD Matern-5/2 on them (none on BTZ);
 * ``minmax+matern`` - MinMax on the fingerprint columns plus an ARD Matern-5/2 on the other
   columns (descriptors, fraction-weighted identities), each with its own scale.
 
@@ -81,16 +82,19 @@ def _covar(kind: str, d: int, fp: list[int], batch_shape: Any) -> Any:
     fp_dims = torch.as_tensor(fp, dtype=torch.long)
     covar = ScaleKernel(MinMaxKernel(active_dims=fp_dims, batch_shape=batch_shape), batch_shape=batch_shape, outputscale_prior=GammaPrior(2.0, 0.15))
     rest = [i for i in range(d) if i not in set(fp)]
-    if kind == "minmax+matern" and rest:
-        import math
+    if not rest:
+        return covar
+    import math
 
-        n = len(rest)
-        matern = MaternKernel(
-            nu=2.5, ard_num_dims=n, active_dims=torch.as_tensor(rest, dtype=torch.long), batch_shape=batch_shape,
-            lengthscale_prior=LogNormalPrior(loc=math.sqrt(2) + 0.5 * math.log(n), scale=math.sqrt(3)),
-        )
-        covar = covar + ScaleKernel(matern, batch_shape=batch_shape, outputscale_prior=GammaPrior(2.0, 0.15))
-    return covar
+    n = len(rest)
+    matern = MaternKernel(
+        nu=2.5, ard_num_dims=n, active_dims=torch.as_tensor(rest, dtype=torch.long), batch_shape=batch_shape,
+        lengthscale_prior=LogNormalPrior(loc=math.sqrt(2) + 0.5 * math.log(n), scale=math.sqrt(3)),
+    )
+    if kind == "minmax+matern":
+        return covar + ScaleKernel(matern, batch_shape=batch_shape, outputscale_prior=GammaPrior(2.0, 0.15))
+    # "minmax" with other inputs (temperature, a salt concentration, ...): molecule x conditions
+    return ScaleKernel(MinMaxKernel(active_dims=fp_dims, batch_shape=batch_shape) * matern, batch_shape=batch_shape, outputscale_prior=GammaPrior(2.0, 0.15))
 
 
 def fit_molecular_gp(

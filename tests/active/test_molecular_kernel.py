@@ -111,3 +111,24 @@ def test_suggest_on_a_tiny_molecule_pool_uses_the_molecular_kernel_and_proposes_
     # and the default featurizer (no kernel) still fits the default GP
     plain = suggest(measured, y, design=PoolDesign(pool, categorical=["s1", "s2"]), targets=[("y", "max")], n=3, featurizer=_featurizer("compact+onehot", None), seed=0)
     assert "Matern" in plain.metadata["model"]
+
+
+@pytest.mark.slow
+def test_other_numeric_inputs_enter_the_minmax_gp_through_a_product():
+    """A condition beside the mixture (a temperature) is not ignored by the fingerprint kernel."""
+    frame = _mixtures(SOLVENTS)
+    rng = np.random.default_rng(2)
+    frame["T"] = rng.uniform(0, 1, len(frame))
+    y = _truth(frame) + 3.0 * frame["T"].to_numpy()
+    feats = CampaignMoleculeFeaturizer(numeric=["f1", "f2", "T"], smiles=["s1", "s2"], categorical=[], mixtures=[("solvent", ["s1", "s2"], ["f1", "f2"])], kind="morgan", gp_kernel="minmax").fit(frame)
+    table = feats.transform(frame)
+    assert list(table.columns[:1]) == ["T"]
+    X = table.to_numpy(float)
+    train = rng.choice(len(frame), 80, replace=False)
+    test = np.setdiff1d(np.arange(len(frame)), train)
+    surrogate = fit_molecular_gp(X[train], y[train, None], X.min(0), np.maximum(X.max(0), X.min(0) + 1), list(table.columns), kernel="minmax")
+    from planner.active._surrogates import Points
+
+    mean, _ = surrogate.moments(Points(frame.iloc[test], X[test]))
+    mae = np.abs(np.asarray(mean).ravel() - y[test]).mean()
+    assert mae < 0.3 * np.abs(y[train].mean() - y[test]).mean()
