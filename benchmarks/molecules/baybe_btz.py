@@ -105,7 +105,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     result = backtest(btz(), inputs=INPUTS, targets=[(TARGET, "max")], strategies=[Arm(label, strategy="baybe", policy=baybe_substance_policy)], n_seeds=args.seeds,
-                      n_initial=5, batch_size=5, budget=args.budget, n_jobs=1, seed=args.seed0, categorical=SMILES, checkpoint=out / "partial")
+                      n_initial=5, batch_size=5, budget=args.budget, n_jobs=1, seed=args.seed0, categorical=SMILES, checkpoint=out / "partial_baybe")
     result.runs.to_csv(out / "runs.csv", index=False)
     result.summary.to_csv(out / "summary.csv", index=False)
     sys.path.insert(0, str(HERE))
