@@ -28,10 +28,10 @@ def btz() -> pd.DataFrame:
     return df
 
 
-def mixture_featurizer(kind: str = "compact"):
+def mixture_featurizer(kind: str = "compact", gp_kernel: str | None = None):
     from planner.campaign._molecules import CampaignMoleculeFeaturizer
 
-    return CampaignMoleculeFeaturizer(numeric=FRACTIONS, smiles=SMILES, categorical=[], mixtures=[("solvent", SMILES, FRACTIONS)], kind=kind)
+    return CampaignMoleculeFeaturizer(numeric=FRACTIONS, smiles=SMILES, categorical=[], mixtures=[("solvent", SMILES, FRACTIONS)], kind=kind, gp_kernel=gp_kernel)
 
 
 def solvents_of(df: pd.DataFrame) -> list[str]:

@@ -162,6 +162,8 @@ def fit_surrogate(
         try:
             if surrogate.lower() == "auto":
                 return choose_surrogate(observed, Y, encoder, list(outputs), seed=seed)
+            if callable(getattr(encoder.featurizer, "fit_gp", None)):  # a representation with its own kernel
+                return encoder.featurizer.fit_gp(observed.enc, Y, encoder, list(outputs))
             return fit_gp(observed.enc, Y, encoder.lower, encoder.upper, list(outputs))
         except GPFitError as err:
             text = f"GP fit failed numerically after retries with jitter ({err}); fell back to a random-forest ensemble"

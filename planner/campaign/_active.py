@@ -144,7 +144,7 @@ def suggest_experiments(
     if unknown:
         raise SpecError(f"outcome constraint on {unknown}: only measured targets can be constrained ({spec.target_names}).")
     data = campaign.labelled_data()
-    featurizer = suggest_featurizer(spec) if surrogate != "automl" else None
+    featurizer = suggest_featurizer(spec, surrogate) if surrogate != "automl" else None
     observed_X = fill_empty_components(data[spec.input_names], spec) if len(data) else None
     observed_y = data[outputs] if len(data) else None
     with campaign.store.lock():

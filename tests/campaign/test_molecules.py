@@ -144,3 +144,4 @@ def test_suggest_from_a_pool_of_new_solvents(mixture_csv, tmp_path):
     assert all(set(r) & new for r in logged[["SMILES1", "SMILES2"]].astype(str).itertuples(index=False))  # never measured
     np.testing.assert_allclose(logged[["Solvent1_volFraction", "Solvent2_volFraction"]].sum(axis=1), 1.0)
     assert "CCC1" not in set(logged["SMILES1"])
+    assert "minmax kernel" in meta["model"]  # the GP's kernel for molecules (benchmarks/molecules)
