@@ -29,7 +29,6 @@ import shlex
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -1,7 +1,7 @@
 """GP kernels for molecules and mixtures: MinMax (Tanimoto on counts) over fingerprints.
 
 A mixture's fingerprint is the fraction-weighted average of its components' Morgan count
-fingerprints (:class:`planner.features._molecules.MoleculeFeaturizer`, ``kind="morgan"``), so it
+fingerprints (:class:`planner.steps.MoleculeFeaturizer`, ``kind="morgan"``), so it
 is the same whatever order the components are written in. The MinMax kernel (the Tanimoto
 kernel generalised to counts, as in GAUCHE)
 
@@ -129,7 +129,6 @@ def fit_molecular_gp(
     from linear_operator.utils.errors import NotPSDError
 
     from planner.active._surrogates import DTYPE, GPFitError, GPSurrogate
-
     from planner.exceptions import SpecError
 
     if kernel not in GP_KERNELS:

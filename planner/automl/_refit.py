@@ -18,7 +18,7 @@ from planner.automl._build import build_pipeline, describe_pipeline
 from planner.automl._data import prepare_data
 from planner.automl._keys import FAILURE_REASON_ATTR, FOLD_SCORES_ATTR, PARAMS_ATTR, STD_ATTR
 from planner.exceptions import DataValidationError, SpecError
-from planner.layout import MODEL_FILE, MODEL_SPEC_FILE
+from planner.layout import DOMAIN_FILE, MODEL_FILE, MODEL_SPEC_FILE, OOF_FILE
 
 if TYPE_CHECKING:
     import optuna
@@ -210,7 +210,6 @@ class FittedPipeline:
         model_path, spec_path = directory / MODEL_FILE, directory / SPEC_FILE
         with atomic_replace(model_path, binary=True) as handle:
             joblib.dump(self.estimator, handle)
-        from planner.automl._calibrate import DOMAIN_FILE, OOF_FILE
 
         paths = {"model": model_path, "spec": spec_path}
         for path in (directory / OOF_FILE, directory / DOMAIN_FILE):
@@ -241,7 +240,7 @@ class FittedPipeline:
         spec = json.loads(spec_path.read_text(encoding="utf-8"))
         if spec.get("type") != SPEC_TYPE or spec.get("version") not in READABLE_VERSIONS:
             raise SpecError(f"{spec_path}: type/version {spec.get('type')!r}/{spec.get('version')!r} is not {SPEC_TYPE!r}/{SPEC_VERSION}")
-        from planner.automl._calibrate import DOMAIN_FILE, OOF_FILE
+
         from planner.automl._domain import ApplicabilityDomain
 
         oof = domain = None
