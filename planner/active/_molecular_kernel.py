@@ -128,8 +128,9 @@ def fit_molecular_gp(
     from gpytorch.mlls import ExactMarginalLogLikelihood
     from linear_operator.utils.errors import NotPSDError
 
-    from planner.active._surrogates import DTYPE, GPFitError, GPSurrogate
-    from planner.exceptions import SpecError
+    from planner.active._gp import GPSurrogate
+    from planner.active._surrogates import DTYPE
+    from planner.exceptions import GPFitError, SpecError
 
     if kernel not in GP_KERNELS:
         raise SpecError(f"unknown molecular GP kernel {kernel!r}; use one of {list(GP_KERNELS)}")

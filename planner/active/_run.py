@@ -91,8 +91,8 @@ def _run(
     from planner.active._assemble import assemble, calibrate, metadata
     from planner.active._fit import FAILURE_ETA, fit_model
     from planner.active._impute import ImputingEncoder, fit_imputation
+    from planner.active._problem import SHARP_ETA, Problem
     from planner.active._select import pool_candidates, reference_point, select
-    from planner.active._strategies import SHARP_ETA, Problem
     from planner.active._surrogates import Points
 
     design, outputs, signs, seed, n = req.design, list(req.outputs), req.signs, req.seed, req.n

@@ -183,7 +183,7 @@ class CampaignMoleculeFeaturizer(TransformerMixin, BaseEstimator):
     def fit_gp(self, X: np.ndarray, Y: np.ndarray, encoder: Any, outputs: list[str]) -> Any:
         """The GP surrogate on these features (``surrogate="gp"`` in suggest calls this)."""
         if self.gp_kernel is None:
-            from planner.active._surrogates import fit_gp
+            from planner.active._gp import fit_gp
 
             return fit_gp(X, Y, encoder.lower, encoder.upper, outputs)
         from planner.active._molecular_kernel import fit_molecular_gp
