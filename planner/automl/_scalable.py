@@ -118,7 +118,8 @@ class NystroemClassifier(ClassifierMixin, BaseEstimator):
         return self.model_.decision_function(self.features_.transform(X))
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 class SubsetGPRegressor(RegressorMixin, BaseEstimator):
