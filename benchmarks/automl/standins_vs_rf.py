@@ -8,9 +8,9 @@ One outer fold of two real tables above a kernel gate (Matbench composition data
   formation-energy table; folds by composition (``KFold(5, shuffle=True, random_state=18012019)``
   over the distinct compositions, fold 0), so polymorphs never straddle train and test. About
   6,400 training rows: above the ``gp`` (3,000) and ``kernel_ridge`` (5,000) gates.
-* ``glass`` (5,680 rows, classification, Matbench's fold 0 of ``StratifiedKFold``-free ``KFold``):
-  ``nystroem_logistic`` for reference only: ``svc`` is gated at 10,000 rows, so the search does
-  not offer the stand-in at this size.
+* ``glass`` (5,680 rows, classification; fold 0 of Matbench's ``KFold(5, shuffle=True,
+  random_state=18012019)``): ``nystroem_logistic`` for reference only: ``svc`` is gated at
+  10,000 rows, so the search does not offer the stand-in at this size.
 
 Every model is built by ``planner.automl.build_pipeline`` (median imputer, standard scaler) at
 its default parameters (the default space's for ``rf``; ``planner.automl._gating.ALTERNATIVES``'

@@ -152,6 +152,9 @@ def test_subset_gp_fits_on_the_stated_number_of_rows_and_keeps_a_predictive_std(
     assert len(gp.subset_) == 120 and len(set(gp.subset_)) == 120
     mean, std = gp.predict(X[:5], return_std=True)
     assert mean.shape == std.shape == (5,) and (std > 0).all()
+    from planner.automl._refit import _regression_std
+
+    assert np.array_equal(_regression_std(gp, X[:5]), std)  # saved models report the GP's spread
 
 
 @pytest.mark.slow
