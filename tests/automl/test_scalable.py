@@ -163,3 +163,24 @@ def test_standins_pass_sklearns_estimator_checks(estimator):
     from sklearn.utils.estimator_checks import check_estimator
 
     check_estimator(estimator)
+
+
+@pytest.mark.slow
+def test_a_search_on_a_table_above_the_gp_gate_runs_the_subset_gp_and_records_why(storage_url, tmp_path):
+    from planner.automl import run_search
+    from planner.automl._keys import PARAMS_ATTR, study_info
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(4_000, 6)), columns=[f"x{i}" for i in range(6)])
+    y = 2 * X["x0"].to_numpy() + np.sin(3 * X["x1"].to_numpy()) + rng.normal(scale=0.1, size=4_000)
+    space = tmp_path / "gp_only.yaml"
+    space.write_text(
+        "version: 1\nname: gp_only\ncv: {n_splits: 3, n_repeats: 1}\nsteps: {imputer: [median], scaler: [standard]}\n"
+        "fusion:\n  single:\n    models:\n      gp: {nu: {type: categorical, choices: [2.5, 1.5]}}\n"
+    )
+    with threadpool_limits(limits=1):
+        study = run_search(X, y, task="regression", search_space=str(space), storage_url=storage_url, study_name="big", n_trials=3, seed=0)
+    assert study_info(study)["gated"]["model.gp"].endswith("searched as subset_gp instead")
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert done and all(t.user_attrs[PARAMS_ATTR]["model"] == "subset_gp" for t in done)
+    assert min(t.value for t in done) < 0.5  # MAE of a kernel model on a smooth target (the mean scores about 1.8)
