@@ -76,6 +76,40 @@ def _m_gp(p: dict[str, Any], ctx: BuildContext) -> Any:
     return GaussianProcessRegressor(kernel=kernel, normalize_y=True, n_restarts_optimizer=0, random_state=ctx.seed)
 
 
+# --------------------------------------------------------------------------- size-aware kernel models
+# Offered only where the size gate removes the exact kernel model (see _gating.ALTERNATIVES).
+
+
+@register("model", "nystroem_ridge", tasks=REG, params=("n_components", "gamma", "alpha"), label="nystroem_ridge({n_components})", family="kernel")
+def _m_nystroem_ridge(p: dict[str, Any], ctx: BuildContext) -> Any:
+    from planner.automl._scalable import NystroemRegressor
+
+    return NystroemRegressor(learner="ridge", n_components=int(p.get("n_components", 300)), gamma=float(p.get("gamma", 1.0)), alpha=float(p.get("alpha", 1.0)), random_state=ctx.seed)
+
+
+@register("model", "nystroem_svr", tasks=REG, params=("n_components", "gamma", "C", "epsilon"), label="nystroem_svr({n_components})", family="kernel")
+def _m_nystroem_svr(p: dict[str, Any], ctx: BuildContext) -> Any:
+    from planner.automl._scalable import NystroemRegressor
+
+    return NystroemRegressor(
+        learner="svr", n_components=int(p.get("n_components", 300)), gamma=float(p.get("gamma", 1.0)), C=float(p.get("C", 1.0)), epsilon=float(p.get("epsilon", 0.1)), random_state=ctx.seed
+    )
+
+
+@register("model", "nystroem_logistic", tasks=CLF, params=("n_components", "gamma", "C"), label="nystroem_logistic({n_components})", family="kernel")
+def _m_nystroem_logistic(p: dict[str, Any], ctx: BuildContext) -> Any:
+    from planner.automl._scalable import NystroemClassifier
+
+    return NystroemClassifier(n_components=int(p.get("n_components", 300)), gamma=float(p.get("gamma", 1.0)), C=float(p.get("C", 1.0)), random_state=ctx.seed)
+
+
+@register("model", "subset_gp", tasks=REG, params=("n_subset", "nu", "noise"), label="subset_gp({n_subset})", family="gaussian-process")
+def _m_subset_gp(p: dict[str, Any], ctx: BuildContext) -> Any:
+    from planner.automl._scalable import SubsetGPRegressor
+
+    return SubsetGPRegressor(n_subset=int(p.get("n_subset", 800)), nu=float(p.get("nu", 2.5)), noise=float(p.get("noise", 0.1)), random_state=ctx.seed)
+
+
 # --------------------------------------------------------------------------- models, classification
 
 

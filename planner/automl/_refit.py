@@ -54,7 +54,9 @@ def _std_models() -> tuple[type, ...]:
     from sklearn import ensemble
     from sklearn.gaussian_process import GaussianProcessRegressor
 
-    return (GaussianProcessRegressor, ensemble.RandomForestRegressor, ensemble.ExtraTreesRegressor, ensemble.BaggingRegressor, ensemble.VotingRegressor)
+    from planner.automl._scalable import SubsetGPRegressor
+
+    return (GaussianProcessRegressor, SubsetGPRegressor, ensemble.RandomForestRegressor, ensemble.ExtraTreesRegressor, ensemble.BaggingRegressor, ensemble.VotingRegressor)
 
 
 def _regression_std(model: Any, Z: np.ndarray) -> np.ndarray | None:
@@ -62,9 +64,11 @@ def _regression_std(model: Any, Z: np.ndarray) -> np.ndarray | None:
     from sklearn import ensemble
     from sklearn.gaussian_process import GaussianProcessRegressor
 
+    from planner.automl._scalable import SubsetGPRegressor
+
     if not isinstance(model, _std_models()):
         return None
-    if isinstance(model, GaussianProcessRegressor):
+    if isinstance(model, GaussianProcessRegressor | SubsetGPRegressor):
         return model.predict(Z, return_std=True)[1]
     if isinstance(model, ensemble.BaggingRegressor):
         return np.std([est.predict(Z[:, feats]) for est, feats in zip(model.estimators_, model.estimators_features_, strict=True)], axis=0)

@@ -13,6 +13,8 @@ from typing import Any
 
 from planner.automl._components import get_component
 from planner.automl._expr import evaluate
+from planner.automl._gating import alternatives as _alternatives
+from planner.automl._gating import size_gate
 from planner.automl._gating import ungated as _ungated
 
 __all__ = ["SpaceContext", "ParamSpec", "ComponentChoice", "FusionChoice", "DefaultPicker"]
@@ -161,7 +163,7 @@ class FusionChoice:
         bases = [b for b in self.bases if b.supports(task)]
         if self.kind == "boosting" and task == "classification":
             bases = [b for b in bases if b.component.supports_sample_weight]
-        return _ungated(bases, n_samples)
+        return with_alternatives(bases, n_samples, task)
 
     def combos(self, task: str, n_samples: int | None = None) -> list[str]:
         """Base-learner sets of a heterogeneous fusion, as ``"a+b+c"`` strings."""
@@ -177,6 +179,22 @@ class FusionChoice:
             has_meta = self.kind == "voting" or any(m.supports(task) for m in self.metas)
             return bool(self.combos(task, n_samples)) and has_meta
         return bool(self.bases_for(task, n_samples))
+
+
+def with_alternatives(choices: list[ComponentChoice], n_samples: int | None, task: str) -> list[ComponentChoice]:
+    """The choices that suit the data size, each gated one replaced in place by its size-aware stand-in.
+
+    Identical to the space's choices when nothing is gated (see planner.automl._gating.ALTERNATIVES).
+    """
+    subs: dict[int, ComponentChoice] = {}
+    for i, name, ranges in _alternatives(choices, n_samples):
+        params = tuple((p, ParamSpec(key=f"alternative.{name}.{p}", **spec)) for p, spec in ranges.items())
+        alt = ComponentChoice(step=choices[i].step, name=name, params=params)
+        if alt.supports(task):
+            subs[i] = alt
+    if not subs:
+        return _ungated(choices, n_samples)
+    return [subs.get(i, c) for i, c in enumerate(choices) if i in subs or size_gate(c.step, c.name, n_samples) is None]
 
 
 class DefaultPicker:
