@@ -434,8 +434,10 @@ class SearchDriver:
                     self.in_flight[future] = (trial, params)
                     if limit is not None:
                         now = time.monotonic()
-                        hard[future] = (min(now + limit + kill_grace_s(limit), self._hard_end()), limit, now)
-                wait_s = None if not hard else max(0.0, min(h[0] for h in hard.values()) - time.monotonic())
+                        hard[future] = (now + limit + kill_grace_s(limit), limit, now)
+                # the search's own end (its deadline less the refit reserve) stops every trial still running
+                end_all = self._hard_end()
+                wait_s = None if not hard else max(0.0, min([h[0] for h in hard.values()] + [end_all]) - time.monotonic())
                 done, _ = cf.wait([f for f in self.in_flight if f is not None], timeout=wait_s, return_when=cf.FIRST_COMPLETED)
                 for future in done:
                     trial, params = self.in_flight.pop(future)
@@ -448,17 +450,18 @@ class SearchDriver:
                         result = TrialResult(params=params, status=FAILED, metric=self.objective.name, value=None, fold_scores=(), n_folds=len(self.splits), failure_reason=f"worker error: {describe_failure(err)}")
                     self.tell(trial, result, report=True)
                 now = time.monotonic()
-                for future in [f for f, h in hard.items() if h[0] <= now and f in self.in_flight and not f.done()]:
+                end_all = self._hard_end()
+                for future in [f for f, h in hard.items() if min(h[0], end_all) <= now and f in self.in_flight and not f.done()]:
                     _, limit, submitted = hard.pop(future)
-                    self._stop_late(future, limit, now - submitted)
+                    self._stop_late(future, min(limit, max(0.0, end_all - submitted)), now - submitted)
         finally:
             for future in list(self.in_flight):  # an error above: nothing may keep running
                 if future is not None and not future.done():
                     stop_future(self.executor, future)
 
     def _hard_end(self) -> float:
-        """When every trial still running is stopped: the search's deadline (``inf``: none)."""
-        return math.inf if self.deadline is None else self.deadline
+        """When every trial still running is stopped: the deadline less the refit reserve (``inf``: no clock)."""
+        return math.inf if self.deadline is None else self.deadline - self.reserve_s()
 
     def _stop_late(self, future: Any, limit: float, elapsed: float) -> None:
         """Stop a trial past its hard deadline (its worker is killed) and tell the study it was pruned."""
@@ -466,8 +469,8 @@ class SearchDriver:
         stop_future(self.executor, future)
         fid = self._fidelity_kwargs(trial)
         reason = (
-            f"TimeBudget: stopped at its deadline of {limit:.1f} s after {elapsed:.1f} s "
-            "(it ran past its time limit inside a fold; its worker process was killed)"
+            f"TimeBudget: stopped at its deadline of {limit:.1f} s after {elapsed:.1f} s without a result "
+            "(still inside a fold, or waiting for a worker to start); its worker process was killed"
         )
         result = TrialResult(params=dict(params), status=PRUNED, metric=self.objective.name, value=None, fold_scores=(), n_folds=self._n_folds(fid), fit_time_s=elapsed, failure_reason=reason, fidelity=self._fidelity(fid))
         self.tell(trial, result, report=False)

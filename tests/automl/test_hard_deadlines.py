@@ -117,7 +117,8 @@ def test_a_fold_far_past_its_limit_is_stopped_and_the_search_keeps_its_budget(ki
     states = {t.number: t.state for t in study.trials}
     stopped = [t for t in study.trials if "stopped at its deadline of" in (t.user_attrs.get(FAILURE_REASON_ATTR) or "")]
     assert stopped, f"no trial was stopped by force: {[(t.params.get('model'), t.state.name, t.user_attrs.get(FAILURE_REASON_ATTR)) for t in study.trials]}"
-    assert all(t.params["model"] == "rf" and t.state == optuna.trial.TrialState.PRUNED for t in stopped)
+    assert all(t.state == optuna.trial.TrialState.PRUNED for t in stopped), [(t.params, t.user_attrs.get(FAILURE_REASON_ATTR)) for t in stopped]
+    assert any(t.params["model"] == "rf" for t in stopped)
     assert "its worker process was killed" in stopped[0].user_attrs[FAILURE_REASON_ATTR]
     assert optuna.trial.TrialState.COMPLETE in states.values(), "the cheap trials still complete"
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING], "every trial was told"
