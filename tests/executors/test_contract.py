@@ -24,6 +24,13 @@ def _sum_rows(rows: list[int], k: int) -> int:
     return sum(rows) + k
 
 
+def _nap(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
 def _omp_threads() -> str | None:
     from threadpoolctl import threadpool_info
 
@@ -57,6 +64,25 @@ def test_executor_contract(executor):
     assert executor.map(_double, [3, 1, 2]) == [6, 2, 4]
     with pytest.raises(ValueError, match="bad input 7"):
         executor.submit(_boom, 7).result(timeout=60)
+
+
+def test_stop_ends_a_running_call_and_leaves_finished_ones(executor):
+    import concurrent.futures as cf
+    import time
+
+    finished = executor.submit(_double, 4)
+    assert finished.result(timeout=60) == 8 and not executor.stop(finished)
+    if isinstance(executor, LocalExecutor):
+        return  # calls run when submitted: nothing is ever running
+    running = executor.submit(_nap, 600.0)
+    time.sleep(1.0)
+    started = time.monotonic()
+    assert executor.stop(running)
+    with pytest.raises(Exception) as info:  # noqa: PT011 - cancelled (process pool) or TaskCancelledError (Ray)
+        running.result(timeout=30)
+    assert not isinstance(info.value, cf.TimeoutError), "the call was killed, not left running"
+    assert time.monotonic() - started < 30
+    assert executor.submit(_double, 5).result(timeout=60) == 10, "the executor goes on after a stop"
 
 
 @pytest.mark.slow
