@@ -123,3 +123,36 @@ def test_a_fold_far_past_its_limit_is_stopped_and_the_search_keeps_its_budget(ki
     assert optuna.trial.TrialState.COMPLETE in states.values(), "the cheap trials still complete"
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING], "every trial was told"
     assert not (left := _gone(before)), f"no worker process outlives the search: {_show(left)}"
+
+
+@pytest.mark.slow
+def test_planner_run_with_a_process_pool_ends_inside_its_budget(tmp_path, capsys):
+    """The whole `planner run --timeout T --workers 2` (the spawn process pool), final refit included."""
+    import yaml
+
+    from planner.cli import main
+
+    X, y = _table()
+    csv = tmp_path / "data.csv"
+    X.assign(y=y).to_csv(csv, index=False)
+    assert main(["init", str(tmp_path / "camp"), "--data", str(csv), "--target", "y:min"]) == 0, capsys.readouterr().err
+    space = tmp_path / "slow.yaml"
+    space.write_text(_SLOW_SPACE)
+    spec_file = tmp_path / "camp" / "campaign.yaml"
+    spec = yaml.safe_load(spec_file.read_text())
+    spec["search_space"] = str(space)
+    spec_file.write_text(yaml.safe_dump(spec))
+    capsys.readouterr()
+    before = _descendants()
+    budget = 25.0
+    started = time.monotonic()
+    code = main(["run", str(tmp_path / "camp"), "--timeout", f"{budget:g}", "--executor", "local", "--workers", "2"])
+    elapsed = time.monotonic() - started
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert elapsed <= 1.10 * budget, f"planner run took {elapsed:.1f} s of a {budget:g} s budget"
+    storage = f"sqlite:///{tmp_path / 'camp' / 'optuna.db'}"
+    study = optuna.load_study(study_name=optuna.get_all_study_names(storage)[0], storage=storage)
+    reasons = [t.user_attrs.get(FAILURE_REASON_ATTR) or "" for t in study.trials]
+    assert any(r.startswith("TimeBudget: stopped at its deadline of") for r in reasons), reasons
+    assert not (left := _gone(before)), f"no worker process outlives planner run: {_show(left)}"
