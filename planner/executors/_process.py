@@ -24,8 +24,19 @@ __all__ = ["ProcessExecutor"]
 _JOIN_S = 5.0
 
 
-def _serve(conn: Any) -> None:  # pragma: no cover - runs in the worker process
+def _watch_parent(parent: int) -> None:  # pragma: no cover - runs in the worker process
+    """End this worker when the process that started it is gone (killed, out of memory)."""
+    import os
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _serve(conn: Any, parent: int) -> None:  # pragma: no cover - runs in the worker process
     """Worker loop: receive ``(fn, args, kwargs)``, send back ``(ok, value)``; ``None`` ends it."""
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     while True:
         try:
             task = conn.recv()
@@ -49,7 +60,9 @@ class _Slot:
 
     def __init__(self, ctx: Any) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="planner-worker")
+        import os
+
+        self.proc = ctx.Process(target=_serve, args=(child, os.getpid()), daemon=True, name="planner-worker")
         self.proc.start()
         child.close()
         self.stopped = False
