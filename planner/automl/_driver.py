@@ -5,7 +5,9 @@ Three ways to run a trial, one loop each:
 * in the driver (no time budget, one worker): live pruning through the study;
 * in a :class:`~planner.automl._worker.DeadlineWorker` (a time budget, one worker: the
   local default): a forked worker process the driver kills at the trial's deadline;
-* on an executor (``n_workers > 1``, Ray): futures, pruning by a snapshot rule.
+* on an executor (``n_workers > 1``, Ray): futures, pruning by a snapshot rule; a trial
+  with no result by its limit + :func:`kill_grace_s` (or at the search's end) is stopped
+  through ``executor.stop`` (its worker process killed, its Ray task cancelled by force).
 
 Anytime behaviour with a budget: the cheapest default pipelines go first; a trial may use
 at most :data:`TRIAL_SHARE_OF_TIME_LEFT` of the time left; the search stops early enough
