@@ -5,7 +5,9 @@ Three ways to run a trial, one loop each:
 * in the driver (no time budget, one worker): live pruning through the study;
 * in a :class:`~planner.automl._worker.DeadlineWorker` (a time budget, one worker: the
   local default): a forked worker process the driver kills at the trial's deadline;
-* on an executor (``n_workers > 1``, Ray): futures, pruning by a snapshot rule.
+* on an executor (``n_workers > 1``, Ray): futures, pruning by a snapshot rule; a trial
+  with no result by its limit + :func:`kill_grace_s` (or at the search's end) is stopped
+  through ``executor.stop`` (its worker process killed, its Ray task cancelled by force).
 
 Anytime behaviour with a budget: the cheapest default pipelines go first; a trial may use
 at most :data:`TRIAL_SHARE_OF_TIME_LEFT` of the time left; the search stops early enough
@@ -63,6 +65,10 @@ MIN_TRIAL_S = 1.0
 RESERVE_TOP = 3
 #: Refit-time margin: a refit on all rows is predicted from one fold's time x rows ratio x this.
 REFIT_MARGIN = 1.5
+#: Seconds a trial on an executor may run past its limit before its worker is killed:
+#: this plus :data:`KILL_GRACE_SHARE` of the limit (the limit itself is checked between folds).
+KILL_GRACE_S = 1.0
+KILL_GRACE_SHARE = 0.05
 #: Relative cost of the model families, for ordering the enqueued defaults cheap-first.
 _COST_RANK = {"ridge": 0, "logistic": 0, "lasso": 1, "naive_bayes": 1, "elasticnet": 1, "pls": 1, "lgbm": 2, "hgb": 3, "tree": 3, "knn": 4, "xgb": 5, "rf": 6, "et": 6, "gb": 7}
 
@@ -123,6 +129,20 @@ def refit_cost_s(frozen: Any, n_rows: int) -> float:
     per_fold = float(attrs.get(FIT_TIME_ATTR) or 0.0) / folds
     train_rows = float(attrs.get(TRAIN_ROWS_ATTR) or n_rows * 0.8)
     return per_fold * max(1.0, n_rows / max(train_rows, 1.0)) * REFIT_MARGIN
+
+
+def kill_grace_s(limit: float) -> float:
+    """Seconds past a trial's limit before it is stopped by force."""
+    return KILL_GRACE_S + KILL_GRACE_SHARE * limit
+
+
+def stop_future(executor: Any, future: Any) -> None:
+    """Stop one call on an executor: ``executor.stop`` kills its worker; else cancel (and abandon) it."""
+    stop = getattr(executor, "stop", None)
+    try:
+        stop(future) if stop is not None else future.cancel()
+    except Exception:  # noqa: BLE001 - the executor is already shut down
+        future.cancel()
 
 
 def _warm_imports() -> None:
@@ -405,23 +425,57 @@ class SearchDriver:
     def _run_on_executor(self) -> None:
         put = getattr(self.executor, "put", None) or (lambda obj: obj)
         X_shared, y_shared = put(self.X), put(self.y)
-        while self.budget_left() or self.in_flight:
-            while self.budget_left() and len(self.in_flight) < self.n_workers:
-                trial, params = self.ask()
-                rule = stop_rule(self.study, self.objective.direction, self.n_warmup)
-                limit = self.trial_limit()
-                future = self.executor.submit(evaluate_pipeline, params, X_shared, y_shared, on_fold=rule, time_limit_s=limit, max_trial_s=limit, **self._fidelity_kwargs(trial), **self.eval_kwargs)
-                self.in_flight[future] = (trial, params)
-            done, _ = cf.wait([f for f in self.in_flight if f is not None], return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                trial, params = self.in_flight.pop(future)
-                try:
-                    result = future.result()
-                except Exception as err:  # noqa: BLE001 - a worker crash (after the executor's retries) is this trial's failure
-                    from planner.executors import describe_failure
+        hard: dict[Any, tuple[float, float, float]] = {}  # future -> (hard deadline, its limit in s, submitted at)
+        try:
+            while self.budget_left() or self.in_flight:
+                while self.budget_left() and len(self.in_flight) < self.n_workers:
+                    trial, params = self.ask()
+                    rule = stop_rule(self.study, self.objective.direction, self.n_warmup)
+                    limit = self.trial_limit()
+                    future = self.executor.submit(evaluate_pipeline, params, X_shared, y_shared, on_fold=rule, time_limit_s=limit, max_trial_s=limit, **self._fidelity_kwargs(trial), **self.eval_kwargs)
+                    self.in_flight[future] = (trial, params)
+                    if limit is not None:
+                        now = time.monotonic()
+                        hard[future] = (now + limit + kill_grace_s(limit), limit, now)
+                # the search's own end (its deadline less the refit reserve) stops every trial still running
+                end_all = self._hard_end()
+                wait_s = None if not hard else max(0.0, min([h[0] for h in hard.values()] + [end_all]) - time.monotonic())
+                done, _ = cf.wait([f for f in self.in_flight if f is not None], timeout=wait_s, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    trial, params = self.in_flight.pop(future)
+                    hard.pop(future, None)
+                    try:
+                        result = future.result()
+                    except Exception as err:  # noqa: BLE001 - a worker crash (after the executor's retries) is this trial's failure
+                        from planner.executors import describe_failure
 
-                    result = TrialResult(params=params, status=FAILED, metric=self.objective.name, value=None, fold_scores=(), n_folds=len(self.splits), failure_reason=f"worker error: {describe_failure(err)}")
-                self.tell(trial, result, report=True)
+                        result = TrialResult(params=params, status=FAILED, metric=self.objective.name, value=None, fold_scores=(), n_folds=len(self.splits), failure_reason=f"worker error: {describe_failure(err)}")
+                    self.tell(trial, result, report=True)
+                now = time.monotonic()
+                end_all = self._hard_end()
+                for future in [f for f, h in hard.items() if min(h[0], end_all) <= now and f in self.in_flight and not f.done()]:
+                    _, limit, submitted = hard.pop(future)
+                    self._stop_late(future, min(limit, max(0.0, end_all - submitted)), now - submitted)
+        finally:
+            for future in list(self.in_flight):  # an error above: nothing may keep running
+                if future is not None and not future.done():
+                    stop_future(self.executor, future)
+
+    def _hard_end(self) -> float:
+        """When every trial still running is stopped: the deadline less the refit reserve (``inf``: no clock)."""
+        return math.inf if self.deadline is None else self.deadline - self.reserve_s()
+
+    def _stop_late(self, future: Any, limit: float, elapsed: float) -> None:
+        """Stop a trial past its hard deadline (its worker is killed) and tell the study it was pruned."""
+        trial, params = self.in_flight.pop(future)
+        stop_future(self.executor, future)
+        fid = self._fidelity_kwargs(trial)
+        reason = (
+            f"TimeBudget: stopped at its deadline of {limit:.1f} s after {elapsed:.1f} s without a result "
+            "(still inside a fold, or waiting for a worker to start); its worker process was killed"
+        )
+        result = TrialResult(params=dict(params), status=PRUNED, metric=self.objective.name, value=None, fold_scores=(), n_folds=self._n_folds(fid), fit_time_s=elapsed, failure_reason=reason, fidelity=self._fidelity(fid))
+        self.tell(trial, result, report=False)
 
     def abort(self) -> None:
         """Close the trials in flight as failed (interrupted) and stop the worker."""

@@ -21,7 +21,9 @@ class TrialExecutor(Protocol):
     ``concurrent.futures.ProcessPoolExecutor`` satisfies it. The driver calls
     ``submit`` for each asked trial, waits on the futures, and calls ``shutdown`` only
     on executors it created itself. An optional ``put(obj)`` stores the dataset once
-    (Ray's object store) and returns the handle passed to every ``submit``.
+    (Ray's object store) and returns the handle passed to every ``submit``. An optional
+    ``stop(future)`` stops a running call (the driver uses it at a trial's hard deadline);
+    without it the late call is cancelled if it waits, else abandoned.
     """
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future: ...

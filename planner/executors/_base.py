@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from planner.exceptions import SpecError
-from planner.executors._threads import run_with_thread_budget
+from planner.executors._process import ProcessExecutor
 
 __all__ = ["EXECUTOR_KINDS", "Executor", "LocalExecutor", "ProcessExecutor", "describe_failure", "make_executor"]
 
@@ -21,7 +21,8 @@ class Executor(Protocol):
     Call order: ``put`` large shared inputs once (the dataset), ``submit`` one call per
     unit of work passing the handles ``put`` returned as top-level arguments, wait on the
     futures, and ``shutdown`` when done (only the creator of an executor shuts it down).
-    ``map`` is ``submit`` + wait, keeping the order.
+    ``map`` is ``submit`` + wait, keeping the order. ``stop(future)`` stops one call that
+    is still waiting or running (its worker is killed); it returns ``False`` if it had finished.
     """
 
     n_workers: int
@@ -31,6 +32,8 @@ class Executor(Protocol):
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future: ...
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]: ...
+
+    def stop(self, future: cf.Future) -> bool: ...
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None: ...
 
@@ -70,36 +73,11 @@ class LocalExecutor:
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         return [fn(item) for item in items]
 
+    def stop(self, future: cf.Future) -> bool:
+        return future.cancel()  # calls run when submitted: nothing is ever left to stop
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         return None
-
-
-class ProcessExecutor:
-    """A spawn process pool of ``n_workers`` (one thread each); for a single machine.
-
-    Inputs are pickled per call (``put`` is the identity), which is fine for the
-    small tables planner campaigns hold; use :class:`RayExecutor` to share large ones.
-    """
-
-    def __init__(self, n_workers: int = 2, *, threads_per_task: int = 1) -> None:
-        import multiprocessing
-
-        self.n_workers = n_workers
-        self.threads_per_task = threads_per_task
-        # spawn: forking a process that holds an sqlite connection or BLAS/torch threads is unsafe
-        self._pool = cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=multiprocessing.get_context("spawn"))
-
-    def put(self, obj: Any) -> Any:
-        return obj
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
-        return self._pool.submit(run_with_thread_budget, self.threads_per_task, fn, *args, **kwargs)
-
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-        return [f.result() for f in [self.submit(fn, item) for item in items]]
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 def make_executor(

@@ -70,6 +70,7 @@ class RayExecutor:
         self._remote: Any = None
         self._started = False
         self._pending: dict[Any, None] = {}  # ObjectRefs submitted and not yet finished
+        self._refs: dict[cf.Future, Any] = {}  # the ObjectRef behind each future not yet finished
         self._lock = threading.Lock()
 
     # -- lifecycle --------------------------------------------------------------------
@@ -118,6 +119,7 @@ class RayExecutor:
         self._remote = None
         with self._lock:
             self._pending.clear()
+            self._refs.clear()
 
     # -- work -------------------------------------------------------------------------
     def put(self, obj: Any) -> Any:
@@ -128,15 +130,32 @@ class RayExecutor:
         """Run ``fn(*args, **kwargs)`` as a task; ObjectRefs among ``args`` arrive as values."""
         self._ray()
         ref = self._remote.remote(self.threads_per_task, fn, *args, **kwargs)
+        future = ref.future()
         with self._lock:
             self._pending[ref] = None
-        future = ref.future()
-        future.add_done_callback(lambda _f, ref=ref: self._forget(ref))
+            self._refs[future] = ref
+        future.add_done_callback(lambda f, ref=ref: self._forget(ref, f))
         return future
 
-    def _forget(self, ref: Any) -> None:
+    def _forget(self, ref: Any, future: cf.Future | None = None) -> None:
         with self._lock:
             self._pending.pop(ref, None)
+            self._refs.pop(future, None)
+
+    def stop(self, future: cf.Future) -> bool:
+        """Stop one call: ``ray.cancel(ref, force=True)`` kills the worker running it (not retried).
+
+        Returns ``False`` when the call had already finished.
+        """
+        with self._lock:
+            ref = self._refs.pop(future, None)
+        if ref is None or future.done():
+            return False
+        try:
+            _import_ray().cancel(ref, force=True)
+        except Exception:  # noqa: BLE001 - finished meanwhile, or its node is gone
+            return False
+        return True
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         """``[fn(item) for item in items]`` as tasks, all submitted at once, in order."""

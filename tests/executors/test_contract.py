@@ -24,6 +24,13 @@ def _sum_rows(rows: list[int], k: int) -> int:
     return sum(rows) + k
 
 
+def _nap(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
 def _omp_threads() -> str | None:
     from threadpoolctl import threadpool_info
 
@@ -59,6 +66,25 @@ def test_executor_contract(executor):
         executor.submit(_boom, 7).result(timeout=60)
 
 
+def test_stop_ends_a_running_call_and_leaves_finished_ones(executor):
+    import concurrent.futures as cf
+    import time
+
+    finished = executor.submit(_double, 4)
+    assert finished.result(timeout=60) == 8 and not executor.stop(finished)
+    if isinstance(executor, LocalExecutor):
+        return  # calls run when submitted: nothing is ever running
+    running = executor.submit(_nap, 600.0)
+    time.sleep(1.0)
+    started = time.monotonic()
+    assert executor.stop(running)
+    with pytest.raises(Exception) as info:  # noqa: PT011 - cancelled (process pool) or TaskCancelledError (Ray)
+        running.result(timeout=30)
+    assert not isinstance(info.value, cf.TimeoutError), "the call was killed, not left running"
+    assert time.monotonic() - started < 30
+    assert executor.submit(_double, 5).result(timeout=60) == 10, "the executor goes on after a stop"
+
+
 @pytest.mark.slow
 def test_ray_tasks_run_with_a_thread_budget(ray_local):
     ex = RayExecutor(2)
@@ -86,3 +112,38 @@ def test_import_does_not_load_ray():
     code = "import sys, planner, planner.executors, planner.automl; make = planner.executors.make_executor('ray', 2); print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_process_pool_workers_end_when_the_driver_is_killed(tmp_path):
+    """A driver killed by SIGKILL (out of memory) leaves no worker computing on its own."""
+    import signal
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    code = (
+        "import time\nfrom planner.executors import ProcessExecutor\n"
+        "if __name__ == '__main__':\n"
+        "    ex = ProcessExecutor(1)\n    ex.submit(time.sleep, 600)\n    print('ready', flush=True)\n    time.sleep(600)\n"
+    )
+    script = tmp_path / "driver.py"
+    script.write_text(code)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    workers: list = []
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 60
+        while not workers and time.monotonic() < deadline:
+            workers = [p for p in psutil.Process(proc.pid).children() if "spawn_main" in " ".join(p.cmdline())]
+            time.sleep(0.2)
+        assert workers, "the worker process started"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        gone, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive, f"worker {[p.pid for p in alive]} outlived its driver"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for worker in workers:  # when the test fails: leave nothing behind
+            if worker.is_running():
+                worker.kill()
