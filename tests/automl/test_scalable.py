@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import time
 
 import numpy as np
 import optuna
@@ -95,18 +94,15 @@ def test_a_seeded_search_above_the_gate_samples_the_standins_and_builds_them():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["nystroem_ridge", "nystroem_svr", "subset_gp"])
-def test_a_standin_fits_5000_rows_in_seconds_and_beats_a_linear_model(name):
+def test_a_standin_fits_5000_rows_and_beats_a_linear_model(name):
     X, y = _friedman(6_000)
     tr, te = slice(0, 5_000), slice(5_000, None)
     params = {"imputer": "median", "scaler": "standard", "fusion": "single", "model": name}
     pipeline = build_pipeline(params, task="regression", column_roles=_roles(X), seed=0)
     with threadpool_limits(limits=1):
-        start = time.perf_counter()
         pipeline.fit(_frame(X[tr]), y[tr])
-        seconds = time.perf_counter() - start
         mae = mean_absolute_error(y[te], pipeline.predict(_frame(X[te])))
         linear = mean_absolute_error(y[te], Ridge().fit(X[tr], y[tr]).predict(X[te]))
-    assert seconds < 30, f"{name} took {seconds:.1f} s on 5,000 rows"
     assert mae < 0.8 * linear, (name, mae, linear)
 
 
@@ -118,12 +114,10 @@ def test_the_kernel_logistic_standin_separates_a_nonlinear_boundary_on_5000_rows
     params = {"imputer": "median", "scaler": "standard", "fusion": "single", "model": "nystroem_logistic"}
     pipeline = build_pipeline(params, task="classification", column_roles=_roles(X), seed=0)
     with threadpool_limits(limits=1):
-        start = time.perf_counter()
         pipeline.fit(_frame(X[:5_000]), y[:5_000])
-        seconds = time.perf_counter() - start
         accuracy = float(np.mean(pipeline.predict(_frame(X[5_000:])) == y[5_000:]))
         proba = pipeline.predict_proba(_frame(X[5_000:]))
-    assert seconds < 30 and accuracy > 0.9, (seconds, accuracy)  # a linear boundary gets about 0.5
+    assert accuracy > 0.9, accuracy  # a linear boundary gets about 0.5
     assert np.allclose(proba.sum(axis=1), 1.0)
 
 
