@@ -8,11 +8,6 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def liverpool(datasets_dir) -> pd.DataFrame:
-    return pd.read_csv(datasets_dir / "liverpool_li_ion_conductivity" / "LiIonDatabase.csv", encoding="utf-8-sig")
-
-
-@pytest.fixture(scope="session")
 def btz_pool(datasets_dir) -> pd.DataFrame:
     return pd.read_csv(datasets_dir / "cobol_btz_solubility" / "btz_pool_all_218.csv")
 
@@ -54,20 +49,6 @@ def make_cells_and_cycles(n_cells: int = 12, seed: int = 0) -> tuple[pd.DataFram
 @pytest.fixture(scope="session")
 def cells_and_cycles() -> tuple[pd.DataFrame, pd.DataFrame]:
     return make_cells_and_cycles()
-
-
-@pytest.fixture(scope="session")
-def llzo(datasets_dir) -> pd.DataFrame:
-    """Doped LLZO: 176 non-empty rows of 989 lines; relative density missing in 63."""
-    path = datasets_dir / "llzo_doped_conductivity" / "llzo_dataset_clean.csv"
-    return pd.read_csv(path).dropna(how="all").reset_index(drop=True)
-
-
-@pytest.fixture(scope="session")
-def kim(datasets_dir) -> pd.DataFrame:
-    """Kim et al. 2023 electrolytes: 150 rows, 13 elemental-ratio features, target LCE."""
-    path = datasets_dir / "kim2023_pnas_electrolyte_ce" / "CE_data_with_names.csv"
-    return pd.read_csv(path)
 
 
 @pytest.fixture
