@@ -44,6 +44,7 @@ from planner.automl._keys import (
     SOURCE_PROMOTED,
     SOURCE_SAMPLER,
     TRAIN_ROWS_ATTR,
+    rank_by_fidelity,
 )
 from planner.automl._pruning import FoldStopRule, fold_thresholds, stop_rule
 from planner.exceptions import SpecError
@@ -223,14 +224,13 @@ class SearchDriver:
     # ------------------------------------------------------------------ clock
 
     def _best_full(self, k: int = 1) -> list[Any]:
-        """The ``k`` best complete trials at full fidelity (at low fidelity when none is full)."""
+        """The ``k`` best complete trials, ranked as the final refit ranks them."""
         from optuna.trial import TrialState
 
         sign = 1.0 if self.objective.direction == "minimize" else -1.0
         done = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        full = [t for t in done if float(t.user_attrs.get(FIDELITY_ATTR, 1.0)) >= 1.0]
-        # before a trial ran on all rows, the final refit is of a low-fidelity one
-        return sorted(full or done, key=lambda t: (sign * t.value, t.number))[:k]
+        # the order fit_final chooses in: full fidelity first, unless a low-fidelity trial clearly beats it
+        return rank_by_fidelity([t for t in done if t.value is not None], sign)[:k]
 
     def reserve_s(self) -> float:
         """Seconds kept back for the final refit: the best full-fidelity pipeline and the

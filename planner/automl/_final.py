@@ -17,22 +17,30 @@ import numpy as np
 import pandas as pd
 
 from planner.automl._driver import BASELINES_ATTR, baseline_rf, refit_cost_s
-from planner.automl._keys import FIDELITY_ATTR, FOLD_SCORES_ATTR, PARAMS_ATTR, PIPELINE_ATTR, STD_ATTR, study_info
+from planner.automl._keys import (
+    FIDELITY_ATTR,
+    FOLD_SCORES_ATTR,
+    PARAMS_ATTR,
+    PIPELINE_ATTR,
+    STD_ATTR,
+    rank_by_fidelity,
+    study_info,
+)
 from planner.exceptions import SpecError
 
 __all__ = ["fit_final", "best_trial"]
 
 
 def best_trial(study: Any) -> Any:
-    """The best complete trial at the highest fidelity any complete trial reached."""
+    """The best complete trial: the best at the highest fidelity any complete trial reached,
+    unless a lower-fidelity trial clearly beats it (see :func:`~planner.automl._keys.rank_by_fidelity`)."""
     from optuna.trial import TrialState
 
     done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
     if not done:
         raise SpecError(f"study {study.study_name!r} has no completed trial to refit; run the search with a larger budget")
-    top = max(float(t.user_attrs.get(FIDELITY_ATTR, 1.0)) for t in done)
     sign = 1.0 if study_info(study)["direction"] == "minimize" else -1.0
-    return min((t for t in done if float(t.user_attrs.get(FIDELITY_ATTR, 1.0)) >= top), key=lambda t: (sign * t.value, t.number))
+    return rank_by_fidelity(done, sign)[0]
 
 
 def _best_at(study: Any, fidelity: float, sign: float) -> Any:
@@ -131,7 +139,8 @@ def fit_final(
         params, source = baseline_rf(task), {"trial": None, "cv_mean": forest["mean"], "baseline": "random_forest"}
         notes.append(
             f"the default random forest scored {forest['mean']:.4g} in CV, better than every trial at the same fidelity "
-            f"({forest.get(FIDELITY_ATTR, 1.0):.3g}; best #{rival.number}: {rival.value:.4g}); it is the final model"
+            f"({float(forest.get(FIDELITY_ATTR, 1.0)):.0%} of the full cross-validation's training work; best there #{rival.number}: {rival.value:.4g}); "
+            "it is the final model"
         )
 
     def left() -> float | None:
@@ -162,6 +171,11 @@ def fit_final(
     final: dict[str, Any] = {**source, "ensemble": None, "notes": notes}
     if ensemble and source.get("baseline") is None:
         selection = select_ensemble(study, y_arr, fidelity=1.0)
+        lifted = float(chosen.user_attrs.get(FIDELITY_ATTR, 1.0)) < 1.0
+        if selection is not None and len(selection.trials) > 1 and lifted and sign * selection.score >= sign * chosen.value:
+            # the chosen low-fidelity trial beat every full-fidelity one; their ensemble must beat it too
+            notes.append(f"ensemble of full-fidelity trials ({selection.score:.4g}) not better than trial #{chosen.number} ({chosen.value:.4g}); the single best pipeline is kept")
+            selection = None
         if selection is not None and len(selection.trials) > 1:
             trials = {t.number: t for t in study.get_trials(deepcopy=False)}
             cost = sum(refit_cost_s(trials[n], len(y_arr)) for n in selection.trials)

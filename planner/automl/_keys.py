@@ -6,7 +6,8 @@ records another stage wrote without importing that stage.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from planner.exceptions import SpecError
@@ -45,6 +46,7 @@ __all__ = [
     "SOURCE_RESCORED",
     "is_ensemble",
     "study_info",
+    "rank_by_fidelity",
 ]
 
 #: Statuses of a trial result.
@@ -99,6 +101,39 @@ RESCORED_FROM_ATTR = "rescored_from"
 def is_ensemble(params: Mapping[str, Any]) -> bool:
     """Whether a pipeline spec describes an ensemble of pipelines."""
     return params.get("kind") == ENSEMBLE_KIND
+
+
+def rank_by_fidelity(trials: Sequence[Any], sign: float) -> list[Any]:
+    """Complete trials, best first, never ranking scores of different fidelities as equals.
+
+    A trial ranks in the tier of its own fidelity (share of the training work, see
+    :data:`FIDELITY_ATTR`), higher tiers first, by score within a tier; it is lifted into a
+    higher tier when its score beats the best trial of that tier by more than the spread of
+    its own fold scores. A score measured on fewer training rows is a pessimistic estimate of
+    the pipeline on all rows (learning curves fall with more data), so a low-fidelity trial
+    that clearly beats every full-fidelity one is the better pipeline, even when the budget
+    did not allow scoring it on all rows; a narrow lead at a lower fidelity never counts.
+
+    Args:
+        trials: Complete trials (``value`` set).
+        sign: ``1.0`` when smaller scores are better, ``-1.0`` when larger are.
+    """
+
+    def fidelity(t: Any) -> float:
+        return float(t.user_attrs.get(FIDELITY_ATTR, 1.0))
+
+    best_at: dict[float, float] = {}
+    for t in trials:
+        f = fidelity(t)
+        best_at[f] = min(best_at.get(f, float("inf")), sign * float(t.value))
+
+    def tier(t: Any) -> float:
+        f, v = fidelity(t), sign * float(t.value)
+        spread = t.user_attrs.get(STD_ATTR)
+        margin = float(spread) if spread is not None and math.isfinite(float(spread)) else 0.0
+        return max([f, *(g for g, best in best_at.items() if g > f and v + margin < best)])
+
+    return sorted(trials, key=lambda t: (-tier(t), sign * float(t.value), t.number))
 
 
 def study_info(study: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from planner.automl._keys import (
     SOURCE_SAMPLER,
     STD_ATTR,
     STUDY_ATTR,
+    rank_by_fidelity,
 )
 
 if TYPE_CHECKING:
@@ -101,8 +102,12 @@ def leaderboard(study: optuna.Study, top: int | None = None, *, include_failed: 
         )
     frame = pd.DataFrame(rows, columns=[c for c in LEADERBOARD_COLUMNS if c != "rank"])
     complete = frame[frame["state"] == "complete"]
-    ascending = study.direction == StudyDirection.MINIMIZE
-    complete = complete.sort_values(["fidelity", "mean", "fit_time_s", "trial"], ascending=[False, ascending, True, True], kind="mergesort")
+    # fidelity first, unless a lower-fidelity trial clearly beats a higher tier (rank_by_fidelity):
+    # rank 1 is the pipeline fit_final refits
+    sign = 1.0 if study.direction == StudyDirection.MINIMIZE else -1.0
+    done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE and t.value is not None]
+    order = {t.number: i for i, t in enumerate(rank_by_fidelity(done, sign))}
+    complete = complete.assign(_order=complete["trial"].map(order).fillna(len(order))).sort_values(["_order", "trial"], kind="mergesort").drop(columns="_order")
     complete.insert(0, "rank", range(1, len(complete) + 1))
     others = frame[frame["state"] != "complete"].sort_values("trial")
     others.insert(0, "rank", pd.NA)

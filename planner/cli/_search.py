@@ -97,8 +97,17 @@ def _format_leaderboard(table) -> str:  # noqa: ANN001
     if table.empty:
         return "  (no finished trials yet)"
     ranked = table[table["state"] == "complete"]
-    view = ranked[["rank", "trial", "score", "metric", "model_family", "fusion", "fit_time_s", "pipeline"]]
-    text = view.to_string(index=False, max_colwidth=90) if len(ranked) else "  (no completed trial yet)"
+    columns = ["rank", "trial", "score", "metric", "model_family", "fusion", "fit_time_s", "pipeline"]
+    partial = bool(len(ranked)) and bool((ranked["fidelity"] < 1.0).any())
+    if partial:  # some scores were measured on a share of the rows/folds: say which
+        ranked = ranked.assign(fidelity=[f"{f:.0%}" for f in ranked["fidelity"]])
+        columns.insert(3, "fidelity")
+    text = ranked[columns].to_string(index=False, max_colwidth=90) if len(ranked) else "  (no completed trial yet)"
+    if partial:
+        text += (
+            "\n  fidelity: share of the full cross-validation's training work a score was measured with (rows x folds). "
+            "A lower-fidelity score ranks below full ones unless it beats them by more than its fold spread."
+        )
     others = table[table["state"] != "complete"]
     if len(others):  # reasons are printed whole, one per line, never cut
         lines = [f"  trial {int(r.trial):>4} {r.state:<7} {r.pipeline}: {r.failure_reason or 'no reason was recorded'}" for r in others.itertuples()]

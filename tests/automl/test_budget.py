@@ -12,6 +12,8 @@ import pytest
 
 from planner.automl import baselines, fit_final, leaderboard, load_search_space, run_search
 from planner.automl._data import memory_row_cap, prepare_data, subsample_data
+from planner.automl._final import best_trial
+from planner.automl._keys import rank_by_fidelity
 from planner.automl._pruning import FoldStopRule
 from planner.automl._space import SpaceContext
 from planner.automl._worker import DeadlineWorker, call_with_deadline
@@ -140,4 +142,44 @@ def test_low_fidelity_trials_are_promoted_and_never_ranked_with_full_ones(kim_ce
     assert low and promoted and promoted[0].user_attrs["fidelity"] == 1.0
     assert promoted[0].user_attrs["params"] == study.trials[promoted[0].user_attrs["promoted_from"]].user_attrs["params"]
     table = leaderboard(study)
-    assert table.loc[0, "fidelity"] == 1.0 and (table["fidelity"].diff().dropna() <= 0).all()
+    complete = table[table["state"] == "complete"]
+    ranked = rank_by_fidelity([t for t in study.trials if t.state.name == "COMPLETE"], 1.0)
+    assert list(complete["trial"]) == [t.number for t in ranked] and complete["trial"].iloc[0] == best_trial(study).number
+    for hi, lo in zip(ranked, ranked[1:], strict=False):  # never ranked as equals: lower fidelity above only by a clear lead
+        f_hi, f_lo = hi.user_attrs["fidelity"], lo.user_attrs["fidelity"]
+        if f_hi < f_lo:
+            assert hi.value + hi.user_attrs["std"] < min(t.value for t in ranked if t.user_attrs["fidelity"] == f_lo)
+
+
+def _frozen(number: int, value: float, fidelity: float, std: float):
+    return optuna.trial.create_trial(value=value, user_attrs={"fidelity": fidelity, "std": std}, params={}, distributions={})
+
+
+def _numbered(trials):
+    for i, t in enumerate(trials):
+        t.number = i
+    return trials
+
+
+def test_rank_by_fidelity_lifts_only_a_clear_low_fidelity_lead():
+    # 0, 1: full fidelity; 2: low fidelity, clearly better; 3: low, better only within its spread; 4: low, worse
+    trials = _numbered([_frozen(0, 0.30, 1.0, 0.01), _frozen(1, 0.35, 1.0, 0.01), _frozen(2, 0.24, 0.2, 0.005), _frozen(3, 0.295, 0.2, 0.01), _frozen(4, 0.50, 0.2, 0.01)])
+    assert [t.number for t in rank_by_fidelity(trials, 1.0)] == [2, 0, 1, 3, 4]
+    # larger is better (accuracy): mirror image
+    flipped = _numbered([_frozen(0, 0.70, 1.0, 0.01), _frozen(1, 0.65, 1.0, 0.01), _frozen(2, 0.76, 0.2, 0.005), _frozen(3, 0.705, 0.2, 0.01), _frozen(4, 0.50, 0.2, 0.01)])
+    assert [t.number for t in rank_by_fidelity(flipped, -1.0)] == [2, 0, 1, 3, 4]
+    # without a full-fidelity trial the low ones rank by score; a missing spread is no margin
+    assert [t.number for t in rank_by_fidelity(_numbered([_frozen(0, 0.4, 0.2, 0.0), _frozen(1, 0.3, 0.2, 0.0)]), 1.0)] == [1, 0]
+    # three tiers: a 0.1 trial that beats the best at 0.5 but not the best at 1.0 lands in the 0.5 tier
+    tiers = _numbered([_frozen(0, 0.20, 1.0, 0.0), _frozen(1, 0.30, 0.5, 0.0), _frozen(2, 0.25, 0.1, 0.01)])
+    assert [t.number for t in rank_by_fidelity(tiers, 1.0)] == [0, 2, 1]
+
+
+def test_best_trial_and_leaderboard_agree_on_a_lifted_trial():
+    study = optuna.create_study(direction="minimize")
+    study.set_user_attr("planner", {"direction": "minimize", "task": "regression", "metric": "mae"})
+    for value, fidelity, std in [(0.30, 1.0, 0.01), (0.24, 0.2, 0.005), (0.29, 0.2, 0.02)]:
+        study.add_trial(optuna.trial.create_trial(value=value, user_attrs={"fidelity": fidelity, "std": std, "params": {}, "pipeline": "p"}, params={}, distributions={}))
+    assert best_trial(study).number == 1
+    table = leaderboard(study)
+    assert list(table["trial"]) == [1, 0, 2] and list(table["rank"]) == [1, 2, 3]
