@@ -193,6 +193,13 @@ def fit_final(
         members, weights = list(final["ensemble"]["trials"]), list(final["ensemble"]["weights"])
     else:
         members, weights = ([] if source.get("baseline") else [chosen.number]), ([] if source.get("baseline") else [1.0])
+    # the applicability domain first: cheap, and kept even when the out-of-fold predictions do not fit
+    from planner.automl._refit import attach_domain
+
+    try:
+        fitted = attach_domain(fitted, X, y_arr, groups=groups)
+    except Exception as err:  # noqa: BLE001 - the model is saved all the same; predict says the domain is unknown
+        notes.append(f"no applicability domain saved with the model: {type(err).__name__}: {err}")
     if timeout_s is None or not fork_available():
         calibrated, why = _calibrate(fitted, X, y_arr, groups, study, members, weights), None
     else:
@@ -203,8 +210,8 @@ def fit_final(
         else:
             calibrated, why = call_with_deadline(_calibrate, fitted, X, y_arr, groups, snapshot, members, weights, limit_s=max(0.0, (left() or 0.0) + grace_s))
     if calibrated is None:
-        notes.append(f"no out-of-fold predictions or applicability domain saved with the model ({why}); intervals are not calibrated")
-        fitted = type(fitted)(estimator=fitted.estimator, spec={**fitted.spec, "calibration": {"source": None, "note": f"not computed within the budget ({why})"}})
+        notes.append(f"no out-of-fold predictions saved with the model ({why}); intervals are not calibrated")
+        fitted = type(fitted)(estimator=fitted.estimator, spec={**fitted.spec, "calibration": {"source": None, "note": f"not computed within the budget ({why})"}}, domain=fitted.domain)
     else:
         fitted = calibrated
     spec = dict(fitted.spec)

@@ -23,7 +23,7 @@ from planner.layout import DOMAIN_FILE, MODEL_FILE, MODEL_SPEC_FILE, OOF_FILE
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["FittedPipeline", "refit", "calibrate_fitted", "predict", "load_fitted", "SPEC_FILE", "MODEL_FILE"]
+__all__ = ["FittedPipeline", "refit", "calibrate_fitted", "attach_domain", "predict", "load_fitted", "SPEC_FILE", "MODEL_FILE"]
 
 SPEC_FILE = MODEL_SPEC_FILE
 SPEC_TYPE = "planner.automl.fitted_pipeline"
@@ -409,9 +409,35 @@ def _calibrated(fitted: FittedPipeline, data: Any, *, study: Any, members: list[
         has_std=task == "regression" and fitted.has_uncertainty,
         as_fitted=FittedPipeline,
     )
-    domain = ApplicabilityDomain.fit(data.X, data.column_roles, seed=seed)
-    spec["domain"] = {"file": DOMAIN_FILE, "threshold": domain.threshold if np.isfinite(domain.threshold) else None, "nn_quantile": domain.nn_quantile}
+    domain = fitted.domain if fitted.domain is not None else ApplicabilityDomain.fit(data.X, data.column_roles, seed=seed)
+    spec["domain"] = _domain_entry(domain)
     return FittedPipeline(estimator=fitted.estimator, spec=spec, oof=oof, domain=domain)
+
+
+def _domain_entry(domain: Any) -> dict[str, Any]:
+    return {"file": DOMAIN_FILE, "threshold": domain.threshold if np.isfinite(domain.threshold) else None, "nn_quantile": domain.nn_quantile}
+
+
+def attach_domain(
+    fitted: FittedPipeline,
+    X: pd.DataFrame,
+    y: Sequence[Any] | np.ndarray | pd.Series,
+    *,
+    groups: Sequence[Any] | np.ndarray | pd.Series | None = None,
+) -> FittedPipeline:
+    """``fitted`` with the applicability domain of the rows it was refitted on (ranges, seen
+    categories and elements, a nearest-neighbour distance on at most 2,000 reference rows).
+
+    Cheap, so it is fitted before the out-of-fold predictions: a model whose calibration did not
+    fit the budget still flags the predictions outside its domain.
+    """
+    from planner.automl._domain import ApplicabilityDomain
+
+    spec = dict(fitted.spec)
+    data = prepare_data(X, y, task=spec["task"], column_roles=spec["column_roles"], groups=groups)
+    domain = ApplicabilityDomain.fit(data.X, data.column_roles, seed=int(spec["seed"]))
+    spec["domain"] = _domain_entry(domain)
+    return FittedPipeline(estimator=fitted.estimator, spec=spec, oof=fitted.oof, domain=domain)
 
 
 def calibrate_fitted(

@@ -274,3 +274,23 @@ def test_rows_outside_the_domain_get_the_out_of_domain_quantile():
     few = RegressionCalibrator.from_oof(pd.DataFrame({"y_true": y[:215], "prediction": 0.0, "in_domain": inside[:215]}))
     lo, hi, _, notes = few.intervals(np.zeros(2), None, 0.9, in_domain=np.array([True, False]))
     assert (hi - lo)[1] == pytest.approx((hi - lo)[0]) and "not widened" in notes[0]
+
+
+def test_a_model_whose_calibration_did_not_fit_still_flags_its_domain(lce_study, kim_ce, tmp_path, monkeypatch):
+    from planner.automl import _final, fit_final
+
+    def no_copy(study):  # the calibration step cannot run (the same path as a calibration past the deadline)
+        raise RuntimeError("study copy refused")
+
+    monkeypatch.setattr(_final, "_snapshot", no_copy)
+    X, y = kim_ce
+    fitted = fit_final(lce_study, X, y, ensemble=False, timeout_s=600.0)
+    assert fitted.oof is None and fitted.spec["calibration"]["source"] is None and "study copy refused" in fitted.spec["calibration"]["note"]
+    fitted.save(tmp_path)
+    loaded = load_fitted(tmp_path)
+    assert loaded.domain is not None
+    wild = X.head(3).copy()
+    wild.iloc[0, 0] = X.iloc[:, 0].max() + 50 * X.iloc[:, 0].std()
+    out = loaded.predict(wild, interval=0.9)
+    assert out["in_domain"].tolist() == [False, True, True] and not out["interval_calibrated"].any()
+    assert X.columns[0] in out["domain_reason"].iloc[0]
