@@ -10,6 +10,9 @@ else is::
     optuna.db                            Optuna storage (default; campaign.yaml may name another):
                                          "automl-<target>", then "automl-<target>@v2" after the
                                          training rows changed; "nested-<target>-*" for --nested
+    optuna.db-wal                        its write-ahead log while a search writes (local disks;
+                                         folded back into optuna.db when the search process ends)
+    optuna.db-shm                        the log's index, likewise
     models/<target>/pipeline.joblib      the refit final pipeline (scikit-learn estimator)
     models/<target>/pipeline.json        its rebuild spec (members, weights, calibration)
     models/<target>/oof.csv              its out-of-fold predictions (conformal intervals)

@@ -62,6 +62,10 @@ LOW_FIDELITY_ROWS = (1_500, 8_000)
 MIN_TIMEOUT_S = 5.0
 #: A trial is not started with less than this many seconds for it.
 MIN_TRIAL_S = 1.0
+#: Seconds the refit reserve keeps besides the predicted refits: the final stage's own costs
+#: (a process for the refit and one for the calibration, the study's copy, the applicability
+#: domain, saving the model), 1-3 s on a loaded 2-core machine.
+FINAL_OVERHEAD_S = 2.5
 #: Trials whose refit cost the reserve covers (the single best, and likely ensemble members).
 RESERVE_TOP = 3
 #: Refit-time margin: a refit on all rows is predicted from one fold's time x rows ratio x this.
@@ -130,6 +134,17 @@ def refit_cost_s(frozen: Any, n_rows: int) -> float:
     per_fold = float(attrs.get(FIT_TIME_ATTR) or 0.0) / folds
     train_rows = float(attrs.get(TRAIN_ROWS_ATTR) or n_rows * 0.8)
     return per_fold * max(1.0, n_rows / max(train_rows, 1.0)) * REFIT_MARGIN
+
+
+def calibration_cost_s(frozen: Any, n_rows: int, n_folds: int) -> float:
+    """Predicted seconds to recompute a trial's out-of-fold predictions on all rows (one repeat
+    of ``n_folds`` folds), what the final model's calibrated intervals need when the search did
+    not store them (a model with its own spread, a low-fidelity trial); ``0`` past the limit at
+    which the calibration does not recompute them."""
+    from planner.automl._calibrate import MAX_RECOMPUTE_S
+
+    cost = refit_cost_s(frozen, n_rows) / REFIT_MARGIN * n_folds * 0.8
+    return cost if cost <= MAX_RECOMPUTE_S else 0.0
 
 
 def kill_grace_s(limit: float) -> float:
@@ -214,6 +229,7 @@ class SearchDriver:
         self.train_rows = int(np.mean([len(tr) for tr, _ in splits]))
         self.low_rows = low_fidelity_rows(self.train_rows)
         per_repeat = folds_per_repeat(splits, len(y))
+        self.per_repeat = per_repeat
         if self.low_rows is not None:
             self.low_folds = LOW_FIDELITY_FOLDS if len(splits) > LOW_FIDELITY_FOLDS else None
         else:
@@ -233,11 +249,14 @@ class SearchDriver:
         return rank_by_fidelity([t for t in done if t.value is not None], sign)[:k]
 
     def reserve_s(self) -> float:
-        """Seconds kept back for the final refit: the best full-fidelity pipeline and the
-        next best (likely ensemble members), each predicted from its folds."""
+        """Seconds kept back for the final stage: refitting the best pipelines (the single best
+        and likely ensemble members) and recomputing the best one's out-of-fold predictions for
+        its calibrated intervals, each predicted from its folds, plus :data:`FINAL_OVERHEAD_S`."""
         if not self.reserve_refit:
             return 0.0
-        return 1.0 + sum(refit_cost_s(t, len(self.y)) for t in self._best_full(RESERVE_TOP))
+        best = self._best_full(RESERVE_TOP)
+        refits = sum(refit_cost_s(t, len(self.y)) for t in best)
+        return FINAL_OVERHEAD_S + refits + (calibration_cost_s(best[0], len(self.y), self.per_repeat) if best else 0.0)
 
     def time_left(self) -> float | None:
         """Seconds the search may still use (``None``: no clock)."""
@@ -251,17 +270,21 @@ class SearchDriver:
         return bool(self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
     def trial_limit(self) -> float | None:
-        """Hard seconds for the next trial: the time left, and a share of it once a trial completed."""
+        """Hard seconds for the next trial: the time left, and a share of it once a trial
+        completed - but never less than :data:`MIN_TRIAL_S` while that much is left, so the
+        last seconds still run cheap trials instead of ending the search early."""
         left = self.time_left()
         if left is None:
             return None
-        return left if not self.has_complete() else TRIAL_SHARE_OF_TIME_LEFT * left
+        if not self.has_complete():
+            return left
+        return max(TRIAL_SHARE_OF_TIME_LEFT * left, min(left, MIN_TRIAL_S))
 
     def budget_left(self) -> bool:
         if self.n_trials is not None and self.n_started >= self.n_trials:
             return False
-        limit = self.trial_limit()
-        return limit is None or limit >= MIN_TRIAL_S
+        left = self.time_left()
+        return left is None or left >= MIN_TRIAL_S
 
     # ------------------------------------------------------------------ study
 

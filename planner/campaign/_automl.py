@@ -115,6 +115,11 @@ def add_related_features(
     return X, roles
 
 
+#: Share of a target's budget the final refit and calibration may run past it: --timeout is kept
+#: to within 10 %: saving the model, printing the leaderboard and exiting take the rest.
+FINAL_GRACE = 0.05
+
+
 def search_budget(timeout_s: float | None, started_at: float | None) -> float | None:
     """``timeout_s`` minus the seconds spent since ``started_at`` (a :func:`time.monotonic`
     reading: imports, loading), so the whole command ends on time; a budget below the engine's
@@ -206,7 +211,7 @@ def run_automl(
                 left = None if share is None else share - (time.monotonic() - target_start)
                 fitted = fit_final(
                     study, data.X, data.y, column_roles=data.column_roles, seed=spec.seed, ensemble=ensemble, timeout_s=left,
-                    grace_s=0.0 if share is None else 0.05 * share, groups=data.groups, bounds=bounds,
+                    grace_s=0.0 if share is None else FINAL_GRACE * share, groups=data.groups, bounds=bounds,
                 )
                 fitted.save(model_dir(campaign.directory, target))
                 record_training(campaign.directory, target, len(data.y), campaign.observations())

@@ -9,12 +9,14 @@ from planner.io._atomic import (
     storage_failure,
 )
 from planner.io._export import spreadsheet_safe, write_export_csv
+from planner.io._sqlite import enable_sqlite_wal
 from planner.io._tables import TableReadInfo, read_table
 
 __all__ = [
     "atomic_replace",
     "atomic_write_bytes",
     "atomic_write_text",
+    "enable_sqlite_wal",
     "file_lock",
     "new_file_mode",
     "read_table",
