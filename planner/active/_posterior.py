@@ -14,8 +14,8 @@ prepared once per fitted model and small, cache-sized blocks of candidates:
 - the variance ``1 - |L^{-1} k|^2`` with the precomputed triangular ``L^{-1}`` (BLAS ``dtrmm``:
   a triangular matrix product, about twice as fast as the triangular solve on one core).
 
-The results equal gpytorch's to rounding (about 1e-15 in standardized units; a test holds them
-to 1e-9); they no longer depend on how the candidates are chunked. Any other kernel or mean
+The results equal gpytorch's to rounding (about 1e-14 in standardized units; a test holds them
+to 1e-9). Any other kernel or mean
 (a featurizer's own kernel, for example) keeps the gpytorch path: :meth:`MaternPosterior.of`
 returns ``None`` then.
 """
