@@ -83,10 +83,10 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3)
     args = parser.parse_args()
     import torch  # noqa: F401 - imported before timing, as in latency.py
+    from synthetic import hartmann6, uniform_pool
 
     import planner
     from planner.active import PoolDesign, suggest
-    from synthetic import hartmann6, uniform_pool
 
     warnings.simplefilter("ignore")
     times: dict[str, float] = {}
