@@ -29,14 +29,18 @@ HERE = Path(__file__).resolve().parent
 
 CHILD = r"""
 import json, os, resource, sys, time, warnings
+# "python -c" puts the working directory (the repository root) first on sys.path, where it would
+# shadow a planner package given on PYTHONPATH (latency_check.py's base): drop it.
+sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
 t0 = time.perf_counter()
 import torch, botorch  # imports are timed on their own
 t_import = time.perf_counter() - t0
 import numpy as np, pandas as pd
+import planner
 from planner.active import PoolDesign, suggest
 warnings.simplefilter("ignore")
 N, n_obs, strategy, surrogate, threads = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
-sys.path.insert(0, "benchmarks/active")
+sys.path.insert(0, os.path.join(os.getcwd(), "benchmarks", "active"))
 from synthetic import hartmann6, uniform_pool
 rng = np.random.default_rng(0)
 pool = uniform_pool(N, seed=0)
@@ -56,6 +60,7 @@ for key in ("first", "second"):
 out.update(
     import_s=t_import, rss_before_mb=rss_before, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     load_avg_1min=(load0 + os.getloadavg()[0]) / 2, n_scored=r.metadata["n_scored"], model=r.metadata["model"],
+    code=os.path.dirname(planner.__file__), picks=r.table["candidate"].tolist(),
 )
 print(json.dumps(out))
 """

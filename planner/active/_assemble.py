@@ -42,6 +42,11 @@ def assemble(picks: Any, prob: Any, fitted: Any, observed: Any, encoder: Any, re
     ref_mean, ref_var = picks.ref_mean, picks.ref_var
     if surrogate is not None:
         mean, var = surrogate.moments(points)
+        if ref_mean is not None and picks.ref_positions is not None:
+            # Each pick is among the scored candidates: rank it against them with the numbers
+            # the table shows (the prefilter's differ by rounding, or bound the variance).
+            ref_mean, ref_var = ref_mean.copy(), ref_var.copy()
+            ref_mean[picks.ref_positions], ref_var[picks.ref_positions] = mean, var
         if fitted.warp is not None:  # the model works on transformed outputs: report the data's scale
             mean, var = _unwarp(fitted.warp, mean, var)
             if ref_mean is not None:

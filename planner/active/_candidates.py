@@ -13,6 +13,7 @@ from planner.active._specs import ContinuousDesign, PoolDesign
 
 __all__ = [
     "PoolCandidates",
+    "exclude_rows",
     "sample_continuous",
     "torch_constraints",
     "polish",
@@ -22,7 +23,11 @@ __all__ = [
 
 
 class PoolCandidates:
-    """The remaining candidates of a pool (measured and pending ones excluded), in chunks."""
+    """The remaining candidates of a pool (measured and pending ones excluded), in chunks.
+
+    The encoded pool is reused between calls on the same design
+    (:meth:`~planner.active._encoding.InputEncoder.encode_pool`) where it can be.
+    """
 
     def __init__(self, design: PoolDesign, encoder: InputEncoder, excluded_keys: pd.MultiIndex | None):
         self.design = design
@@ -31,14 +36,9 @@ class PoolCandidates:
         keep = np.ones(len(self.frame), dtype=bool)
         self.found: pd.MultiIndex | None = None
         if excluded_keys is not None and len(excluded_keys):
-            found = np.zeros(len(excluded_keys), dtype=bool)
-            for start in range(0, len(self.frame), design.chunk_size):
-                chunk = self.frame.iloc[start : start + design.chunk_size]
-                keys = row_keys(chunk, design.inputs, design.categorical)
-                keep[start : start + len(chunk)] = ~keys.isin(excluded_keys)
-                found |= excluded_keys.isin(keys)
-            self.found = excluded_keys[found]
+            keep, self.found = exclude_rows(self.frame, design, excluded_keys)
         self.positions = np.flatnonzero(keep)
+        self.encoded = encoder.encode_pool(design)
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -46,14 +46,44 @@ class PoolCandidates:
     def points(self, idx: np.ndarray) -> Any:
         from planner.active._surrogates import Points
 
-        frame = self.frame.iloc[self.positions[idx]]
-        return Points(frame, self.encoder.transform(frame))
+        rows = self.positions[idx]
+        frame = self.frame.iloc[rows]
+        return Points(frame, self.encoded[rows] if self.encoded is not None else self.encoder.transform(frame))
 
     def chunks(self) -> Any:
         size = self.design.chunk_size
         for start in range(0, len(self.positions), size):
             idx = np.arange(start, min(start + size, len(self.positions)))
             yield idx, self.points(idx)
+
+
+def exclude_rows(frame: pd.DataFrame, design: PoolDesign, keys: pd.MultiIndex) -> tuple[np.ndarray, pd.MultiIndex]:
+    """Which rows of ``frame`` (the pool) remain once the rows whose :func:`row_keys` are in
+    ``keys`` are taken out, and which of ``keys`` occur in the pool.
+
+    The same as comparing every row's key, but only rows whose every input value occurs among
+    the keys' values (a column at a time, numeric inputs first) are compared whole: on a large
+    pool of measured numbers that is a handful of rows.
+    """
+    inputs, categorical = list(design.inputs), list(design.categorical)
+    maybe = np.arange(len(frame))
+    order = [c for c in inputs if c not in categorical] + [c for c in inputs if c in categorical]
+    for c in order:
+        if not len(maybe):
+            break
+        values = keys.get_level_values(inputs.index(c))
+        column = frame[c].iloc[maybe]
+        if c in categorical:
+            mine = pd.Index(column.astype(str).to_numpy())
+        else:
+            mine = pd.Index(np.round(column.to_numpy(dtype=float), 9) + 0.0)
+        maybe = maybe[mine.isin(values)]
+    keep = np.ones(len(frame), dtype=bool)
+    if not len(maybe):
+        return keep, keys[:0]
+    candidate_keys = row_keys(frame.iloc[maybe], inputs, categorical)
+    keep[maybe] = ~candidate_keys.isin(keys)
+    return keep, keys[keys.isin(candidate_keys)]
 
 
 def sample_continuous(design: ContinuousDesign, encoder: InputEncoder, n: int, seed: int) -> Any:

@@ -17,7 +17,10 @@ import pandas as pd
 from planner.active._specs import MAX_CATEGORICAL_LEVELS, ContinuousDesign, PoolDesign
 from planner.exceptions import DataValidationError
 
-__all__ = ["InputEncoder", "build_encoder", "row_keys"]
+__all__ = ["InputEncoder", "build_encoder", "row_keys", "POOL_CACHE_BYTES"]
+
+#: Largest encoded pool (bytes) that :meth:`InputEncoder.encode_pool` keeps between calls.
+POOL_CACHE_BYTES = 256 * 2**20
 
 
 def _apply_featurizer(featurizer: Any, frame: pd.DataFrame) -> pd.DataFrame:
@@ -138,6 +141,27 @@ class InputEncoder:
         """Scale encoded features to the unit cube of the normalization bounds (``n x d``)."""
         return (arr - self.lower) / (self.upper - self.lower)
 
+    def encode_pool(self, design: PoolDesign) -> np.ndarray | None:
+        """:meth:`transform` of the pool's usable candidates (``n_valid x d``), kept on the
+        design for later calls with the same encoding (the numeric inputs and the levels);
+        ``None`` with a featurizer (it may be refitted between calls) or when the matrix
+        would exceed ``POOL_CACHE_BYTES`` (then callers encode chunk by chunk)."""
+        if self.featurizer is not None:
+            return None
+        pool = design.valid_candidates
+        width = len(self.numeric) + sum(len(v) for v in self.levels.values())
+        if len(pool) * width * 8 > POOL_CACHE_BYTES:
+            return None
+        key = (self.numeric, tuple((k, tuple(v)) for k, v in self.levels.items()))
+        cached = design._cache.get("encoded")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        base = InputEncoder(self.inputs, self.numeric, self.levels, None, (), np.zeros(0), np.zeros(0))
+        arr = np.vstack([base.transform(chunk) for chunk in _chunks(pool, design.chunk_size)])
+        arr.setflags(write=False)
+        design._cache["encoded"] = (key, arr)  # one encoding at a time: memory stays bounded
+        return arr
+
 
 def _chunks(frame: pd.DataFrame, size: int) -> Iterable[pd.DataFrame]:
     for start in range(0, len(frame), size):
@@ -202,7 +226,15 @@ def build_encoder(
         for i, name in enumerate(numeric):
             lower[i], upper[i] = design.bounds[name]
     elif pool is not None:
-        sources = [*_chunks(pool, design.chunk_size), *frames]
+        encoded = proto.encode_pool(design)
+        if encoded is not None:  # the same numbers as chunk by chunk below, kept with the encoding
+            cached = design._cache.get("range")
+            if cached is None or cached[0] is not encoded:
+                cached = (encoded, encoded.min(axis=0), encoded.max(axis=0))
+                design._cache["range"] = cached
+            lower, upper = cached[1].copy(), cached[2].copy()
+        else:
+            sources = [*_chunks(pool, design.chunk_size), *frames]
     for frame in sources:
         arr = proto.transform(frame)
         if len(arr):

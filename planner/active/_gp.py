@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -174,6 +174,7 @@ class GPSurrogate(BaseSurrogate):
     chol: Tensor | None = None
     alpha: Tensor | None = None
     _subset_chol: tuple[Tensor, Tensor] | None = None
+    _fast: Any = None
 
     @classmethod
     def from_model(cls, gp: Any, Y: Tensor, jitter: float | None = None) -> GPSurrogate:
@@ -240,19 +241,24 @@ class GPSurrogate(BaseSurrogate):
 
     #: Above this many observations the prefilter bounds variances from a subset of them.
     PREFILTER_SUBSET = 300
+    #: Compute the prefilter's moments with :class:`~planner.active._posterior.MaternPosterior`
+    #: where the kernel allows (the same numbers to rounding, several times faster on large
+    #: pools); ``False`` keeps gpytorch's path (the reference the tests compare against).
+    fast_prefilter: ClassVar[bool] = True
 
-    def prefilter_moments(self, points: Points) -> tuple[np.ndarray, np.ndarray]:
-        """Exact means; variances bounded from above by conditioning on a fixed random subset
-        of ``PREFILTER_SUBSET`` observations (fewer observations never shrink a GP's variance):
-        ``O(n_cand x 300^2)`` instead of ``O(n_cand x n_train^2)``."""
-        gp = self.model
-        Xtr = gp.train_inputs[0]
-        n_train = Xtr.shape[-2]
-        if n_train <= self.PREFILTER_SUBSET:
-            return self.moments(points)
+    @property
+    def prefilter_bounds_variance(self) -> bool:
+        """Whether :meth:`prefilter_moments` bounds the variances from a subset of the observations."""
+        return self.model.train_inputs[0].shape[-2] > self.PREFILTER_SUBSET
+
+    def _subset(self) -> tuple[Tensor, Tensor]:
+        """The fixed random subset of ``PREFILTER_SUBSET`` transformed training inputs and the
+        Cholesky factor of their covariance (noise and a 1e-8 jitter included)."""
         if self._subset_chol is None:
+            gp = self.model
+            Xtr = gp.train_inputs[0]
             idx = torch.as_tensor(
-                np.sort(np.random.default_rng(0).choice(n_train, self.PREFILTER_SUBSET, replace=False))
+                np.sort(np.random.default_rng(0).choice(Xtr.shape[-2], self.PREFILTER_SUBSET, replace=False))
             )
             Xs = Xtr[..., idx, :]
             noise = gp.likelihood.noise
@@ -260,7 +266,33 @@ class GPSurrogate(BaseSurrogate):
             with torch.no_grad():
                 K = gp.covar_module(Xs).to_dense() + noise * torch.eye(len(idx), dtype=DTYPE)
                 self._subset_chol = (Xs, torch.linalg.cholesky(K + 1e-8 * torch.eye(len(idx), dtype=DTYPE)))
-        Xs, Ls = self._subset_chol
+        return self._subset_chol
+
+    def _matern_posterior(self) -> Any:
+        """The prepared :class:`~planner.active._posterior.MaternPosterior` of the prefilter, or
+        ``None`` where the kernel is not the plain Matern-5/2 (built once per fitted model)."""
+        if self._fast is None:
+            from planner.active._posterior import MaternPosterior
+
+            subset = self._subset() if self.prefilter_bounds_variance else (None, None)
+            self._fast = MaternPosterior.of(self.model, self.chol, self.alpha, *subset) or False
+        return self._fast or None
+
+    def prefilter_moments(self, points: Points) -> tuple[np.ndarray, np.ndarray]:
+        """Exact means; variances bounded from above by conditioning on a fixed random subset
+        of ``PREFILTER_SUBSET`` observations (fewer observations never shrink a GP's variance):
+        ``O(n_cand x 300^2)`` instead of ``O(n_cand x n_train^2)``."""
+        if len(points) == 0:
+            return np.zeros((0, self.n_outputs)), np.zeros((0, self.n_outputs))
+        fast = self._matern_posterior() if self.fast_prefilter else None
+        if fast is not None:
+            mean, var = fast.moments(points.enc)
+            return mean * self.y_std + self.y_mean, np.clip(var, VAR_FLOOR, None) * self.y_std**2
+        if not self.prefilter_bounds_variance:
+            return self.moments(points)
+        gp = self.model
+        Xtr = gp.train_inputs[0]
+        Xs, Ls = self._subset()
         means, variances = [], []
         rows = max(256, int(2e6 / (self.PREFILTER_SUBSET * self.n_outputs)))
         with torch.no_grad():

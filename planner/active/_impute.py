@@ -136,6 +136,13 @@ class ImputingEncoder(InputEncoder):
         base = super().transform(self.imputation.fill(frame))
         return np.hstack([base, self.imputation.flags(frame)]) if self.n_indicators else base
 
+    def encode_pool(self, design: Any) -> np.ndarray | None:
+        """The base encoding of the pool plus zero indicators (candidates miss no input)."""
+        base = super().encode_pool(design)
+        if base is None or not self.n_indicators:
+            return base
+        return np.hstack([base, np.zeros((len(base), self.n_indicators))])
+
     def decode(self, arr: np.ndarray) -> pd.DataFrame:
         arr = np.atleast_2d(arr)
         return super().decode(arr[:, : arr.shape[1] - self.n_indicators])

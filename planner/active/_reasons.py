@@ -15,13 +15,13 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _better_share(ref_sorted: np.ndarray | None, value: float) -> str:
+def _better_share(ref: np.ndarray | None, value: float) -> str:
     """Share of the scored candidates predicted strictly worse, rounded down (the pick itself
     is among them, so the best reads "better than 99 %", never "100 %")."""
-    if ref_sorted is None:
+    if ref is None:
         return "50 %"
-    worse = int(np.searchsorted(ref_sorted, value, side="left"))
-    return f"{math.floor(100 * worse / len(ref_sorted))} %"
+    worse = int(np.count_nonzero(ref < value))
+    return f"{math.floor(100 * worse / len(ref))} %"
 
 
 def reasons(
@@ -58,15 +58,16 @@ def reasons(
 
     out = []
     std = np.sqrt(var)
-    ref_std_score = np.sort(prob.std_score(ref_var)) if ref_var is not None and len(ref_var) else None
+    # Shares are counts over the scored candidates (no sort: pools reach millions of rows).
+    ref_std_score = prob.std_score(ref_var) if ref_var is not None and len(ref_var) else None
     obj = prob.objectives
     feas = np.exp(prob.log_p_feasible(mean, var)) if prob.constraints else None
     front = prob.observed_front() if prob.is_multi_objective else None
-    ref_sorted = np.sort(ref_mean[:, obj[0]]) if ref_mean is not None and len(ref_mean) else None
+    ref_value = ref_mean[:, obj[0]] if ref_mean is not None and len(ref_mean) else None
     for i in range(n):
         desc = ", ".join(f"{outputs[j]} {_fmt(signs[j] * mean[i, j])} ± {_fmt(std[i, j])}" for j in obj)
         unc_pct = (
-            np.searchsorted(ref_std_score, prob.std_score(var[i : i + 1])[0], side="right") / len(ref_std_score)
+            np.count_nonzero(ref_std_score <= prob.std_score(var[i : i + 1])[0]) / len(ref_std_score)
             if ref_std_score is not None
             else 0.5
         )
@@ -80,17 +81,13 @@ def reasons(
                 text = f"high uncertainty: predicted {desc}; uncertainty above {unc_pct:.0%} of candidates"
         else:
             j = obj[0]
-            val_pct = (
-                np.searchsorted(ref_sorted, mean[i, j], side="right") / len(ref_sorted)
-                if ref_sorted is not None
-                else 0.5
-            )
+            val_pct = np.count_nonzero(ref_value <= mean[i, j]) / len(ref_value) if ref_value is not None else 0.5
             best = signs[j] * prob.best_observed
             if kind == "uncertainty" or (kind == "auto" and unc_pct > val_pct):
                 text = f"high uncertainty: predicted {desc}, uncertainty above {unc_pct:.0%} of candidates (best measured {_fmt(best)})"
             else:
                 # Internally larger is better, so this reads right for minimised targets too.
-                better = _better_share(ref_sorted, mean[i, j])
+                better = _better_share(ref_value, mean[i, j])
                 text = f"high predicted value: predicted {desc}, better than {better} of candidates (best measured {_fmt(best)})"
         if feas is not None:
             text += f"; P({prob.feasibility_label}) {feas[i]:.2f}"

@@ -42,6 +42,8 @@ class Picks:
         ref_mean: Posterior mean of every scored candidate (``N x m``), for percentiles.
         ref_var: Their posterior variance (an upper bound where the prefilter bounded it).
         n_scored: How many candidates were scored.
+        ref_positions: Row of each pick in ``ref_mean``/``ref_var`` (``None`` where the
+            picks are not among the scored candidates).
     """
 
     points: Any
@@ -50,6 +52,7 @@ class Picks:
     ref_mean: np.ndarray | None = None
     ref_var: np.ndarray | None = None
     n_scored: int = 0
+    ref_positions: np.ndarray | None = None
 
 
 def pool_candidates(
@@ -237,7 +240,8 @@ def select(
         notes.append(f"{strat.name} ran on {len(pool)} feasible points sampled from the continuous design")
         short = shortlist(score, prob.std_score(var), prob.shortlist_size)
         sel = strat.select(prob, pool.take(short), mean[short], var[short], n)
-        return Picks(pool.take(short[sel.positions]), np.array(sel.values), sel.kind, mean, var, len(pool))
+        chosen = short[np.asarray(sel.positions, dtype=int)]
+        return Picks(pool.take(chosen), np.array(sel.values), sel.kind, mean, var, len(pool), chosen)
 
     # Pool: analytic scores over every remaining candidate, chunk by chunk.
     N = len(candidates)
@@ -251,10 +255,11 @@ def select(
     short = shortlist(score, prob.std_score(var), prob.shortlist_size)
     pts = candidates.points(short)
     mean_s, var_s = surrogate.moments(pts)  # exact where the prefilter bounded the variances
-    if not np.array_equal(var_s, var[short]):
+    if surrogate.prefilter_bounds_variance:
         notes.append(
             f"the prefilter bounded the variances of the {N} candidates by conditioning on a subset of the "
             "observations; the shortlist was scored with the exact posterior"
         )
     sel = strat.select(prob, pts, mean_s, var_s, n)
-    return Picks(pts.take(sel.positions), np.array(sel.values), sel.kind, mean, var, N)
+    chosen = np.asarray(sel.positions, dtype=int)
+    return Picks(pts.take(chosen), np.array(sel.values), sel.kind, mean, var, N, short[chosen])

@@ -199,6 +199,15 @@ class PoolDesign:
     id_column: str | None = None
     report: PoolReport = field(init=False, repr=False)
     _valid_mask: np.ndarray = field(init=False, repr=False)
+    #: What later suggestions reuse (the encoded candidates; see :mod:`planner.active._encoding`).
+    _cache: dict[str, Any] = field(init=False, repr=False, default_factory=dict)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The cache can hold the whole encoded pool: rebuilt where needed, never shipped.
+        return {**self.__dict__, "_cache": {}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     def __post_init__(self) -> None:
         if not isinstance(self.candidates, pd.DataFrame):

@@ -100,6 +100,11 @@ class BaseSurrogate(ABC):
         """Joint posterior draws, ``n_samples x n x m`` (uses the global torch RNG)."""
 
     @property
+    def prefilter_bounds_variance(self) -> bool:
+        """Whether :meth:`prefilter_moments` gives upper bounds of the variances, not the variances."""
+        return False
+
+    @property
     def supports_conditioning(self) -> bool:
         """Whether :meth:`conditional_variance` is available (GPs only)."""
         return False

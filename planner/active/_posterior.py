@@ -1,0 +1,157 @@
+"""Exact GP posterior moments over very many candidates, for the prefilter of large pools.
+
+The prefilter of :func:`planner.active._select.select` needs the posterior mean and variance of
+every remaining candidate (100,000s to millions). Computed through gpytorch, each block of
+candidates pays for several full-size temporaries of the ``rows x n_train`` cross-covariance
+(centering, distances, the Matern terms) and a triangular solve. :class:`MaternPosterior`
+computes the same numbers for the engine's default kernel (ARD Matern-5/2 without an output
+scale, constant mean, as :func:`planner.active._gp.fit_gp` builds it) with the training side
+prepared once per fitted model and small, cache-sized blocks of candidates:
+
+- squared distances in one matrix product of augmented inputs ``[-2x, |x|^2, 1] [z, 1, |z|^2]^T``
+  (inputs centered on the training inputs' mean and divided by the lengthscales);
+- the Matern-5/2 terms in place, ``(1 + s + s^2 / 3) exp(-s)`` with ``s = sqrt(5) d``;
+- the variance ``1 - |L^{-1} k|^2`` with the precomputed triangular ``L^{-1}`` (BLAS ``dtrmm``:
+  a triangular matrix product, about twice as fast as the triangular solve on one core).
+
+The results equal gpytorch's to rounding (about 1e-14 in standardized units; a test holds them
+to 1e-9). Any other kernel or mean
+(a featurizer's own kernel, for example) keeps the gpytorch path: :meth:`MaternPosterior.of`
+returns ``None`` then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["MaternPosterior", "BLOCK_ROWS"]
+
+#: Candidates per block: the ``rows x n_train`` temporaries stay near a few MB (cache-sized).
+BLOCK_ROWS = 2048
+
+
+def _augmented_train(Z: np.ndarray) -> np.ndarray:
+    """``[z, 1, |z|^2]`` per training row, transposed (``b x (d + 2) x n``)."""
+    sq = (Z * Z).sum(-1, keepdims=True)
+    return np.ascontiguousarray(np.concatenate([Z, np.ones_like(sq), sq], axis=-1).transpose(0, 2, 1))
+
+
+def _batched(t: Tensor) -> np.ndarray:
+    """A tensor of the model's batch shape as a ``b x ...`` float64 array (``b = 1`` for one output)."""
+    a = t.detach().numpy().astype(np.float64, copy=False)
+    return a[None] if a.ndim == 2 else a
+
+
+@dataclass
+class MaternPosterior:
+    """The training side of a fitted Matern-5/2 GP, ready for many candidate blocks.
+
+    Arrays carry the model's output batch ``b`` (``m`` outputs, or 1) first.
+
+    Attributes:
+        model: The BoTorch model (for its input transform).
+        center: Mean of the transformed training inputs, ``b x 1 x d``.
+        inv_ls: Reciprocal lengthscales, ``b x 1 x d``.
+        mean_train: Augmented scaled training inputs of the mean, ``b x (d + 2) x n``.
+        alpha: ``K^{-1}(y - c)``, ``b x n``.
+        constant: The constant mean, ``b``.
+        var_train: The same for the inputs the variance conditions on (the mean's, or a
+            subset), ``b x (d + 2) x s``.
+        linv: ``L^{-1}`` of those inputs' covariance (noise and jitter included), lower
+            triangular, Fortran order, ``b x s x s``.
+    """
+
+    model: Any
+    center: np.ndarray
+    inv_ls: np.ndarray
+    mean_train: np.ndarray
+    alpha: np.ndarray
+    constant: np.ndarray
+    var_train: np.ndarray
+    linv: list[np.ndarray]
+
+    @classmethod
+    def of(
+        cls, gp: Any, chol: Tensor, alpha: Tensor, var_inputs: Tensor | None = None, var_chol: Tensor | None = None
+    ) -> MaternPosterior | None:
+        """The prepared posterior of ``gp`` (``None`` unless its kernel is the plain ARD
+        Matern-5/2 and its mean a constant).
+
+        Args:
+            gp: A fitted BoTorch ``SingleTaskGP`` in eval mode.
+            chol: Cholesky factor of its training covariance (noise included).
+            alpha: ``K^{-1}(y - mean)``.
+            var_inputs: Transformed training inputs the variances condition on instead of all
+                of them (a subset: the variances are then upper bounds); ``None``: all.
+            var_chol: Cholesky factor of the subset's covariance.
+        """
+        from gpytorch.kernels import MaternKernel
+        from gpytorch.means import ConstantMean
+        from scipy.linalg import solve_triangular
+
+        kern, mean = gp.covar_module, gp.mean_module
+        if type(kern) is not MaternKernel or kern.nu != 2.5 or kern.active_dims is not None:
+            return None
+        if type(mean) is not ConstantMean or chol.dtype != torch.float64:
+            return None
+        Xtr = _batched(gp.train_inputs[0])
+        center = Xtr.mean(axis=-2, keepdims=True)
+        inv_ls = 1.0 / _batched(kern.lengthscale)
+        b = max(len(Xtr), len(inv_ls))
+        center, inv_ls = np.broadcast_to(center, (b, 1, Xtr.shape[-1])), np.broadcast_to(inv_ls, (b, 1, Xtr.shape[-1]))
+        mean_train = _augmented_train((Xtr - center) * inv_ls)
+        if var_inputs is None:
+            var_train, L = mean_train, _batched(chol)
+        else:
+            var_train, L = _augmented_train((_batched(var_inputs) - center) * inv_ls), _batched(var_chol)
+        linv = [np.asfortranarray(solve_triangular(Lj, np.eye(len(Lj)), lower=True)) for Lj in L]
+        alpha_np = _batched(alpha)[..., 0]
+        constant = np.broadcast_to(mean.constant.detach().numpy().astype(np.float64).reshape(-1), (b,)).copy()
+        return cls(gp, center.copy(), inv_ls.copy(), mean_train, alpha_np, constant, var_train, linv)
+
+    @staticmethod
+    def _kernel(Xs: np.ndarray, train: np.ndarray) -> np.ndarray:
+        """Matern-5/2 cross-covariance (``r x n``) of scaled candidates ``Xs`` (``r x d``) and
+        the augmented ``train`` (``(d + 2) x n``), computed in place."""
+        aug = np.concatenate([-2.0 * Xs, (Xs * Xs).sum(-1, keepdims=True), np.ones((len(Xs), 1))], axis=1)
+        s = aug @ train  # squared distances
+        np.maximum(s, 0.0, out=s)
+        np.multiply(s, 5.0, out=s)
+        np.sqrt(s, out=s)  # s = sqrt(5) d
+        k = np.multiply(s, 1.0 / 3.0)
+        np.add(k, 1.0, out=k)
+        np.multiply(k, s, out=k)
+        np.add(k, 1.0, out=k)  # 1 + s + s^2 / 3
+        np.negative(s, out=s)
+        np.exp(s, out=s)
+        return np.multiply(k, s, out=k)
+
+    def moments(self, enc: np.ndarray, rows: int = BLOCK_ROWS) -> tuple[np.ndarray, np.ndarray]:
+        """Standardized posterior mean and variance of the encoded candidates, each ``n x b``;
+        variances are not floored."""
+        from scipy.linalg.blas import dtrmm
+
+        n, b = len(enc), len(self.alpha)
+        mean = np.empty((n, b))
+        var = np.empty((n, b))
+        same = self.var_train is self.mean_train
+        with torch.no_grad():
+            X_all = self.model.transform_inputs(torch.as_tensor(enc, dtype=torch.float64)).numpy()
+        if X_all.ndim == 2:
+            X_all = X_all[None]
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            for j in range(b):
+                Xs = (X_all[min(j, len(X_all) - 1), start:stop] - self.center[j]) * self.inv_ls[j]
+                k = self._kernel(Xs, self.mean_train[j])
+                mean[start:stop, j] = k @ self.alpha[j] + self.constant[j]
+                kv = k if same else self._kernel(Xs, self.var_train[j])
+                # L^{-1} k^T by a triangular matrix product (k^T is kv's Fortran-order view).
+                Vt = dtrmm(1.0, self.linv[j], kv.T, side=0, lower=1, overwrite_b=1)
+                var[start:stop, j] = 1.0 - np.einsum("ij,ij->j", Vt, Vt)
+        return mean, var
