@@ -145,6 +145,16 @@ def fit_final(
     sign = 1.0 if info["direction"] == "minimize" else -1.0
     forest = next((b for b in study.user_attrs.get(BASELINES_ATTR) or [] if b.get("name") == "random_forest"), None)
     rival = _best_at(study, float(forest.get(FIDELITY_ATTR, 1.0)), sign) if forest and forest.get("status") == "complete" and forest.get("mean") is not None else None
+    deferred_forest = None
+    if rival is not None and sign * forest["mean"] < sign * rival.value and ensemble:
+        # the forest beat every single trial; the ensemble of the best trials may still beat it
+        selection = select_ensemble(study, y_arr, fidelity=1.0)
+        if selection is not None and len(selection.trials) > 1 and sign * selection.score < sign * forest["mean"]:
+            notes.append(
+                f"the default random forest scored {forest['mean']:.4g} in CV, better than every single trial at the same fidelity, "
+                f"but the selected ensemble of trials {list(selection.trials)} scored {selection.score:.4g} out of fold; the ensemble is the final model"
+            )
+            rival, deferred_forest = None, forest
     if rival is not None and sign * forest["mean"] < sign * rival.value:
         # compared at the fidelity the forest was scored at, never across fidelities
         params, source = baseline_rf(task), {"trial": None, "cv_mean": forest["mean"], "baseline": "random_forest"}
@@ -201,6 +211,13 @@ def fit_final(
                 else:
                     fitted = candidate
                     final["ensemble"] = selection.to_dict()
+    if deferred_forest is not None and final["ensemble"] is None:
+        # the ensemble that beat the forest could not be refitted: the forest, not a worse single trial
+        candidate, why = fit(baseline_rf(task))
+        if candidate is not None:
+            fitted, source = candidate, {"trial": None, "cv_mean": deferred_forest["mean"], "baseline": "random_forest"}
+            final = {**source, "ensemble": None, "notes": notes}
+            notes.append("the ensemble was not refitted, so the default random forest is the final model")
     if final["ensemble"] is not None:
         members, weights = list(final["ensemble"]["trials"]), list(final["ensemble"]["weights"])
     else:

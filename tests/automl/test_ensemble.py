@@ -143,3 +143,30 @@ def test_classification_ensemble_averages_probabilities(llzo_features, llzo, tmp
     assert np.allclose(out[["proba_0", "proba_1"]].sum(axis=1), 1.0)
     members = [refit(m, llzo_features, y, task="classification").estimator.predict_proba(llzo_features.head(6)) for m in params["members"]]
     assert np.allclose(out[["proba_0", "proba_1"]].to_numpy(), 0.7 * members[0] + 0.3 * members[1])
+
+
+def _with_forest(study, mean):
+    """An in-memory copy of ``study`` whose default-forest baseline scored ``mean`` at full fidelity."""
+    from planner.automl._final import _snapshot
+
+    copy = _snapshot(study)
+    forest = {"name": "random_forest", "pipeline": "default random forest", "mean": mean, "std": 0.0, "n_folds": 15, "fit_time_s": 1.0, "status": "complete", "reason": None, "fidelity": 1.0}
+    copy.set_user_attr("baselines", [forest])
+    return copy
+
+
+def test_a_forest_that_beats_every_single_trial_but_not_the_ensemble_does_not_replace_it(lce_ensemble_study, kim_ce):
+    from planner.automl import fit_final
+    from planner.automl._final import best_trial
+
+    X, y = kim_ce
+    sel = select_ensemble(lce_ensemble_study, y, fidelity=1.0)
+    best = best_trial(lce_ensemble_study)
+    assert sel is not None and len(sel.trials) > 1 and sel.score < best.value, "the fixture's ensemble must beat its best trial"
+    between = _with_forest(lce_ensemble_study, (sel.score + best.value) / 2)
+    fitted = fit_final(between, X, y, ensemble=True)
+    assert fitted.spec["ensemble"] is not None and fitted.spec["final"].get("baseline") is None
+    assert any("the ensemble is the final model" in n for n in fitted.spec["final"]["notes"])
+    # without ensembles, or when the forest beats the ensemble too, the forest is the final model
+    assert fit_final(between, X, y, ensemble=False).spec["final"]["baseline"] == "random_forest"
+    assert fit_final(_with_forest(lce_ensemble_study, sel.score * 0.9), X, y, ensemble=True).spec["final"]["baseline"] == "random_forest"
