@@ -149,7 +149,7 @@ def fit_final(
         notes.append(f"refitted on the same seeded subsample of {cap} rows the search used (memory)")
     chosen = best_trial(study)
     room = None if timeout_s is None else timeout_s + grace_s
-    if room is not None:
+    if room is not None and refit_cost_s(chosen, len(y_arr)) > room:
         # a refit predicted not to fit the time left is not chosen over a cheaper comparable trial
         affordable = best_affordable(study, room, len(y_arr))
         if affordable is not None and affordable.number != chosen.number:
