@@ -427,8 +427,8 @@ def report() -> str:
              "2 cores shared with other work: the load averages are recorded; read the ratios, not absolute speed.", ""]
     for path in sorted(RESULTS.glob("*.json")):
         rec = json.loads(path.read_text())
-        if path.name.startswith(("throughput_", "scale_")):
-            continue
+        if path.name.startswith(("throughput_", "scale_")) or not isinstance(rec, dict) or "summary" not in rec:
+            continue  # other records (e.g. standins_vs_rf.json) have their own tables in README.md
         s = rec["summary"]
         key = "mae" if rec["task"] == "regression" else ("balanced_accuracy" if "balanced_accuracy_ratio_planner_over_flaml" in s or any("balanced_accuracy" in f.get("planner", {}) for f in rec["folds"]) else "accuracy")
         lines += [f"## {rec['dataset']} ({rec['task']}, n={rec['n_rows']})", "", f"- outer folds: `{rec['outer']}`; budget {rec['budget_s_per_fold']} s per fold per AutoML method; planner space `{rec['planner_space']}`",
