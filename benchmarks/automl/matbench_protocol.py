@@ -215,6 +215,18 @@ def run_flaml(Xf, y, train, test, *, task, budget_s, seed) -> dict[str, Any]:
     }
 
 
+def run_lgbm(Xf, y, train, test, *, task, seed) -> dict[str, Any]:
+    """A default LightGBM (library defaults, one thread) on the anchors' descriptors; ``seconds`` is fit + predict."""
+    import lightgbm
+
+    start = time.perf_counter()
+    cls = lightgbm.LGBMClassifier if task == "classification" else lightgbm.LGBMRegressor
+    model = cls(n_jobs=1, random_state=seed, verbose=-1).fit(Xf.iloc[train], y.iloc[train])
+    proba = model.predict_proba(Xf.iloc[test]) if task == "classification" else None
+    pred = model.predict(Xf.iloc[test])
+    return {**score(task, y.iloc[test].to_numpy(), np.asarray(pred), proba), "seconds": round(time.perf_counter() - start, 1)}
+
+
 def run_rf(Xf, y, train, test, *, task, seed) -> dict[str, Any]:
     from sklearn.compose import make_column_selector, make_column_transformer
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
@@ -240,7 +252,7 @@ def benchmark(name: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[
     space = args.space or ("small_data" if len(y) < 300 else "default")
     splits = outer_splits(X, groups)
     methods = args.methods.split(",")
-    Xf = featurize_for_baselines(X, roles) if {"flaml", "rf"} & set(methods) else None
+    Xf = featurize_for_baselines(X, roles) if {"flaml", "rf", "lgbm"} & set(methods) else None
     has_comp = "composition" in (roles or {}).values()
     Xfrac = featurize_for_baselines(X, roles, "fractions") if has_comp and {"flaml_frac", "rf_frac"} & set(methods) else None
     folds = [int(f) for f in args.folds.split(",")] if args.folds else list(range(len(splits)))
@@ -257,6 +269,7 @@ def benchmark(name: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[
         "planner_space": space,
         "methods": methods,
         "folds_run": folds,
+        "folds_note": args.folds_note,
         "command": " ".join(f"{k}={shlex.quote(v)}" for k, v in os.environ.items() if k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONPATH")) + " python " + " ".join(shlex.quote(a) for a in sys.argv),
         "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()},
@@ -273,6 +286,8 @@ def benchmark(name: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[
             row["flaml"] = run_flaml(Xf, y, train, test, task=task, budget_s=args.budget_s, seed=args.seed)
         if "flaml_frac" in methods and Xfrac is not None:
             row["flaml_frac"] = run_flaml(Xfrac, y, train, test, task=task, budget_s=args.budget_s, seed=args.seed)
+        if "lgbm" in methods:
+            row["lgbm"] = run_lgbm(Xf, y, train, test, task=task, seed=args.seed)
         if "rf" in methods:
             row["rf"] = run_rf(Xf, y, train, test, task=task, seed=args.seed)
         if "rf_frac" in methods and Xfrac is not None:
@@ -298,12 +313,11 @@ def summarize(record: dict[str, Any]) -> dict[str, Any]:
             if vals:
                 out[f"{method}_{m}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
     key = metrics[0]
-    for anchor in ("flaml", "flaml_frac"):
+    for anchor, suffix in (("flaml", "flaml"), ("flaml_frac", "flaml_frac"), ("lgbm", "lgbm")):
         if {"planner", anchor} <= set(record["methods"]):
             ratios = [f["planner"][key] / f[anchor][key] for f in record["folds"] if key in f.get("planner", {}) and key in f.get(anchor, {})]
             if ratios:
-                suffix = "" if anchor == "flaml" else "_frac"
-                out[f"{key}_ratio_planner_over_flaml{suffix}"] = {"mean": float(np.mean(ratios)), "std": float(np.std(ratios)), "per_fold": ratios}
+                out[f"{key}_ratio_planner_over_{suffix}"] = {"mean": float(np.mean(ratios)), "std": float(np.std(ratios)), "per_fold": ratios}
     if "planner" in record["methods"]:
         out["planner_trials_per_fold"] = [f["planner"]["n_trials"] for f in record["folds"]]
         out["planner_complete_trials_per_fold"] = [f["planner"].get("n_complete") for f in record["folds"]]
@@ -413,23 +427,24 @@ def report() -> str:
              "2 cores shared with other work: the load averages are recorded; read the ratios, not absolute speed.", ""]
     for path in sorted(RESULTS.glob("*.json")):
         rec = json.loads(path.read_text())
-        if path.name.startswith(("throughput_", "scale_")):
-            continue
+        if path.name.startswith(("throughput_", "scale_")) or not isinstance(rec, dict) or "summary" not in rec:
+            continue  # other records (e.g. standins_vs_rf.json) have their own tables in README.md
         s = rec["summary"]
         key = "mae" if rec["task"] == "regression" else ("balanced_accuracy" if "balanced_accuracy_ratio_planner_over_flaml" in s or any("balanced_accuracy" in f.get("planner", {}) for f in rec["folds"]) else "accuracy")
         lines += [f"## {rec['dataset']} ({rec['task']}, n={rec['n_rows']})", "", f"- outer folds: `{rec['outer']}`; budget {rec['budget_s_per_fold']} s per fold per AutoML method; planner space `{rec['planner_space']}`",
                   f"- command: `{rec['command']}`", f"- load average (1/5/15 min) at start {rec['machine']['loadavg_start']}, end {rec['machine'].get('loadavg_end')} on {rec['machine']['cpus']} cores", ""]
         metrics = ("mae", "rmse") if rec["task"] == "regression" else (("balanced_accuracy", "roc_auc", "accuracy") if key == "balanced_accuracy" else ("accuracy", "roc_auc"))
         if rec.get("folds_run") is not None and len(rec["folds_run"]) < N_OUTER:
-            lines += [f"- **preliminary**: outer folds {rec['folds_run']} of {N_OUTER} only", ""]
+            what = f"outer folds {rec['folds_run']} of {N_OUTER}: {rec['folds_note']}" if rec.get("folds_note") else f"**preliminary**: outer folds {rec['folds_run']} of {N_OUTER} only"
+            lines += [f"- {what}", ""]
         methods = list(rec["methods"]) + (["planner_single"] if any("planner_single" in f for f in rec["folds"]) else [])
         lines.append("| method | " + " | ".join(f"{m} (mean ± std over folds)" for m in metrics) + " |")
         lines.append("|---|" + "---|" * len(metrics))
         for method in methods:
             cells = [f"{s[f'{method}_{m}']['mean']:.4f} ± {s[f'{method}_{m}']['std']:.4f}" if f"{method}_{m}" in s else "-" for m in metrics]
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
-        for suffix, what in (("", "FLAML on Magpie descriptors"), ("_frac", "FLAML on element fractions")):
-            ratio = s.get(f"{key}_ratio_planner_over_flaml{suffix}")
+        for suffix, what in (("flaml", "FLAML on Magpie descriptors"), ("flaml_frac", "FLAML on element fractions"), ("lgbm", "default LightGBM")):
+            ratio = s.get(f"{key}_ratio_planner_over_{suffix}")
             if ratio:
                 better = "below 1: planner better" if key == "mae" else "above 1: planner better"
                 lines += ["", f"{key.upper()} ratio planner / {what} ({better}): **{ratio['mean']:.3f} ± {ratio['std']:.3f}** (mean ± std over folds; per fold: {', '.join(f'{r:.3f}' for r in ratio['per_fold'])})"]
@@ -437,7 +452,7 @@ def report() -> str:
             lines.append(f"planner trials per outer fold: {s['planner_trials_per_fold']}")
             if "planner_complete_trials_per_fold" in s:
                 lines.append(f"planner complete trials per outer fold: {s['planner_complete_trials_per_fold']}; wall time (search + refit) / budget per fold: {s['planner_wall_over_budget_per_fold']}")
-            secs = {m: [f[m]["seconds"] for f in rec["folds"] if "seconds" in f.get(m, {})] for m in ("planner", "flaml", "flaml_frac")}
+            secs = {m: [f[m]["seconds"] for f in rec["folds"] if "seconds" in f.get(m, {})] for m in ("planner", "flaml", "flaml_frac", "lgbm")}
             lines.append("wall seconds per outer fold (search + final refit): " + "; ".join(f"{m} {v}" for m, v in secs.items() if v))
         if "planner_single" in methods and "flaml" in methods:
             single = [f["planner_single"][key] / f["flaml"][key] for f in rec["folds"]]
@@ -480,10 +495,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", help="result name (default: the preset or the CSV's name)")
     parser.add_argument("--budget-s", type=float, default=60.0, help="wall-clock budget per outer fold per AutoML method")
     parser.add_argument("--space", help="planner search space (default: small_data below 300 rows, else default)")
-    parser.add_argument("--methods", default="planner,flaml,rf", help="any of planner, flaml, flaml_frac (FLAML on element fractions), rf, rf_frac")
+    parser.add_argument("--methods", default="planner,flaml,rf", help="any of planner, flaml, flaml_frac (FLAML on element fractions), lgbm (default LightGBM), rf, rf_frac")
     parser.add_argument("--refit-reserve", type=float, default=0.1, help="share of planner's budget kept for refitting its final ensemble")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", help="comma-separated outer folds to run (e.g. 0,1): a preliminary run; default all")
+    parser.add_argument("--folds-note", help="why the --folds run is the planned protocol, not a preliminary one (e.g. the issue's 3 folds at 132k rows); shown instead of 'preliminary'")
     parser.add_argument("--throughput", action="store_true", help="measure trials per minute instead")
     parser.add_argument("--seconds", type=float, default=120.0, help="throughput run length")
     parser.add_argument("--workers", type=int, default=2, help="throughput: trials evaluated at once")

@@ -16,6 +16,13 @@ trials start at a lower fidelity - above :data:`FULL_FIDELITY_ROWS` training row
 quarter of the rows on :data:`LOW_FIDELITY_FOLDS` folds, on smaller tables with repeated CV
 the first repeat only - and the best low-fidelity pipeline so far is promoted to the full
 evaluation. Scores of different fidelities are never ranked together.
+
+Cost-frugal growth on large tables (above :data:`LARGE_TABLE_ROWS` training rows per fold,
+FLAML's low-cost start): the enqueued defaults start boosted and bagged trees at the low end
+of their size range; a complete single-model trial that is a default, or the best of its
+fidelity, is re-run with twice the trees / rounds / leaves (:data:`GROW_PARAMS`, within the
+space's bounds) at the same fidelity, and the growth goes on while each step beats its
+parent. Only the end of a chain is promoted to full fidelity. Smaller tables search as before.
 """
 
 from __future__ import annotations
@@ -28,7 +35,19 @@ from typing import Any
 
 import numpy as np
 
+from planner.automl._baselines import run_baselines
 from planner.automl._evaluate import TrialResult, evaluate_pipeline
+from planner.automl._growth import (
+    GROW_PARAMS,
+    GROWN_FROM_ATTR,
+    LARGE_TABLE_ROWS,
+    PROMOTED_SHARE_OF_TIME_LEFT,
+    SOURCE_GROWN,
+    grow,
+    grown_params,
+    order_by_cost,
+    promote_affordable,
+)
 from planner.automl._keys import (
     BASELINES_ATTR,
     COMPLETE,
@@ -49,7 +68,22 @@ from planner.automl._keys import (
 from planner.automl._pruning import FoldStopRule, fold_thresholds, stop_rule
 from planner.exceptions import SpecError
 
-__all__ = ["SearchDriver", "run_baselines", "baseline_rf", "BASELINES_ATTR", "TRIAL_SHARE_OF_TIME_LEFT", "FULL_FIDELITY_ROWS", "LOW_FIDELITY_ROWS", "MIN_TIMEOUT_S", "refit_cost_s", "order_by_cost"]
+__all__ = [
+    "SearchDriver",
+    "BASELINES_ATTR",
+    "TRIAL_SHARE_OF_TIME_LEFT",
+    "FULL_FIDELITY_ROWS",
+    "LOW_FIDELITY_ROWS",
+    "LARGE_TABLE_ROWS",
+    "GROW_PARAMS",
+    "SOURCE_GROWN",
+    "GROWN_FROM_ATTR",
+    "MAX_REFIT_SHARE",
+    "MIN_TIMEOUT_S",
+    "refit_cost_s",
+    "order_by_cost",
+    "grown_params",
+]
 
 #: With a timeout, one trial may use at most this share of the time left (then it is
 #: stopped: pruned by its projected cost after a fold, or killed by the clock).
@@ -74,10 +108,9 @@ REFIT_MARGIN = 1.5
 #: this plus :data:`KILL_GRACE_SHARE` of the limit (the limit itself is checked between folds).
 KILL_GRACE_S = 1.0
 KILL_GRACE_SHARE = 0.05
-#: Relative cost of the model families, for ordering the enqueued defaults cheap-first.
-_COST_RANK = {"ridge": 0, "logistic": 0, "lasso": 1, "naive_bayes": 1, "elasticnet": 1, "pls": 1, "lgbm": 2, "hgb": 3, "tree": 3, "knn": 4, "xgb": 5, "rf": 6, "et": 6, "gb": 7}
-
-
+#: A pipeline whose predicted refit needs more than this share of the budget is not kept
+#: in the refit reserve: the final refit takes the best one whose refit fits the time left.
+MAX_REFIT_SHARE = 0.5
 def folds_per_repeat(splits: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> int:
     """Folds of the first repeat: the splits are repeat-major, a repeat's test folds cover every row once."""
     covered = 0
@@ -98,35 +131,6 @@ def low_fidelity_rows(train_rows: int) -> int | None:
 
 #: Folds a low-fidelity trial runs (of the planned ones).
 LOW_FIDELITY_FOLDS = 2
-#: Parameters whose cost grows with their value: the low-cost start takes their lower bound.
-_COST_PARAMS = ("n_estimators", "num_leaves", "max_leaf_nodes", "max_depth", "max_features")
-
-
-def order_by_cost(defaults: list[dict[str, Any]], space: Any = None, ctx: Any = None) -> list[dict[str, Any]]:
-    """Enqueued defaults, cheapest model first; with ``space``, each boosted or bagged
-    model's cost parameters (trees, leaves, depth) start at their lower bound (FLAML's
-    low-cost start: the sampler grows them when that pays)."""
-    ordered = sorted(defaults, key=lambda p: _COST_RANK.get(str(p.get("model", "")), 9))
-    if space is None:
-        return ordered
-    out = []
-    for params in ordered:
-        params = dict(params)
-        model = params.get("model")
-        for fusion in space.fusion:
-            if fusion.kind != "single":
-                continue
-            for base in fusion.bases:
-                if base.name != model:
-                    continue
-                for pname, spec in base.params:
-                    key = f"model.{model}.{pname}"
-                    if pname in _COST_PARAMS and key in params and spec.kind in ("int", "float"):
-                        params[key] = spec.bounds(ctx)[0]
-        out.append(params)
-    return out
-
-
 def refit_cost_s(frozen: Any, n_rows: int) -> float:
     """Predicted seconds to refit a trial's pipeline on ``n_rows`` rows (from its folds)."""
     attrs = frozen.user_attrs
@@ -193,6 +197,9 @@ class SearchDriver:
         started: ``time.monotonic()`` when the call began (the clock counts data preparation).
     """
 
+    #: Fewer seconds than this left: no trial (and no baseline) starts.
+    min_trial_s = MIN_TRIAL_S
+
     def __init__(
         self,
         *,
@@ -235,6 +242,7 @@ class SearchDriver:
         else:
             # small tables: the first repeat of the repeated CV first, every repeat when promoted
             self.low_folds = per_repeat if per_repeat < len(splits) else None
+        self.large = self.train_rows > LARGE_TABLE_ROWS
         self.worker: Any = None
 
     # ------------------------------------------------------------------ clock
@@ -254,9 +262,16 @@ class SearchDriver:
         its calibrated intervals, each predicted from its folds, plus :data:`FINAL_OVERHEAD_S`."""
         if not self.reserve_refit:
             return 0.0
-        best = self._best_full(RESERVE_TOP)
-        refits = sum(refit_cost_s(t, len(self.y)) for t in best)
-        return FINAL_OVERHEAD_S + refits + (calibration_cost_s(best[0], len(self.y), self.per_repeat) if best else 0.0)
+        # a large table keeps no out-of-fold predictions (MAX_OOF_VALUES), so no ensemble: the best alone
+        best = self._best_full(1 if self.large else RESERVE_TOP)
+        costs = [refit_cost_s(t, len(self.y)) for t in best]
+        if best:
+            costs.append(calibration_cost_s(best[0], len(self.y), self.per_repeat))
+        if self.timeout_s is not None:
+            # a refit (or calibration) that needs most of the budget is not reserved for: a cheaper
+            # pipeline is refitted instead, and a model without calibration says so
+            costs = [c for c in costs if c <= MAX_REFIT_SHARE * float(self.timeout_s)]
+        return FINAL_OVERHEAD_S + sum(costs)
 
     def time_left(self) -> float | None:
         """Seconds the search may still use (``None``: no clock)."""
@@ -269,16 +284,19 @@ class SearchDriver:
 
         return bool(self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
-    def trial_limit(self) -> float | None:
+    def trial_limit(self, trial: Any = None) -> float | None:
         """Hard seconds for the next trial: the time left, and a share of it once a trial
-        completed - but never less than :data:`MIN_TRIAL_S` while that much is left, so the
-        last seconds still run cheap trials instead of ending the search early."""
+        completed (on a large table, a promoted trial may use :data:`PROMOTED_SHARE_OF_TIME_LEFT`)
+        - but never less than :data:`MIN_TRIAL_S` while that much is left, so the last seconds
+        still run cheap trials instead of ending the search early."""
         left = self.time_left()
         if left is None:
             return None
         if not self.has_complete():
             return left
-        return max(TRIAL_SHARE_OF_TIME_LEFT * left, min(left, MIN_TRIAL_S))
+        promoted = self.large and trial is not None and trial.user_attrs.get(SOURCE_ATTR) == SOURCE_PROMOTED
+        share = PROMOTED_SHARE_OF_TIME_LEFT if promoted else TRIAL_SHARE_OF_TIME_LEFT
+        return max(share * left, min(left, MIN_TRIAL_S))
 
     def budget_left(self) -> bool:
         if self.n_trials is not None and self.n_started >= self.n_trials:
@@ -332,7 +350,11 @@ class SearchDriver:
             frozen = self.study.tell(trial, state=TrialState.PRUNED)
         else:
             frozen = self.study.tell(trial, state=TrialState.FAIL)
-        self._promote(frozen)
+        if not self.large:
+            self._promote(frozen)
+        elif not self._grow(frozen) and not self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            # the low-cost starts and their growth ran: the best affordable one goes to full fidelity
+            self._promote_affordable()
         self._finished(frozen)
         return frozen
 
@@ -343,10 +365,19 @@ class SearchDriver:
         if frozen.state != TrialState.COMPLETE or float(frozen.user_attrs.get(FIDELITY_ATTR, 1.0)) >= 1.0:
             return
         sign = 1.0 if self.objective.direction == "minimize" else -1.0
-        low = [t for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if float(t.user_attrs.get(FIDELITY_ATTR, 1.0)) < 1.0]
+        trials = self.study.get_trials(deepcopy=False)
+        low = [t for t in trials if t.state == TrialState.COMPLETE and float(t.user_attrs.get(FIDELITY_ATTR, 1.0)) < 1.0]
         if min(low, key=lambda t: (sign * t.value, t.number)).number != frozen.number:
             return
+        if self.large and any(t.user_attrs.get(PROMOTED_FROM_ATTR) == frozen.number for t in trials):
+            return  # already promoted (a growth chain can come back to it)
         self.study.enqueue_trial(dict(frozen.params), user_attrs={SOURCE_ATTR: SOURCE_PROMOTED, PROMOTED_FROM_ATTR: frozen.number})
+
+    def _grow(self, frozen: Any) -> bool:
+        return grow(self, frozen)
+
+    def _promote_affordable(self) -> None:
+        promote_affordable(self)
 
     def _finished(self, frozen: Any) -> None:
         if self.bar is not None:
@@ -394,7 +425,7 @@ class SearchDriver:
                 return rule(step, value)
 
             self.in_flight[None] = (trial, params)
-            limit = self.trial_limit()
+            limit = self.trial_limit(trial)
             result = evaluate_pipeline(params, self.X, self.y, on_fold=on_fold, time_limit_s=limit, max_trial_s=limit, **self._fidelity_kwargs(trial), **self.eval_kwargs)
             del self.in_flight[None]
             self.tell(trial, result, report=False)
@@ -407,7 +438,7 @@ class SearchDriver:
         while self.budget_left():
             trial, params = self.ask()
             first = not self.has_complete()
-            limit = self.trial_limit()
+            limit = self.trial_limit(trial)
             # the first trial is only stopped by the clock: its first fold pays one-off costs
             projected_cap = None if first else limit
             fid = self._fidelity_kwargs(trial)
@@ -454,7 +485,7 @@ class SearchDriver:
                 while self.budget_left() and len(self.in_flight) < self.n_workers:
                     trial, params = self.ask()
                     rule = stop_rule(self.study, self.objective.direction, self.n_warmup)
-                    limit = self.trial_limit()
+                    limit = self.trial_limit(trial)
                     future = self.executor.submit(evaluate_pipeline, params, X_shared, y_shared, on_fold=rule, time_limit_s=limit, max_trial_s=limit, **self._fidelity_kwargs(trial), **self.eval_kwargs)
                     self.in_flight[future] = (trial, params)
                     if limit is not None:
@@ -514,80 +545,3 @@ class SearchDriver:
                 trial.set_user_attr(FAILURE_REASON_ATTR, "interrupted: the search stopped before this trial finished")
                 self.study.tell(trial, state=TrialState.FAIL)
         self.in_flight.clear()
-
-
-def baseline_rf(task: str) -> dict[str, Any]:
-    """The default random forest shown beside the winners: scikit-learn's defaults (100 trees,
-    all features per split for regression, the square root of them for classification)."""
-    return {
-        "imputer": "median",
-        "imputer.median.add_indicator": False,
-        "fusion": "single",
-        "model": "rf",
-        "model.rf.n_estimators": 100,
-        "model.rf.max_features": 1.0 if task == "regression" else "sqrt",
-        "model.rf.min_samples_leaf": 1,
-    }
-#: Share of the time left the default-forest baseline may use (it is killed past it, with the reason).
-BASELINE_SHARE_OF_TIME_LEFT = 0.10
-#: Study user attribute holding the baselines' CV scores.
-
-
-def _dummy_scores(y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], task: str, metric: str) -> list[float]:
-    """The objective per fold of predicting the training mean (regression) or the class prior."""
-    from planner.automl._metrics import score_all
-
-    out = []
-    classes = np.unique(y) if task == "classification" else None
-    for train, test in splits:
-        if classes is None:
-            pred = np.full(len(test), float(np.mean(y[train])))
-            out.append(score_all(task, y[test], pred, None, None)[metric])
-        else:
-            prior = np.array([np.mean(y[train] == c) for c in classes])
-            proba = np.tile(prior, (len(test), 1))
-            out.append(score_all(task, y[test], np.full(len(test), classes[int(np.argmax(prior))], dtype=y.dtype), proba, classes)[metric])
-    return out
-
-
-def _record(name: str, label: str, scores: list[float] | tuple[float, ...], fit_time_s: float, status: str, reason: str | None) -> dict[str, Any]:
-    vals = [float(s) for s in scores if s is not None and math.isfinite(s)]
-    return {
-        "name": name,
-        "pipeline": label,
-        "mean": float(np.mean(vals)) if vals else None,
-        "std": float(np.std(vals)) if len(vals) > 1 else None,
-        "n_folds": len(vals),
-        "fit_time_s": round(float(fit_time_s), 4),
-        "status": status,
-        "reason": reason,
-    }
-
-
-def run_baselines(driver: SearchDriver) -> None:
-    """Score the mean/majority predictor and a default random forest on the study's folds, once."""
-    study = driver.study
-    if study.user_attrs.get(BASELINES_ATTR):
-        return
-    task, metric = driver.eval_kwargs["task"], driver.objective.name
-    started = time.perf_counter()
-    dummy = _record("mean" if task == "regression" else "majority", "predict the training mean" if task == "regression" else "predict the majority class (class prior)", _dummy_scores(driver.y, driver.splits, task, metric), time.perf_counter() - started, COMPLETE, None)
-    left = driver.time_left()
-    # a baseline is worth less than a trial: at most a tenth of the time left
-    limit = None if left is None else BASELINE_SHARE_OF_TIME_LEFT * left
-    fid = driver._fidelity_kwargs(None)
-    kwargs = {k: v for k, v in driver.eval_kwargs.items() if k != "metric"}
-    if limit is not None and limit < MIN_TRIAL_S:
-        forest = _record("random_forest", "default random forest (100 trees)", (), 0.0, "skipped", f"not run: {limit:.1f} s of the budget were left for it")
-        study.set_user_attr(BASELINES_ATTR, [dummy, forest])
-        return
-    if driver.worker is not None:
-        result = driver.worker.evaluate(baseline_rf(task), limit_s=limit, rule=None, metric=metric, n_folds=driver._n_folds(fid), fidelity=driver._fidelity(fid), max_trial_s=limit, **fid, **kwargs)
-    else:
-        result = evaluate_pipeline(baseline_rf(task), driver.X, driver.y, time_limit_s=limit, max_trial_s=limit, **fid, **driver.eval_kwargs)
-    label = "default random forest (100 trees)"
-    if fid["max_train_rows"] is not None:
-        label += f", low fidelity: {fid['max_train_rows']} training rows on {driver._n_folds(fid)} of {len(driver.splits)} folds"
-    forest = _record("random_forest", label, result.fold_scores, result.fit_time_s, result.status, result.failure_reason)
-    forest[FIDELITY_ATTR] = result.fidelity
-    study.set_user_attr(BASELINES_ATTR, [dummy, forest])

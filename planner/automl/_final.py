@@ -16,13 +16,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.automl._driver import BASELINES_ATTR, baseline_rf, refit_cost_s
+from planner.automl._baselines import baseline_rf
+from planner.automl._driver import BASELINES_ATTR, REFIT_MARGIN, refit_cost_s
 from planner.automl._keys import (
     FIDELITY_ATTR,
     FOLD_SCORES_ATTR,
     PARAMS_ATTR,
     PIPELINE_ATTR,
     STD_ATTR,
+    TRAIN_ROWS_ATTR,
     rank_by_fidelity,
     study_info,
 )
@@ -49,6 +51,22 @@ def _best_at(study: Any, fidelity: float, sign: float) -> Any:
 
     same = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if abs(float(t.user_attrs.get(FIDELITY_ATTR, 1.0)) - fidelity) < 1e-3]
     return min(same, key=lambda t: (sign * t.value, t.number)) if same else None
+
+
+def best_affordable(study: Any, budget_s: float, n_rows: int) -> Any:
+    """The best complete trial whose predicted refit on ``n_rows`` rows fits in ``budget_s``, in
+    :func:`best_trial`'s order (``None``: no refit fits)."""
+    from optuna.trial import TrialState
+
+    sign = 1.0 if study_info(study)["direction"] == "minimize" else -1.0
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+    return next((t for t in rank_by_fidelity(done, sign) if refit_cost_s(t, n_rows) <= budget_s), None)
+
+
+def _baseline_refit_s(record: dict[str, Any], n_rows: int) -> float:
+    """Predicted seconds to refit a baseline on ``n_rows`` rows (from its folds, like a trial)."""
+    per_fold = float(record.get("fit_time_s") or 0.0) / max(1, int(record.get("n_folds") or 1))
+    return per_fold * max(1.0, n_rows / max(float(record.get(TRAIN_ROWS_ATTR) or n_rows * 0.8), 1.0)) * REFIT_MARGIN
 
 
 def _fit(params: dict[str, Any], X: pd.DataFrame, y: Any, task: str, column_roles: Mapping[str, str], seed: int, groups: Any, bounds: Any) -> Any:
@@ -141,10 +159,23 @@ def fit_final(
         groups = None if groups is None else np.asarray(groups)[keep]
         notes.append(f"refitted on the same seeded subsample of {cap} rows the search used (memory)")
     chosen = best_trial(study)
+    room = None if timeout_s is None else timeout_s + grace_s
+    if room is not None and refit_cost_s(chosen, len(y_arr)) > room:
+        # a refit predicted not to fit the time left is not chosen over a cheaper comparable trial
+        affordable = best_affordable(study, room, len(y_arr))
+        if affordable is not None and affordable.number != chosen.number:
+            notes.append(
+                f"the best trial #{chosen.number} ({chosen.value:.4g} in CV) would take about {refit_cost_s(chosen, len(y_arr)):.0f} s to refit, more than the "
+                f"{room:.0f} s left; #{affordable.number} ({affordable.value:.4g} in CV at fidelity {float(affordable.user_attrs.get(FIDELITY_ATTR, 1.0)):.3g}), the best whose refit fits, is the final model"
+            )
+            chosen = affordable
     params, source = dict(chosen.user_attrs[PARAMS_ATTR]), {"trial": chosen.number, "cv_mean": chosen.value}
     sign = 1.0 if info["direction"] == "minimize" else -1.0
     forest = next((b for b in study.user_attrs.get(BASELINES_ATTR) or [] if b.get("name") == "random_forest"), None)
     rival = _best_at(study, float(forest.get(FIDELITY_ATTR, 1.0)), sign) if forest and forest.get("status") == "complete" and forest.get("mean") is not None else None
+    if rival is not None and room is not None and sign * forest["mean"] < sign * rival.value and _baseline_refit_s(forest, len(y_arr)) > room:
+        notes.append(f"the default random forest scored {forest['mean']:.4g} in CV but would take about {_baseline_refit_s(forest, len(y_arr)):.0f} s to refit ({room:.0f} s left); not chosen")
+        rival = None
     deferred_forest = None
     if rival is not None and sign * forest["mean"] < sign * rival.value and ensemble:
         # the forest beat every single trial; the ensemble of the best trials may still beat it
