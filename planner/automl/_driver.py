@@ -111,6 +111,8 @@ KILL_GRACE_SHARE = 0.05
 #: A pipeline whose predicted refit needs more than this share of the budget is not kept
 #: in the refit reserve: the final refit takes the best one whose refit fits the time left.
 MAX_REFIT_SHARE = 0.5
+#: Likewise for the best pipeline's calibration (out-of-fold predictions recomputed on all rows).
+MAX_CALIBRATION_SHARE = 0.25
 def folds_per_repeat(splits: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> int:
     """Folds of the first repeat: the splits are repeat-major, a repeat's test folds cover every row once."""
     covered = 0
@@ -265,13 +267,14 @@ class SearchDriver:
         # a large table keeps no out-of-fold predictions (MAX_OOF_VALUES), so no ensemble: the best alone
         best = self._best_full(1 if self.large else RESERVE_TOP)
         costs = [refit_cost_s(t, len(self.y)) for t in best]
-        if best:
-            costs.append(calibration_cost_s(best[0], len(self.y), self.per_repeat))
+        calibration = calibration_cost_s(best[0], len(self.y), self.per_repeat) if best else 0.0
         if self.timeout_s is not None:
-            # a refit (or calibration) that needs most of the budget is not reserved for: a cheaper
-            # pipeline is refitted instead, and a model without calibration says so
+            # a refit that needs most of the budget is not reserved for: a cheaper pipeline is
+            # refitted instead; a calibration that needs more than a quarter of it is not either:
+            # the search goes on and the model says its intervals are uncalibrated
             costs = [c for c in costs if c <= MAX_REFIT_SHARE * float(self.timeout_s)]
-        return FINAL_OVERHEAD_S + sum(costs)
+            calibration = calibration if calibration <= MAX_CALIBRATION_SHARE * float(self.timeout_s) else 0.0
+        return FINAL_OVERHEAD_S + sum(costs) + calibration
 
     def time_left(self) -> float | None:
         """Seconds the search may still use (``None``: no clock)."""
