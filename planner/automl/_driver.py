@@ -228,7 +228,7 @@ class SearchDriver:
 
     # ------------------------------------------------------------------ clock
 
-    def _best_full(self, k: int = 1) -> list[Any]:
+    def _best_full(self, k: int | None = 1) -> list[Any]:
         """The ``k`` best complete trials at full fidelity (at low fidelity when none is full)."""
         from optuna.trial import TrialState
 
@@ -243,12 +243,13 @@ class SearchDriver:
         next best (likely ensemble members), each predicted from its folds."""
         if not self.reserve_refit:
             return 0.0
-        # a large table keeps no out-of-fold predictions (MAX_OOF_VALUES), so no ensemble: the best alone
-        costs = [refit_cost_s(t, len(self.y)) for t in self._best_full(1 if self.large else RESERVE_TOP)]
+        costs = [refit_cost_s(t, len(self.y)) for t in self._best_full(None)]
         if self.timeout_s is not None:
-            # a refit that needs most of the budget is not reserved for: a cheaper pipeline is refitted instead
+            # a refit that needs most of the budget is not reserved for: the best cheaper one is
+            # (fit_final refits the best trial whose refit fits the time left)
             costs = [c for c in costs if c <= MAX_REFIT_SHARE * float(self.timeout_s)]
-        return 1.0 + sum(costs)
+        # a large table keeps no out-of-fold predictions (MAX_OOF_VALUES), so no ensemble: the best alone
+        return 1.0 + sum(costs[: 1 if self.large else RESERVE_TOP])
 
     def time_left(self) -> float | None:
         """Seconds the search may still use (``None``: no clock)."""
