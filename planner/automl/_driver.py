@@ -249,8 +249,8 @@ class SearchDriver:
 
     # ------------------------------------------------------------------ clock
 
-    def _best_full(self, k: int = 1) -> list[Any]:
-        """The ``k`` best complete trials, ranked as the final refit ranks them."""
+    def _best_full(self, k: int | None = 1) -> list[Any]:
+        """The ``k`` best complete trials (all with ``None``), ranked as the final refit ranks them."""
         from optuna.trial import TrialState
 
         sign = 1.0 if self.objective.direction == "minimize" else -1.0
@@ -264,16 +264,19 @@ class SearchDriver:
         its calibrated intervals, each predicted from its folds, plus :data:`FINAL_OVERHEAD_S`."""
         if not self.reserve_refit:
             return 0.0
+        ranked = self._best_full(None)
+        if self.timeout_s is not None:
+            # a refit that needs most of the budget is not reserved for: the best cheaper one is
+            # (fit_final refits the best trial whose refit fits the time left)
+            ranked = [t for t in ranked if refit_cost_s(t, len(self.y)) <= MAX_REFIT_SHARE * float(self.timeout_s)]
         # a large table keeps no out-of-fold predictions (MAX_OOF_VALUES), so no ensemble: the best alone
-        best = self._best_full(1 if self.large else RESERVE_TOP)
+        best = ranked[: 1 if self.large else RESERVE_TOP]
         costs = [refit_cost_s(t, len(self.y)) for t in best]
         calibration = calibration_cost_s(best[0], len(self.y), self.per_repeat) if best else 0.0
-        if self.timeout_s is not None:
-            # a refit that needs most of the budget is not reserved for: a cheaper pipeline is
-            # refitted instead; a calibration that needs more than a quarter of it is not either:
-            # the search goes on and the model says its intervals are uncalibrated
-            costs = [c for c in costs if c <= MAX_REFIT_SHARE * float(self.timeout_s)]
-            calibration = calibration if calibration <= MAX_CALIBRATION_SHARE * float(self.timeout_s) else 0.0
+        if self.timeout_s is not None and calibration > MAX_CALIBRATION_SHARE * float(self.timeout_s):
+            # a calibration that needs more than a quarter of the budget is not reserved for: the
+            # search goes on and the model says its intervals are uncalibrated
+            calibration = 0.0
         return FINAL_OVERHEAD_S + sum(costs) + calibration
 
     def time_left(self) -> float | None:

@@ -129,3 +129,33 @@ def test_a_refit_that_does_not_fit_the_time_left_yields_to_a_cheaper_trial(stora
     assert fitted.spec["final"]["trial"] == ridge.number
     assert any("the best whose refit fits" in note for note in fitted.spec["final"]["notes"])
     assert fit_final(study, X, y, ensemble=False).spec["final"]["trial"] == forest.number, "without a clock the best trial is refitted"
+    # the search's refit reserve is kept for the refit fit_final will make: the forest's refit
+    # needs more than MAX_REFIT_SHARE of this budget, so the ridge's is reserved instead
+    from planner.automl import make_splits
+    from planner.automl._driver import MAX_REFIT_SHARE, SearchDriver
+    from planner.automl._metrics import get_metric
+
+    splits, _ = make_splits(y, task="regression", seed=0)
+    budget = (cheap + dear) / 2 / MAX_REFIT_SHARE
+
+    def driver(timeout_s):
+        return SearchDriver(
+            study=study, space=space, ctx=None, X=X, y=y, splits=splits, objective=get_metric("mae", "regression"), seed=0, n_trials=None,
+            timeout_s=timeout_s, reserve_refit=True, n_workers=1, executor=None, eval_kwargs={}, make_sampler=None,
+        )
+
+    from planner.automl._driver import FINAL_OVERHEAD_S, MAX_CALIBRATION_SHARE, calibration_cost_s
+
+    def expected(d, refits, top):
+        # the final stage's overhead, the reserved refits, and the top one's calibration when it needs at most a quarter
+        calibration = calibration_cost_s(top, len(y), d.per_repeat)
+        return FINAL_OVERHEAD_S + sum(refits) + (calibration if calibration <= MAX_CALIBRATION_SHARE * d.timeout_s else 0.0)
+
+    assert driver(budget).reserve_s() == pytest.approx(expected(driver(budget), [cheap], ridge))
+    with pytest.MonkeyPatch.context() as patch:
+        from planner.automl import _driver
+
+        patch.setattr(_driver, "LARGE_TABLE_ROWS", 100)  # a large table reserves for one refit only
+        assert driver(budget).large and driver(budget).reserve_s() == pytest.approx(expected(driver(budget), [cheap], ridge))
+        assert driver(100 * dear).reserve_s() == pytest.approx(expected(driver(100 * dear), [dear], forest))
+    assert driver(100 * dear).reserve_s() == pytest.approx(expected(driver(100 * dear), [cheap, dear], forest)), "small tables reserve for the best few (ensemble members)"
