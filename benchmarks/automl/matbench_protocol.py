@@ -301,7 +301,10 @@ def benchmark(name: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[
             row["rf_frac"] = run_rf(Xfrac, y, train, test, task=task, seed=args.seed)
         for method in (m for m in methods if m in AG_METHODS and (Xfrac if m.endswith("_frac") else Xf) is not None):
             feats = Xfrac if method.endswith("_frac") else Xf
-            row[method] = run_ag(feats, y, train, test, task=task, budget_s=args.budget_s, presets=AG_METHODS[method], ag_python=args.ag_python)
+            try:
+                row[method] = run_ag(feats, y, train, test, task=task, budget_s=args.budget_s, presets=AG_METHODS[method], ag_python=args.ag_python)
+            except RuntimeError as err:  # recorded, not fatal: the other methods' folds are kept; rerun it with --merge
+                row[method] = {"error": str(err)}
         record["folds"].append(row)
         print(json.dumps(row), flush=True)
     record["machine"]["loadavg_end"] = os.getloadavg()
@@ -536,7 +539,7 @@ def report() -> str:
             lines.append(f"without ensemble selection (single best trial of the same search) / FLAML: {np.mean(single):.3f} ± {np.std(single):.3f}")
         lines += ["", "| fold | " + " | ".join(f"{m} {key}" for m in methods) + " | planner pipeline |", "|---|" + "---|" * (len(methods) + 1)]
         for f in rec["folds"]:
-            cells = [f"{f[m][key]:.4f}" if m in f else "-" for m in methods]
+            cells = [f"{f[m][key]:.4f}" if key in f.get(m, {}) else f[m].get("error", "-").splitlines()[0][:60] if m in f else "-" for m in methods]
             lines.append(f"| {f['fold']} | " + " | ".join(cells) + f" | {f.get('planner', {}).get('pipeline', '-')} |")
         lines.append("")
     tps = sorted(RESULTS.glob("throughput_*.json"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,15 @@ def test_autogluon_methods_need_their_environment(repo_root, tiny_csv, tmp_path)
     with pytest.raises(SystemExit) as err:
         _run(harness, tiny_csv, tmp_path, "--methods", "rf,ag_medium", "--ag-python", str(tmp_path / "no-python"))
     assert err.value.code == 2 and not (tmp_path / "tiny.json").exists()
+
+
+def test_a_failing_autogluon_fold_is_recorded_and_the_run_goes_on(repo_root, tiny_csv, tmp_path):
+    """The project's own Python has no AutoGluon: each fold records the runner's error, rf keeps its scores."""
+    harness, out = _harness(repo_root), tmp_path / "results"
+    assert _run(harness, tiny_csv, out, "--methods", "rf,ag_medium", "--budget-s", "5", "--folds", "0", "--ag-python", sys.executable) == 0
+    fold = _record(out)["folds"][0]
+    assert "mae" in fold["rf"] and "No module named 'autogluon'" in fold["ag_medium"]["error"]
+    assert "AutoGluon (medium_quality) failed with exit code 1" in (out / "RESULTS.md").read_text()
 
 
 @pytest.mark.slow
