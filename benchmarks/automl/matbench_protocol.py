@@ -502,7 +502,7 @@ def report() -> str:
              "2 cores shared with other work: the load averages are recorded; read the ratios, not absolute speed.", ""]
     for path in sorted(RESULTS.glob("*.json")):
         rec = json.loads(path.read_text())
-        if path.name.startswith(("throughput_", "scale_")):
+        if path.name.startswith(("throughput_", "scale_")) or "summary" not in rec:  # other benchmarks' records (standins_vs_rf.json)
             continue
         s = rec["summary"]
         key = "mae" if rec["task"] == "regression" else ("balanced_accuracy" if any("balanced_accuracy" in f.get(m, {}) for f in rec["folds"] for m in rec["methods"]) else "accuracy")
@@ -540,7 +540,7 @@ def report() -> str:
         lines += ["", "| fold | " + " | ".join(f"{m} {key}" for m in methods) + " | planner pipeline |", "|---|" + "---|" * (len(methods) + 1)]
         for f in rec["folds"]:
             cells = [f"{f[m][key]:.4f}" if key in f.get(m, {}) else f[m].get("error", "-").splitlines()[0][:60] if m in f else "-" for m in methods]
-            lines.append(f"| {f['fold']} | " + " | ".join(cells) + f" | {f.get('planner', {}).get('pipeline', '-')} |")
+            lines.append(f"| {f['fold']} | " + " | ".join(cells) + f" | {f.get('planner', {}).get('pipeline', '-').replace('|', '/')} |")
         lines.append("")
     tps = sorted(RESULTS.glob("throughput_*.json"))
     if tps:
