@@ -326,7 +326,7 @@ def summarize(record: dict[str, Any]) -> dict[str, Any]:
         for m in metrics:
             vals = [f[method][m] for f in record["folds"] if m in f.get(method, {})]
             if vals:
-                out[f"{method}_{m}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
+                out[f"{method}_{m}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals)), "folds": [f["fold"] for f in record["folds"] if m in f.get(method, {})]}
     key = metrics[0]
     for anchor in ANCHORS:
         if {"planner", anchor} <= set(record["methods"]):
@@ -512,6 +512,10 @@ def report() -> str:
         metrics = ("mae", "rmse") if rec["task"] == "regression" else (("balanced_accuracy", "roc_auc", "accuracy") if key == "balanced_accuracy" else ("accuracy", "roc_auc"))
         if rec.get("folds_run") is not None and len(rec["folds_run"]) < N_OUTER:
             lines += [f"- **preliminary**: outer folds {rec['folds_run']} of {N_OUTER} only", ""]
+        short = {m: [f["fold"] for f in rec["folds"] if m in f] for m in rec["methods"]}
+        short = {m: k for m, k in short.items() if len(k) < N_OUTER and len(k) < len(rec["folds"])}
+        if short:  # a merged or combined record whose methods ran on different folds
+            lines += [f"- **preliminary** for {m}: outer folds {k} of {N_OUTER} only (ratios compare the folds both methods ran)" for m, k in short.items()] + [""]
         methods = list(rec["methods"]) + (["planner_single"] if any("planner_single" in f for f in rec["folds"]) else [])
         lines.append("| method | " + " | ".join(f"{m} (mean ± std over folds)" for m in metrics) + " |")
         lines.append("|---|" + "---|" * len(metrics))
