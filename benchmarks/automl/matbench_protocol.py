@@ -95,6 +95,23 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# AutoGluon anchors (ag_runner.py, run by the benchmark environment's Python): method -> presets
+AG_METHODS = {"ag_medium": "medium_quality", "ag_medium_frac": "medium_quality", "ag_best": "best_quality", "ag_best_frac": "best_quality"}
+ANCHORS = ("flaml", "flaml_frac", "lgbm", *AG_METHODS)
+
+
+def run_ag(Xf, y, train, test, *, task, budget_s, presets, ag_python) -> dict[str, Any]:
+    """AutoGluon on precomputed features, in its own environment, pinned to this process's cores, one thread."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ag_runner", Path(__file__).resolve().parent / "ag_runner.py")
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    out = runner.run_autogluon(Xf, y, train, test, task=task, budget_s=budget_s, presets=presets, ag_python=ag_python, cpus=cpus)
+    return {**score(task, y.iloc[test].to_numpy(), out.pop("prediction"), out.pop("proba")), **out}
+
+
 def load_table(cfg: dict[str, Any]) -> tuple[pd.DataFrame, pd.Series, pd.Series | None, dict[str, str] | None]:
     path = Path(cfg["csv"])
     path = path if path.is_absolute() or path.exists() else DATASETS / path
@@ -252,9 +269,9 @@ def benchmark(name: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[
     space = args.space or ("small_data" if len(y) < 300 else "default")
     splits = outer_splits(X, groups)
     methods = args.methods.split(",")
-    Xf = featurize_for_baselines(X, roles) if {"flaml", "rf", "lgbm"} & set(methods) else None
+    Xf = featurize_for_baselines(X, roles) if {"flaml", "rf", "lgbm", "ag_medium", "ag_best"} & set(methods) else None
     has_comp = "composition" in (roles or {}).values()
-    Xfrac = featurize_for_baselines(X, roles, "fractions") if has_comp and {"flaml_frac", "rf_frac"} & set(methods) else None
+    Xfrac = featurize_for_baselines(X, roles, "fractions") if has_comp and {"flaml_frac", "rf_frac", "ag_medium_frac", "ag_best_frac"} & set(methods) else None
     folds = [int(f) for f in args.folds.split(",")] if args.folds else list(range(len(splits)))
     study_dir = RESULTS / ".studies" / name
     study_dir.mkdir(parents=True, exist_ok=True)
@@ -270,12 +287,17 @@ def benchmark(name: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[
         "methods": methods,
         "folds_run": folds,
         "folds_note": args.folds_note,
-        "command": " ".join(f"{k}={shlex.quote(v)}" for k, v in os.environ.items() if k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONPATH")) + " python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "command": " ".join(f"{k}={shlex.quote(v)}" for k, v in os.environ.items() if k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONPATH")) + " python " + " ".join(shlex.quote(a) for a in getattr(args, "argv", None) or sys.argv),
         "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()},
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "folds": [],
     }
+    if args.merge:
+        existing = RESULTS / f"{name}.json"
+        if not existing.is_file():
+            raise SystemExit(f"error: --merge adds methods to an existing record, and {existing} does not exist; run without --merge first")
+        check_mergeable(json.loads(existing.read_text()), record, base_path=existing, new_path="this run")
     for k, (train, test) in enumerate(splits):
         if k not in folds:
             continue
@@ -292,12 +314,20 @@ def benchmark(name: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[
             row["rf"] = run_rf(Xf, y, train, test, task=task, seed=args.seed)
         if "rf_frac" in methods and Xfrac is not None:
             row["rf_frac"] = run_rf(Xfrac, y, train, test, task=task, seed=args.seed)
+        for method in (m for m in methods if m in AG_METHODS and (Xfrac if m.endswith("_frac") else Xf) is not None):
+            feats = Xfrac if method.endswith("_frac") else Xf
+            try:
+                row[method] = run_ag(feats, y, train, test, task=task, budget_s=args.budget_s, presets=AG_METHODS[method], ag_python=args.ag_python)
+            except RuntimeError as err:  # recorded, not fatal: the other methods' folds are kept; rerun it with --merge
+                row[method] = {"error": str(err)}
         record["folds"].append(row)
         print(json.dumps(row), flush=True)
     record["machine"]["loadavg_end"] = os.getloadavg()
+    out = RESULTS / f"{name}.json"
+    if args.merge:  # checked before the run too (check_mergeable), so a mismatch never costs a run
+        record = merge_records(json.loads(out.read_text()), record, how="merge", source=None, replace=True)
     record["summary"] = summarize(record)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"{name}.json"
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=2) + "\n")
     os.replace(tmp, out)
@@ -311,19 +341,79 @@ def summarize(record: dict[str, Any]) -> dict[str, Any]:
         for m in metrics:
             vals = [f[method][m] for f in record["folds"] if m in f.get(method, {})]
             if vals:
-                out[f"{method}_{m}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
+                out[f"{method}_{m}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals)), "folds": [f["fold"] for f in record["folds"] if m in f.get(method, {})]}
     key = metrics[0]
-    for anchor, suffix in (("flaml", "flaml"), ("flaml_frac", "flaml_frac"), ("lgbm", "lgbm")):
+    for anchor in ANCHORS:
         if {"planner", anchor} <= set(record["methods"]):
-            ratios = [f["planner"][key] / f[anchor][key] for f in record["folds"] if key in f.get("planner", {}) and key in f.get(anchor, {})]
-            if ratios:
-                out[f"{key}_ratio_planner_over_{suffix}"] = {"mean": float(np.mean(ratios)), "std": float(np.std(ratios)), "per_fold": ratios}
+            pairs = [(f["fold"], f["planner"][key] / f[anchor][key]) for f in record["folds"] if key in f.get("planner", {}) and key in f.get(anchor, {})]
+            if pairs:
+                ratios, folds = [r for _, r in pairs], {k for k, _ in pairs}
+                of_means = np.mean([f["planner"][key] for f in record["folds"] if f["fold"] in folds]) / np.mean([f[anchor][key] for f in record["folds"] if f["fold"] in folds])
+                out[f"{key}_ratio_planner_over_{anchor}"] = {"mean": float(np.mean(ratios)), "std": float(np.std(ratios)), "per_fold": ratios, "folds": sorted(folds), "of_means": float(of_means)}
     if "planner" in record["methods"]:
-        out["planner_trials_per_fold"] = [f["planner"]["n_trials"] for f in record["folds"]]
-        out["planner_complete_trials_per_fold"] = [f["planner"].get("n_complete") for f in record["folds"]]
+        planned = [f["planner"] for f in record["folds"] if "planner" in f]
+        out["planner_trials_per_fold"] = [p["n_trials"] for p in planned]
+        out["planner_complete_trials_per_fold"] = [p.get("n_complete") for p in planned]
         budget = record["budget_s_per_fold"]
-        out["planner_wall_over_budget_per_fold"] = [round(f["planner"]["seconds"] / budget, 3) for f in record["folds"]]
+        out["planner_wall_over_budget_per_fold"] = [round(p["seconds"] / budget, 3) for p in planned]
     return out
+
+
+def _identity(record: dict[str, Any]) -> dict[str, Any]:
+    """What two records must share to stand in one table: the data, the outer folds and the budget."""
+    cfg = record["config"]
+    return {
+        "csv": Path(cfg["csv"]).name, "target": cfg["target"], "task": record["task"], "drop": sorted(cfg.get("drop") or []),
+        "group": cfg.get("group"), "query": cfg.get("query"), "n_rows": record["n_rows"], "outer folds": record["outer"],
+        "budget_s_per_fold": record["budget_s_per_fold"],
+    }
+
+
+def check_mergeable(base: dict[str, Any], new: dict[str, Any], *, base_path: Path | str, new_path: Path | str) -> None:
+    """Refuse (SystemExit 2, naming the key, both values and both files) to mix records of different protocols."""
+    a, b = _identity(base), _identity(new)
+    diff = [f"{k}: {a[k]!r} in {base_path} but {b[k]!r} in {new_path}" for k in a if a[k] != b[k]]
+    if diff:
+        raise SystemExit(f"error: cannot merge records of different datasets, folds or budgets ({'; '.join(diff)}); run with the same preset, --budget-s and folds, or use another --name")
+
+
+def merge_records(base: dict[str, Any], new: dict[str, Any], *, how: str, source: str | None, replace: bool, methods: list[str] | None = None) -> dict[str, Any]:
+    """``base`` with the per-fold entries of ``methods`` (default: all of ``new``'s) copied from ``new``.
+
+    ``replace`` lets an entry of ``base`` be overwritten (``--merge`` reruns a method; ``--combine``
+    refuses unless the methods were named). Each merge is logged in ``merged`` with its command,
+    load average and start time, since the methods of one fold then ran at different times.
+    """
+    check_mergeable(base, new, base_path=base["dataset"], new_path=source or "this run")
+    methods = [m for m in (methods or new["methods"]) if any(m in f for f in new["folds"])]
+    rows = {f["fold"]: f for f in base["folds"]}
+    clash = sorted({m for f in new["folds"] if f["fold"] in rows for m in methods if m in rows[f["fold"]] and m in f})
+    if clash and not replace:
+        raise SystemExit(f"error: {source} and {base['dataset']} both hold {', '.join(clash)}; name the methods to copy (and replace) with --methods")
+    for f in new["folds"]:
+        row = rows.setdefault(f["fold"], {k: f[k] for k in ("fold", "n_train", "n_test")})
+        if (row["n_train"], row["n_test"]) != (f["n_train"], f["n_test"]):
+            raise SystemExit(f"error: outer fold {f['fold']} has {row['n_train']}/{row['n_test']} train/test rows in {base['dataset']} but {f['n_train']}/{f['n_test']} in {source or 'this run'}: not the same folds")
+        row.update({m: f[m] for m in methods if m in f})
+    out = {**base, "folds": [rows[k] for k in sorted(rows)], "folds_run": sorted(rows)}
+    out["methods"] = [*base["methods"], *(m for m in methods if m not in base["methods"])]
+    log = {"how": how, "methods": methods, "command": new["command"], "machine": new["machine"], "started": new["started"], "affinity": new.get("affinity")}
+    out["merged"] = [*base.get("merged", []), *({**m, "via": source} for m in new.get("merged", [])), {**log, "source": source}]
+    out["summary"] = summarize(out)
+    return out
+
+
+def combine(name: str, other: Path, methods: list[str] | None) -> dict[str, Any]:
+    """Copy the per-fold method entries of ``other`` into ``results/<name>.json`` (atomically)."""
+    target = RESULTS / f"{name}.json"
+    for path in (target, other):
+        if not path.is_file():
+            raise SystemExit(f"error: no record {path}: --combine copies into an existing results/<name>.json from another record")
+    record = merge_records(json.loads(target.read_text()), json.loads(other.read_text()), how="combine", source=str(other), replace=methods is not None, methods=methods)
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(tmp, target)
+    return record
 
 
 def throughput(args: argparse.Namespace) -> dict[str, Any]:
@@ -430,37 +520,47 @@ def report() -> str:
         if path.name.startswith(("throughput_", "scale_")) or not isinstance(rec, dict) or "summary" not in rec:
             continue  # other records (e.g. standins_vs_rf.json) have their own tables in README.md
         s = rec["summary"]
-        key = "mae" if rec["task"] == "regression" else ("balanced_accuracy" if "balanced_accuracy_ratio_planner_over_flaml" in s or any("balanced_accuracy" in f.get("planner", {}) for f in rec["folds"]) else "accuracy")
+        key = "mae" if rec["task"] == "regression" else ("balanced_accuracy" if any("balanced_accuracy" in f.get(m, {}) for f in rec["folds"] for m in rec["methods"]) else "accuracy")
         lines += [f"## {rec['dataset']} ({rec['task']}, n={rec['n_rows']})", "", f"- outer folds: `{rec['outer']}`; budget {rec['budget_s_per_fold']} s per fold per AutoML method; planner space `{rec['planner_space']}`",
-                  f"- command: `{rec['command']}`", f"- load average (1/5/15 min) at start {rec['machine']['loadavg_start']}, end {rec['machine'].get('loadavg_end')} on {rec['machine']['cpus']} cores", ""]
+                  f"- command: `{rec['command']}`", f"- load average (1/5/15 min) at start {rec['machine']['loadavg_start']}, end {rec['machine'].get('loadavg_end')} on {rec['machine']['cpus']} cores"]
+        lines += [f"- {m['how']} of {', '.join(m['methods'])}{' from ' + m['source'] if m.get('source') else ''} ({m['started']}, load average at start {m['machine']['loadavg_start']}, end {m['machine'].get('loadavg_end')}): `{m['command']}`" for m in rec.get("merged", [])] + [""]
         metrics = ("mae", "rmse") if rec["task"] == "regression" else (("balanced_accuracy", "roc_auc", "accuracy") if key == "balanced_accuracy" else ("accuracy", "roc_auc"))
         if rec.get("folds_run") is not None and len(rec["folds_run"]) < N_OUTER:
             what = f"outer folds {rec['folds_run']} of {N_OUTER}: {rec['folds_note']}" if rec.get("folds_note") else f"**preliminary**: outer folds {rec['folds_run']} of {N_OUTER} only"
             lines += [f"- {what}", ""]
+        short = {m: [f["fold"] for f in rec["folds"] if m in f] for m in rec["methods"]}
+        short = {m: k for m, k in short.items() if len(k) < N_OUTER and len(k) < len(rec["folds"])}
+        if short:  # a merged or combined record whose methods ran on different folds
+            lines += [f"- **preliminary** for {m}: outer folds {k} of {N_OUTER} only (ratios compare the folds both methods ran)" for m, k in short.items()] + [""]
         methods = list(rec["methods"]) + (["planner_single"] if any("planner_single" in f for f in rec["folds"]) else [])
         lines.append("| method | " + " | ".join(f"{m} (mean ± std over folds)" for m in metrics) + " |")
         lines.append("|---|" + "---|" * len(metrics))
         for method in methods:
             cells = [f"{s[f'{method}_{m}']['mean']:.4f} ± {s[f'{method}_{m}']['std']:.4f}" if f"{method}_{m}" in s else "-" for m in metrics]
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
-        for suffix, what in (("flaml", "FLAML on Magpie descriptors"), ("flaml_frac", "FLAML on element fractions"), ("lgbm", "default LightGBM")):
-            ratio = s.get(f"{key}_ratio_planner_over_{suffix}")
+        plain = "Magpie descriptors" if "composition" in (rec["config"].get("roles") or {}).values() else "the table's columns"
+        for anchor in ANCHORS:
+            what = {"flaml": "FLAML", "lgbm": "default LightGBM", "ag_medium": "AutoGluon medium_quality", "ag_best": "AutoGluon best_quality"}[anchor.removesuffix("_frac")]
+            what += " on element fractions" if anchor.endswith("_frac") else f" on {plain}"
+            ratio = s.get(f"{key}_ratio_planner_over_{anchor}")
             if ratio:
                 better = "below 1: planner better" if key == "mae" else "above 1: planner better"
-                lines += ["", f"{key.upper()} ratio planner / {what} ({better}): **{ratio['mean']:.3f} ± {ratio['std']:.3f}** (mean ± std over folds; per fold: {', '.join(f'{r:.3f}' for r in ratio['per_fold'])})"]
+                worse = [k for k, r in zip(ratio.get("folds", range(len(ratio["per_fold"]))), ratio["per_fold"]) if (r > 1.0 if key == "mae" else r < 1.0)]
+                of_means = f"; ratio of the means over folds {ratio['of_means']:.3f}; planner worse on folds {worse or 'none'}" if "of_means" in ratio else ""
+                lines += ["", f"{key.upper()} ratio planner / {what} ({better}): **{ratio['mean']:.3f} ± {ratio['std']:.3f}** (mean ± std over folds; per fold: {', '.join(f'{r:.3f}' for r in ratio['per_fold'])}{of_means})"]
         if "planner_trials_per_fold" in s:
             lines.append(f"planner trials per outer fold: {s['planner_trials_per_fold']}")
             if "planner_complete_trials_per_fold" in s:
                 lines.append(f"planner complete trials per outer fold: {s['planner_complete_trials_per_fold']}; wall time (search + refit) / budget per fold: {s['planner_wall_over_budget_per_fold']}")
-            secs = {m: [f[m]["seconds"] for f in rec["folds"] if "seconds" in f.get(m, {})] for m in ("planner", "flaml", "flaml_frac", "lgbm")}
-            lines.append("wall seconds per outer fold (search + final refit): " + "; ".join(f"{m} {v}" for m, v in secs.items() if v))
+        secs = {m: [f[m]["seconds"] for f in rec["folds"] if "seconds" in f.get(m, {})] for m in methods}
+        lines += [f"seconds used per outer fold by {m} (budget {rec['budget_s_per_fold']} s): {v}" for m, v in secs.items() if v and m in ("planner", *ANCHORS)]
         if "planner_single" in methods and "flaml" in methods:
             single = [f["planner_single"][key] / f["flaml"][key] for f in rec["folds"]]
             lines.append(f"without ensemble selection (single best trial of the same search) / FLAML: {np.mean(single):.3f} ± {np.std(single):.3f}")
         lines += ["", "| fold | " + " | ".join(f"{m} {key}" for m in methods) + " | planner pipeline |", "|---|" + "---|" * (len(methods) + 1)]
         for f in rec["folds"]:
-            cells = [f"{f[m][key]:.4f}" if m in f else "-" for m in methods]
-            lines.append(f"| {f['fold']} | " + " | ".join(cells) + f" | {f.get('planner', {}).get('pipeline', '-')} |")
+            cells = [f"{f[m][key]:.4f}" if key in f.get(m, {}) else f[m].get("error", "-").splitlines()[0][:60] if m in f else "-" for m in methods]
+            lines.append(f"| {f['fold']} | " + " | ".join(cells) + f" | {f.get('planner', {}).get('pipeline', '-').replace('|', '/')} |")
         lines.append("")
     tps = sorted(RESULTS.glob("throughput_*.json"))
     if tps:
@@ -495,7 +595,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", help="result name (default: the preset or the CSV's name)")
     parser.add_argument("--budget-s", type=float, default=60.0, help="wall-clock budget per outer fold per AutoML method")
     parser.add_argument("--space", help="planner search space (default: small_data below 300 rows, else default)")
-    parser.add_argument("--methods", default="planner,flaml,rf", help="any of planner, flaml, flaml_frac (FLAML on element fractions), lgbm (default LightGBM), rf, rf_frac")
+    parser.add_argument("--methods", default=None, help="any of planner, flaml, flaml_frac (FLAML on element fractions), lgbm (default LightGBM), rf, rf_frac, ag_medium, ag_medium_frac, ag_best, ag_best_frac (AutoGluon; default planner,flaml,rf)")
+    parser.add_argument("--ag-python", default=os.environ.get("AG_PYTHON", "/tmp/venv-ag/bin/python"), help="Python of the AutoGluon benchmark environment (env AG_PYTHON; default /tmp/venv-ag/bin/python)")
+    parser.add_argument("--merge", action="store_true", help="run only --methods and add them to the existing results/<name>.json (same data, folds and budget)")
+    parser.add_argument("--combine", type=Path, metavar="OTHER.json", help="copy the per-fold method entries (--methods, default all) of another record of the same data, folds and budget into results/<name>.json")
     parser.add_argument("--refit-reserve", type=float, default=0.1, help="share of planner's budget kept for refitting its final ensemble")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", help="comma-separated outer folds to run (e.g. 0,1): a preliminary run; default all")
@@ -508,11 +611,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", default="1000,10000,100000", help="--scale: table sizes")
     parser.add_argument("--out", default=None, help="results folder (default: benchmarks/automl/results)")
     args = parser.parse_args(argv)
+    args.argv = None if argv is None else ["benchmarks/automl/matbench_protocol.py", *argv]
     if args.out:
         RESULTS = Path(args.out)
     if args.report:
         print(report())
         return 0
+    if args.combine:
+        if not (args.name or args.preset):
+            parser.error("--combine needs --name (or --preset) of the record to copy into")
+        combine(args.name or args.preset, args.combine, args.methods.split(",") if args.methods else None)
+        report()
+        return 0
+    explicit_methods, args.methods = args.methods, args.methods or "planner,flaml,rf"
+    if args.merge and not explicit_methods:
+        parser.error("--merge needs --methods: the methods to run and add")
+    if set(args.methods.split(",")) & set(AG_METHODS) and not Path(args.ag_python).is_file():
+        parser.error(f"AutoGluon's Python {args.ag_python!r} does not exist: build the benchmark environment (benchmarks/automl/README.md, 'Environment') or pass --ag-python")
     if args.scale:
         if not args.preset:
             parser.error("--scale needs --preset")
