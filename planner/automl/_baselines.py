@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from planner.automl._evaluate import evaluate_pipeline
 from planner.automl._keys import BASELINES_ATTR, COMPLETE, FIDELITY_ATTR, TRAIN_ROWS_ATTR
-
-if TYPE_CHECKING:
-    from planner.automl._driver import SearchDriver
 
 __all__ = ["baseline_rf", "run_baselines", "BASELINE_SHARE_OF_TIME_LEFT"]
 
@@ -65,8 +62,9 @@ def _record(name: str, label: str, scores: list[float] | tuple[float, ...], fit_
     }
 
 
-def run_baselines(driver: SearchDriver) -> None:
-    """Score the mean/majority predictor and a default random forest on the study's folds, once."""
+def run_baselines(driver: Any) -> None:
+    """Score the mean/majority predictor and a default random forest on the study's folds, once (``driver``: the
+    :class:`~planner.automl._driver.SearchDriver`, which imports this module)."""
     study = driver.study
     if study.user_attrs.get(BASELINES_ATTR):
         return
