@@ -136,10 +136,16 @@ LOW_FIDELITY_FOLDS = 2
 def refit_cost_s(frozen: Any, n_rows: int) -> float:
     """Predicted seconds to refit a trial's pipeline on ``n_rows`` rows (from its folds)."""
     attrs = frozen.user_attrs
-    folds = max(1, len([s for s in attrs.get(FOLD_SCORES_ATTR) or [] if s is not None]))
-    per_fold = float(attrs.get(FIT_TIME_ATTR) or 0.0) / folds
-    train_rows = float(attrs.get(TRAIN_ROWS_ATTR) or n_rows * 0.8)
-    return per_fold * max(1.0, n_rows / max(train_rows, 1.0)) * REFIT_MARGIN
+    folds = len([s for s in attrs.get(FOLD_SCORES_ATTR) or [] if s is not None])
+    return predicted_refit_s(attrs.get(FIT_TIME_ATTR), folds, attrs.get(TRAIN_ROWS_ATTR), n_rows)
+
+
+def predicted_refit_s(fit_time_s: float | None, n_folds: int | None, train_rows: float | None, n_rows: int) -> float:
+    """Seconds to refit on ``n_rows`` rows, from ``fit_time_s`` spent on ``n_folds`` folds of
+    ``train_rows`` training rows each (a trial's or a baseline's record)."""
+    per_fold = float(fit_time_s or 0.0) / max(1, int(n_folds or 1))
+    rows = float(train_rows or n_rows * 0.8)
+    return per_fold * max(1.0, n_rows / max(rows, 1.0)) * REFIT_MARGIN
 
 
 def calibration_cost_s(frozen: Any, n_rows: int, n_folds: int) -> float:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from planner.automl._baselines import baseline_rf
-from planner.automl._driver import BASELINES_ATTR, REFIT_MARGIN, refit_cost_s
+from planner.automl._driver import BASELINES_ATTR, predicted_refit_s, refit_cost_s
 from planner.automl._keys import (
     FIDELITY_ATTR,
     FOLD_SCORES_ATTR,
@@ -65,8 +65,7 @@ def best_affordable(study: Any, budget_s: float, n_rows: int) -> Any:
 
 def _baseline_refit_s(record: dict[str, Any], n_rows: int) -> float:
     """Predicted seconds to refit a baseline on ``n_rows`` rows (from its folds, like a trial)."""
-    per_fold = float(record.get("fit_time_s") or 0.0) / max(1, int(record.get("n_folds") or 1))
-    return per_fold * max(1.0, n_rows / max(float(record.get(TRAIN_ROWS_ATTR) or n_rows * 0.8), 1.0)) * REFIT_MARGIN
+    return predicted_refit_s(record.get("fit_time_s"), record.get("n_folds"), record.get(TRAIN_ROWS_ATTR), n_rows)
 
 
 def _fit(params: dict[str, Any], X: pd.DataFrame, y: Any, task: str, column_roles: Mapping[str, str], seed: int, groups: Any, bounds: Any) -> Any:
@@ -173,20 +172,21 @@ def fit_final(
     sign = 1.0 if info["direction"] == "minimize" else -1.0
     forest = next((b for b in study.user_attrs.get(BASELINES_ATTR) or [] if b.get("name") == "random_forest"), None)
     rival = _best_at(study, float(forest.get(FIDELITY_ATTR, 1.0)), sign) if forest and forest.get("status") == "complete" and forest.get("mean") is not None else None
-    if rival is not None and room is not None and sign * forest["mean"] < sign * rival.value and _baseline_refit_s(forest, len(y_arr)) > room:
+    forest_wins = rival is not None and sign * forest["mean"] < sign * rival.value
+    if forest_wins and room is not None and _baseline_refit_s(forest, len(y_arr)) > room:
         notes.append(f"the default random forest scored {forest['mean']:.4g} in CV but would take about {_baseline_refit_s(forest, len(y_arr)):.0f} s to refit ({room:.0f} s left); not chosen")
-        rival = None
+        forest_wins = False
+    # the ensemble of the best full-fidelity trials, selected once (None: too few with out-of-fold predictions)
+    selection = select_ensemble(study, y_arr, fidelity=1.0) if ensemble else None
     deferred_forest = None
-    if rival is not None and sign * forest["mean"] < sign * rival.value and ensemble:
-        # the forest beat every single trial; the ensemble of the best trials may still beat it
-        selection = select_ensemble(study, y_arr, fidelity=1.0)
-        if selection is not None and len(selection.trials) > 1 and sign * selection.score < sign * forest["mean"]:
-            notes.append(
-                f"the default random forest scored {forest['mean']:.4g} in CV, better than every single trial at the same fidelity, "
-                f"but the selected ensemble of trials {list(selection.trials)} scored {selection.score:.4g} out of fold; the ensemble is the final model"
-            )
-            rival, deferred_forest = None, forest
-    if rival is not None and sign * forest["mean"] < sign * rival.value:
+    if forest_wins and selection is not None and len(selection.trials) > 1 and sign * selection.score < sign * forest["mean"]:
+        # the forest beat every single trial, but not the ensemble of the best trials
+        notes.append(
+            f"the default random forest scored {forest['mean']:.4g} in CV, better than every single trial at the same fidelity, "
+            f"but the selected ensemble of trials {list(selection.trials)} scored {selection.score:.4g} out of fold; the ensemble is the final model"
+        )
+        forest_wins, deferred_forest = False, forest
+    if forest_wins:
         # compared at the fidelity the forest was scored at, never across fidelities
         params, source = baseline_rf(task), {"trial": None, "cv_mean": forest["mean"], "baseline": "random_forest"}
         notes.append(
@@ -223,7 +223,6 @@ def fit_final(
         )
     final: dict[str, Any] = {**source, "ensemble": None, "notes": notes}
     if ensemble and source.get("baseline") is None:
-        selection = select_ensemble(study, y_arr, fidelity=1.0)
         lifted = float(chosen.user_attrs.get(FIDELITY_ATTR, 1.0)) < 1.0
         if selection is not None and len(selection.trials) > 1 and lifted and sign * selection.score >= sign * chosen.value:
             # the chosen low-fidelity trial beat every full-fidelity one; their ensemble must beat it too

@@ -127,19 +127,19 @@ def _script() -> None:
     _exit_now(main())
 
 
-def _exit_now(code: int) -> None:
-    import atexit
-    import os
-
+def _flush_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe: nothing more can be said
             pass
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
+
+
+def _exit_now(code: int) -> None:
+    import atexit
+    import os
+
+    _flush_streams()
+    atexit._run_exitfuncs()  # they may print too
+    _flush_streams()
     os._exit(code)
