@@ -74,6 +74,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "csv": "matbench_composition/matbench_expt_is_metal.csv",
         "target": "is_metal",
         "task": "classification",
+        "metric": "balanced_accuracy",  # Matbench's metric; planner optimizes it (AutoGluon is given it too)
         "drop": ["mbid"],
         "roles": {"composition": "composition"},
     },
@@ -81,6 +82,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "csv": "matbench_composition/matbench_glass.csv",
         "target": "gfa",
         "task": "classification",
+        "metric": "balanced_accuracy",  # Matbench's metric; planner optimizes it (AutoGluon is given it too)
         "drop": ["mbid"],
         "roles": {"composition": "composition"},
     },
@@ -164,7 +166,7 @@ def score(task: str, y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray |
     return out
 
 
-def run_planner(X, y, groups, roles, train, test, *, task, budget_s, space, seed, study_dir, reserve) -> dict[str, Any]:
+def run_planner(X, y, groups, roles, train, test, *, task, budget_s, space, seed, study_dir, reserve, metric=None) -> dict[str, Any]:
     """What `planner run --timeout budget_s` does, on the outer training fold; scored on the test fold.
 
     The search keeps back the predicted refit time itself (``reserve_refit``), then
@@ -185,7 +187,7 @@ def run_planner(X, y, groups, roles, train, test, *, task, budget_s, space, seed
         warnings.simplefilter("ignore")
         study = run_search(
             X_train, y_train, task=task, search_space=space, storage_url=storage, study_name=name, n_trials=None,
-            timeout_s=budget_s, seed=seed, groups=g_train, column_roles=roles, reserve_refit=True,
+            timeout_s=budget_s, seed=seed, groups=g_train, column_roles=roles, reserve_refit=True, metric=metric,
             feature_cache=study_dir / "features",
         )
         searched = time.perf_counter() - start
@@ -303,7 +305,7 @@ def benchmark(name: str, cfg: dict[str, Any], args: argparse.Namespace) -> dict[
             continue
         row: dict[str, Any] = {"fold": k, "n_train": int(len(train)), "n_test": int(len(test))}
         if "planner" in methods:
-            row["planner"] = run_planner(X, y, groups, roles, train, test, task=task, budget_s=args.budget_s, space=space, seed=args.seed, study_dir=study_dir, reserve=args.refit_reserve)
+            row["planner"] = run_planner(X, y, groups, roles, train, test, task=task, budget_s=args.budget_s, space=space, seed=args.seed, study_dir=study_dir, reserve=args.refit_reserve, metric=cfg.get("metric"))
         if "flaml" in methods:
             row["flaml"] = run_flaml(Xf, y, train, test, task=task, budget_s=args.budget_s, seed=args.seed)
         if "flaml_frac" in methods and Xfrac is not None:

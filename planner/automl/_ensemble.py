@@ -27,7 +27,7 @@ import pandas as pd
 # the estimators live in _ensemble_model; re-exported here so models pickled before the split load
 from planner.automl._ensemble_model import PipelineEnsembleClassifier, PipelineEnsembleRegressor, build_ensemble
 from planner.automl._keys import ENSEMBLE_KIND, FIDELITY_ATTR, OOF_ATTR, PARAMS_ATTR, is_ensemble, study_info
-from planner.automl._metrics import get_metric, score_all
+from planner.automl._metrics import decide, get_metric, score_all
 
 __all__ = ["EnsembleSelection", "select_ensemble", "ensemble_params", "PipelineEnsembleRegressor", "PipelineEnsembleClassifier", "is_ensemble", "build_ensemble"]
 
@@ -70,7 +70,7 @@ def _oof_score(task: str, metric: Any, y: np.ndarray, P: np.ndarray, classes: np
     if task == "regression":
         return score_all(task, y, P[:, 0], None, None)[metric.name]
     proba = P / np.clip(P.sum(axis=1, keepdims=True), 1e-12, None)
-    labels = classes[np.argmax(proba, axis=1)]
+    labels = decide(metric.name, classes[np.argmax(proba, axis=1)], proba, classes, y)
     return score_all(task, y, labels, proba, classes)[metric.name]
 
 

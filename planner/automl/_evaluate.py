@@ -38,7 +38,7 @@ from planner.automl._keys import (
     STD_ATTR,
     WARNINGS_ATTR,
 )
-from planner.automl._metrics import get_metric, score_all
+from planner.automl._metrics import decide, get_metric, score_all
 from planner.automl._pruning import FoldStopRule
 
 __all__ = ["TrialResult", "evaluate_pipeline", "FoldStopRule", "COMPLETE", "PRUNED", "FAILED", "subsample_rows"]
@@ -255,6 +255,7 @@ def evaluate_pipeline(
                 if i == 0:
                     selected = _selected_features(model)
                 y_pred, proba, classes = _predict(model, X.iloc[test], objective.needs == "proba")
+                y_pred = decide(objective.name, y_pred, proba, classes, y_arr[train])
                 scores = score_all(task, y_arr[test], y_pred, proba, classes)
                 if oof_sum is not None:
                     if classes_all is None:

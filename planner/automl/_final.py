@@ -283,6 +283,17 @@ def fit_final(
         cv={"metric": info["metric"], "mean": source["cv_mean"], "std": attrs.get(STD_ATTR) if source.get("baseline") is None else None, "fold_scores": attrs.get(FOLD_SCORES_ATTR) if source.get("baseline") is None else None, "cv": info.get("cv")},
         ensemble=final["ensemble"],
         final={**final, "refit_s": round(time.monotonic() - started, 2)},
+        **_decision(info["metric"], y_arr, fitted),
         notes=[*spec.get("notes", []), *notes],
     )
     return type(fitted)(estimator=fitted.estimator, spec=spec, oof=fitted.oof, domain=fitted.domain)
+
+
+def _decision(metric: str, y: np.ndarray, fitted: Any) -> dict[str, Any]:
+    """``{"decision": ...}`` when the objective turns probabilities into labels its own way."""
+    from planner.automl._metrics import decision_spec
+
+    if fitted.spec.get("task") != "classification" or not hasattr(fitted.estimator, "predict_proba"):
+        return {}
+    decision = decision_spec(metric, y, fitted.estimator.classes_)
+    return {} if decision is None else {"decision": decision}

@@ -18,7 +18,7 @@ import pandas as pd
 
 from planner.automl._cv import CVSpec, Splits, make_splits
 from planner.automl._data import prepare_data
-from planner.automl._metrics import get_metric, score_all
+from planner.automl._metrics import decide, get_metric, score_all
 from planner.automl._space import SearchSpace, load_search_space
 
 __all__ = ["NestedCVResult", "OuterFold", "nested_cv"]
@@ -198,7 +198,9 @@ def nested_cv(
         X_test = data.X.iloc[test]
         y_pred = fitted.estimator.predict(X_test)
         proba = fitted.estimator.predict_proba(X_test) if task == "classification" and hasattr(fitted.estimator, "predict_proba") else None
-        metrics = score_all(task, data.y[test], np.asarray(y_pred), proba, getattr(fitted.estimator, "classes_", None))
+        classes = getattr(fitted.estimator, "classes_", None)
+        y_pred = decide(objective.name, np.asarray(y_pred), proba, classes, y_train)
+        metrics = score_all(task, data.y[test], np.asarray(y_pred), proba, classes)
         fold = OuterFold(
             index=k,
             n_train=len(train),

@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 from planner.automl._build import build_pipeline, describe_pipeline
 from planner.automl._data import prepare_data
 from planner.automl._keys import FAILURE_REASON_ATTR, FOLD_SCORES_ATTR, PARAMS_ATTR, STD_ATTR
+from planner.automl._metrics import balanced_decision, decision_spec
 from planner.exceptions import DataValidationError, SpecError
 from planner.layout import DOMAIN_FILE, MODEL_FILE, MODEL_SPEC_FILE, OOF_FILE
 
@@ -188,6 +189,9 @@ class FittedPipeline:
                 proba = self.estimator.predict_proba(Xc)
                 for j, cls in enumerate(self.estimator.classes_):
                     out[f"proba_{cls}"] = proba[:, j]
+                rule = self.spec.get("decision")
+                if rule and rule.get("rule") == "balanced":  # the objective's decision (balanced accuracy)
+                    out["prediction"] = balanced_decision(proba, self.estimator.classes_, np.asarray(rule["prior"], dtype=float))
             return out
         if hasattr(self.estimator, "predict_std"):  # an ensemble of pipelines: members' spread
             out["std"] = self.estimator.predict_std(Xc)
@@ -380,6 +384,9 @@ def refit(
     )
     if task == "classification":
         spec["classes"] = [c.item() if hasattr(c, "item") else c for c in estimator.classes_]
+        decision = decision_spec((spec.get("cv") or {}).get("metric"), data.y, estimator.classes_) if hasattr(estimator, "predict_proba") else None
+        if decision is not None:
+            spec["decision"] = decision
     else:
         spec["target_range"] = [float(np.min(data.y)), float(np.max(data.y))]
         if bounds is not None and (bounds[0] is not None or bounds[1] is not None):

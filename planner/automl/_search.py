@@ -180,7 +180,7 @@ def run_search(
         groups: Group label per row (grouped CV: a group never straddles train and test).
         column_roles: ``{column: numeric|categorical|composition|ignore}``; inferred if ``None``.
         metric: Objective (``mae``, ``rmse``, ``r2``, ``accuracy``, ``precision``,
-            ``recall``, ``f1``, ``roc_auc``, ``log_loss``); default MAE / ROC-AUC.
+            ``recall``, ``f1``, ``roc_auc``, ``log_loss``, ``balanced_accuracy``); default MAE / ROC-AUC.
         n_workers: Trials evaluated at once.
         executor: ``None``/``"local"`` (in the driver, or a process pool when
             ``n_workers > 1``), ``"process"``, ``"ray"``, or any object with

@@ -21,7 +21,7 @@ def run(
         str | None,
         typer.Option("--address", help="Ray cluster: auto or ray://host:10001 (needs --executor ray; default: campaign.yaml)."),
     ] = None,
-    metric: Annotated[str | None, typer.Option("--metric", help="Objective metric, e.g. mae, rmse, r2, f1, roc_auc.")] = None,
+    metric: Annotated[str | None, typer.Option("--metric", help="Objective metric, e.g. mae, rmse, r2, f1, roc_auc, balanced_accuracy (which also predicts with the class-prior-corrected decision).")] = None,
     target: TargetOpt = None,
     nested: Annotated[
         bool,

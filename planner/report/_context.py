@@ -23,6 +23,7 @@ SCORERS = {
     "rmse": "neg_root_mean_squared_error",
     "r2": "r2",
     "accuracy": "accuracy",
+    "balanced_accuracy": "balanced_accuracy",
     "precision": "precision_weighted",
     "recall": "recall_weighted",
     "f1": "f1_weighted",

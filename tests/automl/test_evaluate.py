@@ -68,7 +68,7 @@ def test_classification_with_missing_values_and_categoricals(llzo_features, llzo
     result = evaluate_pipeline(params, data.X, data.y, task="classification", cv_spec=splits, column_roles=data.column_roles, metric="roc_auc")
     assert result.status == "complete", result.failure_reason
     assert 0.6 < result.value <= 1.0
-    assert set(result.fold_metrics) == {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
+    assert set(result.fold_metrics) == {"accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
     assert result.user_attrs()["pipeline"] == "knn-impute(k=5) > onehot > standard-scale > f-select(50%) > stack[logistic, rf] > logistic"
 
 
