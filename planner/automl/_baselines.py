@@ -75,6 +75,10 @@ def run_baselines(driver: Any) -> None:
     # a baseline is worth less than a trial: at most a tenth of the time left
     limit = None if left is None else BASELINE_SHARE_OF_TIME_LEFT * left
     fid = driver._fidelity_kwargs(None)
+    if driver.low_rows is None:
+        # a small table's low fidelity is only the first repeat of the CV: the forest is cheap there,
+        # and scored on every repeat it is compared with the final model's candidates like with like
+        fid = {"max_train_rows": None, "max_folds": None}
     kwargs = {k: v for k, v in driver.eval_kwargs.items() if k != "metric"}
     if limit is not None and limit < driver.min_trial_s:
         forest = _record("random_forest", "default random forest (100 trees)", (), 0.0, "skipped", f"not run: {limit:.1f} s of the budget were left for it")

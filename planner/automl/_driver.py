@@ -14,8 +14,9 @@ at most :data:`TRIAL_SHARE_OF_TIME_LEFT` of the time left; the search stops earl
 to refit the best pipeline within the budget (its refit cost is predicted from its folds);
 trials start at a lower fidelity - above :data:`FULL_FIDELITY_ROWS` training rows per fold a
 quarter of the rows on :data:`LOW_FIDELITY_FOLDS` folds, on smaller tables with repeated CV
-the first repeat only - and the best low-fidelity pipeline so far is promoted to the full
-evaluation. Scores of different fidelities are never ranked together.
+the first repeat only - and, as in asynchronous successive halving, the best not yet
+promoted of the top third (or less, as the fidelities' cost ratio) of each fidelity is
+promoted to the full evaluation. Scores of different fidelities are never ranked together.
 
 Cost-frugal growth on large tables (above :data:`LARGE_TABLE_ROWS` training rows per fold,
 FLAML's low-cost start): the enqueued defaults start boosted and bagged trees at the low end
@@ -88,6 +89,8 @@ __all__ = [
 #: With a timeout, one trial may use at most this share of the time left (then it is
 #: stopped: pruned by its projected cost after a fold, or killed by the clock).
 TRIAL_SHARE_OF_TIME_LEFT = 0.25
+#: Successive halving's reduction factor (at least; see :meth:`SearchDriver._promote`).
+PROMOTION_ETA = 3
 #: Above this many training rows per fold, trials start at a lower fidelity.
 FULL_FIDELITY_ROWS = 3_000
 #: Training rows per fold of a low-fidelity trial: a quarter of them, within these bounds.
@@ -371,19 +374,25 @@ class SearchDriver:
         return frozen
 
     def _promote(self, frozen: Any) -> None:
-        """A low-fidelity trial that is the best of its fidelity is re-run on all rows."""
+        """Asynchronous successive halving (ASHA): when a low-fidelity trial completes, the best
+        not yet promoted of the top ``1/eta`` of its fidelity (the best one always) is re-run
+        at full fidelity. ``eta`` is at least :data:`PROMOTION_ETA` and at least the cost ratio
+        of the two fidelities, so promotions cost about what the low-fidelity trials do."""
         from optuna.trial import TrialState
 
-        if frozen.state != TrialState.COMPLETE or float(frozen.user_attrs.get(FIDELITY_ATTR, 1.0)) >= 1.0:
+        fidelity = float(frozen.user_attrs.get(FIDELITY_ATTR, 1.0))
+        if frozen.state != TrialState.COMPLETE or fidelity >= 1.0:
             return
         sign = 1.0 if self.objective.direction == "minimize" else -1.0
         trials = self.study.get_trials(deepcopy=False)
-        low = [t for t in trials if t.state == TrialState.COMPLETE and float(t.user_attrs.get(FIDELITY_ATTR, 1.0)) < 1.0]
-        if min(low, key=lambda t: (sign * t.value, t.number)).number != frozen.number:
-            return
-        if self.large and any(t.user_attrs.get(PROMOTED_FROM_ATTR) == frozen.number for t in trials):
-            return  # already promoted (a growth chain can come back to it)
-        self.study.enqueue_trial(dict(frozen.params), user_attrs={SOURCE_ATTR: SOURCE_PROMOTED, PROMOTED_FROM_ATTR: frozen.number})
+        low = sorted((t for t in trials if t.state == TrialState.COMPLETE and float(t.user_attrs.get(FIDELITY_ATTR, 1.0)) < 1.0), key=lambda t: (sign * t.value, t.number))
+        promoted = {int(n) for t in trials if (n := t.user_attrs.get(PROMOTED_FROM_ATTR)) is not None}  # run, running or queued
+        seen = {repr(sorted(trials[n].params.items())) for n in promoted if n < len(trials)}  # a repeat is not promoted again
+        eta = max(PROMOTION_ETA, round(1.0 / max(fidelity, 1e-3)))
+        for t in low[: max(1, len(low) // eta)]:
+            if t.number not in promoted and repr(sorted(t.params.items())) not in seen:
+                self.study.enqueue_trial(dict(t.params), user_attrs={SOURCE_ATTR: SOURCE_PROMOTED, PROMOTED_FROM_ATTR: t.number})
+                return
 
     def _grow(self, frozen: Any) -> bool:
         return grow(self, frozen)

@@ -183,3 +183,30 @@ def test_best_trial_and_leaderboard_agree_on_a_lifted_trial():
     assert best_trial(study).number == 1
     table = leaderboard(study)
     assert list(table["trial"]) == [1, 0, 2] and list(table["rank"]) == [1, 2, 3]
+
+
+def test_promotion_is_successive_halving_over_each_fidelity(storage_url):
+    """ASHA: each promoted trial was, when promoted, the best not yet promoted of the top third
+    of the low-fidelity trials finished before it; several are promoted, none twice."""
+    from planner.automl import CVSpec
+    from planner.automl._driver import PROMOTION_ETA
+
+    X, y = _synthetic(120)
+    study = run_search(
+        X, y, task="regression", search_space="fast", storage_url=storage_url, study_name="asha", n_trials=24, seed=0,
+        cv_spec=CVSpec(n_splits=3, n_repeats=3),
+    )
+    trials = study.trials
+    # the default forest is cheap on a small table: scored on every repeat, like the final model's candidates
+    forest = study.user_attrs["baselines"][1]
+    assert forest["name"] == "random_forest" and forest["status"] == "complete" and forest["n_folds"] == 9 and forest["fidelity"] == 1.0
+    promoted = [t for t in trials if t.user_attrs.get("source") == "promoted"]
+    sources = [int(t.user_attrs["promoted_from"]) for t in promoted]
+    assert len(promoted) >= 3 and len(set(sources)) == len(sources)
+    assert all(t.user_attrs["fidelity"] == 1.0 and t.user_attrs["n_folds"] == 9 for t in promoted if t.state.name == "COMPLETE")
+    for t, source in zip(promoted, sources, strict=True):
+        before = sorted((u for u in trials[: t.number] if u.state.name == "COMPLETE" and u.user_attrs["fidelity"] < 1.0), key=lambda u: (u.value, u.number))
+        top = before[: max(1, len(before) // PROMOTION_ETA)]
+        assert source in [u.number for u in top], f"trial {source} was promoted from outside the top third"
+        earlier = {s for s, p in zip(sources, promoted, strict=True) if p.number < t.number}
+        assert all(u.number in earlier or u.number == source for u in top[: [u.number for u in top].index(source)]), "a better unpromoted trial was passed over"
