@@ -185,6 +185,7 @@ def test_best_trial_and_leaderboard_agree_on_a_lifted_trial():
     assert list(table["trial"]) == [1, 0, 2] and list(table["rank"]) == [1, 2, 3]
 
 
+@pytest.mark.slow
 def test_promotion_is_successive_halving_over_each_fidelity(storage_url):
     """ASHA: each promoted trial was, when promoted, the best not yet promoted of the top third
     of the low-fidelity trials finished before it; several are promoted, none twice."""
