@@ -286,7 +286,21 @@ def fit_final(
         **_decision(info["metric"], y_arr, fitted),
         notes=[*spec.get("notes", []), *notes],
     )
-    return type(fitted)(estimator=fitted.estimator, spec=spec, oof=fitted.oof, domain=fitted.domain)
+    return type(fitted)(estimator=fitted.estimator, spec=spec, oof=_relabelled(fitted.oof, spec.get("decision")), domain=fitted.domain)
+
+
+def _relabelled(oof: pd.DataFrame | None, decision: dict[str, Any] | None) -> pd.DataFrame | None:
+    """The out-of-fold labels (report, calibration) made by the saved model's decision rule."""
+    if oof is None or not decision:
+        return oof
+    from planner.automl._metrics import balanced_decision
+
+    cols = [f"proba_{c}" for c in decision["classes"]]
+    if not set(cols) <= set(oof.columns):
+        return oof
+    out = oof.copy()
+    out["prediction"] = balanced_decision(out[cols].to_numpy(float), np.asarray(decision["classes"], dtype=object), np.asarray(decision["prior"], dtype=float))
+    return out
 
 
 def _decision(metric: str, y: np.ndarray, fitted: Any) -> dict[str, Any]:

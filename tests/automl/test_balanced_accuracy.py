@@ -64,6 +64,11 @@ def test_search_and_saved_model_use_the_balanced_decision(tmp_path):
     argmax = np.argmax(proba, axis=1)
     # the decision is what buys balanced accuracy on new rows (plain argmax rarely names the minority)
     assert skm.balanced_accuracy_score(y_new, out["prediction"]) > skm.balanced_accuracy_score(y_new, argmax) + 0.05
+    # the stored out-of-fold labels (report, prediction sets) follow the same rule
+    oof = fitted.oof
+    assert oof is not None
+    assert np.array_equal(oof["prediction"].to_numpy(), balanced_decision(oof[["proba_0", "proba_1"]].to_numpy(float), np.array([0, 1], dtype=object), np.array(rule["prior"])))
+    assert (oof["prediction"] == 1).mean() > 0.2 > (y == 1).mean() - 0.1
     fitted.save(tmp_path / "model")
     again = load_fitted(tmp_path / "model").predict(X_new.head(50))
     assert np.array_equal(again["prediction"].to_numpy(), out["prediction"].to_numpy()[:50])
