@@ -301,16 +301,15 @@ class SearchDriver:
 
     def trial_limit(self, trial: Any = None) -> float | None:
         """Hard seconds for the next trial: the time left, and a share of it once a trial
-        completed (a promoted trial, which already proved itself at low fidelity, may use
-        :data:`PROMOTED_SHARE_OF_TIME_LEFT`: with a quarter, a forest's full repeated CV was
-        stopped by the clock) - but never less than :data:`MIN_TRIAL_S` while that much is
-        left, so the last seconds still run cheap trials instead of ending the search early."""
+        completed (on a large table, a promoted trial may use :data:`PROMOTED_SHARE_OF_TIME_LEFT`)
+        - but never less than :data:`MIN_TRIAL_S` while that much is left, so the last seconds
+        still run cheap trials instead of ending the search early."""
         left = self.time_left()
         if left is None:
             return None
         if not self.has_complete():
             return left
-        promoted = trial is not None and trial.user_attrs.get(SOURCE_ATTR) == SOURCE_PROMOTED
+        promoted = self.large and trial is not None and trial.user_attrs.get(SOURCE_ATTR) == SOURCE_PROMOTED
         share = PROMOTED_SHARE_OF_TIME_LEFT if promoted else TRIAL_SHARE_OF_TIME_LEFT
         return max(share * left, min(left, MIN_TRIAL_S))
 

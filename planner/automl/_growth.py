@@ -40,7 +40,7 @@ GROW_PARAMS = ("n_estimators", "max_iter", "num_leaves", "max_leaf_nodes")
 #: ``source`` of a grown trial, and the trial it grew from.
 SOURCE_GROWN = "grown"
 GROWN_FROM_ATTR = "grown_from"
-#: A trial promoted to full fidelity may use this share of the time left (others a quarter).
+#: On a large table, a trial promoted to full fidelity may use this share of the time left.
 PROMOTED_SHARE_OF_TIME_LEFT = 0.5
 #: Low-fidelity trials considered for promotion, best first.
 PROMOTE_TOP = 3

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from planner.automl import _driver
 from planner.automl._cv import CVSpec, make_splits
 from planner.automl._data import memory_row_cap, prepare_data, subsample_data
 from planner.automl._driver import MIN_TIMEOUT_S, TRIAL_SHARE_OF_TIME_LEFT, SearchDriver, order_by_cost
@@ -262,11 +261,7 @@ def run_search(
         study = _open_study(storage_url=storage_url, study_name=study_name, direction=objective.direction, info=info, n_warmup=n_warmup, seed=seed)
         _fail_stale(study, "interrupted: the search stopped before this trial finished")
         if not study.get_trials(deepcopy=False):
-            # FLAML's low-cost start only where growth follows it (large tables): elsewhere a boosted
-            # default at its lower bounds (e.g. 50 rounds of 4 leaves) is an underfit model that
-            # nothing grows, and the space's own defaults are the cheap first guess
-            large = float(np.mean([len(tr) for tr, _ in splits])) > _driver.LARGE_TABLE_ROWS
-            for params in order_by_cost(space.default_trials(ctx), space if large else None, ctx):
+            for params in order_by_cost(space.default_trials(ctx), space, ctx):
                 study.enqueue_trial(params, user_attrs={SOURCE_ATTR: SOURCE_DEFAULT})
         if progress:
             from tqdm.auto import tqdm

@@ -211,16 +211,3 @@ def test_promotion_is_successive_halving_over_each_fidelity(storage_url):
         assert source in [u.number for u in top], f"trial {source} was promoted from outside the top third"
         earlier = {s for s, p in zip(sources, promoted, strict=True) if p.number < t.number}
         assert all(u.number in earlier or u.number == source for u in top[: [u.number for u in top].index(source)]), "a better unpromoted trial was passed over"
-
-
-def test_a_promoted_trial_may_use_half_the_time_left_on_any_table():
-    from types import SimpleNamespace
-
-    from planner.automl._driver import PROMOTED_SHARE_OF_TIME_LEFT, TRIAL_SHARE_OF_TIME_LEFT, SearchDriver
-
-    for large in (False, True):
-        state = SimpleNamespace(time_left=lambda: 40.0, has_complete=lambda: True, large=large)
-        promoted = optuna.trial.create_trial(value=1.0, user_attrs={"source": "promoted"}, params={}, distributions={})
-        sampled = optuna.trial.create_trial(value=1.0, user_attrs={"source": "sampler"}, params={}, distributions={})
-        assert SearchDriver.trial_limit(state, promoted) == PROMOTED_SHARE_OF_TIME_LEFT * 40.0 == 20.0
-        assert SearchDriver.trial_limit(state, sampled) == TRIAL_SHARE_OF_TIME_LEFT * 40.0 == 10.0

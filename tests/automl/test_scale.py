@@ -64,17 +64,6 @@ def test_grown_params_double_trees_and_leaves_within_the_bounds(space):
     assert grown_params({"fusion": "single", "model": "ridge", "model.ridge.alpha": 1.0}, space, ctx) is None
 
 
-def test_smaller_tables_start_boosted_defaults_at_the_space_defaults(space, storage_url):
-    """The low-cost start belongs with growth (large tables only): on a 400-row table the
-    boosted default is the space's own default, not its lower bounds (which nothing would grow)."""
-    X, y = _nonlinear(400)
-    study = run_search(X, y, task="regression", search_space=space, storage_url=storage_url, study_name="small", n_trials=2, seed=0)
-    lgbm = next(t for t in study.trials if t.params.get("model") == "lgbm")
-    assert lgbm.user_attrs["source"] == "default"
-    assert lgbm.params["model.lgbm.n_estimators"] == 40 and lgbm.params["model.lgbm.num_leaves"] == 8
-    assert study.trials[0].params["model"] == "ridge", "still cheapest first"
-
-
 @pytest.mark.slow
 def test_large_tables_grow_boosted_trees_from_a_low_cost_start(space, storage_url, monkeypatch):
     from planner.automl import _driver
