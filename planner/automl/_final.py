@@ -252,9 +252,11 @@ def fit_final(
         members, weights = list(final["ensemble"]["trials"]), list(final["ensemble"]["weights"])
     else:
         members, weights = ([] if source.get("baseline") else [chosen.number]), ([] if source.get("baseline") else [1.0])
-    # the applicability domain first: cheap, and kept even when the out-of-fold predictions do not fit
-    from planner.automl._refit import attach_domain
+    from planner.automl._refit import attach_domain, decision_entry
 
+    # the objective's decision rule (balanced accuracy) before the calibration, whose out-of-fold labels follow it
+    fitted = type(fitted)(estimator=fitted.estimator, spec={**fitted.spec, **decision_entry(info["metric"], y_arr, fitted.estimator)}, domain=fitted.domain)
+    # the applicability domain first: cheap, and kept even when the out-of-fold predictions do not fit
     try:
         fitted = attach_domain(fitted, X, y_arr, groups=groups)
     except Exception as err:  # noqa: BLE001 - the model is saved all the same; predict says the domain is unknown
@@ -283,31 +285,7 @@ def fit_final(
         cv={"metric": info["metric"], "mean": source["cv_mean"], "std": attrs.get(STD_ATTR) if source.get("baseline") is None else None, "fold_scores": attrs.get(FOLD_SCORES_ATTR) if source.get("baseline") is None else None, "cv": info.get("cv")},
         ensemble=final["ensemble"],
         final={**final, "refit_s": round(time.monotonic() - started, 2)},
-        **_decision(info["metric"], y_arr, fitted),
         notes=[*spec.get("notes", []), *notes],
     )
-    return type(fitted)(estimator=fitted.estimator, spec=spec, oof=_relabelled(fitted.oof, spec.get("decision")), domain=fitted.domain)
+    return type(fitted)(estimator=fitted.estimator, spec=spec, oof=fitted.oof, domain=fitted.domain)
 
-
-def _relabelled(oof: pd.DataFrame | None, decision: dict[str, Any] | None) -> pd.DataFrame | None:
-    """The out-of-fold labels (report, calibration) made by the saved model's decision rule."""
-    if oof is None or not decision:
-        return oof
-    from planner.automl._metrics import balanced_decision
-
-    cols = [f"proba_{c}" for c in decision["classes"]]
-    if not set(cols) <= set(oof.columns):
-        return oof
-    out = oof.copy()
-    out["prediction"] = balanced_decision(out[cols].to_numpy(float), np.asarray(decision["classes"], dtype=object), np.asarray(decision["prior"], dtype=float))
-    return out
-
-
-def _decision(metric: str, y: np.ndarray, fitted: Any) -> dict[str, Any]:
-    """``{"decision": ...}`` when the objective turns probabilities into labels its own way."""
-    from planner.automl._metrics import decision_spec
-
-    if fitted.spec.get("task") != "classification" or not hasattr(fitted.estimator, "predict_proba"):
-        return {}
-    decision = decision_spec(metric, y, fitted.estimator.classes_)
-    return {} if decision is None else {"decision": decision}

@@ -20,7 +20,7 @@ import numpy as np
 
 from planner.exceptions import SpecError
 
-__all__ = ["Metric", "METRICS", "get_metric", "default_metric", "score_all", "balanced_decision", "decision_spec", "decide"]
+__all__ = ["Metric", "METRICS", "get_metric", "default_metric", "score_all", "balanced_decision", "decision_spec", "apply_decision", "decide"]
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,13 @@ def decision_spec(metric: str | None, y: np.ndarray, classes: Any) -> dict[str, 
     labels = [c.item() if hasattr(c, "item") else c for c in np.asarray(classes)]
     why = "the objective is balanced accuracy: each class probability is divided by the class's share of the training rows (the Bayes-optimal decision for balanced accuracy)"
     return {"rule": "balanced", "classes": labels, "prior": [round(float(p), 12) for p in class_prior(y, classes)], "why": why}
+
+
+def apply_decision(decision: dict[str, Any] | None, proba: np.ndarray, classes: Any) -> np.ndarray | None:
+    """The labels a stored rule (:func:`decision_spec`) gives ``proba``; ``None`` without a rule."""
+    if not decision or decision.get("rule") != "balanced":
+        return None
+    return balanced_decision(proba, classes, np.asarray(decision["prior"], dtype=float))
 
 
 def decide(metric: str | None, y_pred: np.ndarray, proba: np.ndarray | None, classes: Any, y_train: np.ndarray) -> np.ndarray:

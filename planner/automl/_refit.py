@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 from planner.automl._build import build_pipeline, describe_pipeline
 from planner.automl._data import prepare_data
 from planner.automl._keys import FAILURE_REASON_ATTR, FOLD_SCORES_ATTR, PARAMS_ATTR, STD_ATTR
-from planner.automl._metrics import balanced_decision, decision_spec
+from planner.automl._metrics import apply_decision, decision_spec
 from planner.exceptions import DataValidationError, SpecError
 from planner.layout import DOMAIN_FILE, MODEL_FILE, MODEL_SPEC_FILE, OOF_FILE
 
@@ -189,9 +189,9 @@ class FittedPipeline:
                 proba = self.estimator.predict_proba(Xc)
                 for j, cls in enumerate(self.estimator.classes_):
                     out[f"proba_{cls}"] = proba[:, j]
-                rule = self.spec.get("decision")
-                if rule and rule.get("rule") == "balanced":  # the objective's decision (balanced accuracy)
-                    out["prediction"] = balanced_decision(proba, self.estimator.classes_, np.asarray(rule["prior"], dtype=float))
+                decided = apply_decision(self.spec.get("decision"), proba, self.estimator.classes_)
+                if decided is not None:  # the objective's decision (balanced accuracy)
+                    out["prediction"] = decided
             return out
         if hasattr(self.estimator, "predict_std"):  # an ensemble of pipelines: members' spread
             out["std"] = self.estimator.predict_std(Xc)
@@ -384,9 +384,7 @@ def refit(
     )
     if task == "classification":
         spec["classes"] = [c.item() if hasattr(c, "item") else c for c in estimator.classes_]
-        decision = decision_spec((spec.get("cv") or {}).get("metric"), data.y, estimator.classes_) if hasattr(estimator, "predict_proba") else None
-        if decision is not None:
-            spec["decision"] = decision
+        spec.update(decision_entry((spec.get("cv") or {}).get("metric"), data.y, estimator))
     else:
         spec["target_range"] = [float(np.min(data.y)), float(np.max(data.y))]
         if bounds is not None and (bounds[0] is not None or bounds[1] is not None):
@@ -416,9 +414,24 @@ def _calibrated(fitted: FittedPipeline, data: Any, *, study: Any, members: list[
         has_std=task == "regression" and fitted.has_uncertainty,
         as_fitted=FittedPipeline,
     )
+    decision = spec.get("decision")
+    if oof is not None and decision:  # the stored out-of-fold labels (report, prediction sets) follow the model's rule
+        cols = [f"proba_{c}" for c in decision["classes"]]
+        if set(cols) <= set(oof.columns):
+            oof = oof.copy()
+            oof["prediction"] = apply_decision(decision, oof[cols].to_numpy(float), np.asarray(decision["classes"], dtype=object))
     domain = fitted.domain if fitted.domain is not None else ApplicabilityDomain.fit(data.X, data.column_roles, seed=seed)
     spec["domain"] = _domain_entry(domain)
     return FittedPipeline(estimator=fitted.estimator, spec=spec, oof=oof, domain=domain)
+
+
+def decision_entry(metric: str | None, y: Any, estimator: Any) -> dict[str, Any]:
+    """``{"decision": ...}`` for a classifier's spec when ``metric`` turns probabilities into
+    labels its own way (:func:`~planner.automl._metrics.decision_spec`); else ``{}``."""
+    if not hasattr(estimator, "predict_proba") or not hasattr(estimator, "classes_"):
+        return {}
+    decision = decision_spec(metric, np.asarray(y), estimator.classes_)
+    return {} if decision is None else {"decision": decision}
 
 
 def _domain_entry(domain: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from planner.automl import fit_final, load_fitted, run_search
+from planner.automl import fit_final, load_fitted, refit, run_search
 from planner.automl._metrics import balanced_decision, decide, decision_spec, get_metric, score_all
 
 
@@ -69,6 +69,11 @@ def test_search_and_saved_model_use_the_balanced_decision(tmp_path):
     assert oof is not None
     assert np.array_equal(oof["prediction"].to_numpy(), balanced_decision(oof[["proba_0", "proba_1"]].to_numpy(float), np.array([0, 1], dtype=object), np.array(rule["prior"])))
     assert (oof["prediction"] == 1).mean() > 0.2 > (y == 1).mean() - 0.1
+    # refit() of the study keeps the same rule, out-of-fold labels included
+    again = refit(study, X, y, ensemble=False)
+    assert again.spec["decision"]["rule"] == "balanced" and again.spec["decision"]["prior"] == pytest.approx(rule["prior"])
+    P = again.oof[["proba_0", "proba_1"]].to_numpy(float)
+    assert np.array_equal(again.oof["prediction"].to_numpy(), balanced_decision(P, np.array([0, 1], dtype=object), np.array(rule["prior"])))
     fitted.save(tmp_path / "model")
     again = load_fitted(tmp_path / "model").predict(X_new.head(50))
     assert np.array_equal(again["prediction"].to_numpy(), out["prediction"].to_numpy()[:50])
