@@ -90,7 +90,9 @@ def _arms(names: list[str]):
 
     from planner.active import Arm
 
-    policies = {"yj": variants.yj_policy, "copula": variants.copula_policy}
+    from portfolio_arm import portfolio_policy
+
+    policies = {"yj": variants.yj_policy, "copula": variants.copula_policy, "portfolio": portfolio_policy}
     options = {"failures": {"floor": "failures"}}
     return [
         Arm(n, strategy="qlognei", policy=policies[n])
@@ -125,8 +127,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--merge", action="store_true", help="replace only these arms' rows in existing runs files")
     args = parser.parse_args()
-    if REFERENCE not in args.arms:
-        parser.error(f"--arms must include the reference arm {REFERENCE!r}")
+    if REFERENCE not in args.arms and not args.merge:
+        parser.error(f"--arms must include the reference arm {REFERENCE!r} (or --merge into runs that have it)")
     out = HERE / "results" / "variants"
     out.mkdir(parents=True, exist_ok=True)
     tables, timings = [], {}

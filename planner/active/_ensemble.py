@@ -316,7 +316,10 @@ def fit_ensemble(
         est = per_output.get(j, per_output.get(str(j)))
         if isinstance(est, str):
             if est not in ("rf", "et"):
-                raise SpecError(f"unknown ensemble surrogate {est!r}; use 'rf', 'et' or a scikit-learn regressor")
+                raise SpecError(
+                    f"unknown surrogate {est!r}; use 'gp', 'rf', 'et', 'auto', 'robust', 'portfolio' "
+                    "or a scikit-learn regressor"
+                )
             est = _default_forest(est, seed + j)
         if est is None or not hasattr(est, "predict") or not (is_regressor(est) or _is_pipeline(est)):
             raise SpecError(

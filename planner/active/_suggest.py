@@ -76,7 +76,11 @@ def suggest(
             density on the data's scale; output transforms only for one objective without
             outcome constraints or calibration; the choice is in ``metadata["model_choice"]``
             and the reasons, and a transformed GP's table gives the back-transformed
-            posterior median and a delta-method spread), a
+            posterior median and a delta-method spread), ``"portfolio"`` (half of the batch,
+            rounded up, is the strategy's pick under the GP, the rest its pick under a random
+            forest with the GP's picks pending; rows alternate, the ``model`` column and the
+            reasons name the model of each row, ``metadata["portfolio"]`` the split; one
+            objective and ``n >= 2`` only, otherwise the GP alone), a
             scikit-learn regressor or pipeline such as the AutoML's best (forests, bagging
             and stacking give per-member spreads; anything else is bootstrapped), or a
             mapping output name -> one of these.

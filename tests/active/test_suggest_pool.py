@@ -220,7 +220,7 @@ def test_bad_observations_give_clear_errors(observed, design, agnp_inputs, chang
         pytest.param({"strategy": "qlognehvi"}, "needs several targets", id="mo-strategy-one-target"),
         pytest.param({"n": 0}, "must be a positive integer", id="n-zero"),
         pytest.param({"targets": [("loss", "down")]}, "direction must be 'max' or 'min'", id="bad-direction"),
-        pytest.param({"surrogate": "svm"}, "unknown ensemble surrogate 'svm'", id="unknown-surrogate"),
+        pytest.param({"surrogate": "svm"}, "unknown surrogate 'svm'", id="unknown-surrogate"),
         pytest.param({"beta": -1.0}, "beta must be a non-negative number", id="negative-beta"),
     ],
 )
