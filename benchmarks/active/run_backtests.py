@@ -47,10 +47,8 @@ def arms_for(names: list[str], multi: bool) -> list[Arm]:
             from baybe_arm import baybe_policy
 
             out.append(Arm("baybe", strategy="baybe", policy=baybe_policy))
-        elif name == "portfolio":
-            from portfolio_arm import portfolio_policy
-
-            out.append(Arm("portfolio", strategy="portfolio", policy=portfolio_policy))
+        elif name == "portfolio":  # planner's default: suggest(surrogate="portfolio")
+            out.append(Arm("portfolio", strategy="qlognehvi" if multi else "qlognei", surrogate="portfolio"))
         elif name == "failures":  # the GP with failed runs (a pile-up at the worst value) modelled as failures
             out.append(Arm("failures", strategy="qlognehvi" if multi else "qlognei", options={"floor": "failures"}))
         elif multi and name.startswith("qlognei"):

@@ -14,7 +14,9 @@ Arms (every one with planner's qLogNEI and batch, differing only in the model):
 - ``yj``: the same GP fitted to Yeo-Johnson-transformed outputs (refitted every round; the
   output warping of HEBO, Cowen-Rivers et al. 2022);
 - ``copula``: the same GP fitted to the outputs' ranks mapped to normal quantiles;
-- ``qlognei@et``: extra-trees ensemble surrogate (per-tree spread).
+- ``qlognei@et``: extra-trees ensemble surrogate (per-tree spread);
+- ``portfolio``: ``suggest(surrogate="portfolio")``, half of each batch from the GP, the rest
+  from a random forest with the GP's picks pending (planner's default since issue 14).
 
 Usage::
 
@@ -90,12 +92,12 @@ def _arms(names: list[str]):
 
     from planner.active import Arm
 
-    from portfolio_arm import portfolio_policy
-
-    policies = {"yj": variants.yj_policy, "copula": variants.copula_policy, "portfolio": portfolio_policy}
+    policies = {"yj": variants.yj_policy, "copula": variants.copula_policy}
     options = {"failures": {"floor": "failures"}}
     return [
-        Arm(n, strategy="qlognei", policy=policies[n])
+        Arm(n, strategy="qlognei", surrogate="portfolio")  # planner's default
+        if n == "portfolio"
+        else Arm(n, strategy="qlognei", policy=policies[n])
         if n in policies
         else Arm(n, strategy="qlognei", options=options[n])
         if n in options

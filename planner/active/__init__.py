@@ -22,7 +22,7 @@ Example (what ``planner suggest`` does with a campaign's tables)::
         design=PoolDesign(candidates, inputs=inputs),        # or ContinuousDesign(...)
         targets=[("capacity", "max")], outcome_constraints=[("temp_rise", "<=", 10.0)],
         n=5, pending=pending_suggestions[inputs],             # logged, not yet observed
-        surrogate="gp",                                       # or the AutoML's refit best pipeline
+        surrogate="portfolio",                                # default; "gp", "rf", or the AutoML's best
         featurizer=composition_featurizer, seed=campaign_seed,
     )
     result.table     # one row per suggestion: inputs, <target>_mean/_std, acquisition, distance, reason
@@ -53,6 +53,7 @@ __all__ = [
     "suggest",
     "SuggestionResult",
     "SuggestRequest",
+    "DEFAULT_SURROGATE",
     "pareto_front",
     "backtest",
     "BacktestResult",
@@ -74,6 +75,7 @@ _WHERE = {
     "suggest": "_suggest",
     "SuggestionResult": "_result",
     "SuggestRequest": "_request",
+    "DEFAULT_SURROGATE": "_request",
     "pareto_front": "_pareto",
     "backtest": "_backtest",
     "BacktestResult": "_backtest",

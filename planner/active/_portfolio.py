@@ -14,9 +14,11 @@ the next batch.
 Measured with ``benchmarks/active/run_backtests.py`` (20 paired seeds per pool, see
 ``benchmarks/active/README.md``).
 
-The split applies to one objective, a model-based strategy that is not pure exploration, and
-``n >= 2``; otherwise the request runs with the GP alone and says so in its notes. The table's
-rows alternate between the models (GP first), its ``model`` column and every reason line name
+The split applies to one objective, a model-based strategy that is not pure exploration,
+``n >= 2``, ``floor="values"``, a GP that could be fitted and enough candidates left; otherwise
+the request runs as with ``surrogate="gp"`` and says why in its notes. The table
+holds the GP's picks (in the order the sequential batch chose them), then the forest's; its
+``model`` column and every reason line name
 the model that picked the row, and the metadata's ``portfolio`` entry holds the split and the
 forest's own model, notes and fallbacks.
 """
@@ -26,8 +28,9 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
+
+from planner.active._ensemble import LARGE_POOL
 
 if TYPE_CHECKING:
     from planner.active._request import SuggestRequest
@@ -37,6 +40,10 @@ __all__ = ["is_portfolio", "run_portfolio", "portfolio_split"]
 
 #: The forest of the portfolio (planner's random-forest ensemble surrogate).
 FOREST = "rf"
+#: Shortlist of the forest's exact acquisition on pools above ``LARGE_POOL`` candidates (its
+#: prefilter there ranks by 25 of the trees, :meth:`EnsembleSurrogate.prepare_prefilter`);
+#: keeps ``suggest -n 5`` on 100,000 candidates within 2 s (benchmarks/active/results/LATENCY_PORTFOLIO.md).
+LARGE_POOL_FOREST_SHORTLIST = 250
 
 
 def is_portfolio(surrogate: Any) -> bool:
@@ -64,32 +71,61 @@ def run_portfolio(
     pending: pd.DataFrame | None,
 ) -> SuggestionResult:
     """Run ``req`` (whose surrogate is ``"portfolio"``) as a GP part and a forest part."""
-    from planner.active._result import SuggestionResult
     from planner.active._run import run_request
+    from planner.active._specs import PoolDesign
 
     n_gp, n_forest, why = portfolio_split(req)
-    first = run_request(dataclasses.replace(req, surrogate="gp", n=n_gp), observed_X, observed_y, pending)
-    if not why and first.metadata.get("strategy_used") == "space_filling":
-        # No model yet: the whole batch is space-filling, as with the GP alone.
+    if not why and req.floor == "failures":
+        why = "floor='failures' models failed runs with a GP: the GP alone"
+    gp_req = dataclasses.replace(req, surrogate="gp")
+    if why:
+        return _alone(run_request(gp_req, observed_X, observed_y, pending), why)
+    first = run_request(dataclasses.replace(gp_req, n=n_gp), observed_X, observed_y, pending)
+    meta = first.metadata
+    if meta.get("strategy_used") == "space_filling":
         why = "no model could be fitted yet: space-filling suggestions"
-        first = run_request(dataclasses.replace(req, surrogate="gp"), observed_X, observed_y, pending)
-    gp_meta = dict(first.metadata)
-    if why or len(first.table) < n_gp:
-        reason = why or "the pool holds no more candidates"
-        gp_meta["notes"] = [*gp_meta.get("notes", []), f"surrogate portfolio: {reason}"]
-        gp_meta["portfolio"] = {"split": {"GP": len(first.table)}, "why_not": reason}
-        return SuggestionResult(table=first.table, metadata=gp_meta)
+    elif not str(meta.get("model") or "").startswith("GP"):
+        why = f"the GP could not be fitted: {meta.get('model')} for the whole batch"
+    elif meta.get("n_candidates") is not None and meta["n_candidates"] < req.n:
+        why = f"only {meta['n_candidates']} candidate(s) remain: the GP alone"
+    if why:  # the whole batch as the GP request makes it (with its own warnings and fallbacks)
+        return _alone(run_request(gp_req, observed_X, observed_y, pending), why)
 
     inputs = list(req.design.inputs)
-    picked = first.table[inputs]
+    # A pool's own rows (by their index label), so that the forest's part excludes exactly them.
+    picked = (
+        req.design.candidates.loc[first.table["candidate"], inputs]
+        if isinstance(req.design, PoolDesign)
+        else first.table[inputs]
+    )
     before = pending[inputs] if pending is not None and len(pending) else None
     pending_2 = picked if before is None else pd.concat([before, picked], ignore_index=True)
-    second = run_request(
-        dataclasses.replace(req, surrogate=FOREST, n=n_forest), observed_X, observed_y, pending_2
-    )
-    forest_meta = dict(second.metadata)
+    forest_req = dataclasses.replace(req, surrogate=FOREST, n=n_forest)
+    if int(meta.get("n_candidates") or 0) > LARGE_POOL:
+        # The forest's exact batch acquisition costs a member table per shortlisted candidate:
+        # on large pools its shortlist is shorter (see LARGE_POOL_FOREST_SHORTLIST).
+        forest_req = dataclasses.replace(forest_req, shortlist_size=min(req.shortlist_size, LARGE_POOL_FOREST_SHORTLIST))
+    second = run_request(forest_req, observed_X, observed_y, pending_2)
+    return _combine(first, second, n_pending=int(meta.get("n_pending", 0)))
+
+
+def _alone(result: SuggestionResult, why: str) -> SuggestionResult:
+    from planner.active._result import SuggestionResult
+
+    meta = dict(result.metadata)
+    meta["notes"] = [*meta.get("notes", []), f"surrogate portfolio: {why}"]
+    meta["portfolio"] = {"split": {"GP": len(result.table)}, "why_not": why}
+    return SuggestionResult(table=result.table, metadata=meta)
+
+
+def _combine(first: SuggestionResult, second: SuggestionResult, n_pending: int) -> SuggestionResult:
+    from planner.active._result import SuggestionResult
+
+    gp_meta, forest_meta = dict(first.metadata), dict(second.metadata)
     gp_name, forest_name = gp_meta.get("model") or "GP", forest_meta.get("model") or "random forest"
-    table = _interleave(first.table.assign(model=gp_name), second.table.assign(model=forest_name))
+    table = pd.concat(
+        [first.table.assign(model=gp_name), second.table.assign(model=forest_name)], ignore_index=True
+    )
     table["reason"] = [
         f"{text}; picked by the {'GP' if m == gp_name else 'random forest'} (model portfolio)"
         for text, m in zip(table["reason"], table["model"])
@@ -107,17 +143,9 @@ def run_portfolio(
         key: round(float(gp_meta["seconds"].get(key, 0.0)) + float(forest_meta["seconds"].get(key, 0.0)), 4)
         for key in gp_meta.get("seconds", {})
     }
+    meta["n_pending"] = n_pending  # as asked (the forest part also counted the GP's picks)
     meta["portfolio"] = {
         "split": {"GP": len(first.table), "random forest": len(second.table)},
-        "forest": {k: forest_meta.get(k) for k in ("model", "strategy_used", "n_scored", "calibration", "seconds")},
+        "forest": {k: forest_meta.get(k) for k in ("model", "strategy_used", "n_scored", "calibration")},
     }
     return SuggestionResult(table=table, metadata=meta)
-
-
-def _interleave(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """Rows of ``a`` and ``b`` alternating (``a`` first), the longer one's rest at the end."""
-    order = np.argsort(
-        np.concatenate([np.arange(len(a)) * 2, np.arange(len(b)) * 2 + 1]), kind="stable"
-    )
-    both = pd.concat([a, b], ignore_index=True)
-    return both.iloc[order].reset_index(drop=True)

@@ -29,7 +29,11 @@ from planner.exceptions import SpecError
 if TYPE_CHECKING:
     from planner.active._result import SuggestionResult
 
-__all__ = ["SuggestRequest", "FLOOR_MODES"]
+__all__ = ["SuggestRequest", "FLOOR_MODES", "DEFAULT_SURROGATE"]
+
+#: The surrogate of ``suggest``, ``Campaign.suggest`` and ``planner suggest`` when none is named
+#: (see :mod:`planner.active._portfolio` and benchmarks/active/README.md for the measurements).
+DEFAULT_SURROGATE = "portfolio"
 
 #: Modes of ``suggest(floor=...)``.
 FLOOR_MODES = ("failures", "values")
@@ -51,7 +55,8 @@ class SuggestRequest:
         constraints: Outcome constraints.
         outputs: Modelled outputs: the targets, then constrained outcomes that are no target.
         signs: ``+1``/``-1`` per output (``-1`` for minimised targets).
-        surrogate: ``"gp"``, ``"rf"``, ``"et"``, ``"auto"``, an estimator or a mapping.
+        surrogate: ``"portfolio"`` (default), ``"gp"``, ``"rf"``, ``"et"``, ``"auto"``, ``"robust"``,
+            an estimator or a mapping.
         ref_point: Hypervolume reference point (data units) or ``None``.
         beta: UCB exploration weight.
         featurizer: Input featurizer or ``None``.
@@ -73,7 +78,7 @@ class SuggestRequest:
     constraints: tuple[OutcomeConstraint, ...]
     outputs: tuple[str, ...]
     signs: np.ndarray
-    surrogate: Any = "gp"
+    surrogate: Any = DEFAULT_SURROGATE
     ref_point: Mapping[str, float] | None = None
     beta: float = 2.0
     featurizer: Any = None
@@ -99,7 +104,7 @@ class SuggestRequest:
         targets: Sequence[tuple[str, str]] | Mapping[str, str] | Sequence[Target] | str,
         n: int = 5,
         strategy: str | None = None,
-        surrogate: Any = "gp",
+        surrogate: Any = DEFAULT_SURROGATE,
         outcome_constraints: Sequence[tuple[str, str, float]] | Sequence[OutcomeConstraint] | None = None,
         ref_point: Mapping[str, float] | None = None,
         beta: float = 2.0,
@@ -176,8 +181,11 @@ class SuggestRequest:
     ) -> SuggestionResult:
         """Propose :attr:`n` experiments given the observations so far (see
         :func:`~planner.active.suggest`)."""
+        from planner.active._portfolio import is_portfolio, run_portfolio
         from planner.active._run import run_request
 
+        if is_portfolio(self.surrogate):
+            return run_portfolio(self, observed_X, observed_y, pending)
         return run_request(self, observed_X, observed_y, pending)
 
     def with_strategy(self, name: str) -> SuggestRequest:

@@ -37,10 +37,6 @@ def run_request(
     pending: pd.DataFrame | None = None,
 ) -> SuggestionResult:
     """Apply a :class:`~planner.active.SuggestRequest` to the observations (see :func:`suggest`)."""
-    from planner.active._portfolio import is_portfolio, run_portfolio
-
-    if is_portfolio(req.surrogate):
-        return run_portfolio(req, observed_X, observed_y, pending)
     t0 = time.perf_counter()
     notes: list[str] = []
     design = req.design

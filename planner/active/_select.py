@@ -247,6 +247,9 @@ def select(
     N = len(candidates)
     mean = np.empty((N, surrogate.n_outputs))
     var = np.empty((N, surrogate.n_outputs))
+    approximate = surrogate.prepare_prefilter(N)
+    if approximate:
+        notes.append(approximate)
     for idx, pts in candidates.chunks():
         mean[idx], var[idx] = surrogate.prefilter_moments(pts)
     if strat.needs_mc_points:

@@ -1,7 +1,7 @@
 """``suggest``: propose the next experiments for a design space from the observations so far.
 
 :func:`suggest` validates its arguments into a :class:`~planner.active.SuggestRequest`
-(:mod:`._request`) and runs it (:func:`planner.active._run.run_request`: fit, select, assemble).
+(:mod:`._request`) and runs it (:meth:`SuggestRequest.run`: fit, select, assemble).
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from planner.active._request import SuggestRequest
+from planner.active._request import DEFAULT_SURROGATE, SuggestRequest
 from planner.active._result import SuggestionResult
-from planner.active._run import run_request
 from planner.active._specs import ContinuousDesign, OutcomeConstraint, PoolDesign, Target
 
 __all__ = ["suggest"]
@@ -28,7 +27,7 @@ def suggest(
     n: int = 5,
     strategy: str | None = None,
     pending: pd.DataFrame | None = None,
-    surrogate: Any = "gp",
+    surrogate: Any = DEFAULT_SURROGATE,
     outcome_constraints: Sequence[tuple[str, str, float]] | Sequence[OutcomeConstraint] | None = None,
     ref_point: Mapping[str, float] | None = None,
     beta: float = 2.0,
@@ -66,7 +65,7 @@ def suggest(
             target), ``"qlognehvi"`` (default for several), ``"qucb"``, ``"pi"``, ``"mli"``,
             ``"thompson"``, ``"max_variance"``, ``"ivr"``, ``"greedy"``, ``"random"``.
         pending: Inputs of experiments suggested earlier and not measured yet.
-        surrogate: ``"gp"`` (BoTorch ``SingleTaskGP``, ARD Matern-5/2, normalized inputs,
+        surrogate: ``"portfolio"`` (default, see below), ``"gp"`` (BoTorch ``SingleTaskGP``, ARD Matern-5/2, normalized inputs,
             standardized outcomes, inferred noise), ``"rf"``/``"et"`` (forest ensembles),
             ``"auto"`` (the GP or a random forest, whichever predicts held-out observations
             better: the GP's closed-form leave-one-out residuals against the forest's
@@ -76,9 +75,9 @@ def suggest(
             density on the data's scale; output transforms only for one objective without
             outcome constraints or calibration; the choice is in ``metadata["model_choice"]``
             and the reasons, and a transformed GP's table gives the back-transformed
-            posterior median and a delta-method spread), ``"portfolio"`` (half of the batch,
+            posterior median and a delta-method spread), ``"portfolio"`` (the default: half of the batch,
             rounded up, is the strategy's pick under the GP, the rest its pick under a random
-            forest with the GP's picks pending; rows alternate, the ``model`` column and the
+            forest with the GP's picks pending; the GP's rows come first, the ``model`` column and the
             reasons name the model of each row, ``metadata["portfolio"]`` the split; one
             objective and ``n >= 2`` only, otherwise the GP alone), a
             scikit-learn regressor or pipeline such as the AutoML's best (forests, bagging
@@ -150,4 +149,4 @@ def suggest(
         n_threads=n_threads,
         floor=floor,
     )
-    return run_request(request, observed_X, observed_y, pending)
+    return request.run(observed_X, observed_y, pending)

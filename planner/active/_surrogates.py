@@ -86,6 +86,10 @@ class BaseSurrogate(ABC):
     def moments(self, points: Points) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and variance, each ``n x m``."""
 
+    def prepare_prefilter(self, n_candidates: int) -> str | None:
+        """Set up :meth:`prefilter_moments` for ``n_candidates``; a note when it approximates."""
+        return None
+
     def prefilter_moments(self, points: Points) -> tuple[np.ndarray, np.ndarray]:
         """Mean and an upper bound of the variance (each ``n x m``) for scoring very many
         candidates; exact unless a subclass says otherwise."""

@@ -116,7 +116,7 @@ def suggest_experiments(
     *,
     n: int = 5,
     strategy: str | None = None,
-    surrogate: str = "gp",
+    surrogate: str = "portfolio",  # planner.active.DEFAULT_SURROGATE
     beta: float = 2.0,
     outcome_constraints: list[str] | None = None,
     calibration: float | None = None,

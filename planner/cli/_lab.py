@@ -24,8 +24,8 @@ def suggest(
         ),
     ] = None,
     surrogate: Annotated[
-        str, typer.Option("--surrogate", help="gp (BoTorch), rf, et, auto (GP or forest, whichever predicts held-out observations better), robust (GP on y, bilog(y) or Yeo-Johnson(y), or a forest, by held-out log predictive density), portfolio (half of each batch from the GP, half from a random forest), or automl (the search's best pipelines).")
-    ] = "gp",
+        str, typer.Option("--surrogate", help="portfolio (default: half of each batch from the GP, half from a random forest; one target), gp (BoTorch), rf, et, auto (GP or forest, whichever predicts held-out observations better), robust (GP on y, bilog(y) or Yeo-Johnson(y), or a forest, by held-out log predictive density), or automl (the search's best pipelines).")
+    ] = "portfolio",  # planner.active.DEFAULT_SURROGATE
     beta: Annotated[float, typer.Option("--beta", help="Exploration weight of qucb.")] = 2.0,
     constraint: Annotated[
         list[str] | None, typer.Option("--constraint", help="Outcome constraint, e.g. temp_rise_k<=10 (repeatable).")

@@ -135,3 +135,32 @@ def test_the_encoded_pool_is_kept_per_encoding():
     # Pickled designs (process pools) travel without the cache.
     assert pickle.loads(pickle.dumps(design))._cache == {}
     assert design._cache
+
+
+def test_the_forest_prefilter_of_a_large_pool_uses_a_subset_of_the_trees():
+    """Above LARGE_POOL candidates a forest's prefilter moments come from its first
+    PREFILTER_MEMBERS trees (said in a note); below, and for the shortlist, from every tree."""
+    from planner.active import _ensemble
+    from planner.active._ensemble import fit_ensemble
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.random((40, 3)), columns=["a", "b", "c"])
+    X = frame.to_numpy()
+    Y = (np.sin(5 * X[:, 0]) + X[:, 1])[:, None]
+    model = fit_ensemble("rf", Points(frame, X), Y, inputs=["a", "b", "c"], features=["a", "b", "c"], seed=0)
+    probe = Points(frame.iloc[:7], X[:7] * 0.9)
+    full_mean, full_var = model.moments(probe)
+
+    assert model.prepare_prefilter(_ensemble.LARGE_POOL) is None
+    mean, var = model.prefilter_moments(probe)
+    np.testing.assert_array_equal(mean, full_mean)
+
+    note = model.prepare_prefilter(_ensemble.LARGE_POOL + 1)
+    assert f"with {_ensemble.PREFILTER_MEMBERS} of the forest's 100 trees" in note
+    forest = model.members[0].estimator
+    trees = np.stack([t.predict(np.float32(X[:7] * 0.9)) for t in forest.estimators_[: _ensemble.PREFILTER_MEMBERS]])
+    mean, var = model.prefilter_moments(probe)
+    np.testing.assert_allclose(mean[:, 0], trees.mean(axis=0))
+    np.testing.assert_allclose(var[:, 0], np.maximum(trees.var(axis=0, ddof=1), var[:, 0].min()), rtol=1e-6)
+    assert not np.allclose(mean, full_mean)
+    np.testing.assert_array_equal(model.moments(probe)[0], full_mean)  # the shortlist's exact moments

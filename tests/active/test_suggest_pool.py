@@ -40,6 +40,7 @@ def observed(agnp_pool) -> pd.DataFrame:
 def run(observed, design, inputs, **kwargs):
     kwargs.setdefault("targets", [("loss", "min")])
     kwargs.setdefault("n", 3)
+    kwargs.setdefault("surrogate", "gp")  # these tests are about the GP; the default portfolio: test_portfolio.py
     return suggest(observed[inputs], observed[["loss"]], design=design, **kwargs)
 
 
@@ -355,6 +356,7 @@ def test_failed_runs_at_the_worst_value_are_modelled_as_failures(autoam_pool):
     seen = pd.concat([zeros.head(4), autoam_pool[autoam_pool["Score"] > 0].sample(16, random_state=0)])
 
     def run_(frame, **kwargs):
+        kwargs.setdefault("surrogate", "gp")
         return suggest(frame[inputs], frame[["Score"]], design=design, targets=[("Score", "max")], n=3, **kwargs)
 
     with pytest.warns(DataQualityWarning, match="modelled as failed experiments"):
@@ -368,7 +370,7 @@ def test_failed_runs_at_the_worst_value_are_modelled_as_failures(autoam_pool):
     assert (table["Score_mean"] > 0.5).all()
 
     with pytest.warns(DataQualityWarning, match="equal its worst value"):
-        values = run_(seen)  # the default
+        values = run_(seen)  # floor="values", the default
     (note,) = _floor_notes(values)
     assert "floor='failures'" in note and "--surrogate rf" in note
     assert values.metadata["failed_rows"] == {} and "Score_p_not_failed" not in values.table
