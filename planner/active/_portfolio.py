@@ -16,11 +16,12 @@ Measured with ``benchmarks/active/run_backtests.py`` (20 paired seeds per pool, 
 
 The split applies to one objective, a model-based strategy that is not pure exploration,
 ``n >= 2``, ``floor="values"``, a GP that could be fitted and enough candidates left; otherwise
-the request runs as with ``surrogate="gp"`` and says why in its notes. The table
-holds the GP's picks (in the order the sequential batch chose them), then the forest's; its
-``model`` column and every reason line name
-the model that picked the row, and the metadata's ``portfolio`` entry holds the split and the
-forest's own model, notes and fallbacks.
+the request runs as with ``surrogate="gp"`` and says why in its notes. The table holds the
+GP's picks (in the order the sequential batch chose them), then the forest's; its ``model``
+column and every reason line name the model that picked the row. The metadata is the GP
+part's, with the forest part's notes and fallbacks added (prefixed "forest part:"), the
+seconds summed, and a ``portfolio`` entry: the split and the forest's model, strategy,
+candidates scored and calibration.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ def _alone(result: SuggestionResult, why: str) -> SuggestionResult:
 
     meta = dict(result.metadata)
     meta["notes"] = [*meta.get("notes", []), f"surrogate portfolio: {why}"]
-    meta["portfolio"] = {"split": {"GP": len(result.table)}, "why_not": why}
+    model = str(meta.get("model") or "space filling")
+    meta["portfolio"] = {"split": {"GP" if model.startswith("GP") else model: len(result.table)}, "why_not": why}
     return SuggestionResult(table=result.table, metadata=meta)
 
 
