@@ -98,7 +98,7 @@ def test_too_few_observations_give_space_filling_once(pool):
     obs = pool.iloc[:1]
     out = suggest(obs[["a", "b", "c"]], _y(obs), design=PoolDesign(pool, id_column="id"), targets="y", n=4, surrogate="portfolio", seed=0)
     assert len(out.table) == 4 and out.metadata["strategy_used"] == "space_filling"
-    assert "space-filling" in out.metadata["notes"][-1] and out.metadata["portfolio"]["split"] == {"GP": 4}
+    assert "space-filling" in out.metadata["notes"][-1] and out.metadata["portfolio"]["split"] == {"space filling": 4}
 
 
 def test_a_continuous_design_splits_too():
