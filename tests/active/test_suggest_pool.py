@@ -99,8 +99,10 @@ def test_qucb_states_its_beta(observed, design, agnp_inputs):
 
 @pytest.mark.slow
 def test_same_seed_same_suggestions_also_in_another_process(observed, design, agnp_inputs, datasets_dir):
-    here = run(observed, design, agnp_inputs, seed=11, strategy="qlognei")
-    again = run(observed, design, agnp_inputs, seed=11, strategy="qlognei")
+    # The default surrogate (the GP + forest portfolio) here, in the subprocess below too.
+    here = run(observed, design, agnp_inputs, seed=11, strategy="qlognei", surrogate="portfolio")
+    again = run(observed, design, agnp_inputs, seed=11, strategy="qlognei", surrogate="portfolio")
+    assert here.metadata["portfolio"]["split"] == {"GP": 2, "random forest": 1}
     pd.testing.assert_frame_equal(here.table, again.table)
     code = textwrap.dedent(
         f"""
@@ -302,7 +304,8 @@ def test_composition_strings_featurized_like_the_automl_pipelines(datasets_dir):
         featurizer=ElementFractionFeaturizer(composition_column="composition"),
         seed=0,
     )
-    assert result.metadata["model"].startswith("GP") and result.fallbacks == ()
+    # The default portfolio: both the GP and the forest read the featurizer's descriptors.
+    assert result.metadata["model"].startswith("portfolio: GP") and result.fallbacks == ()
     assert not set(result.table["composition"]) & set(obs["composition"])
 
 
