@@ -68,14 +68,12 @@ def _members_of(final: Any, Xt: Any) -> np.ndarray | None:
     from sklearn.compose import TransformedTargetRegressor
     from sklearn.ensemble import (
         BaggingRegressor,
-        ExtraTreesRegressor,
-        RandomForestRegressor,
         StackingRegressor,
         VotingRegressor,
     )
 
     final = _unwrap(final)
-    if isinstance(final, (RandomForestRegressor, ExtraTreesRegressor)):
+    if _is_forest(final):
         arr = Xt.astype(np.float32).tocsr() if sparse.issparse(Xt) else np.ascontiguousarray(Xt, dtype=np.float32)
         if not sparse.issparse(arr) and arr.ndim == 2 and arr.shape[1] == final.n_features_in_:
             # Checked once here, not once per tree (a third of the time on a million candidates).
@@ -236,10 +234,7 @@ class EnsembleSurrogate(BaseSurrogate):
         )
 
     def prefilter_moments(self, points: Points) -> tuple[np.ndarray, np.ndarray]:
-        if self.prefilter_members is None:
-            return self.moments(points)
-        table = self.member_table(points, limit=self.prefilter_members)
-        return table.mean(axis=0), np.maximum(table.var(axis=0, ddof=1), VAR_FLOOR * self.y_std**2)
+        return self._moments(self.member_table(points, limit=self.prefilter_members))
 
     def member_table(self, points: Points, limit: int | None = None) -> np.ndarray:
         """Member predictions, ``s x n x m`` (larger is better); ``limit``: the first members only
@@ -255,8 +250,11 @@ class EnsembleSurrogate(BaseSurrogate):
         return np.stack(preds, axis=-1)
 
     def moments(self, points: Points) -> tuple[np.ndarray, np.ndarray]:
-        table = self.member_table(points)
-        var = table.var(axis=0, ddof=1) if self.n_members > 1 else np.zeros(table.shape[1:])
+        return self._moments(self.member_table(points))
+
+    def _moments(self, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and variance over a member table's members (variance floored)."""
+        var = table.var(axis=0, ddof=1) if table.shape[0] > 1 else np.zeros(table.shape[1:])
         return table.mean(axis=0), np.maximum(var, VAR_FLOOR * self.y_std**2)
 
     def botorch_model(self, points: Points) -> tuple[Any, Tensor]:
