@@ -343,7 +343,8 @@ def backtest(
         n_seeds: Independent runs per arm.
         n_initial: Random starting experiments (the same rows for every arm of a seed).
         batch_size: Experiments per suggestion.
-        budget: Total experiments per run, starting ones included.
+        budget: Total experiments per run, starting ones included; capped at the pool's unique
+            candidates (a campaign on a small pool ends when all are measured).
         executor: ``None`` (processes when ``n_jobs > 1``, else in this process),
             ``"local"``, ``"processes"``, ``"ray"``, or an object with ``.map``.
         n_jobs: Parallel workers.
@@ -362,22 +363,41 @@ def backtest(
 
     Raises:
         SpecError: Bad protocol numbers or arms.
-        DataValidationError: Missing columns or a pool too small for the protocol.
+        DataValidationError: Missing columns, or a pool with no more unique candidates than
+            ``n_initial``.
+
+    Warns:
+        DataQualityWarning: ``budget`` exceeds the pool's unique candidates (every run then
+            measures the whole pool; ``metadata["budget"]`` is the pool size).
     """
     specs = parse_targets(targets)
     arms = [Arm.parse(s) for s in strategies]
     labels = [a.label for a in arms]
     if len(set(labels)) != len(labels):
         raise SpecError(f"backtest arms need distinct labels, got {labels}")
-    for name, value, lo in (("n_seeds", n_seeds, 1), ("n_initial", n_initial, 1), ("batch_size", batch_size, 1)):
+    for name, value, lo in (
+        ("n_seeds", n_seeds, 1), ("n_initial", n_initial, 1), ("batch_size", batch_size, 1), ("budget", budget, 2)
+    ):
         if not isinstance(value, (int, np.integer)) or value < lo:
             raise SpecError(f"{name} must be an integer >= {lo}, got {value!r}")
     inputs = tuple(inputs)
     names = [t.name for t in specs]
     unique, counts = dedupe_pool(pool, inputs, names)
     N = len(unique)
-    if budget > N:
-        raise DataValidationError(f"budget {budget} exceeds the {N} unique candidates of the pool; lower the budget")
+    if not n_initial < N:
+        raise DataValidationError(
+            f"the pool has {N} unique candidate(s), not more than n_initial ({n_initial}): nothing would be left to "
+            "choose; lower n_initial or use a larger pool"
+        )
+    budget_asked = int(budget)
+    if budget > N:  # a campaign on a small pool ends when every candidate is measured
+        budget = N
+        warnings.warn(
+            f"backtest budget {budget_asked} exceeds the {N} unique candidates of the pool: every run stops when the "
+            f"pool is used up, after {N} experiments (metadata 'budget'; 'budget_asked' keeps {budget_asked})",
+            DataQualityWarning,
+            stacklevel=2,
+        )
     if not n_initial < budget:
         raise SpecError(f"budget ({budget}) must exceed n_initial ({n_initial})")
     signs = np.array([t.sign for t in specs])
@@ -447,6 +467,7 @@ def backtest(
         "n_initial": n_initial,
         "batch_size": batch_size,
         "budget": budget,
+        "budget_asked": budget_asked,
         "seed": seed,
         "pool": counts,
         "top_set_sizes": {str(k): int(len(v)) for k, v in top_sets.items()},

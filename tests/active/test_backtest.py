@@ -10,7 +10,7 @@ import pytest
 
 from planner.active import Arm, backtest
 from planner.active._backtest_metrics import dedupe_pool, top_rows
-from planner.exceptions import DataValidationError, SpecError
+from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
 
 
 def autoam_protocol(pool: pd.DataFrame) -> dict:
@@ -123,7 +123,11 @@ def test_multiobjective_backtest_tracks_hypervolume(redoxmers, redox_inputs, red
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        pytest.param({"budget": 500}, DataValidationError, "budget 500 exceeds the 100 unique candidates", id="budget"),
+        pytest.param(
+            {"n_initial": 100, "budget": 150}, DataValidationError, r"100 unique candidate\(s\), not more than n_initial",
+            id="pool-too-small",
+        ),
+        pytest.param({"budget": 2.5}, SpecError, "budget must be an integer >= 2", id="budget-type"),
         pytest.param(
             {"n_initial": 10, "budget": 10}, SpecError, r"budget \(10\) must exceed n_initial \(10\)", id="initial"
         ),
@@ -249,3 +253,33 @@ def test_a_killed_backtest_resumes_from_its_finished_runs(autoam_pool, datasets_
     resumed = backtest(autoam_pool, checkpoint=folder, **kw)
     assert resumed.metadata["runs_resumed_from_checkpoint"] == len(kept)
     pd.testing.assert_frame_equal(resumed.runs, backtest(autoam_pool, **kw).runs)
+
+
+def _simplex_pool() -> pd.DataFrame:
+    """91 three-component compositions (a 1/12 grid), a heavy-tailed cost to minimise (2.4e4 .. 1.8e6)."""
+    rows = [(i / 12, j / 12, (12 - i - j) / 12) for i in range(13) for j in range(13 - i)]
+    pool = pd.DataFrame(rows, columns=["A", "B", "C"])
+    score = np.exp(-((pool.A - 0.3) ** 2 + (pool.B - 0.5) ** 2) / 0.02)
+    pool["cost"] = 2.4e4 * 75.0 ** (1 - score / score.max())
+    return pool
+
+
+@pytest.mark.parametrize(
+    "arms",
+    [
+        pytest.param(["random", "greedy@rf"], id="fast"),
+        pytest.param([Arm("portfolio", "qlognei", "portfolio")], id="portfolio", marks=pytest.mark.slow),
+    ],
+)
+def test_a_budget_above_the_pool_measures_the_whole_pool(arms):
+    pool = _simplex_pool()
+    with pytest.warns(DataQualityWarning, match="budget 100 exceeds the 91 unique candidates"):
+        result = backtest(
+            pool, inputs=["A", "B", "C"], targets=[("cost", "min")], strategies=arms,
+            n_seeds=1, n_initial=5, batch_size=5, budget=100,
+        )
+    assert result.metadata["budget"] == 91 and result.metadata["budget_asked"] == 100
+    assert not result.metadata["failed_runs"]
+    for _, run in result.runs.groupby(["arm", "seed"]):
+        assert len(run) == 91  # every candidate once, the last batch a partial one
+    assert (result.summary["first_hit_top_0.01_missed"] == 0).all() and (result.summary["first_hit_top_0.05_missed"] == 0).all()
