@@ -15,7 +15,9 @@ Measured with ``benchmarks/active/run_backtests.py`` (20 paired seeds per pool, 
 ``benchmarks/active/README.md``).
 
 The split applies to one objective, a model-based strategy that is not pure exploration,
-``n >= 2``, ``floor="values"``, a GP that could be fitted and enough candidates left; otherwise
+``n >= 2``, ``floor="values"``, a GP that could be fitted and ranks by the asked strategy (not
+the exploration it falls back to when every observed value is the same), and enough candidates
+left; otherwise
 the request runs as with ``surrogate="gp"`` and says why in its notes. The table holds the
 GP's picks (in the order the sequential batch chose them), then the forest's; its ``model``
 column and every reason line name the model that picked the row. The metadata is the GP
@@ -85,6 +87,14 @@ def run_portfolio(
     meta = first.metadata
     if meta.get("strategy_used") == "space_filling":
         why = "no model could be fitted yet: space-filling suggestions"
+    elif meta.get("strategy_used") != req.strategy.name:
+        # The GP part fell back (all observed values identical: it explores by its variance). A
+        # forest fitted to such values predicts one value with no spread, so its picks would be
+        # arbitrary rows.
+        why = (
+            f"the observations cannot rank candidates yet, so the GP explores ({meta.get('strategy_used')}) "
+            "for the whole batch; a forest cannot tell the candidates apart"
+        )
     elif not str(meta.get("model") or "").startswith("GP"):
         why = f"the GP could not be fitted: {meta.get('model')} for the whole batch"
     elif meta.get("n_candidates") is not None and meta["n_candidates"] < req.n:

@@ -84,6 +84,20 @@ def test_the_gp_alone_where_the_portfolio_does_not_apply(pool, observed, kwargs,
     assert why in out.metadata["notes"][-1] and out.metadata["portfolio"]["split"] == {"GP": kwargs["n"]}
 
 
+def test_identical_observed_values_give_the_gps_exploration_for_the_whole_batch(pool, observed):
+    # A forest fitted to one repeated value predicts it everywhere with no spread: its picks would
+    # be arbitrary rows with a made-up "high uncertainty" reason.
+    X, _ = observed
+    flat = pd.DataFrame({"y": np.zeros(len(X))}, index=X.index)
+    with pytest.warns(UserWarning, match="are identical"):
+        out = suggest(X, flat, design=PoolDesign(pool, id_column="id"), targets="y", n=4, surrogate="portfolio", seed=0)
+    with pytest.warns(UserWarning, match="are identical"):
+        plain = suggest(X, flat, design=PoolDesign(pool, id_column="id"), targets="y", n=4, surrogate="gp", seed=0)
+    assert out.table["candidate"].tolist() == plain.table["candidate"].tolist()
+    assert out.metadata["strategy_used"] == "max_variance" and out.metadata["portfolio"]["split"] == {"GP": 4}
+    assert "cannot rank candidates yet" in out.metadata["notes"][-1]
+
+
 def test_several_objectives_use_the_gp_alone(pool, observed):
     X, y = observed
     y2 = y.assign(z=X["c"].to_numpy())
