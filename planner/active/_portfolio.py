@@ -18,10 +18,9 @@ The split applies to one objective, a model-based strategy that is not pure expl
 ``n >= 2``, ``floor="values"``, a GP that could be fitted and ranks by the asked strategy (not
 the exploration it falls back to when every observed value is the same), and enough candidates
 left; otherwise
-the request runs as with ``surrogate="gp"`` and says why in its notes. The table alternates
-the two models' picks, the GP's first (each model's in the order its sequential batch chose
-them), so that a lab running only the first k rows still gets both models' best picks; its
-``model`` column and every reason line name the model that picked the row. The metadata is the GP
+the request runs as with ``surrogate="gp"`` and says why in its notes. The table holds the
+GP's picks (in the order the sequential batch chose them), then the forest's; its ``model``
+column and every reason line name the model that picked the row. The metadata is the GP
 part's, with the forest part's notes and fallbacks added (prefixed "forest part:"), the
 seconds summed, and a ``portfolio`` entry: the split and the forest's model, strategy,
 candidates scored and calibration.
@@ -136,11 +135,9 @@ def _combine(first: SuggestionResult, second: SuggestionResult, n_pending: int) 
 
     gp_meta, forest_meta = dict(first.metadata), dict(second.metadata)
     gp_name, forest_name = gp_meta.get("model") or "GP", forest_meta.get("model") or "random forest"
-    gp_rows, forest_rows = first.table.assign(model=gp_name), second.table.assign(model=forest_name)
-    rows = []  # GP, forest, GP, forest, ...: every prefix of the table holds both models' best picks
-    for k in range(max(len(gp_rows), len(forest_rows))):
-        rows.extend(part.iloc[[k]] for part in (gp_rows, forest_rows) if k < len(part))
-    table = pd.concat(rows, ignore_index=True)
+    table = pd.concat(
+        [first.table.assign(model=gp_name), second.table.assign(model=forest_name)], ignore_index=True
+    )
     table["reason"] = [
         f"{text}; picked by the {'GP' if m == gp_name else 'random forest'} (model portfolio)"
         for text, m in zip(table["reason"], table["model"])

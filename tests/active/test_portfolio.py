@@ -31,7 +31,7 @@ def observed(pool):
     return obs[["a", "b", "c"]], _y(obs)
 
 
-def test_the_batch_alternates_the_gps_and_the_forests_picks_with_the_gps_pending(pool, observed):
+def test_the_batch_is_the_gps_picks_then_the_forests_with_the_gps_pending(pool, observed):
     X, y = observed
     design = PoolDesign(pool, id_column="id")
     out = suggest(X, y, design=design, targets="y", n=5, surrogate="portfolio", seed=4)
@@ -41,9 +41,9 @@ def test_the_batch_alternates_the_gps_and_the_forests_picks_with_the_gps_pending
     gp_picks = pool.loc[gp["candidate"], ["a", "b", "c"]]
     forest = suggest(X, y, design=design, targets="y", n=2, surrogate="rf", pending=gp_picks, seed=4).table
 
-    # GP, forest, GP, forest, GP: each model's part is exactly its own batch, in its order.
+    # The GP's three picks, then the forest's two; each part is exactly that model's own batch.
     is_gp = table["model"].str.startswith("GP").tolist()
-    assert is_gp == [True, False, True, False, True]
+    assert is_gp == [True, True, True, False, False]
     assert table.loc[is_gp, "candidate"].tolist() == gp["candidate"].tolist()
     assert table.loc[[not g for g in is_gp], "candidate"].tolist() == forest["candidate"].tolist()
     assert table["candidate"].is_unique and not set(table["candidate"]) & set(X.index)
