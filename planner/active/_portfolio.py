@@ -20,7 +20,8 @@ the exploration it falls back to when every observed value is the same), and eno
 left; otherwise
 the request runs as with ``surrogate="gp"`` and says why in its notes. The table holds the
 GP's picks (in the order the sequential batch chose them), then the forest's; its ``model``
-column and every reason line name the model that picked the row. The metadata is the GP
+column and every reason line name the model that picked the row. (Alternating the two models'
+rows was measured and not adopted: benchmarks/active/results/ablation/interleaved/README.md.) The metadata is the GP
 part's, with the forest part's notes and fallbacks added (prefixed "forest part:"), the
 seconds summed, and a ``portfolio`` entry: the split and the forest's model, strategy,
 candidates scored and calibration.
