@@ -10,10 +10,16 @@ the first top-1% / top-5% hit, two-sided Wilcoxon signed-rank.
 Usage::
 
     python benchmarks/active/default_vs_references.py
+    python benchmarks/active/default_vs_references.py --extra-seeds
+
+``--extra-seeds``: the pools that also have ``results/extra_seeds/<pool>/runs.csv`` (seeds 20-39,
+``run_backtests.py --seed 20 --out benchmarks/active/results/extra_seeds``), each arm's 40 seeds
+paired together; writes ``results/extra_seeds/FORTY_SEEDS.md``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import sys
@@ -30,11 +36,22 @@ POOLS = ["agnp", "autoam", "crossed_barrel", "oer_3496", "oer_3851", "btz"]
 def main() -> None:
     from run_backtests import _paired_first_hits, _paired_table
 
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--extra-seeds", action="store_true", help="add results/extra_seeds/<pool> (40 seeds)")
+    args = parser.parse_args()
+    extra = HERE / "results" / "extra_seeds"
     rows = []
     for name in POOLS:
         folder = HERE / "results" / name
         runs = pd.read_csv(folder / "runs.csv")
         meta = json.loads((folder / "metadata.json").read_text())
+        if args.extra_seeds:
+            if not (extra / name / "runs.csv").exists():
+                continue
+            more = pd.read_csv(extra / name / "runs.csv")
+            if set(more["seed"]) & set(runs["seed"]):
+                raise SystemExit(f"{extra / name}: seeds overlap the headline's; run it with --seed 20")
+            runs = pd.concat([runs[runs["arm"].isin(set(more["arm"]))], more], ignore_index=True)
         for arm, refs in (("portfolio", ("greedy@rf", "baybe", "qlognei")), ("qlognei", ("greedy@rf", "baybe"))):
             for ref in refs:
                 if ref not in set(runs["arm"]) or arm not in set(runs["arm"]):
@@ -48,12 +65,16 @@ def main() -> None:
     cols = ["pool", "arm", "reference", "top", "median_first_hit", "reference_median", "median_paired_difference",
             "seeds_fewer/tie/more", "wilcoxon_p"]
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
-    out = HERE / "results" / "ablation" / "DEFAULT_VS_REFERENCES.md"
+    out = extra / "FORTY_SEEDS.md" if args.extra_seeds else HERE / "results" / "ablation" / "DEFAULT_VS_REFERENCES.md"
+    source = (
+        "reads `results/<pool>/runs.csv` (seeds 0-19) and `results/extra_seeds/<pool>/runs.csv` (seeds 20-39): "
+        "40 seeds per arm" if args.extra_seeds else "reads the committed `results/<pool>/runs.csv`, 20 seeds each"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         "# The default (portfolio: GP and random forest, qLogNEI) and the GP alone against greedy RF and "
-        "BayBE on the headline runs\n\n"
-        f"- command: `{command}` (reads the committed `results/<pool>/runs.csv`, 20 seeds each; no new runs)\n"
+        f"BayBE on the {'headline runs and the extra seeds' if args.extra_seeds else 'headline runs'}\n\n"
+        f"- command: `{command}` ({source}; no new runs)\n"
         "- `portfolio` is `suggest`'s default since issue 14; `qlognei` is the GP alone, the default before.\n"
         "- `median_first_hit`: the arm's median experiments to the first hit; negative differences: the "
         "arm needed fewer than the reference; a seed without a hit counts budget + 1.\n\n"
