@@ -16,7 +16,10 @@ for the length of one ``suggest`` call (``planner.active._gp._build_gp`` or BoTo
 - ``restarts``: the marginal likelihood maximised from 5 starts (the default start and 4 with
   lengthscales drawn log-uniformly over a factor of e^2 either way, seeded), keeping the best.
 
-Retries of a failed fit (a noise floor, more jitter) behave as in planner.
+Retries of a failed fit (a noise floor, more jitter) behave as in planner. ``edbo`` (a scaled
+kernel) only runs where planner keeps the fitted model as it is: one target and at most 500
+observations (``fit_gp`` otherwise rebuilds the model and copies a plain kernel's lengthscales),
+which holds on every single-objective pool of the backtests (budgets <= 100).
 """
 
 from __future__ import annotations

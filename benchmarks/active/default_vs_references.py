@@ -49,8 +49,14 @@ def main() -> None:
             if not (extra / name / "runs.csv").exists():
                 continue
             more = pd.read_csv(extra / name / "runs.csv")
+            more_meta = json.loads((extra / name / "metadata.json").read_text())
+            for key in ("budget", "n_initial", "batch_size", "pool", "targets", "inputs"):
+                if more_meta.get(key) != meta.get(key):
+                    raise SystemExit(f"{extra / name}: {key} differs from the headline's ({more_meta.get(key)} vs {meta.get(key)})")
             if set(more["seed"]) & set(runs["seed"]):
                 raise SystemExit(f"{extra / name}: seeds overlap the headline's; run it with --seed 20")
+            if not set(more["arm"]) <= set(runs["arm"]):
+                raise SystemExit(f"{extra / name}: arms {sorted(set(more['arm']) - set(runs['arm']))} have no headline runs")
             runs = pd.concat([runs[runs["arm"].isin(set(more["arm"]))], more], ignore_index=True)
         for arm, refs in (("portfolio", ("greedy@rf", "baybe", "qlognei")), ("qlognei", ("greedy@rf", "baybe"))):
             for ref in refs:

@@ -378,8 +378,9 @@ def backtest(
     for name, value, lo in (
         ("n_seeds", n_seeds, 1), ("n_initial", n_initial, 1), ("batch_size", batch_size, 1), ("budget", budget, 2)
     ):
-        if not isinstance(value, (int, np.integer)) or value < lo:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
             raise SpecError(f"{name} must be an integer >= {lo}, got {value!r}")
+    budget = int(budget)
     inputs = tuple(inputs)
     names = [t.name for t in specs]
     unique, counts = dedupe_pool(pool, inputs, names)

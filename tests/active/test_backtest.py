@@ -128,6 +128,7 @@ def test_multiobjective_backtest_tracks_hypervolume(redoxmers, redox_inputs, red
             id="pool-too-small",
         ),
         pytest.param({"budget": 2.5}, SpecError, "budget must be an integer >= 2", id="budget-type"),
+        pytest.param({"batch_size": True}, SpecError, "batch_size must be an integer >= 1", id="bool"),
         pytest.param(
             {"n_initial": 10, "budget": 10}, SpecError, r"budget \(10\) must exceed n_initial \(10\)", id="initial"
         ),
