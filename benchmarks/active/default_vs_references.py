@@ -34,7 +34,7 @@ POOLS = ["agnp", "autoam", "crossed_barrel", "oer_3496", "oer_3851", "btz"]
 
 
 def main() -> None:
-    from run_backtests import _paired_first_hits, _paired_table
+    from run_backtests import _paired_first_hits, _paired_table, protocol_difference
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--extra-seeds", action="store_true", help="add results/extra_seeds/<pool> (40 seeds)")
@@ -50,9 +50,9 @@ def main() -> None:
                 continue
             more = pd.read_csv(extra / name / "runs.csv")
             more_meta = json.loads((extra / name / "metadata.json").read_text())
-            for key in ("budget", "n_initial", "batch_size", "pool", "targets", "inputs"):
-                if more_meta.get(key) != meta.get(key):
-                    raise SystemExit(f"{extra / name}: {key} differs from the headline's ({more_meta.get(key)} vs {meta.get(key)})")
+            key = protocol_difference(meta, more_meta)
+            if key is not None:
+                raise SystemExit(f"{extra / name}: {key} differs from the headline's ({more_meta.get(key)} vs {meta.get(key)})")
             if set(more["seed"]) & set(runs["seed"]):
                 raise SystemExit(f"{extra / name}: seeds overlap the headline's; run it with --seed 20")
             if not set(more["arm"]) <= set(runs["arm"]):

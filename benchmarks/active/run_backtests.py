@@ -115,6 +115,18 @@ def run_one(name: str, args: argparse.Namespace) -> dict:
     return meta
 
 
+#: Metadata that must agree for two result folders' runs to be combined or paired.
+PROTOCOL = ("targets", "inputs", "n_initial", "batch_size", "budget", "pool")
+
+
+def protocol_difference(a: dict, b: dict, keys: tuple[str, ...] = PROTOCOL) -> str | None:
+    """The first of ``keys`` on which two metadata records differ (compared as JSON), or None."""
+    for key in keys:
+        if json.loads(json.dumps(a.get(key), default=str)) != json.loads(json.dumps(b.get(key), default=str)):
+            return key
+    return None
+
+
 def _merge_into(out: Path, result, meta: dict) -> dict:
     """Replace the rows of this run's arms in an existing result folder, keep the others.
 
@@ -123,9 +135,9 @@ def _merge_into(out: Path, result, meta: dict) -> dict:
     exactly. The protocols must match; each run's command and commit are kept.
     """
     old_meta = json.loads((out / "metadata.json").read_text())
-    for key in ("targets", "inputs", "n_seeds", "n_initial", "batch_size", "budget", "seed", "pool"):
-        if json.loads(json.dumps(old_meta.get(key), default=str)) != json.loads(json.dumps(meta.get(key), default=str)):
-            raise SystemExit(f"--merge: {key} differs from {out}/metadata.json ({old_meta.get(key)} vs {meta.get(key)})")
+    key = protocol_difference(old_meta, meta, (*PROTOCOL, "n_seeds", "seed"))
+    if key is not None:
+        raise SystemExit(f"--merge: {key} differs from {out}/metadata.json ({old_meta.get(key)} vs {meta.get(key)})")
     new_arms = {a["label"] for a in meta["arms"]}
     # Arms keep their place in the tables; arms new to the folder come last.
     order = [a["label"] for a in old_meta["arms"]] + [a["label"] for a in meta["arms"] if a["label"] not in {

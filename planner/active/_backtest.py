@@ -390,7 +390,7 @@ def backtest(
             f"the pool has {N} unique candidate(s), not more than n_initial ({n_initial}): nothing would be left to "
             "choose; lower n_initial or use a larger pool"
         )
-    budget_asked = int(budget)
+    budget_asked = budget
     if budget > N:  # a campaign on a small pool ends when every candidate is measured
         budget = N
         warnings.warn(

@@ -17,14 +17,15 @@ Measured with ``benchmarks/active/run_backtests.py`` (20 paired seeds per pool, 
 The split applies to one objective, a model-based strategy that is not pure exploration,
 ``n >= 2``, ``floor="values"``, a GP that could be fitted and ranks by the asked strategy (not
 the exploration it falls back to when every observed value is the same), and enough candidates
-left; otherwise
-the request runs as with ``surrogate="gp"`` and says why in its notes. The table holds the
-GP's picks (in the order the sequential batch chose them), then the forest's; its ``model``
-column and every reason line name the model that picked the row. (Alternating the two models'
-rows was measured and not adopted: benchmarks/active/results/ablation/interleaved/README.md.) The metadata is the GP
-part's, with the forest part's notes and fallbacks added (prefixed "forest part:"), the
-seconds summed, and a ``portfolio`` entry: the split and the forest's model, strategy,
-candidates scored and calibration.
+left; otherwise the request runs as with ``surrogate="gp"`` and says why in its notes.
+
+The table holds the GP's picks (in the order the sequential batch chose them), then the
+forest's; its ``model`` column and every reason line name the model that picked the row.
+(Alternating the two models' rows was measured and not adopted:
+benchmarks/active/results/ablation/interleaved/README.md.) The metadata is the GP part's, with
+the forest part's notes and fallbacks added (prefixed "forest part:"), the seconds summed, and a
+``portfolio`` entry: the split and the forest's model, strategy, candidates scored and
+calibration.
 """
 
 from __future__ import annotations
