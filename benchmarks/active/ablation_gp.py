@@ -13,6 +13,9 @@ for the length of one ``suggest`` call (``planner.active._gp._build_gp`` or BoTo
   lengthscale, outputscale and noise priors that depend on whether d < 5;
 - ``fixnoise``: the noise fixed at 1e-4 (standardized units), a near-interpolating GP, instead of
   being fitted under its log-normal prior;
+- ``warp``: the inputs warped by a learned Kumaraswamy CDF per dimension after normalising
+  (BoTorch's ``Warp`` input transform, Snoek et al. 2014; log-normal(0, 0.75) priors on both
+  concentrations, as in BoTorch's tutorial), for non-stationary objectives;
 - ``restarts``: the marginal likelihood maximised from 5 starts (the default start and 4 with
   lengthscales drawn log-uniformly over a factor of e^2 either way, seeded), keeping the best.
 
@@ -29,7 +32,7 @@ import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-GP_VARIANTS = ("rbf", "gamma", "edbo", "fixnoise", "restarts")
+GP_VARIANTS = ("rbf", "gamma", "edbo", "fixnoise", "restarts", "warp")
 N_RESTARTS = 5
 
 
@@ -100,9 +103,18 @@ def _build(kind: str):
         if kind == "fixnoise":
             likelihood.noise_covar.initialize(noise=max(1e-4, 2 * (noise_floor or 0.0)))
             likelihood.noise_covar.raw_noise.requires_grad_(False)
+        transform = Normalize(d, bounds=torch.stack([lower, upper]))
+        if kind == "warp":
+            from botorch.models.transforms.input import ChainedInputTransform, Warp
+            from gpytorch.priors import LogNormalPrior
+
+            warp = Warp(
+                d, indices=list(range(d)),
+                concentration1_prior=LogNormalPrior(0.0, 0.75**0.5), concentration0_prior=LogNormalPrior(0.0, 0.75**0.5),
+            )
+            transform = ChainedInputTransform(normalize=transform, warp=warp)
         return SingleTaskGP(
-            X, Y, likelihood=likelihood, covar_module=covar,
-            input_transform=Normalize(d, bounds=torch.stack([lower, upper])), outcome_transform=Standardize(m),
+            X, Y, likelihood=likelihood, covar_module=covar, input_transform=transform, outcome_transform=Standardize(m),
         )
 
     return build

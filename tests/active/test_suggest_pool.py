@@ -142,6 +142,26 @@ def test_identical_targets_explore_and_say_so(observed, design, agnp_inputs):
     assert result.table["reason"].str.startswith("high uncertainty").all()
 
 
+@pytest.mark.parametrize("strategy", ["greedy", "qlognei", "max_variance"])
+def test_identical_targets_with_a_forest_fill_the_space(strategy, observed, design, agnp_inputs):
+    # A forest fitted to one value has no spread: its exploration ranked every candidate alike
+    # and returned the pool's first rows. Space filling picks rows far from the measured ones.
+    flat = observed.assign(loss=0.5)
+    with pytest.warns(DataQualityWarning, match=r"identical \(0\.5\); an ensemble fitted to one value has no spread"):
+        result = run(flat, design, agnp_inputs, n=4, surrogate="rf", strategy=strategy)
+    assert result.metadata["strategy_used"] == "space_filling"
+    assert result.table["reason"].str.startswith("space-filling").all()
+    picked = design.candidates.loc[result.table["candidate"], agnp_inputs].to_numpy(dtype=float)
+    first = design.candidates[agnp_inputs].iloc[: len(picked)].to_numpy(dtype=float)
+    measured = observed[agnp_inputs].to_numpy(dtype=float)
+
+    def nearest(points):
+        return np.sqrt(((points[:, None, :] - measured[None]) ** 2).sum(-1)).min(1)
+
+    assert nearest(picked).min() > 0
+    assert np.median(nearest(picked)) > np.median(nearest(first))
+
+
 def test_batch_larger_than_the_remaining_pool(agnp_pool, agnp_inputs):
     small = agnp_pool.iloc[:10]
     with pytest.warns(DesignSpaceWarning, match="only 3 candidate"):
