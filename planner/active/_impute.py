@@ -22,7 +22,7 @@ import pandas as pd
 from planner.active._encoding import InputEncoder
 from planner.exceptions import DataValidationError
 
-__all__ = ["Imputation", "ImputingEncoder", "fit_imputation", "INDICATOR_MIN_ROWS"]
+__all__ = ["Imputation", "ImputingEncoder", "fit_imputation", "empty_cells_vs_pool_levels", "INDICATOR_MIN_ROWS"]
 
 #: Fewest missing (and fewest present) observations of a column for its indicator feature.
 INDICATOR_MIN_ROWS = 2
@@ -106,6 +106,29 @@ def fit_imputation(X: pd.DataFrame, inputs: Sequence[str], categorical: Sequence
         if n_missing >= INDICATOR_MIN_ROWS and len(X) - n_missing >= INDICATOR_MIN_ROWS:
             indicators.append(c)
     return Imputation(fills, counts, tuple(indicators))
+
+
+def empty_cells_vs_pool_levels(imputation: Imputation, X: pd.DataFrame, pool: pd.DataFrame | None) -> list[str]:
+    """Warnings for categorical inputs that observations leave empty while the pool writes a
+    level that no observation has (LLZO writes "no dopant" as an empty cell; a pool may write
+    ``none``). planner does not equate the two - that is a rule about what the user meant - but
+    says so, because the pool's rows with that level then look unlike every measured row."""
+    if pool is None:
+        return []
+    out = []
+    for c, fill in imputation.fills.items():
+        if c not in pool.columns or isinstance(fill, (float, np.floating)):
+            continue
+        seen = set(X[c].dropna().astype(str))
+        unseen = sorted({str(v) for v in pool[c].dropna().unique()} - seen)
+        if unseen:
+            shown = unseen[:5] + (["..."] if len(unseen) > 5 else [])
+            out.append(
+                f"observed_X: input {c!r} is empty in {imputation.counts[c]} observation(s) (imputed as {fill!r} for "
+                f"the surrogate) while the pool's level(s) {shown} occur in no observation; if an empty cell means "
+                f"one of these levels (e.g. 'none'), write that level in the observations"
+            )
+    return out
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from planner.active._encoding import build_encoder
 from planner.active._observations import check_input_table, check_observations, drop_rows
 from planner.active._result import SuggestionResult
 from planner.active._specs import ContinuousDesign, PoolDesign
-from planner.exceptions import DesignSpaceWarning
+from planner.exceptions import DataQualityWarning, DesignSpaceWarning
 
 if TYPE_CHECKING:
     from planner.active._request import SuggestRequest
@@ -90,7 +90,7 @@ def _run(
 
     from planner.active._assemble import assemble, calibrate, metadata
     from planner.active._fit import FAILURE_ETA, fit_model
-    from planner.active._impute import ImputingEncoder, fit_imputation
+    from planner.active._impute import ImputingEncoder, empty_cells_vs_pool_levels, fit_imputation
     from planner.active._problem import SHARP_ETA, Problem
     from planner.active._select import pool_candidates, reference_point, select
     from planner.active._surrogates import Points
@@ -101,6 +101,10 @@ def _run(
     imputation = fit_imputation(X_obs, design.inputs, design.categorical)
     if imputation:
         notes.append(imputation.describe())
+        pool = design.candidates if isinstance(design, PoolDesign) else None
+        for text in empty_cells_vs_pool_levels(imputation, X_obs, pool):
+            warnings.warn(text, DataQualityWarning, stacklevel=4)
+            notes.append(text)
     base = build_encoder(design, [imputation.fill(X_obs), pend], featurizer=req.featurizer)
     encoder = ImputingEncoder.wrap(base, imputation)
     observed = Points(X_obs, encoder.transform(X_obs) if len(X_obs) else np.zeros((0, encoder.dim)))

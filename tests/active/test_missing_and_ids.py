@@ -41,6 +41,25 @@ def test_missing_inputs_are_imputed_not_dropped(pool):
     assert not result.table.drop(columns="reason").isna().any().any()
 
 
+def test_empty_cells_beside_a_pool_level_no_observation_has_are_pointed_out(pool):
+    # LLZO writes "no dopant" as an empty cell; a pool may write "none". planner does not equate
+    # them, but says that the pool's "none" rows look unlike every measured row, and how to fix it.
+    obs = pool[pool["dopant"] != "none"].sample(20, random_state=0).copy()
+    y = _y(obs)
+    obs.iloc[:6, 2] = np.nan
+    with pytest.warns(UserWarning, match=r"input 'dopant' is empty in 6 observation\(s\) \(imputed as '(ta|ga)' for the "
+                      r"surrogate\) while the pool's level\(s\) \['none'\] occur in no observation; .*write that level"):
+        result = suggest(obs, y, design=PoolDesign(pool), targets="y", n=3, seed=0)
+    assert any("['none'] occur in no observation" in n for n in result.metadata["notes"])
+    filled = obs.fillna({"dopant": "none"})  # written out: nothing to point out
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        suggest(filled, y, design=PoolDesign(pool), targets="y", n=3, seed=0)
+    assert not any("occur in no observation" in str(w.message) for w in caught)
+
+
 def test_the_encoder_imputes_like_the_automl_defaults(pool):
     from planner.active._encoding import build_encoder
     from planner.active._impute import ImputingEncoder, fit_imputation
@@ -130,6 +149,8 @@ def test_llzo_campaign_uses_all_176_observations(datasets_dir, tmp_path):
     assert meta["n_observations"] == 176 and meta["imputed_inputs"]["rel_dens_%"] == 63
     assert meta["strategy_used"] == "qlognei" and not meta["fallbacks"]
     assert not any("dropped" in n for n in meta["notes"])
+    # The file's empty dopant cells beside the pool's written-out "none": pointed out per column.
+    assert sorted(n.split("'")[1] for n in meta["notes"] if "['none'] occur in no observation" in n) == sorted(categorical)
     assert np.isfinite(result.table["log_cond_mean"]).all()
 
 
