@@ -75,47 +75,38 @@ def _gamma(d: int, batch_shape):
     return covar, likelihood
 
 
-def _build(kind: str):
+def _build(kind: str, build_gp):
+    """``build_gp`` (planner's ``_build_gp``) with the part ``kind`` swaps."""
+
     def build(X, Y, lower, upper, noise_floor):
         import torch
-        from botorch.models import SingleTaskGP
-        from botorch.models.transforms import Normalize, Standardize
-        from botorch.models.utils.gpytorch_modules import (
-            get_covar_module_with_dim_scaled_prior,
-            get_gaussian_likelihood_with_lognormal_prior,
-        )
-        from gpytorch.constraints import GreaterThan
 
         d, m = X.shape[-1], Y.shape[-1]
         batch_shape = torch.Size([m]) if m > 1 else torch.Size([])
+        parts = {}
         if kind == "edbo":
-            covar, likelihood = _edbo(d, batch_shape)
+            parts["covar"], parts["likelihood"] = _edbo(d, batch_shape)
         elif kind == "gamma":
-            covar, likelihood = _gamma(d, batch_shape)
-        else:
-            covar = get_covar_module_with_dim_scaled_prior(
-                ard_num_dims=d, batch_shape=batch_shape, use_rbf_kernel=kind == "rbf"
+            parts["covar"], parts["likelihood"] = _gamma(d, batch_shape)
+        elif kind == "rbf":
+            from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+
+            parts["covar"] = get_covar_module_with_dim_scaled_prior(
+                ard_num_dims=d, batch_shape=batch_shape, use_rbf_kernel=True
             )
-            likelihood = get_gaussian_likelihood_with_lognormal_prior(batch_shape=batch_shape)
-        if noise_floor is not None:
-            likelihood.noise_covar.register_constraint("raw_noise", GreaterThan(noise_floor))
-            likelihood.noise_covar.initialize(noise=max(10 * noise_floor, 1e-2))
-        if kind == "fixnoise":
-            likelihood.noise_covar.initialize(noise=max(1e-4, 2 * (noise_floor or 0.0)))
-            likelihood.noise_covar.raw_noise.requires_grad_(False)
-        transform = Normalize(d, bounds=torch.stack([lower, upper]))
-        if kind == "warp":
-            from botorch.models.transforms.input import ChainedInputTransform, Warp
+        elif kind == "warp":
+            from botorch.models.transforms.input import Warp
             from gpytorch.priors import LogNormalPrior
 
-            warp = Warp(
+            parts["warp"] = Warp(
                 d, indices=list(range(d)),
                 concentration1_prior=LogNormalPrior(0.0, 0.75**0.5), concentration0_prior=LogNormalPrior(0.0, 0.75**0.5),
             )
-            transform = ChainedInputTransform(normalize=transform, warp=warp)
-        return SingleTaskGP(
-            X, Y, likelihood=likelihood, covar_module=covar, input_transform=transform, outcome_transform=Standardize(m),
-        )
+        model = build_gp(X, Y, lower, upper, noise_floor, **parts)
+        if kind == "fixnoise":
+            model.likelihood.noise_covar.initialize(noise=max(1e-4, 2 * (noise_floor or 0.0)))
+            model.likelihood.noise_covar.raw_noise.requires_grad_(False)
+        return model
 
     return build
 
@@ -170,7 +161,7 @@ def gp_variant(kind: str):
         if kind == "restarts":
             botorch.fit.fit_gpytorch_mll = _with_restarts(saved_fit)
         else:
-            _gp._build_gp = _build(kind)
+            _gp._build_gp = _build(kind, saved_build)
         yield
     finally:
         _gp._build_gp, botorch.fit.fit_gpytorch_mll = saved_build, saved_fit

@@ -22,7 +22,21 @@ from planner.exceptions import GPFitError
 __all__ = ["GPSurrogate", "fit_gp", "choose_surrogate", "AUTO_MIN_OBSERVATIONS"]
 
 
-def _build_gp(X: Tensor, Y: Tensor, lower: Tensor, upper: Tensor, noise_floor: float | None) -> Any:
+def _build_gp(
+    X: Tensor,
+    Y: Tensor,
+    lower: Tensor,
+    upper: Tensor,
+    noise_floor: float | None,
+    *,
+    covar: Any = None,
+    likelihood: Any = None,
+    warp: Any = None,
+) -> Any:
+    """planner's GP: ARD Matern-5/2 with dimension-scaled log-normal priors, a log-normal noise
+    prior (at least ``noise_floor``), inputs normalised to the design's bounds, outputs
+    standardized. ``covar``, ``likelihood`` and ``warp`` (an input transform applied after the
+    normalisation) replace those parts; the benchmarks' ablation uses them."""
     from botorch.models import SingleTaskGP
     from botorch.models.transforms import Normalize, Standardize
     from botorch.models.utils.gpytorch_modules import (
@@ -32,20 +46,22 @@ def _build_gp(X: Tensor, Y: Tensor, lower: Tensor, upper: Tensor, noise_floor: f
 
     d, m = X.shape[-1], Y.shape[-1]
     batch_shape = torch.Size([m]) if m > 1 else torch.Size([])
-    covar = get_covar_module_with_dim_scaled_prior(ard_num_dims=d, batch_shape=batch_shape, use_rbf_kernel=False)
-    likelihood = get_gaussian_likelihood_with_lognormal_prior(batch_shape=batch_shape)
+    if covar is None:
+        covar = get_covar_module_with_dim_scaled_prior(ard_num_dims=d, batch_shape=batch_shape, use_rbf_kernel=False)
+    if likelihood is None:
+        likelihood = get_gaussian_likelihood_with_lognormal_prior(batch_shape=batch_shape)
     if noise_floor is not None:
         from gpytorch.constraints import GreaterThan
 
         likelihood.noise_covar.register_constraint("raw_noise", GreaterThan(noise_floor))
         likelihood.noise_covar.initialize(noise=max(10 * noise_floor, 1e-2))
+    transform = Normalize(d, bounds=torch.stack([lower, upper]))
+    if warp is not None:
+        from botorch.models.transforms.input import ChainedInputTransform
+
+        transform = ChainedInputTransform(normalize=transform, warp=warp)
     return SingleTaskGP(
-        X,
-        Y,
-        likelihood=likelihood,
-        covar_module=covar,
-        input_transform=Normalize(d, bounds=torch.stack([lower, upper])),
-        outcome_transform=Standardize(m),
+        X, Y, likelihood=likelihood, covar_module=covar, input_transform=transform, outcome_transform=Standardize(m)
     )
 
 
