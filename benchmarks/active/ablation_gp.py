@@ -1,4 +1,4 @@
-"""GP arms of the ablation (``ablation.py``): the kernel, the priors, the noise, the fitting restarts.
+"""GP arms of the ablation (``ablation.py``): the kernel, the priors, the noise, input warping, the fitting restarts.
 
 Each arm is planner's GP alone (qLogNEI, ``surrogate="gp"``) with one part of its model swapped
 for the length of one ``suggest`` call (``planner.active._gp._build_gp`` or BoTorch's

@@ -56,8 +56,15 @@ def dedupe_pool(
             stacklevel=3,
         )
         frame = frame[~na]
-    grouped = frame.groupby(list(inputs), sort=False, dropna=False)
-    unique = grouped[list(targets)].mean().reset_index()
+    # Rows are the same candidate when suggest would match them: numeric inputs equal to 9
+    # decimals (row_keys), so that 0.1 + 0.2 and 0.3 are one candidate, not two that suggest
+    # cannot tell apart (the last batch of a run would then find the pool used up).
+    from planner.active._encoding import row_keys
+
+    numeric = [c for c in inputs if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    keys = row_keys(frame, inputs, [c for c in inputs if c not in numeric])
+    grouped = frame.groupby([keys.get_level_values(i) for i in range(keys.nlevels)], sort=False, dropna=False)
+    unique = pd.concat([grouped[list(inputs)].first(), grouped[list(targets)].mean()], axis=1).reset_index(drop=True)
     unique["n_replicates"] = grouped.size().to_numpy()
     counts = {"n_rows": int(len(pool)), "n_dropped_missing": int(na.sum()), "n_unique": int(len(unique))}
     return unique, counts

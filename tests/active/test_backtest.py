@@ -284,3 +284,22 @@ def test_a_budget_above_the_pool_measures_the_whole_pool(arms):
     for _, run in result.runs.groupby(["arm", "seed"]):
         assert len(run) == 91  # every candidate once, the last batch a partial one
     assert (result.summary["first_hit_top_0.01_missed"] == 0).all() and (result.summary["first_hit_top_0.05_missed"] == 0).all()
+
+
+def test_rows_equal_to_nine_decimals_are_one_candidate():
+    # 0.1 + 0.2 written beside 0.3: suggest matches them as one row (row_keys), so the backtest
+    # counts them as one candidate (two replicates) and its last batch still finds a candidate.
+    pool = _simplex_pool()
+    twin = pool.iloc[[40]].copy()
+    twin["A"] = twin["A"] + 1e-12
+    twin["cost"] = twin["cost"] * 3
+    unique, counts = dedupe_pool(pd.concat([pool, twin], ignore_index=True), ["A", "B", "C"], ["cost"])
+    assert counts["n_unique"] == 91 and unique["n_replicates"].max() == 2
+    assert unique.loc[40, "cost"] == pytest.approx(2 * pool.loc[40, "cost"]) and unique.loc[40, "A"] == pool.loc[40, "A"]
+    with pytest.warns(DataQualityWarning, match="budget 95 exceeds the 91 unique candidates"):
+        result = backtest(
+            pd.concat([pool, twin], ignore_index=True), inputs=["A", "B", "C"], targets=[("cost", "min")],
+            strategies=["random"], n_seeds=2, n_initial=5, batch_size=5, budget=95,
+        )
+    assert not result.metadata["failed_runs"]
+    assert (result.runs.groupby(["arm", "seed"]).size() == 91).all()
