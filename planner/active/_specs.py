@@ -156,6 +156,9 @@ class PoolReport:
         violating_rows: Index labels of rows that break a linear constraint (first 20).
         n_violating_rows: How many rows break a linear constraint.
         messages: One line per problem, for the campaign's log.
+        repeated_rows: Index labels of usable rows whose inputs repeat an earlier usable row's
+            (first 20); they are the same experiment, so only the first is a candidate.
+        n_repeated_rows: How many such rows.
     """
 
     n_rows: int
@@ -165,6 +168,8 @@ class PoolReport:
     violating_rows: tuple[Any, ...] = ()
     n_violating_rows: int = 0
     messages: tuple[str, ...] = ()
+    repeated_rows: tuple[Any, ...] = ()
+    n_repeated_rows: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -313,17 +318,20 @@ class PoolDesign:
                 f"(columns {cols}; first rows {frame.index[nan_mask][:5].tolist()})",
             )
         valid = ~(nan_mask | viol_mask)
+        repeat_mask, repeat_message = self._repeats(valid, numeric)
         report = PoolReport(
             n_rows=len(frame),
-            n_valid=int(valid.sum()),
+            n_valid=int((valid & ~repeat_mask).sum()),
             nan_rows=tuple(frame.index[nan_mask][:20].tolist()),
             n_nan_rows=int(nan_mask.sum()),
             violating_rows=tuple(frame.index[viol_mask][:20].tolist()),
             n_violating_rows=int(viol_mask.sum()),
-            messages=tuple(messages),
+            messages=tuple(messages + ([repeat_message] if repeat_message else [])),
+            repeated_rows=tuple(frame.index[repeat_mask][:20].tolist()),
+            n_repeated_rows=int(repeat_mask.sum()),
         )
         object.__setattr__(self, "report", report)
-        object.__setattr__(self, "_valid_mask", valid)
+        object.__setattr__(self, "_valid_mask", valid & ~repeat_mask)
         if messages and self.on_invalid == "raise":
             raise DataValidationError(
                 "invalid candidate rows: " + "; ".join(messages) + ". Fix or remove these rows, "
@@ -339,6 +347,39 @@ class PoolDesign:
                 DataQualityWarning,
                 stacklevel=3,
             )
+        if repeat_message:
+            warnings.warn(f"candidate pool: {repeat_message}", DataQualityWarning, stacklevel=3)
+
+    def _repeats(self, valid: np.ndarray, numeric: list[str]) -> tuple[np.ndarray, str]:
+        """Usable rows whose inputs repeat an earlier usable row's (numeric inputs equal to 9
+        decimals, as suggestions and observations are matched), and a line saying so. Such rows
+        are one experiment: suggested twice they would fill a batch with a replicate, and one
+        measured or pending would leave the other looking new."""
+        frame = self.candidates
+        rows = np.flatnonzero(valid)
+        mask = np.zeros(len(frame), dtype=bool)
+        if len(rows) < 2:
+            return mask, ""
+        keys = frame[list(self.inputs)].iloc[rows].copy()
+        if numeric:
+            keys[numeric] = np.round(keys[numeric].to_numpy(dtype=float), 9) + 0.0
+        repeated = keys.duplicated(keep="first").to_numpy()
+        if not repeated.any():
+            return mask, ""
+        mask[rows[repeated]] = True
+        first = frame.index[mask].tolist()[0]
+        same = keys.eq(keys.loc[first]).all(axis=1).to_numpy()
+        original = frame.index[rows[same]].tolist()[0]
+        named = (
+            f" ({self.id_column} {frame.at[first, self.id_column]!r} = {frame.at[original, self.id_column]!r})"
+            if self.id_column is not None
+            else ""
+        )
+        return mask, (
+            f"{int(mask.sum())} candidate row(s) repeat the inputs of an earlier row (first rows "
+            f"{frame.index[mask][:5].tolist()}; row {first!r} = row {original!r}{named}); the same experiment is "
+            "suggested once, under its first row"
+        )
 
     @property
     def valid_candidates(self) -> pd.DataFrame:

@@ -443,3 +443,19 @@ def test_failure_model_steers_away_from_a_failing_region():
 def test_unknown_floor_mode_is_a_spec_error(design, observed, agnp_inputs):
     with pytest.raises(SpecError, match="floor must be one of"):
         run(observed, design, agnp_inputs, floor="ignore")
+
+
+@pytest.mark.parametrize("surrogate", ["gp", "portfolio"])
+def test_pool_rows_with_the_same_inputs_are_one_candidate(surrogate):
+    # Two ids for one recipe: suggested once (not twice in a batch), and the portfolio's forest
+    # part no longer finds "every candidate measured or pending" when its twin is pending.
+    obs = pd.DataFrame({"a": [0.1, 0.5, 0.9], "b": [1.0, 2.0, 3.0]})
+    y = pd.DataFrame({"y": [3.0, 3.5, 2.0]})
+    pool = pd.DataFrame({"id": ["010", "011", "012", "013"], "a": [0.2, 0.2 + 1e-12, 0.6, 0.1], "b": [1.5, 1.5, 3.5, 1.0]})
+    with pytest.warns(DataQualityWarning, match=r"1 candidate row\(s\) repeat the inputs of an earlier row \(first rows "
+                      r"\[1\]; row 1 = row 0 \(id '011' = '010'\)\)"):
+        design = PoolDesign(pool, inputs=("a", "b"), id_column="id")
+    assert design.report.n_valid == 3 and design.report.repeated_rows == (1,)
+    with pytest.warns(DesignSpaceWarning, match="only 2 candidate"):
+        result = suggest(obs, y, design=design, targets="y", n=3, surrogate=surrogate, seed=0)
+    assert sorted(result.table["id"]) == ["010", "012"]  # '013' is measured (row 0 of obs)
