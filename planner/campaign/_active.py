@@ -149,6 +149,7 @@ def suggest_experiments(
     observed_y = data[outputs] if len(data) else None
     with campaign.store.lock():
         pending = campaign.suggestions.pending()
+        design = _without_taken_ids(design, data, pending)
         n_rounds = int(campaign.suggestions.read()["_round"].max()) if len(campaign.suggestions.read()) else 0
         result = suggest(
             observed_X,
@@ -176,6 +177,63 @@ def suggest_experiments(
         )
     _write_metadata(campaign, int(logged["_round"].iloc[0]) if len(logged) else n_rounds, metadata)
     return logged, metadata
+
+
+def _without_taken_ids(design: Any, data: pd.DataFrame, pending: pd.DataFrame) -> Any:
+    """``design`` without the pool rows whose id names a measured or pending experiment.
+
+    The engine matches experiments by their inputs; an id says the same more surely. A row
+    measured with a gap (an empty input the pool fills in) or with other values than the pool
+    lists is still that row: it is not suggested again, and a warning names the ids whose
+    inputs disagree.
+    """
+    from planner.active import PoolDesign
+    from planner.active._encoding import row_keys
+
+    name = getattr(design, "id_column", None)
+    if name is None:
+        return design
+    pool_ids = design.candidates[name].astype(str)
+    taken = [t[name].dropna().astype(str) for t in (data, pending) if name in t.columns and len(t)]
+    if not taken:
+        return design
+    taken_ids = pd.concat(taken)
+    mask = pool_ids.isin(set(taken_ids)).to_numpy()
+    if not mask.any():
+        return design
+    inputs, categorical = list(design.inputs), list(design.categorical)
+    measured = pd.concat([t for t in (data, pending) if name in t.columns and len(t)])
+    measured = measured[measured[name].notna()]
+    # Rows whose inputs match a measured or pending experiment are left out by the engine itself.
+    same_inputs = row_keys(design.candidates[inputs], inputs, categorical).isin(
+        row_keys(measured[inputs], inputs, categorical)
+    )
+    mask &= ~same_inputs
+    if not mask.any():
+        return design
+    differ = pool_ids[mask].tolist()
+    warnings.warn(
+        f"candidate pool: {len(differ)} row(s) carry the {name} of a measured or pending experiment but other "
+        f"inputs (first {differ[:5]}; e.g. an input left empty in the observations); they count as measured "
+        f"and are not suggested again. Make the {name} values or the inputs agree",
+        DataQualityWarning,
+        stacklevel=3,
+    )
+    if mask.all():
+        raise DataValidationError(
+            f"every candidate of the pool ({len(mask)}) carries the {name} of a measured or pending experiment; "
+            "add candidates to the pool or observe the pending experiments"
+        )
+    with warnings.catch_warnings():  # the pool's own warnings were given when it was read
+        warnings.simplefilter("ignore", DataQualityWarning)
+        return PoolDesign(
+            candidates=design.candidates[~mask],
+            inputs=design.inputs,
+            categorical=design.categorical,
+            constraints=design.constraints,
+            constraint_tol=design.constraint_tol,
+            id_column=name,
+        )
 
 
 def _write_metadata(campaign: Campaign, round_index: int, metadata: dict[str, Any]) -> None:

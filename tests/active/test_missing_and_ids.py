@@ -225,3 +225,29 @@ def test_robust_keeps_the_plain_gp_where_transforms_would_misread_the_scale(pool
     assert "Yeo" not in constrained.metadata["model"] and "bilog" not in constrained.metadata["model"]
     multi = suggest(obs, y, design=PoolDesign(pool), targets=["y", "t"], n=2, seed=0, surrogate="robust")
     assert multi.metadata["model_choice"]["chosen"] == "GP"
+
+
+def test_a_pool_row_whose_id_is_measured_is_not_suggested_again(tmp_path):
+    """Measured with a gap (b left empty), the pool's row of the same id is that experiment:
+    matching by inputs alone suggested it again."""
+    from planner.campaign import Campaign
+    from planner.spec import CampaignSpec, DataSource, DataSpec, DesignSpace, InputSpec, TargetSpec
+
+    pd.DataFrame({"pid": ["P1", "P2", "P3", "P4"], "a": [0.1, 0.5, 0.9, 0.3], "b": [np.nan, 2.0, 3.0, 1.5],
+                  "y": [9.0, 2.0, 0.5, 1.2]}).to_csv(tmp_path / "measured.csv", index=False)
+    pool = pd.DataFrame({"pid": [f"P{i}" for i in range(1, 9)], "a": [0.1, 0.5, 0.9, 0.3, 0.7, 0.2, 0.15, 0.05],
+                         "b": [1.0, 2.0, 3.0, 1.5, 2.5, 3.5, 1.2, 0.8]})
+    pool.to_csv(tmp_path / "pool.csv", index=False)
+    spec = CampaignSpec(
+        name="ids",
+        data=DataSpec(sources=[DataSource(path=str(tmp_path / "measured.csv"), label="lab")], id_column="pid"),
+        inputs=[InputSpec(name="a"), InputSpec(name="b")],
+        targets=[TargetSpec(name="y", direction="max")],
+        design_space=DesignSpace(pool=str(tmp_path / "pool.csv")),
+    )
+    campaign = Campaign.create(tmp_path / "camp", spec)
+    with pytest.warns(UserWarning, match=r"1 row\(s\) carry the pid of a measured or pending experiment but other inputs "
+                      r"\(first \['P1'\]"):
+        table, _ = campaign.suggest(n=4, surrogate="gp")
+    assert "P1" not in set(table["pid"]) and set(table["pid"]) <= {"P5", "P6", "P7", "P8"}
+    assert sorted(table["candidate"]) == sorted(pool.index[pool["pid"].isin(table["pid"])])  # pool positions kept
