@@ -83,6 +83,32 @@ class Arm:
         return cls(label=spec, strategy=strategy, surrogate=surrogate or "gp")
 
 
+def _check_arms(arms: Sequence[Arm], n_targets: int) -> None:
+    """Every planner arm names a registered strategy for this many targets and a known
+    surrogate: checked before any run, so that a typo is an error, not a failed arm in a table."""
+    from planner.active._request import check_surrogate_name
+    from planner.active._strategies import get_strategy, strategies_for
+
+    for arm in arms:
+        if arm.policy is not None:
+            continue
+        try:
+            strategy = get_strategy(arm.strategy)
+            check_surrogate_name(arm.surrogate)
+        except SpecError as err:
+            raise SpecError(f"backtest arm {arm.label!r}: {err}") from None
+        if n_targets > 1 and not strategy.supports_multi:
+            raise SpecError(
+                f"backtest arm {arm.label!r}: strategy {arm.strategy!r} handles one target, but the pool has "
+                f"{n_targets}; use one of {strategies_for(multi=True)}"
+            )
+        if n_targets == 1 and not strategy.supports_single:
+            raise SpecError(
+                f"backtest arm {arm.label!r}: strategy {arm.strategy!r} needs several targets; with one target use "
+                f"one of {strategies_for(multi=False)}"
+            )
+
+
 @dataclass(frozen=True)
 class BacktestResult:
     """Curves and numbers of a backtest.
@@ -375,6 +401,7 @@ def backtest(
     labels = [a.label for a in arms]
     if len(set(labels)) != len(labels):
         raise SpecError(f"backtest arms need distinct labels, got {labels}")
+    _check_arms(arms, len(specs))
     for name, value, lo in (
         ("n_seeds", n_seeds, 1), ("n_initial", n_initial, 1), ("batch_size", batch_size, 1), ("budget", budget, 2)
     ):

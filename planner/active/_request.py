@@ -39,6 +39,28 @@ DEFAULT_SURROGATE = "portfolio"
 FLOOR_MODES = ("failures", "values")
 
 
+#: The surrogates named by a string (anything else is a scikit-learn regressor, or a mapping
+#: from output to one of these).
+SURROGATE_NAMES = ("portfolio", "gp", "rf", "et", "auto", "robust")
+
+
+def check_surrogate_name(surrogate: Any) -> Any:
+    """``surrogate`` in lower case when it is a string, checked against :data:`SURROGATE_NAMES`
+    before anything is fitted.
+
+    Raises:
+        SpecError: An unknown name.
+    """
+    if isinstance(surrogate, str):
+        name = surrogate.strip().lower()
+        if name not in SURROGATE_NAMES:
+            raise SpecError(
+                f"unknown surrogate {surrogate!r}; use one of {list(SURROGATE_NAMES)} or a scikit-learn regressor"
+            )
+        return name
+    return surrogate
+
+
 @dataclass(frozen=True)
 class SuggestRequest:
     """The validated options of one suggestion (see :func:`~planner.active.suggest` for each).
@@ -153,6 +175,7 @@ class SuggestRequest:
             raise SpecError(f"floor must be one of {list(FLOOR_MODES)}, got {floor!r}")
         if calibration is not None and not (isinstance(calibration, float) and 0 < calibration < 1):
             raise SpecError(f"calibration is a coverage between 0 and 1 such as 0.9, got {calibration!r}")
+        surrogate = check_surrogate_name(surrogate)
         return cls(
             strategy=strat,
             asked=asked,

@@ -243,6 +243,14 @@ def _write_metadata(campaign: Campaign, round_index: int, metadata: dict[str, An
     atomic_write_text(path, json.dumps(metadata, indent=2, default=str))
 
 
+def default_backtest_arms(n_targets: int, batch_size: int) -> list[str]:
+    """Random sampling, a greedy random forest and planner's GP; with batches of 2 or more also
+    the portfolio that ``suggest`` uses by default (with one suggestion at a time it is the GP)."""
+    if n_targets > 1:
+        return ["random", "greedy@rf", "qlognehvi"]
+    return ["random", "greedy@rf", "qlognei"] + (["qlognei@portfolio"] if batch_size >= 2 else [])
+
+
 def backtest_campaign(
     campaign: Campaign,
     *,
@@ -282,6 +290,8 @@ def backtest_campaign(
     frame = fill_empty_components(frame[spec.input_names + spec.target_names].dropna(subset=spec.target_names), spec)
     if budget is None:
         budget = min(50, max(n_initial + batch_size, len(frame) // 2))
+    if not strategies:
+        strategies = default_backtest_arms(len(spec.targets), batch_size)
     ray_executor = None
     if address is not None and executor != "ray":
         raise SpecError(f"--address {address!r} needs the ray executor; add --executor ray")

@@ -411,7 +411,7 @@ class Campaign:
     # Backtests ---------------------------------------------------------------------------
     def backtest(
         self,
-        strategies: list[str] | tuple[str, ...] = ("random", "greedy@rf", "qlognei"),
+        strategies: list[str] | tuple[str, ...] | None = None,
         *,
         n_seeds: int = 20,
         n_initial: int = 2,
@@ -425,7 +425,9 @@ class Campaign:
         """Replay acquisition strategies on a fully labelled pool (`planner backtest`).
 
         ``pool`` is a CSV with inputs and targets (default: the campaign's labelled rows). The
-        result is saved under ``backtests/<run id>/`` and shown by :meth:`report`.
+        default arms are random sampling, a greedy random forest and the GP (``qlognehvi`` with
+        several targets), plus the default portfolio (``qlognei@portfolio``) for batches of 2 or
+        more. The result is saved under ``backtests/<run id>/`` and shown by :meth:`report`.
 
         Returns:
             :class:`BacktestRun`: ``result`` (a :class:`planner.active.BacktestResult`) and
@@ -434,7 +436,7 @@ class Campaign:
         from planner.campaign._active import backtest_campaign
 
         result, directory = backtest_campaign(
-            self, strategies=list(strategies), n_seeds=n_seeds, n_initial=n_initial, batch_size=batch_size,
+            self, strategies=list(strategies or []), n_seeds=n_seeds, n_initial=n_initial, batch_size=batch_size,
             budget=budget, executor=executor, n_jobs=n_jobs, pool=str(pool) if pool else None, address=address,
         )
         return BacktestRun(result=result, directory=directory)

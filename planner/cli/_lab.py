@@ -137,12 +137,22 @@ def suggestions_cmd(
 def backtest(
     directory: CampaignDir,
     strategies: Annotated[
-        str, typer.Option("--strategies", help="Comma-separated arms: random, greedy@rf, qlognei, qlognei@rf, qucb, ...")
-    ] = "random,greedy@rf,qlognei",
+        str,
+        typer.Option(
+            "--strategies",
+            help="Comma-separated arms strategy[@surrogate]: random, greedy@rf, qlognei, qlognei@rf, "
+            "qlognei@portfolio (suggest's default), qlognehvi, qucb, ... Default: random, greedy@rf and qlognei "
+            "(qlognehvi with several targets), plus qlognei@portfolio when --batch is 2 or more.",
+        ),
+    ] = "",
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Independent runs per strategy.")] = 20,
     initial: Annotated[int, typer.Option("--initial", min=1, help="Random starting experiments.")] = 2,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Experiments per suggestion.")] = 1,
-    budget: Annotated[int | None, typer.Option("--budget", help="Experiments per run (default: min(50, n/2)).")] = None,
+    budget: Annotated[
+        int | None,
+        typer.Option("--budget", help="Experiments per run (default: half the labelled rows, at least --initial "
+                     "plus --batch, at most 50)."),
+    ] = None,
     pool: Annotated[
         Path | None, typer.Option("--pool", help="Labelled pool CSV (default: the campaign's labelled rows).")
     ] = None,
@@ -178,7 +188,7 @@ def backtest(
     pool_facts = meta.get("pool", {})
     typer.echo(
         f"pool: {pool_facts.get('n_unique', '?')} unique candidates ({pool_facts.get('n_rows', '?')} rows); "
-        f"budget {meta.get('budget')} experiments; {seeds} seeds x {len(arms)} strategies; "
+        f"budget {meta.get('budget')} experiments; {seeds} seeds x {len(meta.get('arms') or arms)} strategies; "
         f"{meta.get('wall_seconds', 0):.0f} s"
     )
     summary = result.summary
@@ -188,8 +198,12 @@ def backtest(
     wanted.append("seconds_per_run")
     shown = summary[[c for c in wanted if c in summary.columns]]
     typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    typer.echo("columns: final Top% = share of the top set found; first_hit = median experiments to the first top hit; "
-               "af = acceleration vs random at Top% 50%")
+    if "final_hv_fraction_median" in shown.columns:
+        typer.echo("columns: final hv fraction = hypervolume of the measured points / the pool's; final top_pareto = "
+                   "share of the pool's Pareto front found; first_hit = median experiments to the first Pareto point")
+    else:
+        typer.echo("columns: final Top% = share of the top set found; first_hit = median experiments to the first top "
+                   "hit; af = acceleration vs random at Top% 50%")
     typer.echo(f"saved: {out_dir}/ (runs.csv, curves.csv, summary.csv); `planner report {directory}` plots them")
 
 

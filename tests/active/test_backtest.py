@@ -143,6 +143,19 @@ def test_multiobjective_backtest_tracks_hypervolume(redoxmers, redox_inputs, red
             {"executor": "cluster"}, SpecError, "executor must be None, 'local', 'processes', 'ray'", id="executor"
         ),
         pytest.param({"n_seeds": 0}, SpecError, "n_seeds must be an integer >= 1", id="seeds"),
+        # Arms are checked before any run: a typo is an error, not a failed arm in the table.
+        pytest.param(
+            {"strategies": ["random", "qlognie"]}, SpecError,
+            r"backtest arm 'qlognie': unknown acquisition strategy 'qlognie'; choose one of", id="arm-typo",
+        ),
+        pytest.param(
+            {"strategies": ["qlognei@forest"]}, SpecError,
+            r"backtest arm 'qlognei@forest': unknown surrogate 'forest'; use one of \['portfolio', 'gp'", id="surrogate-typo",
+        ),
+        pytest.param(
+            {"strategies": ["qlognehvi"]}, SpecError,
+            r"backtest arm 'qlognehvi': strategy 'qlognehvi' needs several targets", id="multi-only-strategy",
+        ),
     ],
 )
 def test_backtest_bad_arguments(autoam_pool, kwargs, error, match):

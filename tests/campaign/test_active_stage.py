@@ -134,3 +134,30 @@ def test_suggest_floor_modes_on_failed_runs(datasets_dir, capsys, tmp_path):
     assert "floor='failures' (CLI --floor failures)" in capsys.readouterr().err
     log = Campaign.load(directory).suggestions.read()
     assert log["Score_p_not_failed"].notna().sum() == 2 and len(log) == 4
+
+
+def test_backtest_default_arms_follow_the_targets_and_typos_exit_2(tmp_path, capsys):
+    """Two targets: the default arms use qlognehvi (qlognei would fail every run); a mistyped
+    arm is an error before any run, and nothing is saved."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 2))
+    frame = pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "f": x.sum(1), "g": (x[:, 0] - x[:, 1]) ** 2})
+    frame.to_csv(tmp_path / "two.csv", index=False)
+    directory = str(tmp_path / "mo")
+    assert main(["init", directory, "--data", str(tmp_path / "two.csv"), "--target", "f:max", "--target", "g:min"]) == 0
+    capsys.readouterr()
+    assert main(["backtest", directory, "--strategies", "random,qlognie", "--seeds", "1", "--budget", "6"]) == 2
+    err = capsys.readouterr().err
+    assert "backtest arm 'qlognie': unknown acquisition strategy" in err and "Traceback" not in err
+    assert main(["backtest", directory, "--strategies", "qlognei", "--seeds", "1", "--budget", "6"]) == 2
+    assert "handles one target, but the pool has 2" in capsys.readouterr().err
+    assert not (tmp_path / "mo" / "backtests").exists() or not any(
+        p.name.startswith("2") for p in (tmp_path / "mo" / "backtests").iterdir()
+    )
+    assert main(["backtest", directory, "--seeds", "1", "--budget", "6", "--batch", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "3 strategies" in out and "qlognehvi" in out and "hypervolume" in out
+    run = next(p for p in (tmp_path / "mo" / "backtests").iterdir() if p.name.startswith("2"))
+    assert set(pd.read_csv(run / "runs.csv")["arm"]) == {"random", "greedy@rf", "qlognehvi"}
