@@ -214,6 +214,23 @@ def test_init_into_an_existing_campaign_names_force(camp, tmp_path, capsys):
     assert code == 2 and "already exists" in err and "--force" in err, err
 
 
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--target", "y:min", "--target", "y:max"], "--target 'y' is given more than once"),
+        (["--target", "y:max", "--id", "y"], "--id 'y' is also a target"),
+        (["--target", "y:max", "--group", "y"], "--group 'y' is also a target"),
+        (["--target", "y:max", "--id", "x1", "--group", "x1"], "--id and --group both name 'x1'"),
+    ],
+)
+def test_init_refuses_a_target_used_twice_or_as_id(tmp_path, capsys, args, match):
+    # These reached the spec model and ended as "internal error ... This is a bug in planner", exit 1.
+    (tmp_path / "d.csv").write_text("x1,x2,y\n0.1,1,2\n0.2,2,3\n0.4,3,5\n")
+    code, _, err = cli(capsys, "init", tmp_path / "c", "--data", tmp_path / "d.csv", *args)
+    assert code == 2 and match in err and "bug" not in err and "Traceback" not in err, err
+    assert not (tmp_path / "c" / "campaign.yaml").exists()
+
+
 def test_missing_search_space_says_not_found(camp, capsys):
     yaml_path = camp / "campaign.yaml"
     head, _, tail = yaml_path.read_text().partition("search_space:")

@@ -6,6 +6,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from planner.campaign._infer import guess_target_bounds, infer_columns
 from planner.exceptions import DataValidationError, SpecError
 from planner.io import read_table
@@ -47,6 +49,17 @@ def spec_from_csv(
             raise DataValidationError(
                 f"{data}: {what} column {column!r} is not in the file; its columns are {list(frame.columns)}."
             )
+    repeated = sorted({n for n in target_names if target_names.count(n) > 1})
+    if repeated:
+        raise SpecError(f"--target {repeated[0]!r} is given more than once; give each target once, with one direction.")
+    for column, what in ((id_column, "--id"), (group_column, "--group")):
+        if column is not None and column in target_names:
+            raise SpecError(
+                f"{what} {column!r} is also a target; {what} names a column that identifies (--id) or groups "
+                "(--group) the rows, so choose another column or leave it out."
+            )
+    if id_column is not None and id_column == group_column:
+        raise SpecError(f"--id and --group both name {id_column!r}; an id is unique per row, a group spans rows.")
     inference = infer_columns(frame, targets=target_names, id_column=id_column, group_column=group_column, task=task)
     if not inference.inputs:
         raise DataValidationError(
@@ -57,8 +70,27 @@ def spec_from_csv(
     notes = dict(inference.notes) | {f"{n}.lower": why for n, (_, why) in bounds.items()}
     rel = os.path.relpath(Path(data).resolve(), directory.resolve())
     n_rows = len(frame)
-    spec = CampaignSpec(
-        name=name or directory.resolve().name,
+    try:
+        spec = _spec(
+            name or directory.resolve().name, data, label, info, rel, id_column, group_column, inference, parsed,
+            bounds, search_space or ("small_data" if n_rows < 300 else "default"), seed,
+        )
+    except ValidationError as err:  # what the checks above do not foresee: named, exit 2
+        raise SpecError(
+            "planner init: these arguments do not make a valid campaign: "
+            + "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors(include_url=False))
+        ) from None
+    header = (
+        f"planner campaign, created {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from {data}\n"
+        f"({n_rows} rows, {len(frame.columns)} columns). Column roles were inferred; check them.\n"
+        f"task: {inference.task} ({inference.task_note})"
+    )
+    return spec, notes, header
+
+
+def _spec(name, data, label, info, rel, id_column, group_column, inference, parsed, bounds, search_space, seed):
+    return CampaignSpec(
+        name=name,
         description=f"created by `planner init` from {Path(data).name}",
         data=DataSpec(
             sources=[DataSource(path=rel, label=label or Path(data).stem, delimiter=info.delimiter)],
@@ -70,12 +102,6 @@ def spec_from_csv(
         fraction_groups=inference.fraction_groups,
         targets=[TargetSpec(name=n, direction=d, lower=bounds[n][0] if n in bounds else None) for n, d in parsed],
         task=inference.task,
-        search_space=search_space or ("small_data" if n_rows < 300 else "default"),
+        search_space=search_space,
         seed=seed,
     )
-    header = (
-        f"planner campaign, created {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from {data}\n"
-        f"({n_rows} rows, {len(frame.columns)} columns). Column roles were inferred; check them.\n"
-        f"task: {inference.task} ({inference.task_note})"
-    )
-    return spec, notes, header
