@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 
 from planner.campaign._store import ObservationStore
-from planner.campaign._suggestions import LINK_COLUMN, SuggestionLog
+from planner.campaign._suggestions import LINK_COLUMN, MATCH_REL_TOL, SuggestionLog, input_spans
 from planner.campaign._validate import campaign_columns, check_table, row_hashes
-from planner.exceptions import DataValidationError, DesignSpaceWarning
+from planner.exceptions import DataQualityWarning, DataValidationError, DesignSpaceWarning
 from planner.io import read_table
 from planner.spec import CampaignSpec
 
@@ -99,6 +99,8 @@ def observe_table(
                 )
         to_add = new[~is_dup]
         suggestions.repair()  # finish what a killed observe left half-written
+        if links is not None and len(to_add):
+            check_links(links.loc[to_add.index], to_add, suggestions.read(), spec, file_label)
         n_linked = 0
         if len(to_add):
             candidates = to_add.copy()
@@ -129,3 +131,59 @@ def observe_table(
         notes=checked.notes,
         rejected=checked.rejected,
     )
+
+
+def check_links(links: pd.Series, rows: pd.DataFrame, log: pd.DataFrame, spec: CampaignSpec, file_label: str) -> None:
+    """The ``suggestion_id`` cells of new rows name pending suggestions of this campaign.
+
+    An unknown id, or one already observed or cancelled, is an error (nothing is stored): it
+    would otherwise be ignored and the row matched by its inputs, or link nothing. A row whose
+    inputs differ from the suggestion it names (beyond the near-match tolerance) is linked as
+    the file says - the lab knows which experiment it ran - with a warning naming the inputs.
+
+    Raises:
+        DataValidationError: naming the line, the id and the fix.
+    """
+    given = links.astype(str).str.strip()
+    given = given[~given.isin(["", "nan", "None", "NaN"])]
+    if given.empty:
+        return
+    status = dict(zip(log["_suggestion_id"].astype(str), log["_status"].astype(str), strict=False))
+    for line, ident in given.items():
+        if ident not in status:
+            known = f"{min(status)} .. {max(status)}" if status else "none yet"
+            raise DataValidationError(
+                f"{file_label}: line {line}: suggestion_id {ident!r} is not a suggestion of this campaign (its "
+                f"suggestions: {known}). Fix the id or leave the cell empty. Nothing was stored."
+            )
+        if status[ident] != "pending":
+            raise DataValidationError(
+                f"{file_label}: line {line}: suggestion_id {ident!r} is already {status[ident]}; a suggestion is "
+                "observed once. Fix the id, or leave the cell empty for a replicate. Nothing was stored."
+            )
+    suggested = log.set_index(log["_suggestion_id"].astype(str))
+    spans = input_spans(log, rows, spec)
+    differ = []
+    for line, ident in given.items():
+        diffs = []
+        for inp in spec.inputs:
+            if inp.name not in rows.columns or inp.name not in suggested.columns or pd.isna(rows.at[line, inp.name]):
+                continue  # an input the row leaves empty does not contradict the id
+            want, got = suggested.at[ident, inp.name], rows.at[line, inp.name]
+            if inp.role == "numeric":
+                a, b = pd.to_numeric(pd.Series([want, got]), errors="coerce")
+                if not abs(a - b) <= MATCH_REL_TOL * spans[inp.name]:
+                    diffs.append(f"{inp.name} {b:g} where {ident} has {a:g}")
+            elif str(want) != str(got):
+                diffs.append(f"{inp.name} {str(got)!r} where {ident} has {str(want)!r}")
+        if diffs:
+            differ.append(f"line {line}: " + ", ".join(diffs[:3]))
+    if differ:
+        warnings.warn(
+            f"{file_label}: {len(differ)} row(s) name a suggestion made at other inputs ("
+            + "; ".join(differ[:3])
+            + f"; beyond {MATCH_REL_TOL:.1%} of each input's range); they are linked as the file says, since an "
+            "explicit suggestion_id wins (the rows are stored as they are; check the ids of the next file before observing it)",
+            DataQualityWarning,
+            stacklevel=4,
+        )

@@ -30,6 +30,8 @@ from planner.spec import CampaignSpec
 
 SUGGESTION_META = ["_suggestion_id", "_round", "_suggested_at", "_strategy", "_model", "_status", "_observed_obs_id"]
 LINK_COLUMN = "suggestion_id"
+#: An observation within this share of each numeric input's range fulfils a suggestion.
+MATCH_REL_TOL = 0.005
 FULFILS_COLUMN = "_fulfils"  # meta column of observations.csv: the suggestion an observation fulfils
 
 
@@ -147,7 +149,7 @@ class SuggestionLog:
             self._write(frame)
         return ids
 
-    def match(self, observations: pd.DataFrame, spec: CampaignSpec, *, rel_tol: float = 0.005) -> pd.Series:
+    def match(self, observations: pd.DataFrame, spec: CampaignSpec, *, rel_tol: float = MATCH_REL_TOL) -> pd.Series:
         """Which pending suggestion each observation fulfils (index of ``observations`` -> id).
 
         An explicit ``suggestion_id`` column wins; otherwise the same categorical inputs and
@@ -161,14 +163,7 @@ class SuggestionLog:
             return found
         numeric = [i.name for i in spec.inputs if i.role == "numeric"]
         other = [i.name for i in spec.inputs if i.role != "numeric"]
-        spans = {}
-        for name in numeric:
-            if name in spec.design_space.ranges:
-                low, high = spec.design_space.ranges[name]
-                spans[name] = high - low
-            else:
-                values = pd.to_numeric(pd.concat([frame[name], observations[name]]), errors="coerce")
-                spans[name] = float(values.max() - values.min()) or 1.0
+        spans = input_spans(frame, observations, spec)
         used: dict[object, str] = {}
         for idx in pending:
             suggestion = frame.loc[idx]
@@ -187,3 +182,20 @@ class SuggestionLog:
             if match is not None:
                 used[match] = str(suggestion["_suggestion_id"])
         return pd.Series(used, dtype=object)
+
+
+def input_spans(log: pd.DataFrame, observations: pd.DataFrame, spec: CampaignSpec) -> dict[str, float]:
+    """Each numeric input's span: the design range where campaign.yaml gives one, else the
+    range over the suggestions and the observations (the scale of the near-match tolerance)."""
+    spans = {}
+    for inp in spec.inputs:
+        if inp.role != "numeric":
+            continue
+        if inp.name in spec.design_space.ranges:
+            low, high = spec.design_space.ranges[inp.name]
+            spans[inp.name] = high - low
+        else:
+            values = pd.to_numeric(pd.concat([log[inp.name], observations[inp.name]]), errors="coerce")
+            spans[inp.name] = float(values.max() - values.min()) or 1.0
+    return spans
+
