@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from planner.io import atomic_write_text, file_lock
+from planner.io import atomic_write_text, file_lock, keep_zero_padded_codes
 from planner.layout import LOCK_FILE, OBSERVATIONS_FILE
 
 # ``_fulfils``: the suggestion an observation fulfils, stored in the same atomic write as the row
@@ -45,7 +45,7 @@ class ObservationStore:
             keep_default_na=False,
             na_values=[""],
         )
-        return frame
+        return keep_zero_padded_codes(frame, self.path)
 
     def read_links(self) -> pd.DataFrame:
         """Only ``_obs_id`` and ``_fulfils`` (the suggestion each observation fulfils): what the

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.io import atomic_write_text
+from planner.io import atomic_write_text, keep_zero_padded_codes
 from planner.layout import SUGGESTIONS_FILE
 from planner.spec import CampaignSpec
 
@@ -46,7 +46,8 @@ class SuggestionLog:
         """``suggestions.csv`` as written, without the links stored with the observations."""
         if not self.path.exists():
             return pd.DataFrame(columns=SUGGESTION_META)
-        return pd.read_csv(self.path, dtype={"_suggestion_id": str, "_status": str}, float_precision="round_trip")
+        frame = pd.read_csv(self.path, dtype={"_suggestion_id": str, "_status": str}, float_precision="round_trip")
+        return keep_zero_padded_codes(frame, self.path)
 
     def read(self) -> pd.DataFrame:
         """Every suggestion, its status reconciled with the observations that fulfil it."""

@@ -10,7 +10,7 @@ from planner.io._atomic import (
 )
 from planner.io._export import spreadsheet_safe, write_export_csv
 from planner.io._sqlite import enable_sqlite_wal
-from planner.io._tables import TableReadInfo, read_table
+from planner.io._tables import TableReadInfo, keep_zero_padded_codes, read_table
 
 __all__ = [
     "atomic_replace",
@@ -19,6 +19,7 @@ __all__ = [
     "enable_sqlite_wal",
     "file_lock",
     "new_file_mode",
+    "keep_zero_padded_codes",
     "read_table",
     "spreadsheet_safe",
     "storage_failure",

@@ -115,6 +115,32 @@ def _keep_text_levels(frame: pd.DataFrame, text: str, sep: str) -> pd.DataFrame:
     return frame
 
 
+_CODE = re.compile(r"^[+-]?0\d")
+
+
+def keep_zero_padded_codes(frame: pd.DataFrame, source: str | os.PathLike[str] | io.StringIO, sep: str = ",") -> pd.DataFrame:
+    """Columns read as integers whose cells are written with leading zeros (``001``, ``0042``)
+    are codes - sample or batch ids - not quantities: they are kept as the text written, so
+    that ``002`` stays ``002`` in the suggestions, the observations and the report.
+
+    ``source`` is the text the frame was read from (a path or a buffer, read again for those
+    columns only)."""
+    ints = [c for c in frame.columns if pd.api.types.is_integer_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    if not ints or frame.empty:
+        return frame
+    if isinstance(source, io.StringIO):
+        source.seek(0)
+    raw = pd.read_csv(
+        source, sep=sep, skipinitialspace=True, dtype=str, keep_default_na=False, na_values=[""],
+        index_col=False, usecols=ints, engine="c",
+    )
+    for c in ints:
+        values = raw[c].str.strip()
+        if values.str.match(_CODE).any():
+            frame[c] = values.to_numpy()
+    return frame
+
+
 def read_table(
     path: str | os.PathLike[str],
     *,
@@ -129,7 +155,8 @@ def read_table(
 
     Missing values: empty cells and the usual spellings (``NA``, ``n/a``, ``null``, ``?``, ...).
     ``none``, ``-`` and ``--`` are missing in numeric columns but a level in text columns
-    (a column holding other text too), so that a pool can say "no dopant".
+    (a column holding other text too), so that a pool can say "no dopant". Whole numbers
+    written with leading zeros (``007``) make their column text: they are codes, not amounts.
 
     Args:
         path: the file to read.
@@ -228,6 +255,7 @@ def read_table(
     except pd.errors.EmptyDataError as err:
         raise DataValidationError(f"{what} {path} has no columns. Add a header line with column names.") from err
     frame = _keep_text_levels(frame, text, chosen)
+    frame = keep_zero_padded_codes(frame, io.StringIO(text), chosen)
 
     if frame.shape[1] == 1:
         others = [d for d in _CANDIDATE_DELIMITERS if d != chosen and d in header_line]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from planner.exceptions import DataValidationError
@@ -96,3 +97,31 @@ def test_none_is_a_level_in_text_columns_and_missing_in_numeric_ones(tmp_path):
 def test_a_column_of_only_none_stays_missing(tmp_path):
     frame, _ = read_table(write(tmp_path, "a,b\n1,none\n2,-\n"))
     assert frame["b"].isna().all()
+
+
+def test_zero_padded_whole_numbers_are_codes_kept_as_written(tmp_path):
+    # "002" is a sample id: read as the integer 2 it no longer matched the lab's labels.
+    frame, _ = read_table(write(tmp_path, "id,batch,n,x\n001,7,0,0.5\n010,12,1,0.25\n2,03,-4,0.0\n"))
+    assert frame["id"].tolist() == ["001", "010", "2"] and frame["batch"].tolist() == ["7", "12", "03"]
+    assert frame["n"].tolist() == [0, 1, -4] and pd.api.types.is_integer_dtype(frame["n"])  # plain numbers stay numbers
+    assert frame["x"].dtype == float
+
+
+def test_campaign_keeps_zero_padded_ids_through_suggest_and_status(tmp_path, capsys):
+    from planner.cli import main
+
+    (tmp_path / "lab.csv").write_text("id,a,b,y\n001,0.1,1,3.0\n002,0.5,2,3.5\n003,0.9,3,2.0\n")
+    (tmp_path / "pool.csv").write_text("id,a,b\n010,0.2,1.5\n011,0.3,1.7\n012,0.6,3.5\n")
+    camp = tmp_path / "c"
+    assert main(["init", str(camp), "--data", str(tmp_path / "lab.csv"), "--target", "y:max", "--id", "id"]) == 0
+    yaml = camp / "campaign.yaml"
+    yaml.write_text(yaml.read_text().replace("  pool: null", "  pool: ../pool.csv"))
+    out = tmp_path / "s.csv"
+    assert main(["suggest", str(camp), "-n", "2", "--surrogate", "gp", "-o", str(out)]) == 0
+    assert set(pd.read_csv(out, dtype=str)["id"]) <= {"010", "011", "012"}
+    from planner.campaign import Campaign
+
+    assert set(Campaign.load(camp).suggestion_log()["id"]) <= {"010", "011", "012"}
+    capsys.readouterr()
+    assert main(["status", str(camp)]) == 0
+    assert "best 3.5 at id=002" in capsys.readouterr().out
