@@ -100,9 +100,20 @@ def _unwarp(warp: Any, mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, n
 
 
 def calibrate(
-    table: pd.DataFrame, surrogate: Any, outputs: Sequence[str], coverage: float, notes: list[str]
+    table: pd.DataFrame,
+    surrogate: Any,
+    outputs: Sequence[str],
+    coverage: float,
+    notes: list[str],
+    *,
+    warped: tuple[Any, Any, np.ndarray] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Add conformal ``<output>_lower``/``_upper`` columns; returns what was used per output."""
+    """Add conformal ``<output>_lower``/``_upper`` columns; returns what was used per output.
+
+    ``warped``: ``(warp, points, signs)`` when the model works on transformed outputs (one
+    objective, ``surrogate="robust"``): the interval is built where the model's residuals are
+    exchangeable, on the transformed scale, and mapped back through the monotone inverse, so
+    it keeps its coverage and is skewed like the data."""
     from scipy.stats import norm
 
     z = surrogate.held_out_residuals()
@@ -120,9 +131,17 @@ def calibrate(
             )
         else:
             q = float(scores[k - 1])
-        spread = np.sqrt(table[f"{name}_std"] ** 2 + noise[j])  # of a new measurement, not of the mean
-        table[f"{name}_lower"] = table[f"{name}_mean"] - q * spread
-        table[f"{name}_upper"] = table[f"{name}_mean"] + q * spread
+        if warped is not None and j == 0:
+            warp, points, signs = warped
+            mean_z, var_z = surrogate.moments(points)
+            spread_z = np.sqrt(var_z[:, 0] + noise[0])
+            ends = np.sort([warp.inverse(mean_z[:, 0] - q * spread_z), warp.inverse(mean_z[:, 0] + q * spread_z)], axis=0)
+            lower, upper = (ends[0], ends[1]) if signs[0] > 0 else (-ends[1], -ends[0])
+            table[f"{name}_lower"], table[f"{name}_upper"] = lower, upper
+        else:
+            spread = np.sqrt(table[f"{name}_std"] ** 2 + noise[j])  # of a new measurement, not of the mean
+            table[f"{name}_lower"] = table[f"{name}_mean"] - q * spread
+            table[f"{name}_upper"] = table[f"{name}_mean"] + q * spread
         gaussian = float(norm.ppf(0.5 + coverage / 2))
         out[name] = {
             "coverage": coverage,

@@ -294,9 +294,10 @@ def _fit_robust(req: Any, out: Fitted, observed: Any, encoder: InputEncoder, fal
     from planner.active._robust import fit_robust
     from planner.exceptions import GPFitError
 
-    # Output transforms only where nothing else reads the outputs' scale: one objective,
-    # no outcome constraint, no failure model, no conformal intervals.
-    warp_allowed = len(req.targets) == 1 and not req.constraints and not out.handled and req.calibration is None
+    # Output transforms only where nothing else reads the outputs' scale: one objective, no
+    # outcome constraint, no failure model (conformal intervals are built on the transformed
+    # scale and mapped back: see _assemble.calibrate).
+    warp_allowed = len(req.targets) == 1 and not req.constraints and not out.handled
     try:
         model, warp, scores, note = fit_robust(
             observed, out.Y_fit, encoder, out.fit_outputs, seed=req.seed, warp_allowed=warp_allowed

@@ -160,7 +160,8 @@ def _run(
     table = assemble(picks, prob, fitted, observed, encoder, req, candidates is not None)
     calibration = None
     if req.calibration is not None and fitted.surrogate is not None:
-        calibration = calibrate(table, fitted.surrogate, outputs, req.calibration, notes)
+        warped = (fitted.warp, picks.points, signs) if fitted.warp is not None else None
+        calibration = calibrate(table, fitted.surrogate, outputs, req.calibration, notes, warped=warped)
     seconds = {"fit": round(fitted.seconds, 4), "select": round(t_sel, 4), "total": round(time.perf_counter() - t0, 4)}
     meta = metadata(
         req,

@@ -251,3 +251,23 @@ def test_a_pool_row_whose_id_is_measured_is_not_suggested_again(tmp_path):
         table, _ = campaign.suggest(n=4, surrogate="gp")
     assert "P1" not in set(table["pid"]) and set(table["pid"]) <= {"P5", "P6", "P7", "P8"}
     assert sorted(table["candidate"]) == sorted(pool.index[pool["pid"].isin(table["pid"])])  # pool positions kept
+
+
+@pytest.mark.slow
+def test_robust_transforms_also_run_with_conformal_intervals(pool):
+    """The CLI always calibrates (0.9): the transforms used to be switched off there. The
+    interval is built on the transformed scale and mapped back: skewed like the data."""
+    obs = pool.sample(30, random_state=6)
+    z = -_y(obs)["y"].to_numpy()
+    heavy = pd.DataFrame({"y": 1e4 * 100.0 ** ((z - z.min()) / np.ptp(z))}, index=obs.index)  # 1e4 .. 1e6
+    for direction in ("min", "max"):
+        result = suggest(obs, heavy, design=PoolDesign(pool), targets=[("y", direction)], n=3, seed=0,
+                         surrogate="robust", calibration=0.9)
+        choice = result.metadata["model_choice"]
+        assert {"GP on bilog(y)", "GP on yeo-johnson(y)"} & set(choice["held_out_log_density"])
+        t = result.table
+        assert np.isfinite(t[["y_mean", "y_lower", "y_upper"]].to_numpy()).all()
+        assert (t["y_lower"] <= t["y_mean"]).all() and (t["y_mean"] <= t["y_upper"]).all()
+        if choice["chosen"] != "GP" and choice["chosen"] != "random forest":
+            assert not np.allclose(t["y_upper"] - t["y_mean"], t["y_mean"] - t["y_lower"])  # skewed, not mean +- q sd
+        assert result.metadata["calibration"]["y"]["coverage"] == 0.9
