@@ -66,11 +66,14 @@ def reasons(
     ref_value = ref_mean[:, obj[0]] if ref_mean is not None and len(ref_mean) else None
     for i in range(n):
         desc = ", ".join(f"{outputs[j]} {_fmt(signs[j] * mean[i, j])} ± {_fmt(std[i, j])}" for j in obj)
+        # Strictly below, like the value share: the pick is among the scored candidates, so the
+        # most uncertain one reads "above 99 %", never "100 %".
         unc_pct = (
-            np.count_nonzero(ref_std_score <= prob.std_score(var[i : i + 1])[0]) / len(ref_std_score)
+            np.count_nonzero(ref_std_score < prob.std_score(var[i : i + 1])[0]) / len(ref_std_score)
             if ref_std_score is not None
             else 0.5
         )
+        unc_text = f"{math.floor(100 * unc_pct)} %"
         if front is not None:
             extends = len(front) == 0 or bool(pareto_mask(np.vstack([front, mean[i, obj]]))[-1])
             if kind != "uncertainty" and extends:
@@ -78,17 +81,26 @@ def reasons(
             elif kind in ("value", "pareto"):
                 text = f"high predicted value (near the Pareto front): predicted {desc}"
             else:
-                text = f"high uncertainty: predicted {desc}; uncertainty above {unc_pct:.0%} of candidates"
+                text = f"high uncertainty: predicted {desc}; uncertainty above {unc_text} of candidates"
         else:
             j = obj[0]
-            val_pct = np.count_nonzero(ref_value <= mean[i, j]) / len(ref_value) if ref_value is not None else 0.5
-            best = signs[j] * prob.best_observed
-            if kind == "uncertainty" or (kind == "auto" and unc_pct > val_pct):
-                text = f"high uncertainty: predicted {desc}, uncertainty above {unc_pct:.0%} of candidates (best measured {_fmt(best)})"
+            val_pct = np.count_nonzero(ref_value < mean[i, j]) / len(ref_value) if ref_value is not None else 0.5
+            best = f"best measured {_fmt(signs[j] * prob.best_observed)}"
+            # Internally larger is better, so the share reads right for minimised targets too.
+            better = _better_share(ref_value, mean[i, j])
+            value_head = "high predicted value" if signs[j] > 0 else "low predicted value"
+            if ref_value is not None and len(ref_value) <= n:
+                text = f"one of the last candidates (the batch takes every one left): predicted {desc} ({best})"
+            elif kind == "uncertainty" or (kind == "auto" and unc_pct > val_pct and unc_pct >= 0.5):
+                text = f"high uncertainty: predicted {desc}, uncertainty above {unc_text} of candidates ({best})"
+            elif kind == "auto" and val_pct < 0.5:
+                # Neither alone explains it: the acquisition weighs both (and the batch's pending picks).
+                text = (
+                    f"value and uncertainty together: predicted {desc}, better than {better} and more uncertain "
+                    f"than {unc_text} of candidates ({best})"
+                )
             else:
-                # Internally larger is better, so this reads right for minimised targets too.
-                better = _better_share(ref_value, mean[i, j])
-                text = f"high predicted value: predicted {desc}, better than {better} of candidates (best measured {_fmt(best)})"
+                text = f"{value_head}: predicted {desc}, better than {better} of candidates ({best})"
         if feas is not None:
             text += f"; P({prob.feasibility_label}) {feas[i]:.2f}"
         out.append(text)

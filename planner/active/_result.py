@@ -21,9 +21,10 @@ class SuggestionResult:
             ``p_feasible`` when there are outcome constraints; ``acquisition`` (the
             strategy's value at the time of the pick; log scale for the ``qlog*`` strategies);
             ``distance_to_nearest_observed`` (Euclidean, in input space scaled to the unit
-            cube of the design); ``reason`` (one line, starting with "high predicted value",
-            "high uncertainty", "extends the Pareto front", "space-filling" or "random
-            baseline"); for pools ``candidate`` (the row's index label in the pool) and, when
+            cube of the design); ``reason`` (one line, starting with "high predicted value"
+            ("low predicted value" for a minimised target), "high uncertainty", "value and
+            uncertainty together", "one of the last candidates", "extends the Pareto front",
+            "space-filling" or "random baseline"); for pools ``candidate`` (the row's index label in the pool) and, when
             the pool names an ``id_column``, that column.
         metadata: For the campaign's log (plain JSON-serializable values): ``strategy``
             (asked), ``strategy_used``, ``model``, ``fallbacks`` (each fallback taken, one

@@ -3,6 +3,8 @@ read right for minimised targets, and heavy-tailed targets give no NaN (issue 14
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -111,6 +113,21 @@ def test_reasons_read_right_for_a_minimised_target(pool):
     assert table["reason"].str.contains(r"better than \d+ % of candidates").all()
     assert not table["reason"].str.contains("100 %|above 100").any()
     assert "better than 99 % of candidates" in table["reason"].iloc[0]  # the best of 385 by predicted value
+    assert table["reason"].str.startswith("low predicted value").all()  # not "high" for a minimised target
+    explore = suggest(obs, y, design=PoolDesign(pool), targets=[("y", "min")], n=3, seed=0, strategy="max_variance")
+    assert "uncertainty above 99 % of candidates" in explore.table["reason"].iloc[0]  # not "100 %": the pick is one
+    # An acquisition's reason names what drives it: a value head only where the value share is
+    # at least half, an uncertainty head only where the uncertainty share is; else both.
+    for n, seed in ((8, 0), (8, 1)):
+        mixed = suggest(obs, y, design=PoolDesign(pool), targets=[("y", "min")], n=n, seed=seed, surrogate="gp").table
+        for reason in mixed["reason"]:
+            shares = [int(v) for v in re.findall(r"(\d+) % of candidates", reason)]
+            if reason.startswith(("low predicted value", "high predicted value")):
+                assert shares[0] >= 50, reason
+            elif reason.startswith("high uncertainty"):
+                assert shares[0] >= 50, reason
+            else:
+                assert reason.startswith("value and uncertainty together: ") and "more uncertain than" in reason, reason
 
 
 def test_heavy_tailed_target_with_zeros_and_negatives_gives_no_nan(pool):

@@ -19,7 +19,10 @@ from planner.exceptions import DataQualityWarning, DataValidationError, DesignSp
 
 REASON_HEADS = (
     "high predicted value",
+    "low predicted value",
     "high uncertainty",
+    "value and uncertainty together",
+    "one of the last candidates",
     "extends the Pareto front",
     "space-filling",
     "random baseline",
@@ -89,7 +92,8 @@ def test_greedy_follows_the_direction(observed, design, agnp_inputs):
     high = run(observed, design, agnp_inputs, strategy="greedy", targets=[("loss", "max")])
     assert low.table["loss_mean"].max() < high.table["loss_mean"].min()
     assert low.table["loss_mean"].is_monotonic_increasing
-    assert low.table["reason"].str.startswith("high predicted value").all()
+    assert low.table["reason"].str.startswith("low predicted value").all()
+    assert high.table["reason"].str.startswith("high predicted value").all()
 
 
 def test_qucb_states_its_beta(observed, design, agnp_inputs):
