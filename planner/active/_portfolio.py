@@ -31,6 +31,8 @@ calibration.
 from __future__ import annotations
 
 import dataclasses
+import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -76,9 +78,10 @@ def run_portfolio(
     pending: pd.DataFrame | None,
 ) -> SuggestionResult:
     """Run ``req`` (whose surrogate is ``"portfolio"``) as a GP part and a forest part."""
-    from planner.active._run import run_request
+    from planner.active._run import run_request as run_once
     from planner.active._specs import PoolDesign
 
+    run_request = _once_per_warning(run_once)
     n_gp, n_forest, why = portfolio_split(req)
     if not why and req.floor == "failures":
         why = "floor='failures' models failed runs with a GP: the GP alone"
@@ -120,6 +123,25 @@ def run_portfolio(
         forest_req = dataclasses.replace(forest_req, shortlist_size=min(req.shortlist_size, LARGE_POOL_FOREST_SHORTLIST))
     second = run_request(forest_req, observed_X, observed_y, pending_2)
     return _combine(first, second, n_pending=int(meta.get("n_pending", 0)))
+
+
+def _once_per_warning(run: Callable[..., SuggestionResult]) -> Callable[..., SuggestionResult]:
+    """``run`` whose warnings are passed on once per call of :func:`run_portfolio`: the two
+    parts read the same observations and pool, so most warnings would otherwise come twice."""
+    seen: set[tuple[type, str]] = set()
+
+    def run_and_warn_once(*args: Any) -> SuggestionResult:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = run(*args)
+        for w in caught:
+            key = (w.category, str(w.message))
+            if key not in seen:
+                seen.add(key)
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return result
+
+    return run_and_warn_once
 
 
 def _alone(result: SuggestionResult, why: str) -> SuggestionResult:

@@ -123,3 +123,17 @@ def test_a_continuous_design_splits_too():
     assert out.metadata["portfolio"]["split"] == {"GP": 2, "random forest": 2}
     assert ((out.table[["a", "b"]] >= 0) & (out.table[["a", "b"]] <= 1)).all().all()
     assert not out.table[["a", "b"]].duplicated().any()
+
+
+def test_each_warning_is_given_once_though_both_parts_see_it(pool, observed):
+    import warnings
+
+    X, y = observed
+    off_pool = X.copy()
+    off_pool.iloc[:3, 0] += 0.0123  # three observations that match no candidate: both parts notice
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = suggest(off_pool, y, design=PoolDesign(pool, inputs=("a", "b", "c")), targets="y", n=4, seed=0)
+    assert result.metadata["portfolio"]["split"] == {"GP": 2, "random forest": 2}
+    texts = [str(w.message) for w in caught if "match no candidate" in str(w.message)]
+    assert len(texts) == 1 and texts[0].startswith("3 observation(s) match no candidate"), texts
