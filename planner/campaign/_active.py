@@ -57,6 +57,9 @@ def design_for(spec: CampaignSpec, resolve: Callable[[str], Path]) -> Any:
                 f"{spec.input_names}."
             )
         pool, pool_notes = clean_pool(pool, spec, f"candidate pool {ds.pool}")
+        lines = pool.index.to_numpy()  # the file's line of each row, for messages
+        pool = pool.reset_index(drop=True)  # ``candidate``: the row's position in the file, kept below
+        pool_notes += _within_ranges(pool, spec, ds.pool, lines)
         for note in pool_notes:
             warnings.warn(note, DataQualityWarning, stacklevel=2)
         if pool[spec.input_names].isna().any(axis=1).all():
@@ -65,7 +68,8 @@ def design_for(spec: CampaignSpec, resolve: Callable[[str], Path]) -> Any:
         # The campaign's id column names the candidates in the suggestions (when the pool has it).
         id_column = spec.data.id_column if spec.data.id_column in pool.columns else None
         return PoolDesign(
-            candidates=pool[spec.input_names + ([id_column] if id_column else [])].reset_index(drop=True),
+            # Index labels stay the file's row positions (``candidate``) where rows were left out.
+            candidates=pool[spec.input_names + ([id_column] if id_column else [])],
             inputs=tuple(spec.input_names),
             categorical=categorical,
             constraints=tuple(constraints),
@@ -93,6 +97,41 @@ def design_for(spec: CampaignSpec, resolve: Callable[[str], Path]) -> Any:
         "this campaign has no design space: add design_space.pool (a CSV of candidate experiments) or "
         "design_space.ranges (and constraints) to campaign.yaml, then run `planner suggest` again."
     )
+
+
+def _within_ranges(pool: pd.DataFrame, spec: CampaignSpec, path: str, lines: Any) -> list[str]:
+    """Leave out (in place) the pool rows outside ``design_space.ranges`` and ``choices``: with a
+    pool they narrow it, as they bound a continuous design. Returns the note saying so."""
+    ds = spec.design_space
+    outside = pd.Series(False, index=pool.index)
+    first = ""
+    for name, (low, high) in ds.ranges.items():
+        if name in pool.columns:
+            values = pd.to_numeric(pool[name], errors="coerce")
+            out = (values < low) | (values > high)
+            if out.any() and not first:
+                row = out[out].index[0]
+                first = f"line {lines[row]}: {name}={pool.at[row, name]!r} outside [{low:g}, {high:g}]"
+            outside |= out.fillna(False)
+    for name, levels in ds.choices.items():
+        if name in pool.columns:
+            out = pool[name].notna() & ~pool[name].astype(str).isin([str(v) for v in levels])
+            if out.any() and not first:
+                row = out[out].index[0]
+                first = f"line {lines[row]}: {name}={pool.at[row, name]!r} not in {list(levels)}"
+            outside |= out
+    if not outside.any():
+        return []
+    if outside.all():
+        raise DataValidationError(
+            f"candidate pool {path}: every row lies outside design_space.ranges/choices ({first}); widen them in "
+            "campaign.yaml or remove them to use the whole pool"
+        )
+    pool.drop(index=pool.index[outside.to_numpy()], inplace=True)
+    return [
+        f"candidate pool {path}: {int(outside.sum())} row(s) lie outside design_space.ranges/choices and are left "
+        f"out (first {first}); remove the ranges from campaign.yaml to use the whole pool"
+    ]
 
 
 def _surrogate(spec: CampaignSpec, campaign_dir: Path, name: str) -> Any:

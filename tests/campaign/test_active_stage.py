@@ -161,3 +161,31 @@ def test_backtest_default_arms_follow_the_targets_and_typos_exit_2(tmp_path, cap
     assert "3 strategies" in out and "qlognehvi" in out and "hypervolume" in out
     run = next(p for p in (tmp_path / "mo" / "backtests").iterdir() if p.name.startswith("2"))
     assert set(pd.read_csv(run / "runs.csv")["arm"]) == {"random", "greedy@rf", "qlognehvi"}
+
+
+def test_design_space_ranges_narrow_a_pool(tmp_path, capsys):
+    """With a pool, ranges and choices were ignored without a word: now rows outside them are
+    left out with a warning, and `candidate` stays the row's position in the pool file."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    pool = pd.DataFrame({"x": np.round(rng.uniform(0, 10, 60), 3), "salt": rng.choice(["LiFSI", "LiPF6", "LiTFSI"], 60)})
+    pool.to_csv(tmp_path / "pool.csv", index=False)
+    measured = pool.sample(8, random_state=1).assign(y=lambda f: -((f["x"] - 6) ** 2))
+    measured.to_csv(tmp_path / "measured.csv", index=False)
+    spec = CampaignSpec(
+        name="narrow",
+        data=DataSpec(sources=[DataSource(path=str(tmp_path / "measured.csv"), label="lab")]),
+        inputs=[InputSpec(name="x"), InputSpec(name="salt", role="categorical")],
+        targets=[TargetSpec(name="y", direction="max")],
+        design_space=DesignSpace(pool=str(tmp_path / "pool.csv"), ranges={"x": (2.0, 5.0)}, choices={"salt": ["LiFSI", "LiPF6"]}),
+    )
+    campaign = Campaign.create(tmp_path / "camp", spec)
+    out = tmp_path / "s.csv"
+    assert main(["suggest", str(campaign.directory), "-n", "4", "--surrogate", "gp", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    inside = pool["x"].between(2.0, 5.0) & pool["salt"].isin(["LiFSI", "LiPF6"])
+    assert f"{int((~inside).sum())} row(s) lie outside design_space.ranges/choices and are left out" in err
+    table = pd.read_csv(out)
+    assert table["x"].between(2.0, 5.0).all() and table["salt"].isin(["LiFSI", "LiPF6"]).all()
+    assert table["x"].tolist() == pool.loc[table["candidate"], "x"].tolist()  # file positions, not renumbered
