@@ -54,7 +54,8 @@ def run_request(
         if outside.any():
             text = (
                 f"{int(outside.sum())} observation(s) lie outside the continuous design "
-                f"(first rows {X_obs.index[outside][:5].tolist()}); they are used to fit the model"
+                f"(first rows {X_obs.index[outside][:5].tolist()}; row {X_obs.index[outside].tolist()[0]!r}: "
+                f"{design.why_outside(X_obs.loc[X_obs.index[outside][0]])}); they are used to fit the model"
             )
             warnings.warn(text, DesignSpaceWarning, stacklevel=3)
             notes.append(text)

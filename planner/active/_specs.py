@@ -546,3 +546,19 @@ class ContinuousDesign:
         for name, levels in self.categorical.items():
             v = np.where(frame[name].isin(levels).to_numpy(), v, np.inf)
         return v
+
+    def why_outside(self, row: pd.Series) -> str:
+        """What puts one row outside the design (the first part it breaks), for messages."""
+        for name, (lo, hi) in self.bounds.items():
+            x = float(row[name])
+            if not lo - 1e-6 <= x <= hi + 1e-6:
+                return f"{name}={x:g} outside [{lo:g}, {hi:g}]" if x == x else f"{name} is empty"
+        for name, levels in self.categorical.items():
+            if row[name] not in levels:
+                shown = "empty" if pd.isna(row[name]) else repr(row[name])
+                return f"{name} {shown} is not among the levels {list(levels)[:8]}"
+        for con in self.constraints:
+            broken = float(con.violation(row.to_frame().T)[0])
+            if broken > 1e-6:
+                return f"{con.describe()!r} broken by {broken:.3g}"
+        return "inside"
