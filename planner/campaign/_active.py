@@ -56,6 +56,7 @@ def design_for(spec: CampaignSpec, resolve: Callable[[str], Path]) -> Any:
                 f"candidate pool {ds.pool}: missing input column(s) {missing}; candidates need all of "
                 f"{spec.input_names}."
             )
+        _numbers_where_numeric(pool, spec, f"candidate pool {ds.pool}")
         pool, pool_notes = clean_pool(pool, spec, f"candidate pool {ds.pool}")
         lines = pool.index.to_numpy()  # the file's line of each row, for messages
         pool = pool.reset_index(drop=True)  # ``candidate``: the row's position in the file, kept below
@@ -97,6 +98,23 @@ def design_for(spec: CampaignSpec, resolve: Callable[[str], Path]) -> Any:
         "this campaign has no design space: add design_space.pool (a CSV of candidate experiments) or "
         "design_space.ranges (and constraints) to campaign.yaml, then run `planner suggest` again."
     )
+
+
+def _numbers_where_numeric(frame: pd.DataFrame, spec: CampaignSpec, label: str) -> None:
+    """A cell of text in a numeric input names its line, value and the two fixes (the frame's
+    index is the file's line, as :func:`planner.io.read_table` returns it)."""
+    for inp in spec.inputs:
+        if inp.role != "numeric" or inp.name not in frame.columns or pd.api.types.is_numeric_dtype(frame[inp.name]):
+            continue
+        column = frame[inp.name]
+        bad = column.notna() & pd.to_numeric(column, errors="coerce").isna()
+        if bad.any():
+            line = bad[bad].index[0]
+            raise DataValidationError(
+                f"{label}, line {line}: input {inp.name!r} holds {column[line]!r} where campaign.yaml declares a "
+                f"number ({int(bad.sum())} such cell(s)); fix the cell, or set `role: categorical` for {inp.name!r} "
+                "in campaign.yaml if its values are levels"
+            )
 
 
 def _within_ranges(pool: pd.DataFrame, spec: CampaignSpec, path: str, lines: Any) -> list[str]:
@@ -324,6 +342,7 @@ def backtest_campaign(
         missing = [c for c in spec.input_names + spec.target_names if c not in frame.columns]
         if missing:
             raise DataValidationError(f"labelled pool {pool}: missing column(s) {missing}; it needs the inputs and targets.")
+        _numbers_where_numeric(frame, spec, f"labelled pool {pool}")
     else:
         frame = campaign.labelled_data()
     frame = fill_empty_components(frame[spec.input_names + spec.target_names].dropna(subset=spec.target_names), spec)

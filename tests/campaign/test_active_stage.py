@@ -189,3 +189,24 @@ def test_design_space_ranges_narrow_a_pool(tmp_path, capsys):
     table = pd.read_csv(out)
     assert table["x"].between(2.0, 5.0).all() and table["salt"].isin(["LiFSI", "LiPF6"]).all()
     assert table["x"].tolist() == pool.loc[table["candidate"], "x"].tolist()  # file positions, not renumbered
+
+
+def test_text_in_a_numeric_pool_column_names_the_line_and_the_fix(tmp_path, capsys):
+    (tmp_path / "measured.csv").write_text("x,z,y\n1,2,3\n2,3,5\n3,1,4\n")
+    (tmp_path / "pool.csv").write_text("x,z\n1.5,2\n2.5,6.5x\n3.5,1\n")
+    spec = CampaignSpec(
+        name="text",
+        data=DataSpec(sources=[DataSource(path=str(tmp_path / "measured.csv"), label="lab")]),
+        inputs=[InputSpec(name="x"), InputSpec(name="z")],
+        targets=[TargetSpec(name="y", direction="max")],
+        design_space=DesignSpace(pool=str(tmp_path / "pool.csv")),
+    )
+    campaign = Campaign.create(tmp_path / "camp", spec)
+    assert main(["suggest", str(campaign.directory), "-n", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "pool.csv, line 3: input 'z' holds '6.5x' where campaign.yaml declares a number" in err, err
+    assert "role: categorical" in err and "Traceback" not in err
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text("x,z,y\n1,2,3\n2,oops,5\n3,1,4\n4,2,2\n")
+    assert main(["backtest", str(campaign.directory), "--pool", str(labelled), "--seeds", "1"]) == 2
+    assert "labelled.csv, line 3: input 'z' holds 'oops'" in capsys.readouterr().err
