@@ -193,7 +193,12 @@ def suggest_experiments(
 
     spec = campaign.spec
     if spec.task != "regression":
-        raise CampaignError("suggestions need regression targets; classification campaigns are not supported yet.")
+        raise CampaignError(
+            f"suggestions need regression targets, and this campaign's task is {spec.task!r} (planner infers "
+            "classification for a target with few distinct values or text labels). If "
+            f"{', '.join(repr(t) for t in spec.target_names)} is a measured quantity, set `task: regression` in "
+            "campaign.yaml; suggestions for class labels are not supported yet."
+        )
     design = design_for(spec, campaign._resolve)
     constraints = [parse_outcome_constraint(c) for c in outcome_constraints or []]
     outputs = spec.target_names + [name for name, _, _ in constraints if name not in spec.target_names]
