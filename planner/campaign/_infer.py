@@ -268,6 +268,18 @@ def infer_columns(
         out.inputs.append(InputSpec(name=name, role="categorical"))
         levels = ", ".join(map(str, nonnull.value_counts().index[:4]))
         out.notes[name] = f"categorical, {n_levels} levels ({levels}{', ...' if n_levels > 4 else ''}){missing_note}"
+        as_number = pd.to_numeric(text.str.strip(), errors="coerce")
+        if as_number.notna().mean() >= 0.8:  # numbers with a few cells of text: most likely typos
+            odd = as_number.isna()
+            typo = (
+                f"{name!r} is read as categorical, but {int((~odd).sum())} of {len(text)} values are numbers and line "
+                f"{odd[odd].index[0]} holds {text[odd].iloc[0]!r}: if {name!r} is numeric, fix the text cell(s) and "
+                "run init again"
+            )
+            out.notes[name] += f"; {typo}"
+            from planner.exceptions import DataQualityWarning
+
+            warnings.warn(typo, DataQualityWarning, stacklevel=2)
 
     _molecule_followups(out, frame)
     if group_column is not None:

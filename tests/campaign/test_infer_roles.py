@@ -103,3 +103,20 @@ def test_space_groups_and_almost_empty_text_are_not_molecules():
     roles = {i.name: i.role for i in out.inputs}
     assert roles["Space group"] == "categorical"
     assert "misc" in out.ignore and out.notes["misc"].startswith("almost empty (57 of 60 values missing)")
+
+
+def test_a_typo_in_a_numeric_column_is_pointed_out(tmp_path):
+    # One text cell made the whole column categorical without a word.
+    frame = pd.DataFrame({"x_li": ["6.4", "6.6", "seven", "6.5", "7.0", "6.9"], "t": [1, 2, 3, 4, 5, 6],
+                          "y": [1.0, 2.0, 1.5, 3.0, 2.5, 2.2]})
+    frame.index = pd.RangeIndex(2, 2 + len(frame))  # file lines, as read_table gives them
+    with pytest.warns(UserWarning, match=r"'x_li' is read as categorical, but 5 of 6 values are numbers and line 4 "
+                      r"holds 'seven': if 'x_li' is numeric, fix the text cell"):
+        out = infer_columns(frame, targets=["y"])
+    assert {i.name: i.role for i in out.inputs}["x_li"] == "categorical"
+    levels = pd.DataFrame({"salt": ["LiPF6", "LiFSI", "LiPF6", "none"], "y": [1.0, 2.0, 3.0, 4.0]})
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # text levels: nothing to point out
+        infer_columns(levels, targets=["y"])
