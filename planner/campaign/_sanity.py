@@ -52,6 +52,12 @@ def sanitize_suggestions(spec: CampaignSpec, table: pd.DataFrame, observed: pd.D
             if column in table:
                 table[column] = np.clip(pd.to_numeric(table[column], errors="coerce").to_numpy(float), lo_b, hi_b)
         table[f"{target.name}_clipped"] = clipped
+        if clipped.any() and "reason" in table:  # the reason quotes the model's value: say what the table shows
+            table.loc[clipped, "reason"] = [
+                f"{text}; the model's {target.name} {value:.4g} lies beyond the declared bound "
+                f"{lo_b if value < lo_b else hi_b:g}, so {mean_col} shows the bound"
+                for text, value in zip(table.loc[clipped, "reason"], mean[clipped], strict=True)
+            ]
         if clipped.any():
             notes.append(f"{int(clipped.sum())} predicted {target.name} value(s) clipped to the declared bounds [{target.lower}, {target.upper}]")
     if observed is not None and len(observed) >= 3 and all(c in table for c in spec.input_names):

@@ -129,6 +129,9 @@ def test_suggestions_are_calibrated_clipped_and_flagged(datasets_dir, tmp_path, 
     assert {"Score_lower", "Score_upper", "Score_clipped", "Score_out_of_range", "in_domain", "domain_reason"} <= set(s.columns)
     assert (s["Score_mean"] <= cap + 1e-9).all() and (s["Score_upper"] <= cap + 1e-9).all() and s["Score_clipped"].any()
     assert (s["Score_lower"] <= s["Score_mean"]).all()
+    # A clipped row's reason, which quotes the model's value, says that the table shows the bound.
+    assert s.loc[s["Score_clipped"], "reason"].str.contains(f"lies beyond the declared bound {cap:g}, so Score_mean shows").all()
+    assert not s.loc[~s["Score_clipped"], "reason"].str.contains("declared bound").any()
     far = s[s[inputs[0]] == full[inputs[0]].max() * 3]
     assert len(far) == 1 and not far["in_domain"].iloc[0]  # max variance picks the far candidate
     assert "clipped to the declared bounds" in capsys.readouterr().out
