@@ -144,6 +144,10 @@ def _once_per_warning(run: Callable[..., SuggestionResult]) -> Callable[..., Sug
     return run_and_warn_once
 
 
+def _picks(k: int) -> str:
+    return f"{k} pick" if k == 1 else f"{k} picks"
+
+
 def _alone(result: SuggestionResult, why: str) -> SuggestionResult:
     from planner.active._result import SuggestionResult
 
@@ -167,7 +171,7 @@ def _combine(first: SuggestionResult, second: SuggestionResult, n_pending: int) 
         for text, m in zip(table["reason"], table["model"])
     ]
     meta = gp_meta
-    meta["model"] = f"portfolio: {gp_name} ({len(first.table)} picks) + {forest_name} ({len(second.table)} picks)"
+    meta["model"] = f"portfolio: {gp_name} ({_picks(len(first.table))}) + {forest_name} ({_picks(len(second.table))})"
     meta["notes"] = [
         *gp_meta.get("notes", []),
         *[f"forest part: {t}" for t in forest_meta.get("notes", []) if t not in gp_meta.get("notes", [])],

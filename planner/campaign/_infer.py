@@ -289,7 +289,11 @@ def infer_columns(
         if values.astype(str).str.strip().nunique() <= 1:
             from planner.exceptions import DataValidationError
 
-            shown = repr(values.iloc[0]) if len(values) else "no value at all"
+            first_value = values.iloc[0] if len(values) else None
+            shown = (
+                "no value at all" if first_value is None
+                else repr(first_value.item() if hasattr(first_value, "item") else first_value)
+            )
             raise DataValidationError(
                 f"target {target!r} takes a single value ({shown}) in every labelled row: there is nothing to "
                 "learn or optimise. Check that it is the right column, or add rows where it differs."

@@ -78,7 +78,7 @@ def suggest(
         typer.echo(f"note: {line}")
     typer.echo(
         f"round {int(table['_round'].iloc[0])}: {len(table)} suggestion(s), strategy "
-        f"{metadata.get('strategy_used')}, model {metadata.get('model')}, "
+        f"{metadata.get('strategy_used')}, model {metadata.get('model') or 'none (no model is fitted)'}, "
         f"{metadata.get('n_observations', 0)} observations, {metadata.get('n_pending', 0)} pending"
     )
     shown = [c for c in table.columns if not c.startswith("_") or c == "_suggestion_id"]
@@ -157,7 +157,7 @@ def backtest(
         Path | None, typer.Option("--pool", help="Labelled pool CSV (default: the campaign's labelled rows).")
     ] = None,
     executor: Annotated[str | None, typer.Option("--executor", help="local, processes or ray.")] = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", help="Parallel workers over seeds.")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Parallel workers over seeds.")] = None,
     address: Annotated[
         str | None,
         typer.Option("--address", help="Ray cluster: auto or ray://host:10001 (needs --executor ray)."),
