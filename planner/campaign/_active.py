@@ -12,6 +12,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from planner.campaign._molecules import clean_pool, fill_empty_components, suggest_featurizer
@@ -266,11 +267,13 @@ def _without_taken_ids(design: Any, data: pd.DataFrame, pending: pd.DataFrame) -
     inputs, categorical = list(design.inputs), list(design.categorical)
     measured = pd.concat([t for t in (data, pending) if name in t.columns and len(t)])
     measured = measured[measured[name].notna()]
-    # Rows whose inputs match a measured or pending experiment are left out by the engine itself.
-    same_inputs = row_keys(design.candidates[inputs], inputs, categorical).isin(
+    # Rows whose inputs match a measured or pending experiment are left out by the engine itself
+    # (keys of the id-matched rows only: a pool can hold millions).
+    rows = np.flatnonzero(mask)
+    same_inputs = row_keys(design.candidates.iloc[rows][inputs], inputs, categorical).isin(
         row_keys(measured[inputs], inputs, categorical)
     )
-    mask &= ~same_inputs
+    mask[rows[np.asarray(same_inputs)]] = False
     if not mask.any():
         return design
     differ = pool_ids[mask].tolist()
