@@ -125,7 +125,11 @@ def keep_zero_padded_codes(frame: pd.DataFrame, source: str | os.PathLike[str] |
 
     ``source`` is the text the frame was read from (a path or a buffer, read again for those
     columns only)."""
-    ints = [c for c in frame.columns if pd.api.types.is_integer_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    ints = [
+        c for c in frame.columns
+        if pd.api.types.is_integer_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+        and not str(c).startswith("_")  # planner's own columns (``_obs_id``, ``_round``) are numbers
+    ]
     if not ints or frame.empty:
         return frame
     if isinstance(source, io.StringIO):
