@@ -24,6 +24,9 @@ from planner.exceptions import DataValidationError
 
 __all__ = ["Imputation", "ImputingEncoder", "fit_imputation", "empty_cells_vs_pool_levels", "INDICATOR_MIN_ROWS"]
 
+#: Level names that say "nothing here"; an empty cell in the observations may mean one of them.
+_ABSENT_LEVELS = frozenset({"none", "-", "--", "no", "undoped", "no dopant", "absent", "nothing", "empty", "blank", "n/a"})
+
 #: Fewest missing (and fewest present) observations of a column for its indicator feature.
 INDICATOR_MIN_ROWS = 2
 
@@ -110,8 +113,8 @@ def fit_imputation(X: pd.DataFrame, inputs: Sequence[str], categorical: Sequence
 
 def empty_cells_vs_pool_levels(imputation: Imputation, X: pd.DataFrame, pool: pd.DataFrame | None) -> list[str]:
     """Warnings for categorical inputs that observations leave empty while the pool writes a
-    level that no observation has (LLZO writes "no dopant" as an empty cell; a pool may write
-    ``none``). planner does not equate the two - that is a rule about what the user meant - but
+    level of absence (``none``, ``undoped``, ``-``, ...) that no observation has (LLZO writes
+    "no dopant" as an empty cell; a pool may write ``none``). planner does not equate the two - that is a rule about what the user meant - but
     says so, because the pool's rows with that level then look unlike every measured row."""
     if pool is None:
         return []
@@ -120,7 +123,10 @@ def empty_cells_vs_pool_levels(imputation: Imputation, X: pd.DataFrame, pool: pd
         if c not in pool.columns or isinstance(fill, (float, np.floating)):
             continue
         seen = set(X[c].dropna().astype(str))
-        unseen = sorted({str(v) for v in pool[c].dropna().unique()} - seen)
+        # Only levels that spell an absence: a pool's new dopants are normal in active learning.
+        unseen = sorted(
+            v for v in {str(v) for v in pool[c].dropna().unique()} - seen if v.strip().lower() in _ABSENT_LEVELS
+        )
         if unseen:
             shown = unseen[:5] + (["..."] if len(unseen) > 5 else [])
             out.append(

@@ -127,19 +127,23 @@ def run_portfolio(
 
 def _once_per_warning(run: Callable[..., SuggestionResult]) -> Callable[..., SuggestionResult]:
     """``run`` whose warnings are passed on once per call of :func:`run_portfolio`: the two
-    parts read the same observations and pool, so most warnings would otherwise come twice."""
+    parts read the same observations and pool, so most warnings would otherwise come twice.
+    They are given again from this module (a ``module="planner"`` filter still applies), also
+    when a part raises."""
     seen: set[tuple[type, str]] = set()
 
     def run_and_warn_once(*args: Any) -> SuggestionResult:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = run(*args)
-        for w in caught:
-            key = (w.category, str(w.message))
-            if key not in seen:
-                seen.add(key)
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        return result
+        caught: list[warnings.WarningMessage] = []
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                return run(*args)
+        finally:
+            for w in caught:
+                key = (w.category, str(w.message))
+                if key not in seen:
+                    seen.add(key)
+                    warnings.warn(w.message, stacklevel=2)
 
     return run_and_warn_once
 

@@ -370,8 +370,10 @@ class PoolDesign:
         first = frame.index[mask].tolist()[0]
         same = keys.eq(keys.loc[first]).all(axis=1).to_numpy()
         original = frame.index[rows[same]].tolist()[0]
+        ids = [frame.at[r, self.id_column] for r in (first, original)] if self.id_column is not None else []
+        ids = [v.item() if isinstance(v, np.generic) else v for v in ids]
         named = (
-            f" ({self.id_column} {frame.at[first, self.id_column]!r} = {frame.at[original, self.id_column]!r})"
+            f" ({self.id_column} {ids[0]!r} = {ids[1]!r})"
             if self.id_column is not None
             else ""
         )
@@ -551,8 +553,8 @@ class ContinuousDesign:
         """What puts one row outside the design (the first part it breaks), for messages."""
         for name, (lo, hi) in self.bounds.items():
             x = float(row[name])
-            if not lo - 1e-6 <= x <= hi + 1e-6:
-                return f"{name}={x:g} outside [{lo:g}, {hi:g}]" if x == x else f"{name} is empty"
+            if x == x and not lo - 1e-6 <= x <= hi + 1e-6:  # an empty number is imputed, not outside
+                return f"{name}={x:g} outside [{lo:g}, {hi:g}]"
         for name, levels in self.categorical.items():
             if row[name] not in levels:
                 shown = "empty" if pd.isna(row[name]) else repr(row[name])

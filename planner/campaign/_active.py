@@ -102,13 +102,15 @@ def design_for(spec: CampaignSpec, resolve: Callable[[str], Path]) -> Any:
 
 
 def _numbers_where_numeric(frame: pd.DataFrame, spec: CampaignSpec, label: str) -> None:
-    """A cell of text in a numeric input names its line, value and the two fixes (the frame's
-    index is the file's line, as :func:`planner.io.read_table` returns it)."""
+    """The numeric inputs of ``frame`` as numbers, in place (``05`` was kept as text by the
+    reader, which takes zero-padded numbers for codes); a cell of text names its line, value
+    and the two fixes (the frame's index is the file's line, as ``read_table`` returns it)."""
     for inp in spec.inputs:
         if inp.role != "numeric" or inp.name not in frame.columns or pd.api.types.is_numeric_dtype(frame[inp.name]):
             continue
         column = frame[inp.name]
-        bad = column.notna() & pd.to_numeric(column, errors="coerce").isna()
+        numbers = pd.to_numeric(column.astype(str).str.strip().where(column.notna()), errors="coerce")
+        bad = column.notna() & numbers.isna()
         if bad.any():
             line = bad[bad].index[0]
             raise DataValidationError(
@@ -116,6 +118,24 @@ def _numbers_where_numeric(frame: pd.DataFrame, spec: CampaignSpec, label: str) 
                 f"number ({int(bad.sum())} such cell(s)); fix the cell, or set `role: categorical` for {inp.name!r} "
                 "in campaign.yaml if its values are levels"
             )
+        frame[inp.name] = numbers.astype(float)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value (messages show ``12.0``, not ``np.float64(12.0)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _level_keys(values: pd.Series) -> pd.Series:
+    """Levels and ids compared as written: whole numbers without a trailing ``.0`` (a column
+    with an empty cell is read as floats), everything else as stripped text."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        v = values.to_numpy(dtype=float)
+        whole = np.isfinite(v) & (v == np.round(v))
+        out = values.astype(str).to_numpy(dtype=object)
+        out[whole] = v[whole].astype(np.int64).astype(str)
+        return pd.Series(out, index=values.index)
+    return values.astype(str).str.strip()
 
 
 def _within_ranges(pool: pd.DataFrame, spec: CampaignSpec, path: str, lines: Any) -> list[str]:
@@ -130,14 +150,14 @@ def _within_ranges(pool: pd.DataFrame, spec: CampaignSpec, path: str, lines: Any
             out = (values < low) | (values > high)
             if out.any() and not first:
                 row = out[out].index[0]
-                first = f"line {lines[row]}: {name}={pool.at[row, name]!r} outside [{low:g}, {high:g}]"
+                first = f"line {lines[row]}: {name}={_plain(pool.at[row, name])!r} outside [{low:g}, {high:g}]"
             outside |= out.fillna(False)
     for name, levels in ds.choices.items():
         if name in pool.columns:
-            out = pool[name].notna() & ~pool[name].astype(str).isin([str(v) for v in levels])
+            out = pool[name].notna() & ~_level_keys(pool[name]).isin(set(_level_keys(pd.Series(list(levels)))))
             if out.any() and not first:
                 row = out[out].index[0]
-                first = f"line {lines[row]}: {name}={pool.at[row, name]!r} not in {list(levels)}"
+                first = f"line {lines[row]}: {name}={_plain(pool.at[row, name])!r} not in {list(levels)}"
             outside |= out
     if not outside.any():
         return []
@@ -256,10 +276,10 @@ def _without_taken_ids(design: Any, data: pd.DataFrame, pending: pd.DataFrame) -
     name = getattr(design, "id_column", None)
     if name is None:
         return design
-    pool_ids = design.candidates[name].astype(str)
-    taken = [t[name].dropna().astype(str) for t in (data, pending) if name in t.columns and len(t)]
+    taken = [_level_keys(t[name].dropna()) for t in (data, pending) if name in t.columns and len(t)]
     if not taken:
         return design
+    pool_ids = _level_keys(design.candidates[name])
     taken_ids = pd.concat(taken)
     mask = pool_ids.isin(set(taken_ids)).to_numpy()
     if not mask.any():

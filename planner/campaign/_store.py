@@ -38,14 +38,15 @@ class ObservationStore:
         """All stored observations, oldest first (an empty frame before the first)."""
         if not self.path.exists():
             return pd.DataFrame(columns=META_COLUMNS)
+        text = self.path.read_text(encoding="utf-8")  # one read: both parses see the same file
         frame = pd.read_csv(
-            self.path,
+            io.StringIO(text),
             dtype={"_batch": str, "_source": str, "_file": str, "_row_hash": str, "_fulfils": str},
             float_precision="round_trip",
             keep_default_na=False,
             na_values=[""],
         )
-        return keep_zero_padded_codes(frame, self.path)
+        return keep_zero_padded_codes(frame, text)
 
     def read_links(self) -> pd.DataFrame:
         """Only ``_obs_id`` and ``_fulfils`` (the suggestion each observation fulfils): what the

@@ -46,8 +46,9 @@ class SuggestionLog:
         """``suggestions.csv`` as written, without the links stored with the observations."""
         if not self.path.exists():
             return pd.DataFrame(columns=SUGGESTION_META)
-        frame = pd.read_csv(self.path, dtype={"_suggestion_id": str, "_status": str}, float_precision="round_trip")
-        return keep_zero_padded_codes(frame, self.path)
+        text = self.path.read_text(encoding="utf-8")  # one read: both parses see the same file
+        frame = pd.read_csv(io.StringIO(text), dtype={"_suggestion_id": str, "_status": str}, float_precision="round_trip")
+        return keep_zero_padded_codes(frame, text)
 
     def read(self) -> pd.DataFrame:
         """Every suggestion, its status reconciled with the observations that fulfil it."""

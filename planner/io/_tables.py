@@ -116,26 +116,26 @@ def _keep_text_levels(frame: pd.DataFrame, text: str, sep: str) -> pd.DataFrame:
 
 
 _CODE = re.compile(r"^[+-]?0\d")
+#: A cell that starts with a zero followed by a digit, right after a line start or a delimiter.
+_PADDED_CELL = re.compile(r"(?:^|[,;\t|])\s*\"?[+-]?0\d", re.MULTILINE)
 
 
-def keep_zero_padded_codes(frame: pd.DataFrame, source: str | os.PathLike[str] | io.StringIO, sep: str = ",") -> pd.DataFrame:
+def keep_zero_padded_codes(frame: pd.DataFrame, text: str, sep: str = ",") -> pd.DataFrame:
     """Columns read as integers whose cells are written with leading zeros (``001``, ``0042``)
     are codes - sample or batch ids - not quantities: they are kept as the text written, so
     that ``002`` stays ``002`` in the suggestions, the observations and the report.
 
-    ``source`` is the text the frame was read from (a path or a buffer, read again for those
-    columns only)."""
+    ``text`` is the text the frame was parsed from; it is parsed again, for the integer
+    columns only, when a cell could be zero-padded at all."""
     ints = [
         c for c in frame.columns
         if pd.api.types.is_integer_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
         and not str(c).startswith("_")  # planner's own columns (``_obs_id``, ``_round``) are numbers
     ]
-    if not ints or frame.empty:
+    if not ints or frame.empty or not _PADDED_CELL.search(text):
         return frame
-    if isinstance(source, io.StringIO):
-        source.seek(0)
     raw = pd.read_csv(
-        source, sep=sep, skipinitialspace=True, dtype=str, keep_default_na=False, na_values=[""],
+        io.StringIO(text), sep=sep, skipinitialspace=True, dtype=str, keep_default_na=False, na_values=[""],
         index_col=False, usecols=ints, engine="c",
     )
     for c in ints:
@@ -259,7 +259,7 @@ def read_table(
     except pd.errors.EmptyDataError as err:
         raise DataValidationError(f"{what} {path} has no columns. Add a header line with column names.") from err
     frame = _keep_text_levels(frame, text, chosen)
-    frame = keep_zero_padded_codes(frame, io.StringIO(text), chosen)
+    frame = keep_zero_padded_codes(frame, text, chosen)
 
     if frame.shape[1] == 1:
         others = [d for d in _CANDIDATE_DELIMITERS if d != chosen and d in header_line]

@@ -53,6 +53,13 @@ def test_empty_cells_beside_a_pool_level_no_observation_has_are_pointed_out(pool
                       r"surrogate\) while the pool's level\(s\) \['none'\] occur in no observation; .*write that level"):
         result = suggest(obs, y, design=PoolDesign(pool), targets="y", n=3, seed=0)
     assert any("['none'] occur in no observation" in n for n in result.metadata["notes"])
+    new_level = pool.assign(dopant=pool["dopant"].replace("none", "nb"))  # a new dopant is no absence
+    import warnings as _w
+
+    with _w.catch_warnings(record=True) as caught:
+        _w.simplefilter("always")
+        suggest(obs, y, design=PoolDesign(new_level), targets="y", n=3, seed=0)
+    assert not any("occur in no observation" in str(w.message) for w in caught)
     filled = obs.fillna({"dopant": "none"})  # written out: nothing to point out
     import warnings
 

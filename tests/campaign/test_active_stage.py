@@ -189,6 +189,7 @@ def test_design_space_ranges_narrow_a_pool(tmp_path, capsys):
     table = pd.read_csv(out)
     assert table["x"].between(2.0, 5.0).all() and table["salt"].isin(["LiFSI", "LiPF6"]).all()
     assert table["x"].tolist() == pool.loc[table["candidate"], "x"].tolist()  # file positions, not renumbered
+    assert "(first line " in err and "np." not in err  # plain values, not numpy reprs
 
 
 def test_text_in_a_numeric_pool_column_names_the_line_and_the_fix(tmp_path, capsys):
@@ -210,3 +211,21 @@ def test_text_in_a_numeric_pool_column_names_the_line_and_the_fix(tmp_path, caps
     labelled.write_text("x,z,y\n1,2,3\n2,oops,5\n3,1,4\n4,2,2\n")
     assert main(["backtest", str(campaign.directory), "--pool", str(labelled), "--seeds", "1"]) == 2
     assert "labelled.csv, line 3: input 'z' holds 'oops'" in capsys.readouterr().err
+
+
+def test_zero_padded_numbers_in_a_numeric_pool_column_are_numbers(tmp_path, capsys):
+    """The reader keeps zero-padded whole numbers (``05``) as codes; in a column campaign.yaml
+    declares numeric they are numbers, so the pool is not refused."""
+    (tmp_path / "measured.csv").write_text("x,batch,y\n1,01,3\n2,02,5\n3,03,4\n")
+    (tmp_path / "pool.csv").write_text("x,batch\n1.5,02\n2.5,05\n3.5,10\n")
+    spec = CampaignSpec(
+        name="padded",
+        data=DataSpec(sources=[DataSource(path=str(tmp_path / "measured.csv"), label="lab")]),
+        inputs=[InputSpec(name="x"), InputSpec(name="batch")],
+        targets=[TargetSpec(name="y", direction="max")],
+        design_space=DesignSpace(pool=str(tmp_path / "pool.csv")),
+    )
+    campaign = Campaign.create(tmp_path / "camp", spec)
+    out = tmp_path / "s.csv"
+    assert main(["suggest", str(campaign.directory), "-n", "2", "--surrogate", "gp", "-o", str(out)]) == 0, capsys.readouterr().err
+    assert set(pd.read_csv(out)["batch"]) <= {2, 5, 10}
