@@ -87,26 +87,16 @@ def _check_arms(arms: Sequence[Arm], n_targets: int) -> None:
     """Every planner arm names a registered strategy for this many targets and a known
     surrogate: checked before any run, so that a typo is an error, not a failed arm in a table."""
     from planner.active._request import check_surrogate_name
-    from planner.active._strategies import get_strategy, strategies_for
+    from planner.active._strategies import strategy_for_targets
 
     for arm in arms:
         if arm.policy is not None:
             continue
         try:
-            strategy = get_strategy(arm.strategy)
+            strategy_for_targets(arm.strategy, n_targets)
             check_surrogate_name(arm.surrogate)
         except SpecError as err:
             raise SpecError(f"backtest arm {arm.label!r}: {err}") from None
-        if n_targets > 1 and not strategy.supports_multi:
-            raise SpecError(
-                f"backtest arm {arm.label!r}: strategy {arm.strategy!r} handles one target, but the pool has "
-                f"{n_targets}; use one of {strategies_for(multi=True)}"
-            )
-        if n_targets == 1 and not strategy.supports_single:
-            raise SpecError(
-                f"backtest arm {arm.label!r}: strategy {arm.strategy!r} needs several targets; with one target use "
-                f"one of {strategies_for(multi=False)}"
-            )
 
 
 @dataclass(frozen=True)

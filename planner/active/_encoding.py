@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.active._specs import MAX_CATEGORICAL_LEVELS, ContinuousDesign, PoolDesign
+from planner.active._specs import MAX_CATEGORICAL_LEVELS, ContinuousDesign, PoolDesign, key_columns
 from planner.exceptions import DataValidationError
 
 __all__ = ["InputEncoder", "build_encoder", "row_keys", "POOL_CACHE_BYTES"]
@@ -254,15 +254,5 @@ def build_encoder(
 def row_keys(
     frame: pd.DataFrame, inputs: Sequence[str], categorical: Sequence[str], decimals: int = 9
 ) -> pd.MultiIndex:
-    """Hashable keys of rows for matching experiments across tables.
-
-    Numeric inputs are rounded to ``decimals`` places so that values written to a CSV and
-    read back still match.
-    """
-    cols = {}
-    for c in inputs:
-        if c in categorical:
-            cols[c] = frame[c].astype(str).to_numpy()
-        else:
-            cols[c] = np.round(frame[c].to_numpy(dtype=float), decimals) + 0.0  # +0.0 folds -0.0 into 0.0
-    return pd.MultiIndex.from_frame(pd.DataFrame(cols, index=frame.index))
+    """Hashable keys of rows for matching experiments across tables (see :func:`key_columns`)."""
+    return pd.MultiIndex.from_frame(key_columns(frame, inputs, categorical, decimals))

@@ -224,21 +224,21 @@ def fit_model(
     )
     signs_fit = signs
     if out.strategy.needs_model:
+        flat = [outputs[j] for j in range(n_targets) if np.ptp(Y[:, j]) == 0] if len(Y) else []
         if len(Y) < max(1, req.min_observations):
             out.space_filling_why = (
                 f"only {len(Y)} usable observation(s), at least {max(1, req.min_observations)} are needed "
                 "to fit a model"
             )
+        elif len(flat) == n_targets and not is_gp_request(req.surrogate):
+            # An ensemble fitted to one value has no spread: its "exploration" would rank
+            # every candidate alike and return the pool's first rows.
+            out.space_filling_why = (
+                f"all observed values of {flat} are identical ({Y_raw[0, outputs.index(flat[0])]:.4g}); "
+                "an ensemble fitted to one value has no spread to explore by"
+            )
         else:
-            flat = [outputs[j] for j in range(n_targets) if np.ptp(Y[:, j]) == 0]
-            if len(flat) == n_targets and not is_gp_request(req.surrogate):
-                # An ensemble fitted to one value has no spread: its "exploration" would rank
-                # every candidate alike and return the pool's first rows.
-                out.space_filling_why = (
-                    f"all observed values of {flat} are identical ({Y_raw[0, outputs.index(flat[0])]:.4g}); "
-                    "an ensemble fitted to one value has no spread to explore by"
-                )
-            elif flat and not out.strategy.explores_only:
+            if flat and not out.strategy.explores_only:
                 text = (
                     f"all observed values of {flat} are identical ({Y_raw[0, outputs.index(flat[0])]:.4g}); "
                     "the model cannot tell better from worse yet, so the suggestions explore (max_variance)"
@@ -247,28 +247,27 @@ def fit_model(
                 fallbacks.append(text)
                 out.strategy = get_strategy("max_variance")
                 out.used = out.strategy.name
-            if not out.space_filling_why:
-                out.floors = floor_rows(Y, n_targets) if is_gp_request(req.surrogate) else []
-                if out.floors and req.floor == "failures":
-                    out.Y_fit, out.fit_outputs, out.failure_constraints, out.handled, more = model_failures(
-                        out.floors, observed, Y, encoder, outputs
-                    )
-                    notes.extend(more)
-                    signs_fit = np.concatenate([signs, np.ones(len(out.handled))])
-                if isinstance(req.surrogate, str) and req.surrogate.lower() == "robust":
-                    out.surrogate = _fit_robust(req, out, observed, encoder, fallbacks)
-                if out.surrogate is None:
-                    out.surrogate = fit_surrogate(
-                        "rf" if isinstance(req.surrogate, str) and req.surrogate.lower() == "robust" else req.surrogate,
-                        observed,
-                        out.Y_fit,
-                        encoder,
-                        out.fit_outputs,
-                        seed=req.seed,
-                        refit=req.refit_surrogate,
-                        signs=signs_fit,
-                        fallbacks=fallbacks,
-                    )
+            out.floors = floor_rows(Y, n_targets) if is_gp_request(req.surrogate) else []
+            if out.floors and req.floor == "failures":
+                out.Y_fit, out.fit_outputs, out.failure_constraints, out.handled, more = model_failures(
+                    out.floors, observed, Y, encoder, outputs
+                )
+                notes.extend(more)
+                signs_fit = np.concatenate([signs, np.ones(len(out.handled))])
+            if isinstance(req.surrogate, str) and req.surrogate.lower() == "robust":
+                out.surrogate = _fit_robust(req, out, observed, encoder, fallbacks)
+            if out.surrogate is None:
+                out.surrogate = fit_surrogate(
+                    "rf" if isinstance(req.surrogate, str) and req.surrogate.lower() == "robust" else req.surrogate,
+                    observed,
+                    out.Y_fit,
+                    encoder,
+                    out.fit_outputs,
+                    seed=req.seed,
+                    refit=req.refit_surrogate,
+                    signs=signs_fit,
+                    fallbacks=fallbacks,
+                )
         if out.surrogate is None:
             text = f"space-filling suggestions: {out.space_filling_why}"
             warnings.warn(text, DataQualityWarning, stacklevel=3)

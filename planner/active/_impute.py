@@ -114,8 +114,9 @@ def fit_imputation(X: pd.DataFrame, inputs: Sequence[str], categorical: Sequence
 def empty_cells_vs_pool_levels(imputation: Imputation, X: pd.DataFrame, pool: pd.DataFrame | None) -> list[str]:
     """Warnings for categorical inputs that observations leave empty while the pool writes a
     level of absence (``none``, ``undoped``, ``-``, ...) that no observation has (LLZO writes
-    "no dopant" as an empty cell; a pool may write ``none``). planner does not equate the two - that is a rule about what the user meant - but
-    says so, because the pool's rows with that level then look unlike every measured row."""
+    "no dopant" as an empty cell; a pool may write ``none``). planner does not equate the two -
+    that is a rule about what the user meant - but says so, because the pool's rows with that
+    level then look unlike every measured row."""
     if pool is None:
         return []
     out = []

@@ -78,17 +78,17 @@ def run_portfolio(
     pending: pd.DataFrame | None,
 ) -> SuggestionResult:
     """Run ``req`` (whose surrogate is ``"portfolio"``) as a GP part and a forest part."""
-    from planner.active._run import run_request as run_once
+    from planner.active._run import run_request
     from planner.active._specs import PoolDesign
 
-    run_request = _once_per_warning(run_once)
+    run = _once_per_warning(run_request)
     n_gp, n_forest, why = portfolio_split(req)
     if not why and req.floor == "failures":
         why = "floor='failures' models failed runs with a GP: the GP alone"
     gp_req = dataclasses.replace(req, surrogate="gp")
     if why:
-        return _alone(run_request(gp_req, observed_X, observed_y, pending), why)
-    first = run_request(dataclasses.replace(gp_req, n=n_gp), observed_X, observed_y, pending)
+        return _alone(run(gp_req, observed_X, observed_y, pending), why)
+    first = run(dataclasses.replace(gp_req, n=n_gp), observed_X, observed_y, pending)
     meta = first.metadata
     if meta.get("strategy_used") == "space_filling":
         why = "no model could be fitted yet: space-filling suggestions"
@@ -105,7 +105,7 @@ def run_portfolio(
     elif meta.get("n_candidates") is not None and meta["n_candidates"] < req.n:
         why = f"only {meta['n_candidates']} candidate(s) remain: the GP alone"
     if why:  # the whole batch as the GP request makes it (with its own warnings and fallbacks)
-        return _alone(run_request(gp_req, observed_X, observed_y, pending), why)
+        return _alone(run(gp_req, observed_X, observed_y, pending), why)
 
     inputs = list(req.design.inputs)
     # A pool's own rows (by their index label), so that the forest's part excludes exactly them.
@@ -121,7 +121,7 @@ def run_portfolio(
         # The forest's exact batch acquisition costs a member table per shortlisted candidate:
         # on large pools its shortlist is shorter (see LARGE_POOL_FOREST_SHORTLIST).
         forest_req = dataclasses.replace(forest_req, shortlist_size=min(req.shortlist_size, LARGE_POOL_FOREST_SHORTLIST))
-    second = run_request(forest_req, observed_X, observed_y, pending_2)
+    second = run(forest_req, observed_X, observed_y, pending_2)
     return _combine(first, second, n_pending=int(meta.get("n_pending", 0)))
 
 

@@ -146,7 +146,7 @@ class SuggestRequest:
             SpecError: An unknown strategy, a strategy that does not fit the number of
                 targets, or a malformed argument.
         """
-        from planner.active._strategies import get_strategy, strategies_for
+        from planner.active._strategies import strategy_for_targets
 
         if not isinstance(design, (PoolDesign, ContinuousDesign)):
             raise SpecError(f"design must be a PoolDesign or ContinuousDesign, got {type(design).__name__}")
@@ -159,14 +159,7 @@ class SuggestRequest:
         signs = np.array([t.sign for t in target_specs] + [1.0] * (len(outputs) - len(target_specs)))
         is_multi = len(target_specs) > 1
         asked = strategy if strategy is not None else ("qlognehvi" if is_multi else "qlognei")
-        strat = get_strategy(asked)
-        if is_multi and not strat.supports_multi:
-            raise SpecError(
-                f"strategy {asked!r} handles one target, but {len(target_specs)} were given; "
-                f"use one of {strategies_for(multi=True)}"
-            )
-        if not is_multi and not strat.supports_single:
-            raise SpecError(f"strategy {asked!r} needs several targets; with one target use 'qlognei'")
+        strat = strategy_for_targets(asked, len(target_specs))
         if ref_point is not None and not is_multi:
             raise SpecError("ref_point is only used with several targets")
         if not (isinstance(beta, (int, float)) and beta >= 0):

@@ -37,6 +37,19 @@ _OPS = {"<=": "<=", "le": "<=", ">=": ">=", "ge": ">=", "==": "==", "=": "==", "
 MAX_CATEGORICAL_LEVELS = 64
 
 
+def key_columns(frame: pd.DataFrame, inputs: Sequence[str], categorical: Sequence[str], decimals: int = 9) -> pd.DataFrame:
+    """The inputs of ``frame`` as experiments are matched: numeric ones rounded to ``decimals``
+    places (values written to a CSV and read back still match; ``-0.0`` is ``0.0``), categorical
+    ones as text. One row per row of ``frame``, same index."""
+    cols = {}
+    for c in inputs:
+        if c in categorical:
+            cols[c] = frame[c].astype(str).to_numpy()
+        else:
+            cols[c] = np.round(frame[c].to_numpy(dtype=float), decimals) + 0.0
+    return pd.DataFrame(cols, index=frame.index)
+
+
 @dataclass(frozen=True)
 class Target:
     """One measured quantity to optimize.
@@ -318,7 +331,7 @@ class PoolDesign:
                 f"(columns {cols}; first rows {frame.index[nan_mask][:5].tolist()})",
             )
         valid = ~(nan_mask | viol_mask)
-        repeat_mask, repeat_message = self._repeats(valid, numeric)
+        repeat_mask, repeat_message = self._repeats(valid)
         report = PoolReport(
             n_rows=len(frame),
             n_valid=int((valid & ~repeat_mask).sum()),
@@ -350,7 +363,7 @@ class PoolDesign:
         if repeat_message:
             warnings.warn(f"candidate pool: {repeat_message}", DataQualityWarning, stacklevel=3)
 
-    def _repeats(self, valid: np.ndarray, numeric: list[str]) -> tuple[np.ndarray, str]:
+    def _repeats(self, valid: np.ndarray) -> tuple[np.ndarray, str]:
         """Usable rows whose inputs repeat an earlier usable row's (numeric inputs equal to 9
         decimals, as suggestions and observations are matched), and a line saying so. Such rows
         are one experiment: suggested twice they would fill a batch with a replicate, and one
@@ -360,9 +373,7 @@ class PoolDesign:
         mask = np.zeros(len(frame), dtype=bool)
         if len(rows) < 2:
             return mask, ""
-        keys = frame[list(self.inputs)].iloc[rows].copy()
-        if numeric:
-            keys[numeric] = np.round(keys[numeric].to_numpy(dtype=float), 9) + 0.0
+        keys = key_columns(frame.iloc[rows], self.inputs, self.categorical)
         repeated = keys.duplicated(keep="first").to_numpy()
         if not repeated.any():
             return mask, ""

@@ -92,6 +92,23 @@ def get_strategy(name: str) -> BaseStrategy:
     return _STRATEGIES[key]()
 
 
+def strategy_for_targets(name: str, n_targets: int) -> BaseStrategy:
+    """:func:`get_strategy`, checked to handle ``n_targets`` objectives.
+
+    Raises:
+        SpecError: Nothing is registered under ``name``, or it handles one target where there
+            are several (or the reverse).
+    """
+    strategy = get_strategy(name)
+    if n_targets > 1 and not strategy.supports_multi:
+        raise SpecError(
+            f"strategy {name!r} handles one target, but {n_targets} were given; use one of {strategies_for(multi=True)}"
+        )
+    if n_targets == 1 and not strategy.supports_single:
+        raise SpecError(f"strategy {name!r} needs several targets; with one target use 'qlognei'")
+    return strategy
+
+
 class BaseStrategy(ABC):
     """An acquisition strategy; see the module docstring for the call order.
 

@@ -70,12 +70,24 @@ def spec_from_csv(
     notes = dict(inference.notes) | {f"{n}.lower": why for n, (_, why) in bounds.items()}
     rel = os.path.relpath(Path(data).resolve(), directory.resolve())
     n_rows = len(frame)
-    try:
-        spec = _spec(
-            name or directory.resolve().name, data, label, info, rel, id_column, group_column, inference, parsed,
-            bounds, search_space or ("small_data" if n_rows < 300 else "default"), seed,
+    try:  # what the checks above do not foresee is still named, with exit 2
+        spec = CampaignSpec(
+            name=name or directory.resolve().name,
+            description=f"created by `planner init` from {Path(data).name}",
+            data=DataSpec(
+                sources=[DataSource(path=rel, label=label or Path(data).stem, delimiter=info.delimiter)],
+                id_column=id_column,
+                group_column=group_column,
+                ignore=inference.ignore,
+            ),
+            inputs=inference.inputs,
+            fraction_groups=inference.fraction_groups,
+            targets=[TargetSpec(name=n, direction=d, lower=bounds[n][0] if n in bounds else None) for n, d in parsed],
+            task=inference.task,
+            search_space=search_space or ("small_data" if n_rows < 300 else "default"),
+            seed=seed,
         )
-    except ValidationError as err:  # what the checks above do not foresee: named, exit 2
+    except ValidationError as err:
         raise SpecError(
             "planner init: these arguments do not make a valid campaign: "
             + "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors(include_url=False))
@@ -86,22 +98,3 @@ def spec_from_csv(
         f"task: {inference.task} ({inference.task_note})"
     )
     return spec, notes, header
-
-
-def _spec(name, data, label, info, rel, id_column, group_column, inference, parsed, bounds, search_space, seed):
-    return CampaignSpec(
-        name=name,
-        description=f"created by `planner init` from {Path(data).name}",
-        data=DataSpec(
-            sources=[DataSource(path=rel, label=label or Path(data).stem, delimiter=info.delimiter)],
-            id_column=id_column,
-            group_column=group_column,
-            ignore=inference.ignore,
-        ),
-        inputs=inference.inputs,
-        fraction_groups=inference.fraction_groups,
-        targets=[TargetSpec(name=n, direction=d, lower=bounds[n][0] if n in bounds else None) for n, d in parsed],
-        task=inference.task,
-        search_space=search_space,
-        seed=seed,
-    )

@@ -99,14 +99,15 @@ def observe_table(
                 )
         to_add = new[~is_dup]
         suggestions.repair()  # finish what a killed observe left half-written
+        log = suggestions.read() if len(to_add) else None
         if links is not None and len(to_add):
-            check_links(links.loc[to_add.index], to_add, suggestions.read(), spec, file_label)
+            check_links(links.loc[to_add.index], to_add, log, spec, file_label)
         n_linked = 0
         if len(to_add):
             candidates = to_add.copy()
             if links is not None:
                 candidates[LINK_COLUMN] = links.loc[to_add.index]
-            fulfils = suggestions.match(candidates, spec).reindex(to_add.index).fillna("")
+            fulfils = suggestions.match(candidates, spec, log=log).reindex(to_add.index).fillna("")
             added = to_add.assign(_row_hash=hashes[~is_dup].to_numpy())
             # One atomic write stores the rows with the suggestions they fulfil; the
             # suggestion log follows (a kill in between is reconciled on every read).

@@ -151,14 +151,22 @@ class SuggestionLog:
             self._write(frame)
         return ids
 
-    def match(self, observations: pd.DataFrame, spec: CampaignSpec, *, rel_tol: float = MATCH_REL_TOL) -> pd.Series:
+    def match(
+        self,
+        observations: pd.DataFrame,
+        spec: CampaignSpec,
+        *,
+        rel_tol: float = MATCH_REL_TOL,
+        log: pd.DataFrame | None = None,
+    ) -> pd.Series:
         """Which pending suggestion each observation fulfils (index of ``observations`` -> id).
 
         An explicit ``suggestion_id`` column wins; otherwise the same categorical inputs and
         numeric inputs within ``rel_tol`` of the design range. Each suggestion and each
-        observation is used at most once. Nothing is written.
+        observation is used at most once. Nothing is written. ``log``: :meth:`read`'s table when
+        the caller has it already.
         """
-        frame = self.read()
+        frame = self.read() if log is None else log
         pending = frame.index[frame["_status"] == "pending"]
         found = pd.Series(dtype=object)
         if not len(pending) or observations.empty:

@@ -12,18 +12,24 @@ from planner.spec import CampaignSpec, DataSource, DataSpec, DesignSpace, InputS
 INPUTS = ["Prime Delay", "Print Speed", "X Offset Correction", "Y Offset Correction"]
 
 
+def csv_campaign(tmp_path, name: str, inputs: list[InputSpec], target: str = "y", **design) -> Campaign:
+    """A campaign in ``tmp_path/camp`` on ``tmp_path/measured.csv`` (``target`` maximised) with
+    ``tmp_path/pool.csv`` as its pool; ``design``: further ``DesignSpace`` fields."""
+    spec = CampaignSpec(
+        name=name,
+        data=DataSpec(sources=[DataSource(path=str(tmp_path / "measured.csv"), label="lab")]),
+        inputs=inputs,
+        targets=[TargetSpec(name=target, direction="max")],
+        design_space=DesignSpace(pool=str(tmp_path / "pool.csv"), **design),
+    )
+    return Campaign.create(tmp_path / "camp", spec)
+
+
 def pool_campaign(tmp_path, name: str, full: pd.DataFrame, measured: pd.DataFrame) -> Campaign:
     """A campaign on the AutoAM print settings: ``measured`` as its data, ``full``'s inputs as its pool."""
     measured.to_csv(tmp_path / "measured.csv", index=False)
     full[INPUTS].to_csv(tmp_path / "pool.csv", index=False)
-    spec = CampaignSpec(
-        name=name,
-        data=DataSpec(sources=[DataSource(path=str(tmp_path / "measured.csv"), label="lab")]),
-        inputs=[InputSpec(name=c) for c in INPUTS],
-        targets=[TargetSpec(name="Score", direction="max")],
-        design_space=DesignSpace(pool=str(tmp_path / "pool.csv")),
-    )
-    return Campaign.create(tmp_path / "camp", spec)
+    return csv_campaign(tmp_path, name, [InputSpec(name=c) for c in INPUTS], target="Score")
 
 
 @pytest.fixture
@@ -152,7 +158,7 @@ def test_backtest_default_arms_follow_the_targets_and_typos_exit_2(tmp_path, cap
     err = capsys.readouterr().err
     assert "backtest arm 'qlognie': unknown acquisition strategy" in err and "Traceback" not in err
     assert main(["backtest", directory, "--strategies", "qlognei", "--seeds", "1", "--budget", "6"]) == 2
-    assert "handles one target, but the pool has 2" in capsys.readouterr().err
+    assert "backtest arm 'qlognei': strategy 'qlognei' handles one target, but 2 were given" in capsys.readouterr().err
     assert not (tmp_path / "mo" / "backtests").exists() or not any(
         p.name.startswith("2") for p in (tmp_path / "mo" / "backtests").iterdir()
     )
@@ -173,14 +179,10 @@ def test_design_space_ranges_narrow_a_pool(tmp_path, capsys):
     pool.to_csv(tmp_path / "pool.csv", index=False)
     measured = pool.sample(8, random_state=1).assign(y=lambda f: -((f["x"] - 6) ** 2))
     measured.to_csv(tmp_path / "measured.csv", index=False)
-    spec = CampaignSpec(
-        name="narrow",
-        data=DataSpec(sources=[DataSource(path=str(tmp_path / "measured.csv"), label="lab")]),
-        inputs=[InputSpec(name="x"), InputSpec(name="salt", role="categorical")],
-        targets=[TargetSpec(name="y", direction="max")],
-        design_space=DesignSpace(pool=str(tmp_path / "pool.csv"), ranges={"x": (2.0, 5.0)}, choices={"salt": ["LiFSI", "LiPF6"]}),
+    campaign = csv_campaign(
+        tmp_path, "narrow", [InputSpec(name="x"), InputSpec(name="salt", role="categorical")],
+        ranges={"x": (2.0, 5.0)}, choices={"salt": ["LiFSI", "LiPF6"]},
     )
-    campaign = Campaign.create(tmp_path / "camp", spec)
     out = tmp_path / "s.csv"
     assert main(["suggest", str(campaign.directory), "-n", "4", "--surrogate", "gp", "-o", str(out)]) == 0
     err = capsys.readouterr().err
@@ -195,14 +197,7 @@ def test_design_space_ranges_narrow_a_pool(tmp_path, capsys):
 def test_text_in_a_numeric_pool_column_names_the_line_and_the_fix(tmp_path, capsys):
     (tmp_path / "measured.csv").write_text("x,z,y\n1,2,3\n2,3,5\n3,1,4\n")
     (tmp_path / "pool.csv").write_text("x,z\n1.5,2\n2.5,6.5x\n3.5,1\n")
-    spec = CampaignSpec(
-        name="text",
-        data=DataSpec(sources=[DataSource(path=str(tmp_path / "measured.csv"), label="lab")]),
-        inputs=[InputSpec(name="x"), InputSpec(name="z")],
-        targets=[TargetSpec(name="y", direction="max")],
-        design_space=DesignSpace(pool=str(tmp_path / "pool.csv")),
-    )
-    campaign = Campaign.create(tmp_path / "camp", spec)
+    campaign = csv_campaign(tmp_path, "text", [InputSpec(name="x"), InputSpec(name="z")])
     assert main(["suggest", str(campaign.directory), "-n", "1"]) == 2
     err = capsys.readouterr().err
     assert "pool.csv, line 3: input 'z' holds '6.5x' where campaign.yaml declares a number" in err, err
@@ -218,14 +213,7 @@ def test_zero_padded_numbers_in_a_numeric_pool_column_are_numbers(tmp_path, caps
     declares numeric they are numbers, so the pool is not refused."""
     (tmp_path / "measured.csv").write_text("x,batch,y\n1,01,3\n2,02,5\n3,03,4\n")
     (tmp_path / "pool.csv").write_text("x,batch\n1.5,02\n2.5,05\n3.5,10\n")
-    spec = CampaignSpec(
-        name="padded",
-        data=DataSpec(sources=[DataSource(path=str(tmp_path / "measured.csv"), label="lab")]),
-        inputs=[InputSpec(name="x"), InputSpec(name="batch")],
-        targets=[TargetSpec(name="y", direction="max")],
-        design_space=DesignSpace(pool=str(tmp_path / "pool.csv")),
-    )
-    campaign = Campaign.create(tmp_path / "camp", spec)
+    campaign = csv_campaign(tmp_path, "padded", [InputSpec(name="x"), InputSpec(name="batch")])
     out = tmp_path / "s.csv"
     assert main(["suggest", str(campaign.directory), "-n", "2", "--surrogate", "gp", "-o", str(out)]) == 0, capsys.readouterr().err
     assert set(pd.read_csv(out)["batch"]) <= {2, 5, 10}
