@@ -11,7 +11,17 @@ import pandas as pd
 
 from planner.exceptions import DataQualityWarning, DataValidationError
 
-__all__ = ["check_input_table", "check_observations", "drop_rows"]
+__all__ = ["check_input_table", "check_observations", "drop_rows", "first_rows"]
+
+
+def first_rows(labels: Any, k: int = 5) -> str:
+    """The first ``k`` row labels for a message: ``rows [0, 3]`` (``row 0`` for ``k = 1``) for a
+    plain index, or the labels as written where the caller named its rows (a campaign passes
+    ``data.csv line 3``)."""
+    labels = list(labels)[:k]
+    if all(isinstance(x, (int, np.integer)) for x in labels):
+        return f"row {int(labels[0])}" if k == 1 and labels else f"rows {[int(x) for x in labels]}"
+    return ", ".join(str(x) for x in labels)
 
 
 def check_input_table(frame: Any, what: str, inputs: Sequence[str], categorical: Sequence[str]) -> pd.DataFrame:
@@ -36,9 +46,9 @@ def check_input_table(frame: Any, what: str, inputs: Sequence[str], categorical:
             converted = pd.to_numeric(frame[c], errors="coerce")
             bad = converted.isna() & frame[c].notna()
             if bad.any():
-                row = frame.index[bad.to_numpy()].tolist()[0]
+                row = first_rows(frame.index[bad.to_numpy()], 1)
                 raise DataValidationError(
-                    f"{what}: column {c!r} must be numeric, but row {row!r} holds {frame[c][bad].iloc[0]!r}; "
+                    f"{what}: column {c!r} must be numeric, but {row} holds {frame[c][bad].iloc[0]!r}; "
                     "fix the value or declare the column categorical"
                 )
             frame = frame.assign(**{c: converted})
@@ -48,8 +58,7 @@ def check_input_table(frame: Any, what: str, inputs: Sequence[str], categorical:
 def drop_rows(frame: pd.DataFrame, bad: np.ndarray, message: str, notes: list[str]) -> pd.DataFrame:
     """``frame`` without the rows flagged in ``bad``; says how many went (warning and note)."""
     if bad.any():
-        rows = frame.index[bad][:5].tolist()
-        text = f"{message}: dropped {int(bad.sum())} row(s) (first {rows})"
+        text = f"{message}: dropped {int(bad.sum())} row(s) (first {first_rows(frame.index[bad])})"
         warnings.warn(text, DataQualityWarning, stacklevel=4)
         notes.append(text)
         return frame[~bad]
@@ -96,15 +105,15 @@ def check_observations(
         col = pd.to_numeric(observed_y[c], errors="coerce")
         bad = col.isna() & observed_y[c].notna()
         if bad.any():
-            row = observed_y.index[bad.to_numpy()].tolist()[0]
+            row = first_rows(observed_y.index[bad.to_numpy()], 1)
             raise DataValidationError(
-                f"observed_y: column {c!r} must be numeric, but row {row!r} holds {observed_y[c][bad].iloc[0]!r}"
+                f"observed_y: column {c!r} must be numeric, but {row} holds {observed_y[c][bad].iloc[0]!r}"
             )
         Y[:, j] = col.to_numpy(dtype=float)
     if np.isinf(Y).any():
         r, j = np.argwhere(np.isinf(Y))[0]
         raise DataValidationError(
-            f"observed_y: column {outputs[j]!r} row {observed_y.index[[r]].tolist()[0]!r} is infinite; "
+            f"observed_y: column {outputs[j]!r}, {first_rows(observed_y.index[[r]], 1)}, is infinite; "
             "remove the row or record a finite value"
         )
     bad_y = np.isnan(Y).any(axis=1)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planner.active._encoding import build_encoder
-from planner.active._observations import check_input_table, check_observations, drop_rows
+from planner.active._observations import check_input_table, check_observations, drop_rows, first_rows
 from planner.active._result import SuggestionResult
 from planner.active._specs import ContinuousDesign, PoolDesign
 from planner.exceptions import DataQualityWarning, DesignSpaceWarning
@@ -54,7 +54,7 @@ def run_request(
         if outside.any():
             text = (
                 f"{int(outside.sum())} observation(s) lie outside the continuous design "
-                f"(first rows {X_obs.index[outside][:5].tolist()}; row {X_obs.index[outside].tolist()[0]!r}: "
+                f"(first {first_rows(X_obs.index[outside])}; {first_rows(X_obs.index[outside], 1)}: "
                 f"{design.why_outside(X_obs.loc[X_obs.index[outside][0]])}); they are used to fit the model"
             )
             warnings.warn(text, DesignSpaceWarning, stacklevel=3)

@@ -25,6 +25,7 @@ from planner.active._candidates import (
     torch_constraints,
 )
 from planner.active._encoding import InputEncoder, row_keys
+from planner.active._observations import first_rows
 from planner.active._specs import ContinuousDesign, PoolDesign, Target
 from planner.exceptions import DataValidationError, DesignSpaceWarning, SpecError
 
@@ -76,7 +77,7 @@ def pool_candidates(
         if not_in_pool.any():
             text = (
                 f"{int(not_in_pool.sum())} observation(s) match no candidate of the pool "
-                f"(first rows {X_obs.index[not_in_pool][:5].tolist()}); they are used to fit the model"
+                f"(first {first_rows(X_obs.index[not_in_pool])}); they are used to fit the model"
             )
             warnings.warn(text, DesignSpaceWarning, stacklevel=3)
             notes.append(text)

@@ -126,6 +126,27 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _named_rows(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """``frame`` indexed by where each row was written, for the engine's messages: ``data.csv line 3``
+    for stored rows (``kind="observations"``), ``suggestion S0004`` for pending ones. Rows whose
+    origin is not recorded (merged measurements) keep their position."""
+    if kind == "pending" and "_suggestion_id" in frame.columns:
+        labels = [f"suggestion {s}" for s in frame["_suggestion_id"]]
+    elif "_file" in frame.columns and "_line" in frame.columns:
+        lines = pd.to_numeric(frame["_line"], errors="coerce")
+        labels = [
+            f"{Path(str(f)).name} line {int(line)}" if isinstance(f, str) and f and np.isfinite(line) else None
+            for f, line in zip(frame["_file"], lines, strict=True)
+        ]
+        if any(label is None for label in labels):
+            return frame
+    else:
+        return frame
+    if len(set(labels)) < len(labels):
+        return frame
+    return frame.set_axis(pd.Index(labels, dtype=object), axis=0)
+
+
 def _level_keys(values: pd.Series) -> pd.Series:
     """Levels and ids compared as written: whole numbers without a trailing ``.0`` (a column
     with an empty cell is read as floats), everything else as stripped text."""
@@ -227,9 +248,10 @@ def suggest_experiments(
     if unknown:
         raise SpecError(f"outcome constraint on {unknown}: only measured targets can be constrained ({spec.target_names}).")
     data = campaign.labelled_data()
+    named = _named_rows(data, "observations")
     featurizer = suggest_featurizer(spec, surrogate) if surrogate != "automl" else None
-    observed_X = fill_empty_components(data[spec.input_names], spec) if len(data) else None
-    observed_y = data[outputs] if len(data) else None
+    observed_X = fill_empty_components(named[spec.input_names], spec) if len(data) else None
+    observed_y = named[outputs] if len(data) else None
     with campaign.store.lock():
         pending = campaign.suggestions.pending()
         design = _without_taken_ids(design, data, pending)
@@ -241,7 +263,7 @@ def suggest_experiments(
             targets=[(t.name, t.direction) for t in spec.targets],
             n=n,
             strategy=strategy,
-            pending=fill_empty_components(pending[spec.input_names], spec) if len(pending) else None,
+            pending=fill_empty_components(_named_rows(pending, "pending")[spec.input_names], spec) if len(pending) else None,
             surrogate=_surrogate(spec, campaign.directory, surrogate),
             outcome_constraints=constraints or None,
             beta=beta,

@@ -7,6 +7,7 @@ import pytest
 
 from planner.campaign import Campaign
 from planner.cli import main
+from planner.exceptions import DesignSpaceWarning
 from planner.spec import CampaignSpec, DataSource, DataSpec, DesignSpace, InputSpec, TargetSpec
 
 INPUTS = ["Prime Delay", "Print Speed", "X Offset Correction", "Y Offset Correction"]
@@ -217,3 +218,19 @@ def test_zero_padded_numbers_in_a_numeric_pool_column_are_numbers(tmp_path, caps
     out = tmp_path / "s.csv"
     assert main(["suggest", str(campaign.directory), "-n", "2", "--surrogate", "gp", "-o", str(out)]) == 0, capsys.readouterr().err
     assert set(pd.read_csv(out)["batch"]) <= {2, 5, 10}
+
+
+def test_engine_messages_name_the_file_and_line_of_an_observation(tmp_path):
+    """The engine's warnings name observations where they were written (``measured.csv line 3``,
+    ``more.csv line 2``), not by their position in the campaign's combined table."""
+    (tmp_path / "measured.csv").write_text("x,z,y\n1,2,3\n2,3,5\n3,1,4\n")
+    (tmp_path / "pool.csv").write_text("x,z\n1,2\n2.5,6.5\n3.5,1\n4,4\n")
+    campaign = csv_campaign(tmp_path, "lines", [InputSpec(name="x"), InputSpec(name="z")])
+    (tmp_path / "more.csv").write_text("x,z,y\n5,5,1\n")
+    campaign.observe(tmp_path / "more.csv")
+    with pytest.warns(DesignSpaceWarning, match="match no candidate") as record:
+        batch = campaign.suggest(n=1, surrogate="gp")
+    text = next(str(w.message) for w in record if "match no candidate" in str(w.message))
+    # measured.csv line 2 (x=1, z=2) is pool row 0; the others are not in the pool.
+    assert "3 observation(s) match no candidate of the pool (first measured.csv line 3, measured.csv line 4, more.csv line 2)" in text
+    assert len(batch.table) == 1
