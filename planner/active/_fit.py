@@ -225,7 +225,9 @@ def fit_model(
     signs_fit = signs
     if out.strategy.needs_model:
         flat = [outputs[j] for j in range(n_targets) if np.ptp(Y[:, j]) == 0] if len(Y) else []
-        if len(Y) < max(1, req.min_observations):
+        if not len(Y):
+            out.space_filling_why = "no observation yet (a cold start): the first batch spreads over the design"
+        elif len(Y) < max(1, req.min_observations):
             out.space_filling_why = (
                 f"only {len(Y)} usable observation(s), at least {max(1, req.min_observations)} are needed "
                 "to fit a model"

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from planner.campaign._infer import guess_target_bounds, infer_columns
 from planner.exceptions import DataValidationError, SpecError
 from planner.io import read_table
-from planner.spec import CampaignSpec, DataSource, DataSpec, TargetSpec
+from planner.spec import CampaignSpec, DataSource, DataSpec, DesignSpace, TargetSpec
 
 
 def parse_target(text: str) -> tuple[str, str]:
@@ -70,6 +70,8 @@ def spec_from_csv(
     notes = dict(inference.notes) | {f"{n}.lower": why for n, (_, why) in bounds.items()}
     rel = os.path.relpath(Path(data).resolve(), directory.resolve())
     n_rows = len(frame)
+    # A cold start: nothing is measured yet, so the file lists the experiments that could be run.
+    cold = bool(n_rows) and frame[target_names].isna().all().all()
     try:  # what the checks above do not foresee is still named, with exit 2
         spec = CampaignSpec(
             name=name or directory.resolve().name,
@@ -84,6 +86,7 @@ def spec_from_csv(
             fraction_groups=inference.fraction_groups,
             targets=[TargetSpec(name=n, direction=d, lower=bounds[n][0] if n in bounds else None) for n, d in parsed],
             task=inference.task,
+            design_space=DesignSpace(pool=rel) if cold else DesignSpace(),
             search_space=search_space or ("small_data" if n_rows < 300 else "default"),
             seed=seed,
         )
@@ -97,4 +100,6 @@ def spec_from_csv(
         f"({n_rows} rows, {len(frame.columns)} columns). Column roles were inferred; check them.\n"
         f"task: {inference.task} ({inference.task_note})"
     )
+    if cold:
+        header += f"\ndesign_space.pool is the data file: none of its {n_rows} rows is measured yet, so they are the candidates"
     return spec, notes, header

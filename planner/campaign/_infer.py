@@ -286,7 +286,9 @@ def infer_columns(
         _group_is_not_an_input(out, group_column)
     for target in targets:
         values = frame[target].dropna()
-        if values.astype(str).str.strip().nunique() <= 1:
+        # No value yet is a cold start (suggestions begin with a space-filling batch); two or
+        # more values that are all the same is most likely the wrong column.
+        if len(values) >= 2 and values.astype(str).str.strip().nunique() <= 1:
             from planner.exceptions import DataValidationError
 
             first_value = values.iloc[0] if len(values) else None
@@ -298,7 +300,13 @@ def infer_columns(
                 f"target {target!r} takes a single value ({shown}) in every labelled row: there is nothing to "
                 "learn or optimise. Check that it is the right column, or add rows where it differs."
             )
-    if task is None:
+    unmeasured = [t for t in targets if frame[t].dropna().empty]
+    if task is None and unmeasured:
+        out.task, out.task_note = "regression", (
+            f"a cold start, no value of {', '.join(repr(t) for t in unmeasured)} is measured yet: `planner suggest` "
+            "begins with a space-filling batch, `planner run` needs measurements"
+        )
+    elif task is None:
         first = frame[targets[0]].dropna()
         censored = censored_values(first)
         as_num = pd.to_numeric(first[~censored], errors="coerce")

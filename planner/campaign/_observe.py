@@ -85,7 +85,10 @@ def observe_table(
         is_dup = hashes.isin(set(stored_hashes)) | hashes.duplicated(keep="first")
         id_col = spec.data.id_column
         if id_col and len(stored):
-            known_ids = set(stored[id_col].astype(str).str.strip())
+            # A stored row without any target value is a candidate not measured yet (a cold
+            # start's pool is its data file): measuring it adds a row, it changes nothing stored.
+            measured = stored[spec.target_names].notna().any(axis=1)
+            known_ids = set(stored.loc[measured, id_col].astype(str).str.strip())
             ids = new[id_col].astype(str).str.strip()
             conflict = ids.isin(list(known_ids)) & ~is_dup
             if conflict.any():

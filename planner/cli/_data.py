@@ -71,6 +71,12 @@ def init(
         typer.echo(f"  ignored ({len(spec.data.ignore)}): {', '.join(spec.data.ignore)} (reasons in campaign.yaml)")
     for w in campaign.source_table().warnings:
         typer.echo(f"  warning: {w}")
+    if spec.design_space.pool is not None and campaign.labelled_data().empty:
+        typer.echo(
+            f"  cold start: no row is measured yet; design_space.pool is {spec.design_space.pool}, so its rows are the candidates"
+        )
+        typer.echo(f"next: check the roles in campaign.yaml, then `planner suggest {directory}` for a space-filling first batch")
+        return
     typer.echo(f"next: check the roles in campaign.yaml, then `planner status {directory}`")
 
 

@@ -120,3 +120,37 @@ def test_a_typo_in_a_numeric_column_is_pointed_out(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # text levels: nothing to point out
         infer_columns(levels, targets=["y"])
+
+
+def test_a_cold_start_file_is_the_candidate_pool(tmp_path, capsys):
+    """Nothing measured yet: init makes the file the pool (regression), suggest gives a
+    space-filling first batch named by the id column, and the measured rows then drive a model."""
+    from planner.cli import main
+
+    rng = np.random.default_rng(0)
+    pool = pd.DataFrame({"id": [f"C{i:02d}" for i in range(30)], "x": rng.uniform(0, 1, 30), "z": rng.uniform(0, 1, 30)})
+    pool.assign(y="").to_csv(tmp_path / "pool.csv", index=False)
+    camp = tmp_path / "camp"
+    assert main(["init", str(camp), "--data", str(tmp_path / "pool.csv"), "--target", "y:max", "--id", "id"]) == 0
+    out = capsys.readouterr().out
+    assert "cold start" in out and f"planner suggest {camp}" in out
+    spec = Campaign.load(camp).spec
+    assert spec.task == "regression" and spec.design_space.pool == "../pool.csv"
+    first = tmp_path / "first.csv"
+    assert main(["suggest", str(camp), "-n", "3", "-o", str(first)]) == 0
+    assert "strategy space_filling" in capsys.readouterr().out
+    batch = pd.read_csv(first)
+    assert batch["id"].isin(pool["id"]).all() and batch["id"].nunique() == 3
+    batch.assign(y=batch["x"] - batch["z"])[["suggestion_id", "id", "x", "z", "y"]].to_csv(tmp_path / "m.csv", index=False)
+    assert main(["observe", str(camp), str(tmp_path / "m.csv")]) == 0
+    second = tmp_path / "second.csv"
+    assert main(["suggest", str(camp), "-n", "2", "--surrogate", "gp", "-o", str(second)]) == 0
+    assert "strategy qlognei" in capsys.readouterr().out
+    assert not pd.read_csv(second)["id"].isin(batch["id"]).any()  # measured candidates are not suggested again
+
+
+def test_two_identical_target_values_are_still_refused_but_one_is_a_start():
+    frame = pd.DataFrame({"x": np.arange(12.0), "y": [np.nan] * 11 + [3.0]})
+    assert infer_columns(frame, targets=["y"]).task == "regression"
+    with pytest.raises(DataValidationError, match="takes a single value"):
+        infer_columns(frame.assign(y=[np.nan] * 10 + [3.0, 3.0]), targets=["y"])
