@@ -275,6 +275,7 @@ def suggest_experiments(
         metadata = dict(result.metadata)
         table, sanity_notes = sanitize_suggestions(spec, result.table, data if len(data) else None)
         metadata["sanity"] = sanity_notes
+        metadata["left_out"] = list(campaign.source_table().left_out)
         logged = campaign.suggestions.append(
             table,
             strategy=str(metadata.get("strategy_used") or strategy or ""),

@@ -125,7 +125,7 @@ class Campaign:
         """The campaign's data sources, validated and stacked (cached)."""
         if self._sources is not None:
             return self._sources
-        frames, warns, notes = [], [], []
+        frames, warns, notes, left_out = [], [], [], []
         for src in self.spec.data.sources:
             path = self._resolve(src.path)
             frame, info = read_table(path, delimiter=src.delimiter, what=f"data source {src.label or src.path}")
@@ -146,10 +146,11 @@ class Campaign:
             part.insert(0, "_source", src.label or Path(src.path).stem)
             frames.append(part.reset_index(drop=True))
             warns += checked.warnings
+            left_out += checked.left_out
             notes += checked.notes + info.notes()
         columns = ["_source", "_file", "_line", *campaign_columns(self.spec)]
         table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-        self._sources = CheckedTable(frame=table, warnings=warns, notes=notes)
+        self._sources = CheckedTable(frame=table, warnings=warns, notes=notes, left_out=left_out)
         return self._sources
 
     def _convert_units(self, frame: pd.DataFrame, column: str, unit: str, label: str) -> tuple[pd.DataFrame, str]:

@@ -46,6 +46,8 @@ class CheckedTable:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
+    #: Rows kept but not trained on, and why (values written as limits); also in ``warnings``.
+    left_out: list[str] = field(default_factory=list)
 
 
 def campaign_columns(spec: CampaignSpec) -> list[str]:
@@ -165,6 +167,10 @@ def check_table(
                         f"{label}: {int(censored.sum())} value(s) of target {target.name!r} are written as limits "
                         f"({_examples(lines, raw)}): censored measurements, e.g. below a detection limit. Rule: "
                         "they are left out of training (their value is only known to lie beyond the limit)"
+                    )
+                    out.left_out.append(
+                        f"{label}: {int(censored.sum())} value(s) of target {target.name!r} written as limits "
+                        f"({_examples(lines, raw)}) are left out of the model"
                     )
                 censored_rows.update(lines)
                 raw = raw.where(~censored)

@@ -76,6 +76,8 @@ def suggest(
             typer.echo(f"note: {line}")
     for line in metadata.get("sanity", ()):  # clipped to declared bounds, outside the observed data
         typer.echo(f"note: {line}")
+    for line in metadata.get("left_out", ()):  # stored rows the model does not see (values written as limits)
+        typer.echo(f"note: {line}")
     typer.echo(
         f"round {int(table['_round'].iloc[0])}: {len(table)} suggestion(s), strategy "
         f"{metadata.get('strategy_used')}, model {metadata.get('model') or 'none (no model is fitted)'}, "

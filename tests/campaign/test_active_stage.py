@@ -234,3 +234,13 @@ def test_engine_messages_name_the_file_and_line_of_an_observation(tmp_path):
     # measured.csv line 2 (x=1, z=2) is pool row 0; the others are not in the pool.
     assert "3 observation(s) match no candidate of the pool (first measured.csv line 3, measured.csv line 4, more.csv line 2)" in text
     assert len(batch.table) == 1
+
+
+def test_suggest_says_which_measurements_written_as_limits_it_leaves_out(tmp_path, capsys):
+    (tmp_path / "measured.csv").write_text("x,z,y\n1,2,3\n2,3,<0.5\n3,1,4\n4,4,5\n")
+    (tmp_path / "pool.csv").write_text("x,z\n1.5,2\n2.5,2.5\n3.5,1\n")
+    campaign = csv_campaign(tmp_path, "limits", [InputSpec(name="x"), InputSpec(name="z")])
+    assert main(["suggest", str(campaign.directory), "-n", "1", "--surrogate", "gp"]) == 0
+    out = capsys.readouterr().out
+    assert "note: " in out and "1 value(s) of target 'y' written as limits (line 3 ('<0.5')) are left out of the model" in out
+    assert "3 observations" in out
