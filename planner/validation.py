@@ -23,6 +23,7 @@ __all__ = [
     "format_rows",
     "format_values",
     "numeric_column",
+    "plain",
     "require_columns",
 ]
 
@@ -33,7 +34,7 @@ MAX_LISTED = 8
 def format_values(values: Iterable[Any], limit: int = MAX_LISTED) -> str:
     """``'a', 'b', 'c' and 4 more`` — a short, quoted list for messages."""
     values = list(values)
-    shown = ", ".join(repr(_plain(v)) for v in values[:limit])
+    shown = ", ".join(repr(plain(v)) for v in values[:limit])
     if len(values) > limit:
         shown += f" and {len(values) - limit} more"
     return shown
@@ -57,10 +58,10 @@ def format_rows(
     rows = list(rows)
     parts = []
     for row in rows[:limit]:
-        label = str(_plain(row))
+        label = str(plain(row))
         if frame is not None and id_column is not None and id_column in frame.columns:
             try:
-                label += f" ({id_column}={_plain(frame.at[row, id_column])!r})"
+                label += f" ({id_column}={plain(frame.at[row, id_column])!r})"
             except (KeyError, ValueError):
                 pass
         parts.append(label)
@@ -70,8 +71,9 @@ def format_rows(
     return text
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars print as ``np.float64(1.0)`` since numpy 2; messages want ``1.0``."""
+def plain(value: Any) -> Any:
+    """A numpy scalar as its Python value (numpy scalars print as ``np.float64(1.0)`` since numpy 2;
+    messages and JSON want ``1.0``); anything else as it is."""
     if isinstance(value, np.generic):
         return value.item()
     return value

@@ -18,6 +18,7 @@ import pandas as pd
 
 from planner.chem import LinearConstraint
 from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
+from planner.validation import plain
 
 __all__ = [
     "Target",
@@ -382,7 +383,7 @@ class PoolDesign:
         same = keys.eq(keys.loc[first]).all(axis=1).to_numpy()
         original = frame.index[rows[same]].tolist()[0]
         ids = [frame.at[r, self.id_column] for r in (first, original)] if self.id_column is not None else []
-        ids = [v.item() if isinstance(v, np.generic) else v for v in ids]
+        ids = [plain(v) for v in ids]
         named = (
             f" ({self.id_column} {ids[0]!r} = {ids[1]!r})"
             if self.id_column is not None

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from planner.exceptions import DataValidationError, SpecError
+from planner.validation import plain
 
 __all__ = ["ROLES", "PreparedData", "prepare_data", "infer_roles", "memory_row_cap", "subsample_data"]
 
@@ -127,7 +128,7 @@ def prepare_data(
             raise DataValidationError("a regression target must be numeric; convert it or set task: classification") from err
     n_unique = len(np.unique(y_arr))
     if n_unique < 2:
-        value = y_arr[0].item() if isinstance(y_arr[0], np.generic) else y_arr[0]  # 1, not np.int64(1)
+        value = plain(y_arr[0])  # 1, not np.int64(1)
         raise DataValidationError(
             f"the target has a single unique value ({value!r}) over {len(y_arr)} rows; nothing to learn - check the target column"
         )

@@ -18,6 +18,7 @@ import pandas as pd
 from planner.campaign._molecules import clean_pool, fill_empty_components, suggest_featurizer
 from planner.exceptions import CampaignError, DataQualityWarning, DataValidationError, SpecError
 from planner.layout import BACKTEST_PARTIAL_DIR, BACKTESTS_DIR, RAY_DIR, has_model, model_dir, suggestion_metadata_path
+from planner.validation import plain
 
 if TYPE_CHECKING:
     from planner.campaign._campaign import Campaign
@@ -121,11 +122,6 @@ def _numbers_where_numeric(frame: pd.DataFrame, spec: CampaignSpec, label: str) 
         frame[inp.name] = numbers.astype(float)
 
 
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python value (messages show ``12.0``, not ``np.float64(12.0)``)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _named_rows(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     """``frame`` indexed by where each row was written, for the engine's messages: ``data.csv line 3``
     for stored rows (``kind="observations"``), ``suggestion S0004`` for pending ones. Rows whose
@@ -171,14 +167,14 @@ def _within_ranges(pool: pd.DataFrame, spec: CampaignSpec, path: str, lines: Any
             out = (values < low) | (values > high)
             if out.any() and not first:
                 row = out[out].index[0]
-                first = f"line {lines[row]}: {name}={_plain(pool.at[row, name])!r} outside [{low:g}, {high:g}]"
+                first = f"line {lines[row]}: {name}={plain(pool.at[row, name])!r} outside [{low:g}, {high:g}]"
             outside |= out.fillna(False)
     for name, levels in ds.choices.items():
         if name in pool.columns:
             out = pool[name].notna() & ~_level_keys(pool[name]).isin(set(_level_keys(pd.Series(list(levels)))))
             if out.any() and not first:
                 row = out[out].index[0]
-                first = f"line {lines[row]}: {name}={_plain(pool.at[row, name])!r} not in {list(levels)}"
+                first = f"line {lines[row]}: {name}={plain(pool.at[row, name])!r} not in {list(levels)}"
             outside |= out
     if not outside.any():
         return []

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from planner.spec import InputSpec
+from planner.validation import plain
 
 _ELEMENTS = frozenset(
     """H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se
@@ -294,7 +295,7 @@ def infer_columns(
             first_value = values.iloc[0] if len(values) else None
             shown = (
                 "no value at all" if first_value is None
-                else repr(first_value.item() if hasattr(first_value, "item") else first_value)
+                else repr(plain(first_value))
             )
             raise DataValidationError(
                 f"target {target!r} takes a single value ({shown}) in every labelled row: there is nothing to "

@@ -11,6 +11,7 @@ import pandas as pd
 
 from planner.exceptions import DataValidationError
 from planner.spec import CampaignSpec
+from planner.validation import plain
 
 _MAX_EXAMPLES = 5
 # No measured quantity reaches 1e50 in any unit system people use (carrier densities, the largest
@@ -24,7 +25,7 @@ def _examples(lines: pd.Index, values: pd.Series | None = None) -> str:
     shown = []
     for line in list(lines)[:_MAX_EXAMPLES]:
         value = values.loc[line] if values is not None else None
-        value = value.item() if hasattr(value, "item") else value  # numpy scalar -> plain repr
+        value = plain(value)
         shown.append(f"line {line}" + (f" ({value!r})" if values is not None else ""))
     more = len(lines) - _MAX_EXAMPLES
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")

@@ -37,6 +37,7 @@ import pandas as pd
 from planner.exceptions import DataValidationError, SpecError
 from planner.io import atomic_write_text
 from planner.sources._log import CleaningAction, CleaningLog
+from planner.validation import plain
 
 __all__ = ["CHARACTERISTICS", "QualityCheck", "QualityReport", "json_value"]
 
@@ -113,8 +114,7 @@ def json_value(value: Any) -> Any:
         return {str(k): json_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_value(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
+    value = plain(value)
     if isinstance(value, float) and not np.isfinite(value):
         return None if np.isnan(value) else str(value)
     if isinstance(value, (pd.Timestamp, _dt.date, _dt.datetime)):

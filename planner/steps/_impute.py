@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from planner.exceptions import DataQualityWarning, OptionalDependencyError, SpecError
-from planner.validation import check_choice, check_fraction, format_columns
+from planner.validation import check_choice, check_fraction, format_columns, plain
 
 __all__ = ["IMPUTE_STRATEGIES", "ColumnFilter", "Imputer"]
 
@@ -298,7 +298,7 @@ class ColumnFilter(TransformerMixin, BaseEstimator):
                 )
             elif self.drop_constant and n_unique[i] <= 1:
                 only = frame.iloc[:, i].dropna().iloc[0]
-                only = only.item() if isinstance(only, np.generic) else only
+                only = plain(only)
                 reasons[str(name)] = f"constant (every non-missing value is {only!r}); it carries no information"
         self.dropped_columns_ = reasons
         self.support_ = np.array([str(name) not in reasons for name in names], dtype=bool)
