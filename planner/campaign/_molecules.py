@@ -142,7 +142,7 @@ def clean_pool(pool: pd.DataFrame, spec: CampaignSpec, label: str) -> tuple[pd.D
 
 
 def suggest_featurizer(spec: CampaignSpec, surrogate: Any = "gp") -> Any:
-    """The featurizer of the GP / forest surrogates for a campaign with molecules, or ``None``.
+    """The featurizer of the GP / forest surrogates for a campaign with molecules or compositions, or ``None``.
 
     For the GP (``surrogate="gp"``): each mixture group becomes its fraction-weighted Morgan
     count fingerprint (order-invariant), each other SMILES column its own fingerprint, and the
@@ -155,32 +155,43 @@ def suggest_featurizer(spec: CampaignSpec, surrogate: Any = "gp") -> Any:
     descriptors beside the fraction of each molecule (fraction-weighted one-hot). Numeric
     inputs pass through; other text inputs are one-hot encoded. Both depend on the molecule
     only, so new molecules in a pool are featurized, not refused.
+
+    Compositions (role ``composition``, formulas) become their atomic fractions over the elements
+    of the observations and the pool (:class:`planner.steps.ElementFractionFeaturizer`, one
+    column per element, ``<input>:frac_<El>``), for every surrogate: a formula is a point of the
+    composition simplex, so the GP's distances follow the chemistry (``Li7La3Zr2O12`` is close to
+    ``Li6.5La3Zr1.5Ta0.5O12``), where one-hot levels would make every pair of compounds equally
+    far apart and would refuse pools of more than 64 formulas.
     """
-    if not smiles_columns(spec):
+    compositions = [i.name for i in spec.inputs if i.role == "composition"]
+    if not smiles_columns(spec) and not compositions:
         return None
     # The portfolio's GP part needs the GP's features and kernel; its forest reads the same counts.
     gp = isinstance(surrogate, str) and surrogate.lower() in ("gp", "portfolio")
     return CampaignMoleculeFeaturizer(
         numeric=[i.name for i in spec.inputs if i.role == "numeric"],
         smiles=smiles_columns(spec),
-        categorical=[i.name for i in spec.inputs if i.role in ("categorical", "composition")],
+        categorical=[i.name for i in spec.inputs if i.role == "categorical"],
         mixtures=[(g.name, list(g.molecules), list(g.columns)) for g in mixture_groups(spec)],
         kind="morgan" if gp else "compact+onehot",
-        gp_kernel="minmax" if gp else None,
+        gp_kernel="minmax" if gp and smiles_columns(spec) else None,
+        compositions=compositions,
     )
 
 
 class CampaignMoleculeFeaturizer(TransformerMixin, BaseEstimator):
     """Inputs table -> numbers for the active-learning surrogates (a scikit-learn transformer;
-    learns only one-hot levels of plain categorical inputs, from unlabelled rows)."""
+    learns only one-hot levels of plain categorical inputs and the elements of compositions,
+    from unlabelled rows)."""
 
-    def __init__(self, *, numeric: list[str], smiles: list[str], categorical: list[str], mixtures: list[tuple[str, list[str], list[str]]], kind: str = "compact", gp_kernel: str | None = None) -> None:
+    def __init__(self, *, numeric: list[str], smiles: list[str], categorical: list[str], mixtures: list[tuple[str, list[str], list[str]]], kind: str = "compact", gp_kernel: str | None = None, compositions: list[str] | tuple[str, ...] = ()) -> None:
         self.numeric = numeric
         self.smiles = smiles
         self.categorical = categorical
         self.mixtures = mixtures
         self.kind = kind
         self.gp_kernel = gp_kernel  # None: the default GP; else a planner.active._molecular_kernel kernel
+        self.compositions = compositions
 
     def fit_gp(self, X: np.ndarray, Y: np.ndarray, encoder: Any, outputs: list[str]) -> Any:
         """The GP surrogate on these features (``surrogate="gp"`` in suggest calls this)."""
@@ -208,6 +219,12 @@ class CampaignMoleculeFeaturizer(TransformerMixin, BaseEstimator):
         # filled with its median over the rows seen here (inputs only, no labels)
         self.medians_ = [p.transform(X).median() for p in self.parts_]
         self.levels_ = {c: sorted(map(str, pd.unique(X[c].dropna()))) for c in self.categorical}
+        from planner.steps import ElementFractionFeaturizer
+
+        self.compositions_ = [
+            ElementFractionFeaturizer(composition_column=c, passthrough=False).fit(X[[c]].dropna())
+            for c in self.compositions
+        ]
         in_mixture = {c for _, _, f in self.mixtures for c in f}
         self.passthrough_ = [c for c in self.numeric if c not in in_mixture]
         return self
@@ -222,6 +239,11 @@ class CampaignMoleculeFeaturizer(TransformerMixin, BaseEstimator):
         for column, levels in self.levels_.items():
             values = X[column].astype(str).to_numpy()
             blocks.append(pd.DataFrame({f"{column}={lv}": (values == lv).astype(float) for lv in levels}))
+        for column, part in zip(self.compositions, self.compositions_, strict=True):
+            # every element of the rows seen in fit has its column: frac_other stays 0 and is left out
+            block = part.transform(X[[column]]).reset_index(drop=True)
+            names = [f"frac_{el}" for el in part.elements_]
+            blocks.append(block[names].set_axis([f"{column}:{name}" for name in names], axis=1))
         return pd.concat(blocks, axis=1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -244,3 +245,26 @@ def test_suggest_says_which_measurements_written_as_limits_it_leaves_out(tmp_pat
     out = capsys.readouterr().out
     assert "note: " in out and "1 value(s) of target 'y' written as limits (line 3 ('<0.5')) are left out of the model" in out
     assert "3 observations" in out
+
+
+def test_compositions_are_atomic_fractions_for_suggest(tmp_path, capsys):
+    """A pool of 120 formulas (more than one-hot encoding allows): suggest featurizes them as
+    atomic fractions, fits the portfolio on the measured ones and never suggests a measured formula."""
+    from planner.campaign._molecules import suggest_featurizer
+
+    xs, ys = np.round(np.linspace(0.05, 0.95, 12), 3), np.round(np.linspace(0.1, 0.9, 10), 3)
+    formulas = [f"Li{x}Na{1 - x:.3f}Co{y}Mn{1 - y:.3f}O2" for x in xs for y in ys]
+    pool = pd.DataFrame({"formula": formulas, "T": 25.0})
+    pool.to_csv(tmp_path / "pool.csv", index=False)
+    measured = pool.sample(8, random_state=0)
+    li = measured["formula"].str.extract(r"Li([\d.]+)")[0].astype(float)
+    measured.assign(y=-((li - 0.7) ** 2)).to_csv(tmp_path / "measured.csv", index=False)
+    campaign = csv_campaign(tmp_path, "comp", [InputSpec(name="formula", role="composition"), InputSpec(name="T")])
+    features = suggest_featurizer(campaign.spec, "portfolio").fit(pool).transform(pool.head(3))
+    assert [c for c in features.columns if c.startswith("formula:")] == [f"formula:frac_{e}" for e in ("Li", "O", "Na", "Mn", "Co")]
+    assert np.allclose(features.filter(like="formula:").sum(axis=1), 1.0)
+    out = tmp_path / "s.csv"
+    assert main(["suggest", str(campaign.directory), "-n", "3", "-o", str(out)]) == 0, capsys.readouterr().err
+    assert "strategy qlognei" in capsys.readouterr().out
+    table = pd.read_csv(out)
+    assert len(table) == 3 and not table["formula"].isin(measured["formula"]).any()
