@@ -51,7 +51,7 @@ def design_for(spec: CampaignSpec, resolve: Callable[[str], Path]) -> Any:
     ]
     categorical = tuple(i.name for i in spec.inputs if i.role != "numeric")
     if ds.pool:
-        pool, _ = read_table(resolve(ds.pool), what="candidate pool")
+        pool, _ = read_table(resolve(ds.pool), what="candidate pool", levels=spec.level_columns())
         missing = [c for c in spec.input_names if c not in pool.columns]
         if missing:
             raise DataValidationError(
@@ -385,7 +385,7 @@ def backtest_campaign(
 
     spec = campaign.spec
     if pool is not None:
-        frame, _ = read_table(pool, what="labelled pool")
+        frame, _ = read_table(pool, what="labelled pool", levels=spec.level_columns())
         missing = [c for c in spec.input_names + spec.target_names if c not in frame.columns]
         if missing:
             raise DataValidationError(f"labelled pool {pool}: missing column(s) {missing}; it needs the inputs and targets.")

@@ -391,7 +391,7 @@ def predict_table(
     if isinstance(table, pd.DataFrame):
         frame, label = table.copy(), "rows to predict"
     else:
-        frame, _ = read_table(table, what="file to predict")
+        frame, _ = read_table(table, what="file to predict", levels=campaign.spec.level_columns())
         label = str(table)
     spec = campaign.spec
     missing = [c for c in spec.input_names if c not in frame.columns]

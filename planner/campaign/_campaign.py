@@ -128,7 +128,11 @@ class Campaign:
         frames, warns, notes, left_out = [], [], [], []
         for src in self.spec.data.sources:
             path = self._resolve(src.path)
-            frame, info = read_table(path, delimiter=src.delimiter, what=f"data source {src.label or src.path}")
+            levels = self.spec.level_columns()
+            levels += [raw for raw, name in src.rename.items() if name in levels]
+            frame, info = read_table(
+                path, delimiter=src.delimiter, what=f"data source {src.label or src.path}", levels=levels
+            )
             unknown = [c for c in src.rename if c not in frame.columns]
             if unknown:
                 raise DataValidationError(

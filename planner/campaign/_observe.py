@@ -70,7 +70,7 @@ def observe_table(
         frame, file_label, file_path = table.copy(), "observations (DataFrame)", None
         frame.index = pd.RangeIndex(2, 2 + len(frame), name="line")
     else:
-        frame, _info = read_table(table, delimiter=delimiter, what="observations file")
+        frame, _info = read_table(table, delimiter=delimiter, what="observations file", levels=spec.level_columns())
         file_label, file_path = str(table), str(table)
     links = frame.pop(LINK_COLUMN).astype(str) if LINK_COLUMN in frame.columns else None
     checked = check_table(

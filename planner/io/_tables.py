@@ -7,6 +7,7 @@ import io
 import os
 import re
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,14 +88,14 @@ def _sniff_delimiter(text: str) -> str:
         return best if counts[best] > 0 else ","
 
 
-def _keep_text_levels(frame: pd.DataFrame, text: str, sep: str) -> pd.DataFrame:
+def _keep_text_levels(frame: pd.DataFrame, text: str, sep: str, levels: Collection[str] = ()) -> pd.DataFrame:
     """Put back the cells of text columns that spell a level such as ``none`` or ``-``.
 
     The NA spellings make ``none`` missing everywhere; in a column that also holds other text
-    (a dopant, a second solvent) it is a level. Numeric columns, and columns with no other
-    text, keep it missing.
+    (a dopant, a second solvent), or one the caller names in ``levels`` (declared categorical),
+    it is a level. Numeric columns, and columns with no other text, keep it missing.
     """
-    text_cols = [c for c in frame.columns if frame[c].dtype == object]
+    text_cols = [c for c in frame.columns if frame[c].dtype == object or c in levels]
     if not text_cols:
         return frame
     raw = pd.read_csv(
@@ -111,6 +112,8 @@ def _keep_text_levels(frame: pd.DataFrame, text: str, sep: str) -> pd.DataFrame:
     for c in text_cols:
         restore = frame[c].isna().to_numpy() & raw[c].isin(_LEVEL_TOKENS).to_numpy()
         if restore.any():
+            if frame[c].dtype != object:  # a declared level column that holds nothing else
+                frame[c] = frame[c].astype(object)
             frame.loc[restore, c] = raw[c].to_numpy()[restore]
     return frame
 
@@ -150,6 +153,7 @@ def read_table(
     *,
     delimiter: str | None = None,
     what: str = "data file",
+    levels: Collection[str] = (),
 ) -> tuple[pd.DataFrame, TableReadInfo]:
     """Read a delimited text table written by a person or a spreadsheet program.
 
@@ -166,6 +170,8 @@ def read_table(
         path: the file to read.
         delimiter: the field separator; ``None`` detects one of ``, ; TAB |``.
         what: how to name the file in error messages (e.g. ``"observations file"``).
+        levels: columns known to hold levels (a campaign's categorical inputs): ``none``, ``-``
+            and ``--`` are levels there even when the column holds nothing else.
 
     Returns:
         The table, and a :class:`TableReadInfo` describing the decisions taken.
@@ -258,7 +264,7 @@ def read_table(
         raise DataValidationError(f"{what} {path} could not be parsed as a delimited table: {err}") from err
     except pd.errors.EmptyDataError as err:
         raise DataValidationError(f"{what} {path} has no columns. Add a header line with column names.") from err
-    frame = _keep_text_levels(frame, text, chosen)
+    frame = _keep_text_levels(frame, text, chosen, levels)
     frame = keep_zero_padded_codes(frame, text, chosen)
 
     if frame.shape[1] == 1:

@@ -255,6 +255,11 @@ class CampaignSpec(_Frozen):
     def target_names(self) -> list[str]:
         return [t.name for t in self.targets]
 
+    def level_columns(self) -> list[str]:
+        """Inputs whose values are levels (role ``categorical``): a file's ``none`` or ``-`` there
+        is a level such as "no dopant", not a missing value (see :func:`planner.io.read_table`)."""
+        return [i.name for i in self.inputs if i.role == "categorical"]
+
     def input(self, name: str) -> InputSpec:
         for spec in self.inputs:
             if spec.name == name:

@@ -268,3 +268,17 @@ def test_compositions_are_atomic_fractions_for_suggest(tmp_path, capsys):
     assert "strategy qlognei" in capsys.readouterr().out
     table = pd.read_csv(out)
     assert len(table) == 3 and not table["formula"].isin(measured["formula"]).any()
+
+
+def test_a_none_level_in_a_declared_categorical_column_is_kept_on_observe(tmp_path):
+    """A results file whose categorical column holds only ``none`` (an undoped first batch) stores
+    the level, not an empty cell: the reader's rule "none is missing unless the column holds other
+    text" yields to campaign.yaml's role."""
+    (tmp_path / "measured.csv").write_text("x,dopant,y\n1,ga,3\n2,none,5\n3,al,4\n")
+    (tmp_path / "pool.csv").write_text("x,dopant\n1.5,none\n2.5,ga\n3.5,al\n")
+    campaign = csv_campaign(tmp_path, "levels", [InputSpec(name="x"), InputSpec(name="dopant", role="categorical")])
+    (tmp_path / "new.csv").write_text("x,dopant,y\n1.5,none,6\n")
+    campaign.observe(tmp_path / "new.csv")
+    assert campaign.observations()["dopant"].tolist() == ["none"]
+    batch = campaign.suggest(n=1, surrogate="gp")  # the measured pool row is not suggested again
+    assert batch.table["x"].tolist()[0] in (2.5, 3.5)

@@ -125,3 +125,10 @@ def test_campaign_keeps_zero_padded_ids_through_suggest_and_status(tmp_path, cap
     capsys.readouterr()
     assert main(["status", str(camp)]) == 0
     assert "best 3.5 at id=002" in capsys.readouterr().out
+
+
+def test_declared_level_columns_keep_none_even_alone(tmp_path):
+    path = write(tmp_path, "dopant,x\nnone,1\nnone,2\n")
+    assert read_table(path)[0]["dopant"].isna().all()  # nothing says it is a level
+    frame, _ = read_table(path, levels=["dopant", "absent_column"])
+    assert frame["dopant"].tolist() == ["none", "none"] and frame["x"].tolist() == [1, 2]
