@@ -130,8 +130,12 @@ def _named_rows(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
         labels = [f"suggestion {s}" for s in frame["_suggestion_id"]]
     elif "_file" in frame.columns and "_line" in frame.columns:
         lines = pd.to_numeric(frame["_line"], errors="coerce")
+        files = {f for f in frame["_file"] if isinstance(f, str) and f}
+        # a file by its name, or by its path where two files share the name
+        names = [Path(f).name for f in files]
+        shown = {f: (Path(f).name if names.count(Path(f).name) == 1 else f) for f in files}
         labels = [
-            f"{Path(str(f)).name} line {int(line)}" if isinstance(f, str) and f and np.isfinite(line) else None
+            f"{shown[f]} line {int(line)}" if f in shown and np.isfinite(line) else None
             for f, line in zip(frame["_file"], lines, strict=True)
         ]
         if any(label is None for label in labels):
@@ -251,6 +255,7 @@ def suggest_experiments(
     with campaign.store.lock():
         pending = campaign.suggestions.pending()
         design = _without_taken_ids(design, data, pending)
+        design = _without_limits(design, campaign.source_table())
         n_rounds = int(campaign.suggestions.read()["_round"].max()) if len(campaign.suggestions.read()) else 0
         result = suggest(
             observed_X,
@@ -279,6 +284,41 @@ def suggest_experiments(
         )
     _write_metadata(campaign, int(logged["_round"].iloc[0]) if len(logged) else n_rounds, metadata)
     return logged, metadata
+
+
+def _without_limits(design: Any, sources: Any) -> Any:
+    """``design`` without the pool rows measured as a limit (``<0.5``; by id, or by inputs):
+    such a row is not trained on, but it is measured and not suggested again."""
+    from planner.active import PoolDesign
+    from planner.active._encoding import row_keys
+
+    if not isinstance(design, PoolDesign) or not sources.censored:
+        return design
+    limits = sources.frame.iloc[sources.censored]
+    inputs, categorical = list(design.inputs), list(design.categorical)
+    mask = np.asarray(
+        row_keys(design.candidates[inputs], inputs, categorical).isin(row_keys(limits[inputs], inputs, categorical))
+    )
+    name = design.id_column
+    if name is not None and name in limits.columns:
+        mask |= _level_keys(design.candidates[name]).isin(set(_level_keys(limits[name].dropna()))).to_numpy()
+    if not mask.any():
+        return design
+    if mask.all():
+        raise DataValidationError(
+            f"every candidate of the pool ({len(mask)}) is measured (some as a limit such as '<0.5'); add "
+            "candidates to the pool"
+        )
+    with warnings.catch_warnings():  # the pool's own warnings were given when it was read
+        warnings.simplefilter("ignore", DataQualityWarning)
+        return PoolDesign(
+            candidates=design.candidates[~mask],
+            inputs=design.inputs,
+            categorical=design.categorical,
+            constraints=design.constraints,
+            constraint_tol=design.constraint_tol,
+            id_column=name,
+        )
 
 
 def _without_taken_ids(design: Any, data: pd.DataFrame, pending: pd.DataFrame) -> Any:
@@ -392,6 +432,11 @@ def backtest_campaign(
         _numbers_where_numeric(frame, spec, f"labelled pool {pool}")
     else:
         frame = campaign.labelled_data()
+        if frame.empty:
+            raise CampaignError(
+                "a backtest replays a campaign on rows already measured, and this campaign has none yet; "
+                "observe measurements first, or give a fully labelled file with --pool"
+            )
     frame = fill_empty_components(frame[spec.input_names + spec.target_names].dropna(subset=spec.target_names), spec)
     if budget is None:
         budget = min(50, max(n_initial + batch_size, len(frame) // 2))

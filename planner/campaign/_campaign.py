@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from planner.campaign._create import parse_target, spec_from_csv
@@ -125,7 +126,7 @@ class Campaign:
         """The campaign's data sources, validated and stacked (cached)."""
         if self._sources is not None:
             return self._sources
-        frames, warns, notes, left_out = [], [], [], []
+        frames, warns, notes, left_out, censored = [], [], [], [], []
         for src in self.spec.data.sources:
             path = self._resolve(src.path)
             levels = self.spec.level_columns()
@@ -148,13 +149,15 @@ class Campaign:
             part.insert(0, "_line", part.index)
             part.insert(0, "_file", str(src.path))
             part.insert(0, "_source", src.label or Path(src.path).stem)
+            offset = sum(len(f) for f in frames)
+            censored += [offset + int(k) for k in np.flatnonzero(part.index.isin(checked.censored))]
             frames.append(part.reset_index(drop=True))
             warns += checked.warnings
             left_out += checked.left_out
             notes += checked.notes + info.notes()
         columns = ["_source", "_file", "_line", *campaign_columns(self.spec)]
         table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-        self._sources = CheckedTable(frame=table, warnings=warns, notes=notes, left_out=left_out)
+        self._sources = CheckedTable(frame=table, warnings=warns, notes=notes, left_out=left_out, censored=censored)
         return self._sources
 
     def _convert_units(self, frame: pd.DataFrame, column: str, unit: str, label: str) -> tuple[pd.DataFrame, str]:

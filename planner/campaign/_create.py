@@ -70,8 +70,12 @@ def spec_from_csv(
     notes = dict(inference.notes) | {f"{n}.lower": why for n, (_, why) in bounds.items()}
     rel = os.path.relpath(Path(data).resolve(), directory.resolve())
     n_rows = len(frame)
-    # A cold start: nothing is measured yet, so the file lists the experiments that could be run.
-    cold = bool(n_rows) and frame[target_names].isna().all().all()
+    # Rows with no target value at all are experiments not run yet. Where they are at least half
+    # of the file (nothing measured: a cold start), the file lists what could be run next: it is
+    # the pool, whose measured rows suggest leaves out. (A few empty rows in a table of
+    # measurements are gaps, not plans.)
+    n_unmeasured = int(frame[target_names].isna().all(axis=1).sum())
+    cold = n_unmeasured >= 1 and n_unmeasured >= n_rows - n_unmeasured
     try:  # what the checks above do not foresee is still named, with exit 2
         spec = CampaignSpec(
             name=name or directory.resolve().name,
@@ -101,5 +105,23 @@ def spec_from_csv(
         f"task: {inference.task} ({inference.task_note})"
     )
     if cold:
-        header += f"\ndesign_space.pool is the data file: none of its {n_rows} rows is measured yet, so they are the candidates"
+        unmeasured = frame[target_names].isna().all(axis=1)
+        for item in inference.inputs:
+            empty = int(frame.loc[unmeasured, item.name].isna().sum())
+            if empty:
+                import warnings
+
+                from planner.exceptions import DataQualityWarning
+
+                warnings.warn(
+                    f"{data}: input {item.name!r} is empty in {empty} of the {n_unmeasured} unmeasured rows; suggest "
+                    "leaves a candidate with an empty input out. Fill the cells"
+                    + (" (if empty means absent, write that level, e.g. none)" if item.role == "categorical" else ""),
+                    DataQualityWarning,
+                    stacklevel=2,
+                )
+        header += (
+            f"\ndesign_space.pool is the data file: {n_unmeasured} of its {n_rows} rows are not measured yet, so they "
+            "are the candidates (suggest leaves the measured ones out)"
+        )
     return spec, notes, header

@@ -208,7 +208,7 @@ def infer_columns(
         if numeric.notna().all():
             if nonnull.nunique() == 1:
                 out.ignore.append(name)
-                out.notes[name] = f"constant ({nonnull.iloc[0]!r} in every row): carries no information"
+                out.notes[name] = f"constant ({plain(nonnull.iloc[0])!r} in every row): carries no information"
                 continue
             is_int = bool((numeric == numeric.round()).all())
             is_row_number = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,9 @@ class CheckedTable:
     rejected: list[str] = field(default_factory=list)
     #: Rows kept but not trained on, and why (values written as limits); also in ``warnings``.
     left_out: list[str] = field(default_factory=list)
+    #: Index labels (file lines; positions in a campaign's stacked sources) of the rows whose
+    #: target is written as a limit: measured, so never suggested again, though not trained on.
+    censored: list[Any] = field(default_factory=list)
 
 
 def campaign_columns(spec: CampaignSpec) -> list[str]:
@@ -314,6 +317,7 @@ def check_table(
     _check_design_space(frame, spec, label, out)
     _check_fraction_groups(frame, spec, label, out)
     out.frame = frame
+    out.censored = [r for r in frame.index if r in censored_rows]
     return out
 
 

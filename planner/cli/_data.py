@@ -71,11 +71,16 @@ def init(
         typer.echo(f"  ignored ({len(spec.data.ignore)}): {', '.join(spec.data.ignore)} (reasons in campaign.yaml)")
     for w in campaign.source_table().warnings:
         typer.echo(f"  warning: {w}")
-    if spec.design_space.pool is not None and campaign.labelled_data().empty:
+    if spec.design_space.pool is not None:
+        measured = len(campaign.labelled_data())
+        start = "cold start: no row is measured yet" if not measured else f"{measured} row(s) are measured"
         typer.echo(
-            f"  cold start: no row is measured yet; design_space.pool is {spec.design_space.pool}, so its rows are the candidates"
+            f"  {start}; design_space.pool is {spec.design_space.pool}, so its unmeasured rows are the candidates"
         )
-        typer.echo(f"next: check the roles in campaign.yaml, then `planner suggest {directory}` for a space-filling first batch")
+        if spec.task != "regression":
+            typer.echo("  note: suggestions need a regression target (task: regression); `planner run` works for classification")
+        first = " for a space-filling first batch" if not measured else ""
+        typer.echo(f"next: check the roles in campaign.yaml, then `planner suggest {directory}`{first}")
         return
     typer.echo(f"next: check the roles in campaign.yaml, then `planner status {directory}`")
 

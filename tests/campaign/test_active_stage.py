@@ -235,6 +235,14 @@ def test_engine_messages_name_the_file_and_line_of_an_observation(tmp_path):
     # measured.csv line 2 (x=1, z=2) is pool row 0; the others are not in the pool.
     assert "3 observation(s) match no candidate of the pool (first measured.csv line 3, measured.csv line 4, more.csv line 2)" in text
     assert len(batch.table) == 1
+    # two files of one name are told apart by their paths
+    (tmp_path / "day2").mkdir()
+    (tmp_path / "day2" / "more.csv").write_text("x,z,y\n6,6,2\n")
+    campaign.observe(tmp_path / "day2" / "more.csv")
+    with pytest.warns(DesignSpaceWarning, match="match no candidate") as record:
+        campaign.suggest(n=1, surrogate="gp")
+    text = next(str(w.message) for w in record if "match no candidate" in str(w.message))
+    assert f"{tmp_path / 'more.csv'} line 2, {tmp_path / 'day2' / 'more.csv'} line 2" in text, text
 
 
 def test_suggest_says_which_measurements_written_as_limits_it_leaves_out(tmp_path, capsys):

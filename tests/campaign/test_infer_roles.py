@@ -154,3 +154,24 @@ def test_two_identical_target_values_are_still_refused_but_one_is_a_start():
     assert infer_columns(frame, targets=["y"]).task == "regression"
     with pytest.raises(DataValidationError, match="takes a single value"):
         infer_columns(frame.assign(y=[np.nan] * 10 + [3.0, 3.0]), targets=["y"])
+
+
+def test_unmeasured_rows_are_the_pool_and_limits_count_as_measured(tmp_path, capsys):
+    """Mostly unmeasured: the file is the pool; suggest leaves out the measured rows, including
+    one measured as a limit (not trained on, but not to be made again). A backtest before any
+    measurement says why it cannot run."""
+    from planner.cli import main
+
+    rows = ["id,x,z,y", "A,1.5,2,3", "B,2.25,3,<0.5", "C,3.75,1,4"] + [f"U{i},{0.3 + i ** 1.5:.2f},{i % 3}," for i in range(6)]
+    (tmp_path / "plan.csv").write_text("\n".join(rows) + "\n")
+    camp = tmp_path / "camp"
+    assert main(["init", str(camp), "--data", str(tmp_path / "plan.csv"), "--target", "y:max", "--id", "id"]) == 0
+    assert "2 row(s) are measured; design_space.pool is ../plan.csv" in capsys.readouterr().out
+    out = tmp_path / "s.csv"
+    assert main(["suggest", str(camp), "-n", "9", "--strategy", "random", "-o", str(out)]) == 0
+    assert sorted(pd.read_csv(out)["id"]) == [f"U{i}" for i in range(6)]
+    (tmp_path / "empty.csv").write_text("id,x,z,y\nA,1,2,\nB,2,3,\n")
+    assert main(["init", str(tmp_path / "cold"), "--data", str(tmp_path / "empty.csv"), "--target", "y:max"]) == 0
+    capsys.readouterr()
+    assert main(["backtest", str(tmp_path / "cold"), "--seeds", "1"]) == 2
+    assert "has none yet" in capsys.readouterr().err
