@@ -73,6 +73,8 @@ def observe_table(
         frame, _info = read_table(table, delimiter=delimiter, what="observations file", levels=spec.level_columns())
         file_label, file_path = str(table), str(table)
     links = frame.pop(LINK_COLUMN).astype(str) if LINK_COLUMN in frame.columns else None
+    if any(c not in frame.columns for c in spec.input_names):
+        frame, links = inputs_from_suggestions(frame, links, spec, suggestions.read(), file_label)
     checked = check_table(
         frame, spec, label=file_label, mode="observation", allow_extra=allow_extra, skip_invalid=skip_invalid
     )
@@ -135,6 +137,47 @@ def observe_table(
         notes=checked.notes,
         rejected=checked.rejected,
     )
+
+
+def inputs_from_suggestions(
+    frame: pd.DataFrame, links: pd.Series | None, spec: CampaignSpec, log: pd.DataFrame, file_label: str
+) -> tuple[pd.DataFrame, pd.Series | None]:
+    """A results file without (some) input columns: each row's inputs from the suggestion it
+    names, by ``suggestion_id`` or else by the campaign's id column (a pending suggestion with
+    that id). Returns the completed frame and the links (found by id where the file had none).
+
+    Raises:
+        DataValidationError: a row names no suggestion of this campaign, naming the line and the fix.
+    """
+    id_col = spec.data.id_column
+    missing = [c for c in spec.input_names + ([id_col] if id_col else []) if c not in frame.columns and c in log.columns]
+    by_id = id_col is not None and id_col in frame.columns and id_col in log.columns
+    if links is None and not by_id:
+        return frame, links  # check_table names the missing columns
+    ids = log["_suggestion_id"].astype(str)
+    pending = log[log["_status"] == "pending"]
+    found = pd.Series("", index=frame.index, dtype=object)
+    if links is not None:
+        found = links.str.strip().where(links.str.strip().isin(set(ids)), "")
+    if by_id:
+        named = dict(zip(pending[id_col].astype(str).str.strip(), pending["_suggestion_id"].astype(str), strict=False))
+        by_name = frame[id_col].astype(str).str.strip().map(named).fillna("")
+        found = found.where(found != "", by_name)
+    unknown = found == ""
+    if unknown.any():
+        line = unknown[unknown].index[0]
+        how = f"a suggestion_id of this campaign or the {id_col} of a pending suggestion" if by_id else "a suggestion_id of this campaign"
+        raise DataValidationError(
+            f"{file_label}: line {line}: the file has no column(s) {[c for c in missing if c != id_col]}, so each row "
+            f"needs {how} to take the "
+            f"inputs from; this row names none ({int(unknown.sum())} such row(s)). Add the input columns, or fix the "
+            "ids. Nothing was stored."
+        )
+    values = log.set_index(ids)
+    frame = frame.copy()
+    for c in missing:
+        frame[c] = values.loc[found.to_numpy(), c].to_numpy()
+    return frame, found.astype(str)
 
 
 def check_links(links: pd.Series, rows: pd.DataFrame, log: pd.DataFrame, spec: CampaignSpec, file_label: str) -> None:

@@ -131,8 +131,11 @@ def check_table(
     if missing:
         raise DataValidationError(
             f"{label}: missing column(s) {missing}; the campaign needs {required} and the file has "
-            f"{list(frame.columns)}. Rename the columns in the file"
-            + (", or map them with `rename:` under this source in campaign.yaml." if mode == "source" else ".")
+            f"{list(frame.columns)}. "
+            + ("Rename the columns in the file, or map them with `rename:` under this source in campaign.yaml."
+               if mode == "source" else
+               "Add the columns (or rename them), or give each row's suggestion_id: the inputs are then taken "
+               "from the suggestion.")
         )
     extra = [c for c in frame.columns if c not in required and c not in spec.data.ignore]
     if extra:

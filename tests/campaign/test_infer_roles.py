@@ -175,3 +175,29 @@ def test_unmeasured_rows_are_the_pool_and_limits_count_as_measured(tmp_path, cap
     capsys.readouterr()
     assert main(["backtest", str(tmp_path / "cold"), "--seeds", "1"]) == 2
     assert "has none yet" in capsys.readouterr().err
+
+
+def test_results_by_suggestion_id_or_id_take_the_inputs_from_the_suggestion(tmp_path, capsys):
+    from planner.cli import main
+
+    rng = np.random.default_rng(1)
+    pool = pd.DataFrame({"id": [f"C{i:02d}" for i in range(20)], "x": rng.uniform(0, 1, 20).round(4),
+                         "salt": rng.choice(["LiFSI", "none"], 20), "y": np.nan})
+    pool.to_csv(tmp_path / "pool.csv", index=False)
+    camp = tmp_path / "camp"
+    assert main(["init", str(camp), "--data", str(tmp_path / "pool.csv"), "--target", "y:max", "--id", "id"]) == 0
+    first = tmp_path / "first.csv"
+    assert main(["suggest", str(camp), "-n", "3", "-o", str(first)]) == 0
+    batch = pd.read_csv(first, keep_default_na=False)
+    (tmp_path / "r1.csv").write_text(f"suggestion_id,y\n{batch['suggestion_id'][0]},1.5\n")
+    (tmp_path / "r2.csv").write_text(f"id,y\n{batch['id'][1]},2.5\n")
+    capsys.readouterr()
+    assert main(["observe", str(camp), str(tmp_path / "r1.csv")]) == 0
+    assert main(["observe", str(camp), str(tmp_path / "r2.csv")]) == 0
+    assert capsys.readouterr().out.count("1 pending suggestion(s) now observed") == 2
+    stored = Campaign.load(camp).observations()
+    assert stored[["x", "salt"]].astype(str).values.tolist() == batch.loc[:1, ["x", "salt"]].astype(str).values.tolist()
+    (tmp_path / "r3.csv").write_text("id,y\nC99,1.0\n")
+    assert main(["observe", str(camp), str(tmp_path / "r3.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "line 2: the file has no column(s) ['x', 'salt']" in err and "Nothing was stored" in err
