@@ -92,6 +92,9 @@ def observe_table(
             measured = stored[spec.target_names].notna().any(axis=1)
             known_ids = set(stored.loc[measured, id_col].astype(str).str.strip())
             ids = new[id_col].astype(str).str.strip()
+            differ = _listed_inputs_differ(new, ids, stored[~measured], spec, file_label)
+            if differ:
+                checked.warnings.append(differ)
             conflict = ids.isin(list(known_ids)) & ~is_dup
             if conflict.any():
                 shown = ", ".join(
@@ -136,6 +139,39 @@ def observe_table(
         warnings=checked.warnings,
         notes=checked.notes,
         rejected=checked.rejected,
+    )
+
+
+def _listed_inputs_differ(
+    new: pd.DataFrame, ids: pd.Series, listed: pd.DataFrame, spec: CampaignSpec, file_label: str
+) -> str | None:
+    """A warning when new rows carry the id of a listed, unmeasured row (a cold start's
+    candidate) with other inputs: the experiment run may not be the one listed."""
+    id_col = spec.data.id_column
+    if listed.empty:
+        return None
+    first = listed.assign(_key=listed[id_col].astype(str).str.strip()).drop_duplicates("_key").set_index("_key")
+    differ = []
+    for line, ident in ids[ids.isin(set(first.index))].items():
+        cols = []
+        for c in spec.input_names:
+            a, b = first.at[ident, c], new.at[line, c]
+            if pd.isna(a) and pd.isna(b):
+                continue
+            same = (
+                abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))
+                if pd.api.types.is_number(a) and pd.api.types.is_number(b) and not pd.isna(a) and not pd.isna(b)
+                else str(a).strip() == str(b).strip()
+            )
+            if not same:
+                cols.append(f"{c} {b!r} where the listed row has {a!r}")
+        if cols:
+            differ.append(f"line {line} ({id_col} {ident!r}: {', '.join(cols[:3])})")
+    if not differ:
+        return None
+    return (
+        f"{file_label}: {len(differ)} row(s) carry the {id_col} of a listed candidate but other inputs: "
+        f"{'; '.join(differ[:3])}. They are stored as written; fix the file if the listed experiment was run"
     )
 
 

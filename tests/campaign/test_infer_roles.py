@@ -201,3 +201,16 @@ def test_results_by_suggestion_id_or_id_take_the_inputs_from_the_suggestion(tmp_
     assert main(["observe", str(camp), str(tmp_path / "r3.csv")]) == 2
     err = capsys.readouterr().err
     assert "line 2: the file has no column(s) ['x', 'salt']" in err and "Nothing was stored" in err
+
+
+def test_observing_a_listed_id_with_other_inputs_is_said(tmp_path, capsys):
+    from planner.cli import main
+
+    (tmp_path / "plan.csv").write_text("id,x,dopant,y\nA,0.5,none,\nB,1.25,ga,\nC,2.5,al,\n")
+    camp = tmp_path / "camp"
+    assert main(["init", str(camp), "--data", str(tmp_path / "plan.csv"), "--target", "y:max", "--id", "id"]) == 0
+    (tmp_path / "r.csv").write_text("id,x,dopant,y\nA,0.5,ga,1.0\nB,1.25,ga,2.0\n")
+    capsys.readouterr()
+    assert main(["observe", str(camp), str(tmp_path / "r.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "1 row(s) carry the id of a listed candidate but other inputs: line 2 (id 'A': dopant 'ga' where the listed row has 'none')" in out, out
