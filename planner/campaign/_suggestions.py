@@ -145,6 +145,8 @@ class SuggestionLog:
             )
         if ids:
             hit = frame["_suggestion_id"].astype(str).isin(ids)
+            for column in ("_cancelled_at", "_cancel_reason"):  # text (read back as floats when all empty)
+                frame[column] = frame[column].astype(object) if column in frame.columns else None
             frame.loc[hit, "_status"] = "cancelled"
             frame.loc[hit, "_cancelled_at"] = datetime.now(UTC).isoformat(timespec="seconds")
             frame.loc[hit, "_cancel_reason"] = reason

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -54,10 +55,23 @@ def suggest(
     """
     from planner.campaign import Campaign
 
-    table, metadata = Campaign.load(directory).suggest(
-        n, strategy=strategy, surrogate=surrogate, beta=beta, outcome_constraints=constraint, calibration=calibrate,
-        floor=floor,
-    )
+    # A fallback is printed below as a note with the batch; its warning would say it twice.
+    caught: list[warnings.WarningMessage] = []
+    fallbacks: set[str] = set()
+    try:
+        with warnings.catch_warnings(record=True) as caught:  # the filters in force stay
+            table, metadata = Campaign.load(directory).suggest(
+                n, strategy=strategy, surrogate=surrogate, beta=beta, outcome_constraints=constraint,
+                calibration=calibrate, floor=floor,
+            )
+        fallbacks = {str(line) for line in metadata.get("fallbacks", ())} if not as_json else set()
+    finally:
+        seen: set[str] = set()
+        for w in caught:
+            text = str(w.message)
+            if text not in seen and text.removeprefix("forest part: ") not in fallbacks:
+                seen.add(text)
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     shown = [c for c in table.columns if not c.startswith("_") or c == "_suggestion_id"]
     if as_json:
         records = json.loads(table[shown].rename(columns={"_suggestion_id": "suggestion_id"}).to_json(

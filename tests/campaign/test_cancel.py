@@ -75,3 +75,17 @@ def test_bad_cancel_changes_nothing(camp, capsys, ids, match):
     code, _, err = cli(capsys, "suggestions", camp.directory, *args)
     assert code == 2 and err.startswith("error: ") and "Traceback" not in err
     assert camp.suggestions.path.read_bytes() == before
+
+
+def test_a_second_cancel_without_a_reason_warns_nothing(camp, capsys):
+    """The cancel columns are all empty after a cancel without a reason and read back as numbers;
+    the next cancel wrote text into them with a pandas FutureWarning on screen."""
+    import warnings
+
+    assert camp.cancel(["S0002"]) == ["S0002"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert camp.cancel(["S0003"], reason="") == ["S0003"]
+        assert camp.cancel(["S0004"], reason="no furnace") == ["S0004"]
+    log = Campaign.load(camp.directory).suggestion_log().set_index("_suggestion_id")
+    assert log.loc["S0004", "_cancel_reason"] == "no furnace" and (log.loc[["S0002", "S0003", "S0004"], "_status"] == "cancelled").all()

@@ -138,7 +138,9 @@ def test_a_cold_start_file_is_the_candidate_pool(tmp_path, capsys):
     assert spec.task == "regression" and spec.design_space.pool == "../pool.csv"
     first = tmp_path / "first.csv"
     assert main(["suggest", str(camp), "-n", "3", "-o", str(first)]) == 0
-    assert "strategy space_filling" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "strategy space_filling" in out and "note: space-filling suggestions: no observation yet" in out
+    assert "no observation yet" not in err  # the fallback is said once, with the batch
     batch = pd.read_csv(first)
     assert batch["id"].isin(pool["id"]).all() and batch["id"].nunique() == 3
     batch.assign(y=batch["x"] - batch["z"])[["suggestion_id", "id", "x", "z", "y"]].to_csv(tmp_path / "m.csv", index=False)
