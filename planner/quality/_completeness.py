@@ -19,8 +19,10 @@ __all__ = [
 
 
 def check_column_missingness(ctx: QualityData, spec: QualitySpec) -> QualityCheck:
-    """Columns with missing values; those missing more than ``missing_threshold`` fail."""
+    """Columns with missing values; those missing more than ``missing_threshold`` fail. Targets
+    are left to ``target_missing`` (they are not imputed; a campaign's unmeasured rows lack them)."""
     frame, threshold = ctx.frame, spec.missing_threshold
+    frame = frame[[c for c in frame.columns if c not in ctx.targets]]
     frac = frame.isna().mean()
     counts = frame.isna().sum()
     missing_cols = [c for c in frame.columns if counts[c] > 0]
@@ -83,7 +85,7 @@ def check_uninformative_columns(ctx: QualityData, spec: QualitySpec) -> QualityC
     """Columns entirely empty (fail) or constant (warn); id, source and date columns excepted."""
     frame = ctx.frame
     # A single source label or one id per row is bookkeeping, not an uninformative feature.
-    modelled = [c for c in frame.columns if c not in ctx.meta]
+    modelled = [c for c in frame.columns if c not in ctx.meta and c not in ctx.targets]  # targets: target_missing
     empty = [c for c in modelled if frame[c].isna().all()]
     constant = [c for c in modelled if c not in empty and frame[c].nunique(dropna=True) <= 1]
     e_issues = [{"row": None, "id": None, "column": c, "value": None, "detail": "every value missing"} for c in empty]

@@ -139,3 +139,13 @@ def test_quality_sits_above_sources_features_and_chem():
     offenders = [f"{m} imports {t}" for m in below for t in arch.imports_of(m) if t.startswith("planner.quality")]
     assert not offenders, offenders
     assert any(t.startswith("planner.sources") for t in arch.imports_of("planner.quality._data"))
+
+
+def test_a_target_not_measured_yet_is_target_missing_not_an_empty_column():
+    """A campaign's unmeasured rows lack the target: that is target_missing (a warning), not a
+    column to drop (column_missingness / uninformative_columns failing on the target)."""
+    frame = pd.DataFrame({"x": [0.1, 0.5, 0.9], "y": [None, None, None]})
+    report = assess(frame, QualitySpec(explore=False, target_columns=["y"]))
+    assert report.check("column_missingness").status == "pass"
+    assert report.check("uninformative_columns").status == "pass"
+    assert report.check("target_missing").status == "warn"
