@@ -117,5 +117,7 @@ def check_observations(
             "remove the row or record a finite value"
         )
     bad_y = np.isnan(Y).any(axis=1)
-    X = drop_rows(X, bad_y, f"observations with a missing value of {list(outputs)}", notes)
+    empty = [outputs[j] for j in range(len(outputs)) if np.isnan(Y[:, j]).any()]
+    why = " (the outputs are modelled together, so a row needs all of them)" if len(outputs) > 1 else ""
+    X = drop_rows(X, bad_y, f"observations with a missing value of {empty}{why}", notes)
     return X, Y[~bad_y]

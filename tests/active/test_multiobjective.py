@@ -146,3 +146,15 @@ def test_feasible_share_beats_random(pool, obs, redox_inputs):
     )
     truth = pool.loc[result.table["candidate"], "gsol"]
     assert float(np.mean(truth <= -0.6)) >= min(base_rate, 0.6)
+
+
+def test_a_row_missing_one_target_is_named_by_that_target(pool, obs, redox_inputs, redox_targets):
+    from planner.exceptions import DataQualityWarning
+
+    names = [t for t, _ in redox_targets]
+    holes = obs[names].copy()
+    holes.iloc[3, names.index("gsol")] = np.nan
+    with pytest.warns(DataQualityWarning, match=r"missing value of \['gsol'\] \(the outputs are modelled together, so a row needs all of them\): dropped 1 row"):
+        result = suggest(obs[redox_inputs], holes, design=PoolDesign(pool[redox_inputs]), targets=redox_targets,
+                         n=1, strategy="random", seed=0)
+    assert result.metadata["n_observations"] == len(obs) - 1
