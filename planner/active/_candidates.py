@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from planner.active._encoding import InputEncoder, row_keys
-from planner.active._specs import ContinuousDesign, PoolDesign
+from planner.active._specs import ContinuousDesign, PoolDesign, level_text
 
 __all__ = [
     "PoolCandidates",
@@ -74,7 +74,7 @@ def exclude_rows(frame: pd.DataFrame, design: PoolDesign, keys: pd.MultiIndex) -
         values = keys.get_level_values(inputs.index(c))
         column = frame[c].iloc[maybe]
         if c in categorical:
-            mine = pd.Index(column.astype(str).to_numpy())
+            mine = pd.Index(level_text(column))
         else:
             mine = pd.Index(np.round(column.to_numpy(dtype=float), 9) + 0.0)
         maybe = maybe[mine.isin(values)]

@@ -38,14 +38,29 @@ _OPS = {"<=": "<=", "le": "<=", ">=": ">=", "ge": ">=", "==": "==", "=": "==", "
 MAX_CATEGORICAL_LEVELS = 64
 
 
+def level_text(values: pd.Series) -> np.ndarray:
+    """Categorical values as text, as they are compared: a whole number as written (``1``, also
+    from a column read as floats because of a gap or a ``none``: ``1.0``), everything else ``str``.
+    Works on the distinct values (a pool can hold millions of rows)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    distinct = pd.Series(uniques, dtype=object)
+    text = distinct.astype(str).to_numpy(dtype=object)
+    # numbers only: text such as "07" is a code as written, and a bool is no number
+    is_number = distinct.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)))
+    numbers = pd.to_numeric(distinct.where(is_number), errors="coerce").to_numpy(dtype=float)
+    whole = np.isfinite(numbers) & (numbers == np.round(numbers)) & (np.abs(numbers) < 2**53)
+    text[whole] = numbers[whole].astype(np.int64).astype(str)
+    return text[codes]
+
+
 def key_columns(frame: pd.DataFrame, inputs: Sequence[str], categorical: Sequence[str], decimals: int = 9) -> pd.DataFrame:
     """The inputs of ``frame`` as experiments are matched: numeric ones rounded to ``decimals``
     places (values written to a CSV and read back still match; ``-0.0`` is ``0.0``), categorical
-    ones as text. One row per row of ``frame``, same index."""
+    ones as text (:func:`level_text`). One row per row of ``frame``, same index."""
     cols = {}
     for c in inputs:
         if c in categorical:
-            cols[c] = frame[c].astype(str).to_numpy()
+            cols[c] = level_text(frame[c])
         else:
             cols[c] = np.round(frame[c].to_numpy(dtype=float), decimals) + 0.0
     return pd.DataFrame(cols, index=frame.index)

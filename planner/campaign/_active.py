@@ -122,6 +122,24 @@ def _numbers_where_numeric(frame: pd.DataFrame, spec: CampaignSpec, label: str) 
         frame[inp.name] = numbers.astype(float)
 
 
+def _without_unparsed_formulas(named: pd.DataFrame, spec: CampaignSpec) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """The observations whose compositions parse, the mask of those left out (a data source
+    keeps such a row with a warning; a surrogate cannot place it among the compositions), and
+    a note naming them."""
+    from planner.chem import parse_formulas
+
+    bad = np.zeros(len(named), dtype=bool)
+    for name in [i.name for i in spec.inputs if i.role == "composition"]:
+        values = named[name]
+        _, errors = parse_formulas(values[values.notna()], where="observations", column=name, on_error="ignore")
+        bad |= named.index.isin(list(errors))
+    if not bad.any():
+        return named, bad, []
+    shown = ", ".join(str(label) for label in named.index[bad][:5])
+    note = f"{int(bad.sum())} observation(s) whose composition does not parse are left out of the model ({shown})"
+    return named[~bad], bad, [note]
+
+
 def _named_rows(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     """``frame`` indexed by where each row was written, for the engine's messages: ``data.csv line 3``
     for stored rows (``kind="observations"``), ``suggestion S0004`` for pending ones. Rows whose
@@ -248,7 +266,8 @@ def suggest_experiments(
     if unknown:
         raise SpecError(f"outcome constraint on {unknown}: only measured targets can be constrained ({spec.target_names}).")
     data = campaign.labelled_data()
-    named = _named_rows(data, "observations")
+    named, unparsed, unparsed_note = _without_unparsed_formulas(_named_rows(data, "observations"), spec)
+    data = data[~unparsed]
     featurizer = suggest_featurizer(spec, surrogate) if surrogate != "automl" else None
     observed_X = fill_empty_components(named[spec.input_names], spec) if len(data) else None
     observed_y = named[outputs] if len(data) else None
@@ -276,7 +295,7 @@ def suggest_experiments(
         metadata = dict(result.metadata)
         table, sanity_notes = sanitize_suggestions(spec, result.table, data if len(data) else None)
         metadata["sanity"] = sanity_notes
-        metadata["left_out"] = list(campaign.source_table().left_out)
+        metadata["left_out"] = list(campaign.source_table().left_out) + unparsed_note
         logged = campaign.suggestions.append(
             table,
             strategy=str(metadata.get("strategy_used") or strategy or ""),

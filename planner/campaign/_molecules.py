@@ -128,16 +128,34 @@ def fill_empty_components(frame: pd.DataFrame | None, spec: CampaignSpec) -> pd.
 
 
 def clean_pool(pool: pd.DataFrame, spec: CampaignSpec, label: str) -> tuple[pd.DataFrame, list[str]]:
-    """Canonical SMILES in a candidate pool; rows with an invalid one are left out and reported
-    (file, line, column, RDKit's reason) while the others go on."""
+    """Canonical SMILES in a candidate pool; rows with an invalid molecule or a formula that does
+    not parse are left out and reported (file, line, column, the reason) while the others go on."""
+    pool, report = _without_bad_formulas(pool, spec, label)
     if not smiles_columns(spec):
-        return pool, []
+        return pool, report
     frame, problems, notes, bad = canonicalize_smiles(pool, spec, label)
-    report = [f"{label}: {p}; {len(bad)} row(s) left out of the pool" for p in problems] + notes
+    report += [f"{label}: {p}; {len(bad)} row(s) left out of the pool" for p in problems] + notes
     frame = fill_empty_components(frame, spec)
     # left out by blanking their molecules (the pool's own check skips rows with a missing
     # input), so candidate numbers keep matching the file's rows
     frame.loc[sorted(bad), smiles_columns(spec)] = None
+    return frame, report
+
+
+def _without_bad_formulas(frame: pd.DataFrame, spec: CampaignSpec, label: str) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` with the composition cells that do not parse blanked (a row with a missing input
+    is left out of a pool, imputed among observations), and what was blanked, by file line."""
+    from planner.campaign._validate import composition_fault
+
+    report = []
+    for name in [i.name for i in spec.inputs if i.role == "composition"]:
+        values = frame[name]
+        fault = composition_fault(values[values.notna()], name, label)
+        if fault is not None:
+            message, lines = fault
+            frame = frame.copy()
+            frame.loc[lines, name] = None
+            report.append(f"{label}: {message}; {len(lines)} row(s) left out")
     return frame, report
 
 

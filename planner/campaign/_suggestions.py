@@ -47,7 +47,11 @@ class SuggestionLog:
         if not self.path.exists():
             return pd.DataFrame(columns=SUGGESTION_META)
         text = self.path.read_text(encoding="utf-8")  # one read: both parses see the same file
-        frame = pd.read_csv(io.StringIO(text), dtype={"_suggestion_id": str, "_status": str}, float_precision="round_trip")
+        # only an empty cell is missing: a level such as None, NA or none stays the level it was
+        frame = pd.read_csv(
+            io.StringIO(text), dtype={"_suggestion_id": str, "_status": str}, float_precision="round_trip",
+            keep_default_na=False, na_values=[""],
+        )
         return keep_zero_padded_codes(frame, text)
 
     def read(self) -> pd.DataFrame:

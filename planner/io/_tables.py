@@ -112,8 +112,12 @@ def _keep_text_levels(frame: pd.DataFrame, text: str, sep: str, levels: Collecti
     for c in text_cols:
         restore = frame[c].isna().to_numpy() & raw[c].isin(_LEVEL_TOKENS).to_numpy()
         if restore.any():
-            if frame[c].dtype != object:  # a declared level column that holds nothing else
-                frame[c] = frame[c].astype(object)
+            if frame[c].dtype != object:  # a declared level column of number codes (or nothing else)
+                numbers = frame[c]
+                column = numbers.astype(object)
+                whole = numbers.notna() & (numbers == numbers.round())
+                column[whole] = [int(v) for v in numbers[whole]]  # 1, as written, not 1.0 (the gap made floats)
+                frame[c] = column
             frame.loc[restore, c] = raw[c].to_numpy()[restore]
     return frame
 

@@ -85,9 +85,9 @@ def check_uninformative_columns(ctx: QualityData, spec: QualitySpec) -> QualityC
     """Columns entirely empty (fail) or constant (warn); id, source and date columns excepted."""
     frame = ctx.frame
     # A single source label or one id per row is bookkeeping, not an uninformative feature.
-    modelled = [c for c in frame.columns if c not in ctx.meta and c not in ctx.targets]  # targets: target_missing
-    empty = [c for c in modelled if frame[c].isna().all()]
-    constant = [c for c in modelled if c not in empty and frame[c].nunique(dropna=True) <= 1]
+    modelled = [c for c in frame.columns if c not in ctx.meta]
+    empty = [c for c in modelled if frame[c].isna().all() and c not in ctx.targets]  # an empty target: target_missing
+    constant = [c for c in modelled if c not in empty and frame[c].nunique(dropna=True) == 1]
     e_issues = [{"row": None, "id": None, "column": c, "value": None, "detail": "every value missing"} for c in empty]
     e_issues += [
         {"row": None, "id": None, "column": c, "value": frame[c].dropna().iloc[0], "detail": "constant column"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -290,3 +292,29 @@ def test_a_none_level_in_a_declared_categorical_column_is_kept_on_observe(tmp_pa
     assert campaign.observations()["dopant"].tolist() == ["none"]
     batch = campaign.suggest(n=1, surrogate="gp")  # the measured pool row is not suggested again
     assert batch.table["x"].tolist()[0] in (2.5, 3.5)
+
+
+def test_number_coded_levels_with_a_none_still_match_the_measured_rows(tmp_path):
+    """A categorical column of number codes plus 'none' in the pool (read as 1.0, 2.0, 'none')
+    still matches observations written 1, 2: measured rows are not suggested again."""
+    (tmp_path / "measured.csv").write_text("furnace,x,y\n1,0.5,1\n2,0.7,2\n1,0.9,3\n")
+    (tmp_path / "pool.csv").write_text("furnace,x\n1,0.5\n2,0.7\n1,0.9\nnone,0.6\n2,0.2\n")
+    campaign = csv_campaign(tmp_path, "codes", [InputSpec(name="furnace", role="categorical"), InputSpec(name="x")])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        batch = campaign.suggest(n=5, strategy="random")
+    assert not [w for w in caught if "match no candidate" in str(w.message)]
+    assert sorted(batch.table["x"]) == [0.2, 0.6] and set(map(str, batch.table["furnace"])) == {"2", "none"}
+
+
+def test_a_formula_that_does_not_parse_leaves_its_row_out_not_the_campaign(tmp_path, capsys):
+    pool = [f"Li{x:.2f}Na{1 - x:.2f}CoO2" for x in np.linspace(0.05, 0.95, 19)]
+    (tmp_path / "pool.csv").write_text("formula\n" + "\n".join(pool[:5] + ["Xx2O3"] + pool[5:]) + "\n")
+    (tmp_path / "measured.csv").write_text(f"formula,y\n{pool[0]},1\n{pool[9]},3\nQq,2\n{pool[18]},2\n")
+    campaign = csv_campaign(tmp_path, "badformula", [InputSpec(name="formula", role="composition")])
+    out = tmp_path / "s.csv"
+    assert main(["suggest", str(campaign.directory), "-n", "2", "--surrogate", "gp", "-o", str(out)]) == 0
+    text, err = capsys.readouterr()
+    assert "composition input 'formula' does not parse at line 7" in err and "1 row(s) left out" in err
+    assert "1 observation(s) whose composition does not parse are left out of the model (measured.csv line 4)" in text
+    assert "3 observations" in text and not pd.read_csv(out)["formula"].isin(["Xx2O3", pool[0], pool[9]]).any()

@@ -184,7 +184,7 @@ def test_results_by_suggestion_id_or_id_take_the_inputs_from_the_suggestion(tmp_
 
     rng = np.random.default_rng(1)
     pool = pd.DataFrame({"id": [f"C{i:02d}" for i in range(20)], "x": rng.uniform(0, 1, 20).round(4),
-                         "salt": rng.choice(["LiFSI", "none"], 20), "y": np.nan})
+                         "salt": rng.choice(["LiFSI", "none", "None"], 20), "y": np.nan})  # None: pandas' NA spelling
     pool.to_csv(tmp_path / "pool.csv", index=False)
     camp = tmp_path / "camp"
     assert main(["init", str(camp), "--data", str(tmp_path / "pool.csv"), "--target", "y:max", "--id", "id"]) == 0
@@ -199,6 +199,7 @@ def test_results_by_suggestion_id_or_id_take_the_inputs_from_the_suggestion(tmp_
     assert capsys.readouterr().out.count("1 pending suggestion(s) now observed") == 2
     stored = Campaign.load(camp).observations()
     assert stored[["x", "salt"]].astype(str).values.tolist() == batch.loc[:1, ["x", "salt"]].astype(str).values.tolist()
+    assert "None" in set(stored["salt"])  # kept through suggestions.csv, not read back as missing
     (tmp_path / "r3.csv").write_text("id,y\nC99,1.0\n")
     assert main(["observe", str(camp), str(tmp_path / "r3.csv")]) == 2
     err = capsys.readouterr().err

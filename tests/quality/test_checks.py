@@ -149,3 +149,5 @@ def test_a_target_not_measured_yet_is_target_missing_not_an_empty_column():
     assert report.check("column_missingness").status == "pass"
     assert report.check("uninformative_columns").status == "pass"
     assert report.check("target_missing").status == "warn"
+    constant = assess(frame.assign(y=2.0), QualitySpec(explore=False, target_columns=["y"]))
+    assert constant.check("uninformative_columns").status == "warn" and "constant: 'y'" in constant.check("uninformative_columns").message
