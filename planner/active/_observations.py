@@ -10,18 +10,16 @@ import numpy as np
 import pandas as pd
 
 from planner.exceptions import DataQualityWarning, DataValidationError
+from planner.validation import format_rows
 
 __all__ = ["check_input_table", "check_observations", "drop_rows", "first_rows"]
 
 
 def first_rows(labels: Any, k: int = 5) -> str:
-    """The first ``k`` row labels for a message: ``rows [0, 3]`` (``row 0`` for ``k = 1``) for a
-    plain index, or the labels as written where the caller named its rows (a campaign passes
-    ``data.csv line 3``)."""
-    labels = list(labels)[:k]
-    if all(isinstance(x, (int, np.integer)) for x in labels):
-        return f"row {int(labels[0])}" if k == 1 and labels else f"rows {[int(x) for x in labels]}"
-    return ", ".join(str(x) for x in labels)
+    """The first ``k`` row labels for a message (``rows 0, 3``; ``row data.csv line 3`` where a
+    campaign named its rows), by :func:`planner.validation.format_rows`."""
+    labels = list(labels)
+    return format_rows(labels[:k], limit=k)
 
 
 def check_input_table(frame: Any, what: str, inputs: Sequence[str], categorical: Sequence[str]) -> pd.DataFrame:

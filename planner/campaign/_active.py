@@ -152,9 +152,11 @@ def _named_rows(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
         # a file by its name, or by its path where two files share the name
         names = [Path(f).name for f in files]
         shown = {f: (Path(f).name if names.count(Path(f).name) == 1 else f) for f in files}
+        ids = frame["_obs_id"] if "_obs_id" in frame.columns else pd.Series(np.nan, index=frame.index)
         labels = [
-            f"{shown[f]} line {int(line)}" if f in shown and np.isfinite(line) else None
-            for f, line in zip(frame["_file"], lines, strict=True)
+            f"{shown[f]} line {int(line)}" if f in shown and np.isfinite(line)
+            else (f"observation {int(obs)}" if pd.notna(obs) else None)  # stored from a DataFrame
+            for f, line, obs in zip(frame["_file"], lines, ids, strict=True)
         ]
         if any(label is None for label in labels):
             return frame
@@ -309,15 +311,16 @@ def _without_limits(design: Any, sources: Any) -> Any:
     """``design`` without the pool rows measured as a limit (``<0.5``; by id, or by inputs):
     such a row is not trained on, but it is measured and not suggested again."""
     from planner.active import PoolDesign
+    from planner.active._candidates import exclude_rows
     from planner.active._encoding import row_keys
 
     if not isinstance(design, PoolDesign) or not sources.censored:
         return design
     limits = sources.frame.iloc[sources.censored]
     inputs, categorical = list(design.inputs), list(design.categorical)
-    mask = np.asarray(
-        row_keys(design.candidates[inputs], inputs, categorical).isin(row_keys(limits[inputs], inputs, categorical))
-    )
+    # by inputs, comparing whole keys only where every value occurs among the limits' (fast on large pools)
+    keep, _ = exclude_rows(design.candidates, design, row_keys(limits[inputs], inputs, categorical))
+    mask = ~keep
     name = design.id_column
     if name is not None and name in limits.columns:
         mask |= _level_keys(design.candidates[name]).isin(set(_level_keys(limits[name].dropna()))).to_numpy()

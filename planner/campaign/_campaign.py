@@ -253,6 +253,7 @@ class Campaign:
         return observe_table(
             table, spec=self.spec, store=self.store, suggestions=self.suggestions, stored_rows=self.data,
             source=source, allow_extra=allow_extra, skip_invalid=skip_invalid, delimiter=delimiter,
+            censored_rows=lambda: self.source_table().censored,  # the first rows of self.data()
         )
 
     # Quality -------------------------------------------------------------------------

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from planner.campaign._infer import guess_target_bounds, infer_columns
-from planner.exceptions import DataValidationError, SpecError
+from planner.exceptions import DataQualityWarning, DataValidationError, SpecError
 from planner.io import read_table
 from planner.spec import CampaignSpec, DataSource, DataSpec, DesignSpace, TargetSpec
 
@@ -109,10 +110,6 @@ def spec_from_csv(
         for item in inference.inputs:
             empty = int(frame.loc[unmeasured, item.name].isna().sum())
             if empty:
-                import warnings
-
-                from planner.exceptions import DataQualityWarning
-
                 warnings.warn(
                     f"{data}: input {item.name!r} is empty in {empty} of the {n_unmeasured} unmeasured rows; suggest "
                     "leaves a candidate with an empty input out. Fill the cells"

@@ -302,21 +302,22 @@ def infer_columns(
                 "learn or optimise. Check that it is the right column, or add rows where it differs."
             )
     unmeasured = [t for t in targets if frame[t].dropna().empty]
-    if task is None and unmeasured:
+    if task is None and len(unmeasured) == len(targets):
         out.task, out.task_note = "regression", (
             f"a cold start, no value of {', '.join(repr(t) for t in unmeasured)} is measured yet: `planner suggest` "
             "begins with a space-filling batch, `planner run` needs measurements"
         )
     elif task is None:
-        first = frame[targets[0]].dropna()
+        name = next(t for t in targets if t not in unmeasured)
+        first = frame[name].dropna()
         censored = censored_values(first)
         as_num = pd.to_numeric(first[~censored], errors="coerce")
         if as_num.isna().any():
-            out.task, out.task_note = "classification", f"target {targets[0]!r} holds text labels"
+            out.task, out.task_note = "classification", f"target {name!r} holds text labels"
         elif as_num.nunique() == 2 and not censored.any():
-            out.task, out.task_note = "classification", f"target {targets[0]!r} takes two values"
+            out.task, out.task_note = "classification", f"target {name!r} takes two values"
         else:
-            out.task, out.task_note = "regression", f"target {targets[0]!r} is numeric"
+            out.task, out.task_note = "regression", f"target {name!r} is numeric"
             if censored.any():
                 examples = ", ".join(repr(v) for v in first[censored].unique()[:3])
                 out.task_note += (
@@ -328,7 +329,7 @@ def infer_columns(
                 decades = np.log10(positive.max() / positive.min())
                 out.task_note += (
                     f"; it spans {decades:.0f} orders of magnitude ({positive.min():.3g} to {positive.max():.3g}): "
-                    f"consider modelling log10({targets[0]}) (add it as a column and make it the target)"
+                    f"consider modelling log10({name}) (add it as a column and make it the target)"
                 )
     else:
         out.task, out.task_note = task, "given on the command line"

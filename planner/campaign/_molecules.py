@@ -176,7 +176,8 @@ def suggest_featurizer(spec: CampaignSpec, surrogate: Any = "gp") -> Any:
 
     Compositions (role ``composition``, formulas) become their atomic fractions over the elements
     of the observations and the pool (:class:`planner.steps.ElementFractionFeaturizer`, one
-    column per element, ``<input>:frac_<El>``), for every surrogate: a formula is a point of the
+    column per element, ``<input>:frac_<El>``, and ``frac_other`` for elements only in pool rows
+    outside the 10,000 the featurizer is fitted on), for every surrogate: a formula is a point of the
     composition simplex, so the GP's distances follow the chemistry (``Li7La3Zr2O12`` is close to
     ``Li6.5La3Zr1.5Ta0.5O12``), where one-hot levels would make every pair of compounds equally
     far apart and would refuse pools of more than 64 formulas.
@@ -258,10 +259,9 @@ class CampaignMoleculeFeaturizer(TransformerMixin, BaseEstimator):
             values = X[column].astype(str).to_numpy()
             blocks.append(pd.DataFrame({f"{column}={lv}": (values == lv).astype(float) for lv in levels}))
         for column, part in zip(self.compositions, self.compositions_, strict=True):
-            # every element of the rows seen in fit has its column: frac_other stays 0 and is left out
+            # elements not in the rows seen in fit (a large pool is sampled) share frac_other
             block = part.transform(X[[column]]).reset_index(drop=True)
-            names = [f"frac_{el}" for el in part.elements_]
-            blocks.append(block[names].set_axis([f"{column}:{name}" for name in names], axis=1))
+            blocks.append(block.set_axis([f"{column}:{name}" for name in block.columns], axis=1))
         return pd.concat(blocks, axis=1)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from planner.campaign._store import ObservationStore
@@ -59,9 +60,11 @@ def observe_table(
     allow_extra: bool = False,
     skip_invalid: bool = False,
     delimiter: str | None = None,
+    censored_rows: Callable[[], list[int]] | None = None,
 ) -> ObserveReport:
     """Add new measurements to ``store``; re-adding rows already stored (``stored_rows()``, read
-    under the store's lock: data sources and observations) is a no-op.
+    under the store's lock: data sources and observations) is a no-op. ``censored_rows()``: the
+    positions among ``stored_rows()`` of rows measured as a limit (they count as measured ids).
 
     Raises:
         DataValidationError: the table breaks a rule; nothing is stored.
@@ -73,8 +76,7 @@ def observe_table(
         frame, _info = read_table(table, delimiter=delimiter, what="observations file", levels=spec.level_columns())
         file_label, file_path = str(table), str(table)
     links = frame.pop(LINK_COLUMN).astype(str) if LINK_COLUMN in frame.columns else None
-    if any(c not in frame.columns for c in spec.input_names):
-        frame, links = inputs_from_suggestions(frame, links, spec, suggestions.read(), file_label)
+    frame, links = inputs_from_suggestions(frame, links, spec, suggestions.read(), file_label)
     checked = check_table(
         frame, spec, label=file_label, mode="observation", allow_extra=allow_extra, skip_invalid=skip_invalid
     )
@@ -90,6 +92,9 @@ def observe_table(
             # A stored row without any target value is a candidate not measured yet (a cold
             # start's pool is its data file): measuring it adds a row, it changes nothing stored.
             measured = stored[spec.target_names].notna().any(axis=1)
+            if censored_rows is not None:  # measured as a limit ('<0.5'): measured, not trained on
+                limits = [k for k in censored_rows() if k < len(measured)]
+                measured.iloc[limits] = True
             known_ids = set(stored.loc[measured, id_col].astype(str).str.strip())
             ids = new[id_col].astype(str).str.strip()
             differ = _listed_inputs_differ(new, ids, stored[~measured], spec, file_label)
@@ -178,42 +183,55 @@ def _listed_inputs_differ(
 def inputs_from_suggestions(
     frame: pd.DataFrame, links: pd.Series | None, spec: CampaignSpec, log: pd.DataFrame, file_label: str
 ) -> tuple[pd.DataFrame, pd.Series | None]:
-    """A results file without (some) input columns: each row's inputs from the suggestion it
-    names, by ``suggestion_id`` or else by the campaign's id column (a pending suggestion with
-    that id). Returns the completed frame and the links (found by id where the file had none).
+    """Inputs a results file leaves out - a whole column, or a row's empty cells - taken from the
+    suggestion each row names: by ``suggestion_id``, or else by the campaign's id column (a
+    pending suggestion with that id). Returns the completed frame and the links (found by id
+    where the file gave none).
 
     Raises:
-        DataValidationError: a row names no suggestion of this campaign, naming the line and the fix.
+        DataValidationError: the file lacks an input column and a row names no suggestion of
+            this campaign (the line and the fix).
     """
     id_col = spec.data.id_column
-    missing = [c for c in spec.input_names + ([id_col] if id_col else []) if c not in frame.columns and c in log.columns]
+    fillable = [c for c in spec.input_names + ([id_col] if id_col else []) if c in log.columns]
+    absent = [c for c in fillable if c not in frame.columns]
+    if not absent and not any(frame[c].isna().any() for c in fillable):
+        return frame, links
     by_id = id_col is not None and id_col in frame.columns and id_col in log.columns
     if links is None and not by_id:
         return frame, links  # check_table names the missing columns
     ids = log["_suggestion_id"].astype(str)
-    pending = log[log["_status"] == "pending"]
     found = pd.Series("", index=frame.index, dtype=object)
     if links is not None:
-        found = links.str.strip().where(links.str.strip().isin(set(ids)), "")
+        given = links.str.strip()
+        found = given.where(given.isin(set(ids)), "")
     if by_id:
+        pending = log[log["_status"] == "pending"]
         named = dict(zip(pending[id_col].astype(str).str.strip(), pending["_suggestion_id"].astype(str), strict=False))
-        by_name = frame[id_col].astype(str).str.strip().map(named).fillna("")
-        found = found.where(found != "", by_name)
+        found = found.where(found != "", frame[id_col].astype(str).str.strip().map(named).fillna(""))
     unknown = found == ""
-    if unknown.any():
+    if absent and unknown.any():
         line = unknown[unknown].index[0]
         how = f"a suggestion_id of this campaign or the {id_col} of a pending suggestion" if by_id else "a suggestion_id of this campaign"
+        named_here = links.loc[line].strip() if links is not None else ""
+        said = f"its suggestion_id {named_here!r} is none of this campaign's" if named_here not in ("", "nan") else "it names none"
         raise DataValidationError(
-            f"{file_label}: line {line}: the file has no column(s) {[c for c in missing if c != id_col]}, so each row "
-            f"needs {how} to take the "
-            f"inputs from; this row names none ({int(unknown.sum())} such row(s)). Add the input columns, or fix the "
-            "ids. Nothing was stored."
+            f"{file_label}: line {line}: the file has no column(s) {[c for c in absent if c != id_col]}, so each row "
+            f"needs {how} to take them from; {said} ({int(unknown.sum())} such row(s)). Add the columns, or fix "
+            "the ids. Nothing was stored."
         )
     values = log.set_index(ids)
     frame = frame.copy()
-    for c in missing:
-        frame[c] = values.loc[found.to_numpy(), c].to_numpy()
-    return frame, found.astype(str)
+    for c in absent:
+        frame[c] = pd.Series(np.nan, index=frame.index, dtype=values[c].dtype if values[c].dtype != object else object)
+    for c in fillable:
+        take = (~unknown & frame[c].isna()).to_numpy()
+        if take.any():
+            if frame[c].dtype != values[c].dtype:
+                frame[c] = frame[c].astype(object)
+            frame.loc[take, c] = values.loc[found[take].to_numpy(), c].to_numpy()
+    links_out = found.where(found != "", links.str.strip() if links is not None else "")
+    return frame, links_out.astype(str)
 
 
 def check_links(links: pd.Series, rows: pd.DataFrame, log: pd.DataFrame, spec: CampaignSpec, file_label: str) -> None:

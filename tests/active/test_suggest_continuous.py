@@ -121,8 +121,8 @@ def test_observations_outside_the_continuous_design_are_flagged(simplex, oer_obs
     off = oer_obs.copy()
     off.iloc[0, off.columns.get_loc(oer_fractions[0])] += 0.2
     # The warning says what puts the row outside (here the fractions no longer sum to 1).
-    with pytest.warns(DesignSpaceWarning, match=r"1 observation\(s\) lie outside the continuous design \(first rows "
-                      r"\[\d+\]; row \d+: '.*' broken by 0.2\)"):
+    with pytest.warns(DesignSpaceWarning, match=r"1 observation\(s\) lie outside the continuous design \(first row "
+                      r"\d+; row \d+: '.*' broken by 0.2\)"):
         suggest(
             off[oer_fractions],
             off[["overpotential"]],

@@ -235,7 +235,7 @@ def test_engine_messages_name_the_file_and_line_of_an_observation(tmp_path):
         batch = campaign.suggest(n=1, surrogate="gp")
     text = next(str(w.message) for w in record if "match no candidate" in str(w.message))
     # measured.csv line 2 (x=1, z=2) is pool row 0; the others are not in the pool.
-    assert "3 observation(s) match no candidate of the pool (first measured.csv line 3, measured.csv line 4, more.csv line 2)" in text
+    assert "3 observation(s) match no candidate of the pool (first rows measured.csv line 3, measured.csv line 4, more.csv line 2)" in text
     assert len(batch.table) == 1
     # two files of one name are told apart by their paths
     (tmp_path / "day2").mkdir()
@@ -244,7 +244,7 @@ def test_engine_messages_name_the_file_and_line_of_an_observation(tmp_path):
     with pytest.warns(DesignSpaceWarning, match="match no candidate") as record:
         campaign.suggest(n=1, surrogate="gp")
     text = next(str(w.message) for w in record if "match no candidate" in str(w.message))
-    assert f"{tmp_path / 'more.csv'} line 2, {tmp_path / 'day2' / 'more.csv'} line 2" in text, text
+    assert f"{tmp_path / 'more.csv'} line 2" in text and f"{tmp_path / 'day2' / 'more.csv'} line 2" in text, text
 
 
 def test_suggest_says_which_measurements_written_as_limits_it_leaves_out(tmp_path, capsys):
@@ -271,7 +271,7 @@ def test_compositions_are_atomic_fractions_for_suggest(tmp_path, capsys):
     measured.assign(y=-((li - 0.7) ** 2)).to_csv(tmp_path / "measured.csv", index=False)
     campaign = csv_campaign(tmp_path, "comp", [InputSpec(name="formula", role="composition"), InputSpec(name="T")])
     features = suggest_featurizer(campaign.spec, "portfolio").fit(pool).transform(pool.head(3))
-    assert [c for c in features.columns if c.startswith("formula:")] == [f"formula:frac_{e}" for e in ("Li", "O", "Na", "Mn", "Co")]
+    assert [c for c in features.columns if c.startswith("formula:")] == [f"formula:frac_{e}" for e in ("Li", "O", "Na", "Mn", "Co", "other")]
     assert np.allclose(features.filter(like="formula:").sum(axis=1), 1.0)
     out = tmp_path / "s.csv"
     assert main(["suggest", str(campaign.directory), "-n", "3", "-o", str(out)]) == 0, capsys.readouterr().err

@@ -172,6 +172,9 @@ def test_unmeasured_rows_are_the_pool_and_limits_count_as_measured(tmp_path, cap
     out = tmp_path / "s.csv"
     assert main(["suggest", str(camp), "-n", "9", "--strategy", "random", "-o", str(out)]) == 0
     assert sorted(pd.read_csv(out)["id"]) == [f"U{i}" for i in range(6)]
+    (tmp_path / "again.csv").write_text("id,x,z,y\nB,2.25,3,7\n")  # B was measured as a limit
+    assert main(["observe", str(camp), str(tmp_path / "again.csv")]) == 2
+    assert "id(s) already stored with different values (line 2: id 'B')" in capsys.readouterr().err
     (tmp_path / "empty.csv").write_text("id,x,z,y\nA,1,2,\nB,2,3,\n")
     assert main(["init", str(tmp_path / "cold"), "--data", str(tmp_path / "empty.csv"), "--target", "y:max"]) == 0
     capsys.readouterr()
@@ -200,6 +203,15 @@ def test_results_by_suggestion_id_or_id_take_the_inputs_from_the_suggestion(tmp_
     stored = Campaign.load(camp).observations()
     assert stored[["x", "salt"]].astype(str).values.tolist() == batch.loc[:1, ["x", "salt"]].astype(str).values.tolist()
     assert "None" in set(stored["salt"])  # kept through suggestions.csv, not read back as missing
+    # a mixed file: one row by suggestion_id alone, one with its inputs and no suggestion
+    other = pool[~pool["id"].isin(batch["id"])].iloc[0]
+    (tmp_path / "r4.csv").write_text(
+        f"suggestion_id,id,x,salt,y\n{batch['suggestion_id'][2]},,,,4.5\n,{other['id']},{other['x']},{other['salt']},0.5\n"
+    )
+    assert main(["observe", str(camp), str(tmp_path / "r4.csv")]) == 0, capsys.readouterr().err
+    assert "1 pending suggestion(s) now observed" in capsys.readouterr().out
+    stored = Campaign.load(camp).observations().set_index("id")
+    assert str(stored.at[batch["id"][2], "salt"]) == str(batch["salt"][2]) and stored.at[other["id"], "y"] == 0.5
     (tmp_path / "r3.csv").write_text("id,y\nC99,1.0\n")
     assert main(["observe", str(camp), str(tmp_path / "r3.csv")]) == 2
     err = capsys.readouterr().err
