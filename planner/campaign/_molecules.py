@@ -145,17 +145,19 @@ def clean_pool(pool: pd.DataFrame, spec: CampaignSpec, label: str) -> tuple[pd.D
 def _without_bad_formulas(frame: pd.DataFrame, spec: CampaignSpec, label: str) -> tuple[pd.DataFrame, list[str]]:
     """``frame`` with the composition cells that do not parse blanked (a row with a missing input
     is left out of a pool, imputed among observations), and what was blanked, by file line."""
-    from planner.campaign._validate import composition_fault
+    from planner.chem import parse_formulas
 
     report = []
     for name in [i.name for i in spec.inputs if i.role == "composition"]:
         values = frame[name]
-        fault = composition_fault(values[values.notna()], name, label)
-        if fault is not None:
-            message, lines = fault
+        _, errors = parse_formulas(values[values.notna()], where=label, column=name, on_error="ignore")
+        if errors:
+            shown = "; ".join(f"line {line}: {why}" for line, why in list(errors.items())[:_MAX_SHOWN])
             frame = frame.copy()
-            frame.loc[lines, name] = None
-            report.append(f"{label}: {message}; {len(lines)} row(s) left out")
+            frame.loc[list(errors), name] = None
+            report.append(
+                f"{label}: composition input {name!r} does not parse at {shown}; {len(errors)} row(s) left out"
+            )
     return frame, report
 
 
