@@ -326,11 +326,16 @@ def _without_limits(design: Any, sources: Any) -> Any:
         mask |= _level_keys(design.candidates[name]).isin(set(_level_keys(limits[name].dropna()))).to_numpy()
     if not mask.any():
         return design
+    return _pool_without(design, mask, "is measured (some as a limit such as '<0.5'); add candidates to the pool")
+
+
+def _pool_without(design: Any, mask: np.ndarray, why_all: str) -> Any:
+    """``design`` (a pool) without the candidates flagged in ``mask``; ``why_all`` ends the error
+    raised when that is every candidate."""
+    from planner.active import PoolDesign
+
     if mask.all():
-        raise DataValidationError(
-            f"every candidate of the pool ({len(mask)}) is measured (some as a limit such as '<0.5'); add "
-            "candidates to the pool"
-        )
+        raise DataValidationError(f"every candidate of the pool ({len(mask)}) {why_all}")
     with warnings.catch_warnings():  # the pool's own warnings were given when it was read
         warnings.simplefilter("ignore", DataQualityWarning)
         return PoolDesign(
@@ -339,7 +344,7 @@ def _without_limits(design: Any, sources: Any) -> Any:
             categorical=design.categorical,
             constraints=design.constraints,
             constraint_tol=design.constraint_tol,
-            id_column=name,
+            id_column=design.id_column,
         )
 
 
@@ -351,7 +356,6 @@ def _without_taken_ids(design: Any, data: pd.DataFrame, pending: pd.DataFrame) -
     lists is still that row: it is not suggested again, and a warning names the ids whose
     inputs disagree.
     """
-    from planner.active import PoolDesign
     from planner.active._encoding import row_keys
 
     name = getattr(design, "id_column", None)
@@ -385,21 +389,11 @@ def _without_taken_ids(design: Any, data: pd.DataFrame, pending: pd.DataFrame) -
         DataQualityWarning,
         stacklevel=3,
     )
-    if mask.all():
-        raise DataValidationError(
-            f"every candidate of the pool ({len(mask)}) carries the {name} of a measured or pending experiment; "
-            "add candidates to the pool or observe the pending experiments"
-        )
-    with warnings.catch_warnings():  # the pool's own warnings were given when it was read
-        warnings.simplefilter("ignore", DataQualityWarning)
-        return PoolDesign(
-            candidates=design.candidates[~mask],
-            inputs=design.inputs,
-            categorical=design.categorical,
-            constraints=design.constraints,
-            constraint_tol=design.constraint_tol,
-            id_column=name,
-        )
+    return _pool_without(
+        design, mask,
+        f"carries the {name} of a measured or pending experiment; add candidates to the pool or observe the "
+        "pending experiments",
+    )
 
 
 def _write_metadata(campaign: Campaign, round_index: int, metadata: dict[str, Any]) -> None:
