@@ -82,6 +82,9 @@ def run(
         typer.echo(f"\n{name}: top pipelines ({len(study.trials)} trials in the study)")
         typer.echo(_format_leaderboard(campaign.leaderboard(name, top=5)))
         typer.echo(_format_baselines(campaign.baselines(name)))
+        behind = _behind_the_dummy(study, campaign.baselines(name), campaign.leaderboard(name, top=1))
+        if behind:
+            typer.echo(f"warning: {behind}", err=True)
         final = campaign.model_info(name)
         if final is not None:
             saved = model_dir(directory, name)
@@ -91,6 +94,28 @@ def run(
             state = f"calibrated from {calibration.get('n')} out-of-fold predictions" if calibration.get("source") else "uncalibrated"
             typer.echo(f"  intervals: {state} ({calibration.get('note', '')})")
     typer.echo(f"\nnext: `planner leaderboard {directory}`, `planner predict {directory} new.csv`")
+
+
+def _behind_the_dummy(study, baselines, top) -> str | None:  # noqa: ANN001 - an optuna Study, two frames
+    """A line when the pipeline ranked first (the one refit and saved) scores no better than
+    predicting the mean (the majority class) on the same folds, else ``None``."""
+    from optuna.study import StudyDirection
+
+    dummy = baselines[baselines["baseline"].isin(["mean", "majority"]) & baselines["mean"].notna()]
+    ranked = top[top["state"] == "complete"] if len(top) else top
+    if dummy.empty or ranked.empty:
+        return None
+    trial = next((t for t in study.trials if t.number == int(ranked["trial"].iloc[0])), None)
+    if trial is None or trial.value is None:
+        return None
+    best, base = float(trial.value), float(dummy["mean"].iloc[0])
+    worse = best >= base if study.direction == StudyDirection.MINIMIZE else best <= base
+    if not worse:
+        return None
+    return (
+        f"the best pipeline ({best:.4g}) does no better than predicting the {dummy['baseline'].iloc[0]} ({base:.4g}, "
+        f"{dummy['metric'].iloc[0]} on the same folds): do not trust its predictions; measure more, more varied rows"
+    )
 
 
 def _format_leaderboard(table) -> str:  # noqa: ANN001
