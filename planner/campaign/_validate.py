@@ -54,6 +54,16 @@ class CheckedTable:
     censored: list[Any] = field(default_factory=list)
 
 
+def suggestion_columns(spec: CampaignSpec) -> set[str]:
+    """The columns `planner suggest` adds to the inputs (predictions, intervals, flags, reason),
+    which a results file made from its ``--out`` table may still carry."""
+    per_output = ("mean", "std", "lower", "upper", "p_not_failed", "out_of_range", "clipped")
+    return {
+        "candidate", "acquisition", "distance_to_nearest_observed", "reason", "model", "p_feasible",
+        "in_domain", "domain_reason",
+    } | {f"{t}_{suffix}" for t in spec.target_names for suffix in per_output}
+
+
 def campaign_columns(spec: CampaignSpec) -> list[str]:
     cols: list[str] = []
     for name in [spec.data.id_column, *spec.input_names, spec.data.group_column, *spec.target_names]:
@@ -138,6 +148,12 @@ def check_table(
                "from the suggestion.")
         )
     extra = [c for c in frame.columns if c not in required and c not in spec.data.ignore]
+    if extra and mode == "observation":
+        # a suggestions file (`suggest --out`) with the measured values filled in
+        ours = [c for c in extra if c in suggestion_columns(spec)]
+        if ours:
+            out.notes.append(f"{label}: ignored the columns of planner's suggestions table: {ours}")
+            extra = [c for c in extra if c not in ours]
     if extra:
         if mode == "observation" and not allow_extra:
             raise DataValidationError(

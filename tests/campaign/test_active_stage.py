@@ -318,3 +318,22 @@ def test_a_formula_that_does_not_parse_leaves_its_row_out_not_the_campaign(tmp_p
     assert "composition input 'formula' does not parse at line 7" in err and "1 row(s) left out" in err
     assert "1 observation(s) whose composition does not parse are left out of the model (measured.csv line 4)" in text
     assert "3 observations" in text and not pd.read_csv(out)["formula"].isin(["Xx2O3", pool[0], pool[9]]).any()
+
+
+def test_the_suggestions_file_with_values_filled_in_is_observed(tmp_path, capsys):
+    """`suggest --out next.csv`, the lab fills in the target, `observe next.csv`: planner's own
+    columns (predictions, reason, flags) are ignored, any other unknown column is still refused."""
+    (tmp_path / "measured.csv").write_text("x,z,y\n1,2,3\n2,3,5\n3,1,4\n")
+    (tmp_path / "pool.csv").write_text("x,z\n1.5,2\n2.5,2.5\n3.5,1\n4,4\n")
+    campaign = csv_campaign(tmp_path, "roundtrip", [InputSpec(name="x"), InputSpec(name="z")])
+    out = tmp_path / "next.csv"
+    assert main(["suggest", str(campaign.directory), "-n", "2", "-o", str(out)]) == 0
+    filled = pd.read_csv(out).assign(y=[6.0, 7.0])
+    filled.to_csv(out, index=False)
+    capsys.readouterr()
+    assert main(["observe", str(campaign.directory), str(out)]) == 0, capsys.readouterr().err
+    text = capsys.readouterr().out
+    assert "2 pending suggestion(s) now observed" in text and "ignored the columns of planner's suggestions table" in text
+    filled.assign(operator="ann").to_csv(out, index=False)
+    assert main(["observe", str(campaign.directory), str(out)]) == 2
+    assert "unknown column(s) ['operator']" in capsys.readouterr().err
