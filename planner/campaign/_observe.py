@@ -76,7 +76,7 @@ def observe_table(
         frame, _info = read_table(table, delimiter=delimiter, what="observations file", levels=spec.level_columns())
         file_label, file_path = str(table), str(table)
     links = frame.pop(LINK_COLUMN).astype(str) if LINK_COLUMN in frame.columns else None
-    frame, links = inputs_from_suggestions(frame, links, spec, suggestions.read(), file_label)
+    frame, links = inputs_from_suggestions(frame, links, spec, suggestions.read(), file_label, _listed(stored_rows(), spec))
     checked = check_table(
         frame, spec, label=file_label, mode="observation", allow_extra=allow_extra, skip_invalid=skip_invalid
     )
@@ -180,39 +180,62 @@ def _listed_inputs_differ(
     )
 
 
+def _listed(stored: pd.DataFrame, spec: CampaignSpec) -> pd.DataFrame | None:
+    """Stored rows without any target value (candidates listed in a data source, not measured)."""
+    if stored.empty or spec.data.id_column is None:
+        return None
+    return stored[stored[spec.target_names].isna().all(axis=1)]
+
+
 def inputs_from_suggestions(
-    frame: pd.DataFrame, links: pd.Series | None, spec: CampaignSpec, log: pd.DataFrame, file_label: str
+    frame: pd.DataFrame,
+    links: pd.Series | None,
+    spec: CampaignSpec,
+    log: pd.DataFrame,
+    file_label: str,
+    listed: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.Series | None]:
     """Inputs a results file leaves out - a whole column, or a row's empty cells - taken from the
-    suggestion each row names: by ``suggestion_id``, or else by the campaign's id column (a
-    pending suggestion with that id). Returns the completed frame and the links (found by id
-    where the file gave none).
+    experiment each row names: the suggestion of its ``suggestion_id``; else, by the campaign's id
+    column, a pending suggestion with that id or a ``listed`` row (a data-source row not measured
+    yet, e.g. a cold start's candidate). Returns the completed frame and the links (suggestions
+    found by id where the file gave none).
 
     Raises:
-        DataValidationError: the file lacks an input column and a row names no suggestion of
-            this campaign (the line and the fix).
+        DataValidationError: the file lacks an input column and a row names no such experiment
+            (the line and the fix).
     """
     id_col = spec.data.id_column
-    fillable = [c for c in spec.input_names + ([id_col] if id_col else []) if c in log.columns]
+    wanted = spec.input_names + ([id_col] if id_col else [])
+    known = log.set_index(log["_suggestion_id"].astype(str))
+    if listed is not None and id_col is not None and id_col in listed.columns and len(listed):
+        rows = listed[listed[id_col].notna()]
+        rows = rows.set_axis(["listed:" + v for v in rows[id_col].astype(str).str.strip()], axis=0)
+        known = pd.concat([known, rows[~rows.index.duplicated()]], sort=False)
+    fillable = [c for c in wanted if c in known.columns]
     absent = [c for c in fillable if c not in frame.columns]
     if not absent and not any(frame[c].isna().any() for c in fillable):
         return frame, links
-    by_id = id_col is not None and id_col in frame.columns and id_col in log.columns
+    by_id = id_col is not None and id_col in frame.columns and id_col in known.columns
     if links is None and not by_id:
         return frame, links  # check_table names the missing columns
-    ids = log["_suggestion_id"].astype(str)
+    suggestion_ids = set(log["_suggestion_id"].astype(str))
     found = pd.Series("", index=frame.index, dtype=object)
     if links is not None:
         given = links.str.strip()
-        found = given.where(given.isin(set(ids)), "")
+        found = given.where(given.isin(suggestion_ids), "")
     if by_id:
         pending = log[log["_status"] == "pending"]
         named = dict(zip(pending[id_col].astype(str).str.strip(), pending["_suggestion_id"].astype(str), strict=False))
-        found = found.where(found != "", frame[id_col].astype(str).str.strip().map(named).fillna(""))
+        row_ids = frame[id_col].astype(str).str.strip()
+        found = found.where(found != "", row_ids.map(named).fillna(""))
+        as_listed = "listed:" + row_ids
+        found = found.where((found != "") | ~as_listed.isin(set(known.index)), as_listed)
     unknown = found == ""
     if absent and unknown.any():
         line = unknown[unknown].index[0]
-        how = f"a suggestion_id of this campaign or the {id_col} of a pending suggestion" if by_id else "a suggestion_id of this campaign"
+        how = (f"a suggestion_id of this campaign or the {id_col} of a pending suggestion or listed row" if by_id
+               else "a suggestion_id of this campaign")
         named_here = links.loc[line].strip() if links is not None else ""
         said = f"its suggestion_id {named_here!r} is none of this campaign's" if named_here not in ("", "nan") else "it names none"
         raise DataValidationError(
@@ -220,17 +243,17 @@ def inputs_from_suggestions(
             f"needs {how} to take them from; {said} ({int(unknown.sum())} such row(s)). Add the columns, or fix "
             "the ids. Nothing was stored."
         )
-    values = log.set_index(ids)
     frame = frame.copy()
     for c in absent:
-        frame[c] = pd.Series(np.nan, index=frame.index, dtype=values[c].dtype if values[c].dtype != object else object)
+        frame[c] = pd.Series(np.nan, index=frame.index, dtype=known[c].dtype if known[c].dtype != object else object)
     for c in fillable:
         take = (~unknown & frame[c].isna()).to_numpy()
         if take.any():
-            if frame[c].dtype != values[c].dtype:
+            if frame[c].dtype != known[c].dtype:
                 frame[c] = frame[c].astype(object)
-            frame.loc[take, c] = values.loc[found[take].to_numpy(), c].to_numpy()
-    links_out = found.where(found != "", links.str.strip() if links is not None else "")
+            frame.loc[take, c] = known.loc[found[take].to_numpy(), c].to_numpy()
+    suggested = found.where(found.isin(suggestion_ids), "")  # a listed row is no suggestion to link
+    links_out = suggested.where(suggested != "", links.str.strip() if links is not None else "")
     return frame, links_out.astype(str)
 
 

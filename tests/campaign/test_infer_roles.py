@@ -212,6 +212,13 @@ def test_results_by_suggestion_id_or_id_take_the_inputs_from_the_suggestion(tmp_
     assert "1 pending suggestion(s) now observed" in capsys.readouterr().out
     stored = Campaign.load(camp).observations().set_index("id")
     assert str(stored.at[batch["id"][2], "salt"]) == str(batch["salt"][2]) and stored.at[other["id"], "y"] == 0.5
+    # by the id of a listed candidate never suggested: its inputs come from the data file
+    listed = pool[~pool["id"].isin(list(batch["id"]) + [other["id"]])].iloc[0]
+    (tmp_path / "r5.csv").write_text(f"id,y\n{listed['id']},9.5\n")
+    assert main(["observe", str(camp), str(tmp_path / "r5.csv")]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    stored = Campaign.load(camp).observations().set_index("id")
+    assert stored.at[listed["id"], "x"] == listed["x"] and str(stored.at[listed["id"], "salt"]) == str(listed["salt"])
     (tmp_path / "r3.csv").write_text("id,y\nC99,1.0\n")
     assert main(["observe", str(camp), str(tmp_path / "r3.csv")]) == 2
     err = capsys.readouterr().err
