@@ -58,6 +58,9 @@ class CampaignStatus:
             f"task          {self.task}",
             f"observations  {self.n_rows} ({self.n_source_rows} from data sources, {self.n_observed} observed here)",
         ]
+        measured = max((t.n_labelled for t in self.targets), default=self.n_rows)
+        if measured < self.n_rows:  # rows listed without a measurement (a cold start's candidates)
+            out[-1] += f"; {self.n_rows - measured} not measured yet"
         for t in self.targets:
             if t.classes is not None:
                 counts = ", ".join(f"{k}: {v}" for k, v in t.classes.items())

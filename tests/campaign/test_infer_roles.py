@@ -136,6 +136,7 @@ def test_a_cold_start_file_is_the_candidate_pool(tmp_path, capsys):
     assert "cold start" in out and f"planner suggest {camp}" in out
     spec = Campaign.load(camp).spec
     assert spec.task == "regression" and spec.design_space.pool == "../pool.csv"
+    assert "observations  30 (30 from data sources, 0 observed here); 30 not measured yet" in Campaign.load(camp).status().to_text()
     first = tmp_path / "first.csv"
     assert main(["suggest", str(camp), "-n", "3", "-o", str(first)]) == 0
     out, err = capsys.readouterr()
