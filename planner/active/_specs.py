@@ -42,6 +42,9 @@ def level_text(values: pd.Series) -> np.ndarray:
     """Categorical values as text, as they are compared: a whole number as written (``1``, also
     from a column read as floats because of a gap or a ``none``: ``1.0``), everything else ``str``.
     Works on the distinct values (a pool can hold millions of rows)."""
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        # factorize puts True with 1 and False with 0: booleans are told apart as text first
+        values = values.map(lambda v: str(v) if isinstance(v, (bool, np.bool_)) else v)
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     distinct = pd.Series(uniques, dtype=object)
     text = distinct.astype(str).to_numpy(dtype=object)

@@ -204,6 +204,10 @@ def infer_columns(
                 "of the sample; move it to inputs if it really is one"
             )
             continue
+        if pd.api.types.infer_dtype(nonnull, skipna=True) == "boolean" and nonnull.nunique() == 2:  # yes/no: 2 levels
+            out.inputs.append(InputSpec(name=name, role="categorical"))
+            out.notes[name] = f"categorical, 2 levels (True, False){missing_note}"
+            continue
         numeric = pd.to_numeric(nonnull, errors="coerce")
         if numeric.notna().all():
             if nonnull.nunique() == 1:

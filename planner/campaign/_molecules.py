@@ -150,13 +150,17 @@ def _without_bad_formulas(frame: pd.DataFrame, spec: CampaignSpec, label: str) -
     report = []
     for name in [i.name for i in spec.inputs if i.role == "composition"]:
         values = frame[name]
-        _, errors = parse_formulas(values[values.notna()], where=label, column=name, on_error="ignore")
+        distinct = pd.Series(values.dropna().unique())  # each formula parsed once (pools repeat them)
+        _, errors = parse_formulas(distinct, where=label, column=name, on_error="ignore")
         if errors:
-            shown = "; ".join(f"line {line}: {why}" for line, why in list(errors.items())[:_MAX_SHOWN])
+            why = {distinct[k]: reason for k, reason in errors.items()}
+            bad = values.isin(list(why))
+            lines = values.index[bad.to_numpy()]
+            shown = "; ".join(f"line {line}: {why[values.loc[line]]}" for line in lines[:_MAX_SHOWN])
             frame = frame.copy()
-            frame.loc[list(errors), name] = None
+            frame.loc[bad, name] = None
             report.append(
-                f"{label}: composition input {name!r} does not parse at {shown}; {len(errors)} row(s) left out"
+                f"{label}: composition input {name!r} does not parse at {shown}; {len(lines)} row(s) left out"
             )
     return frame, report
 

@@ -76,7 +76,9 @@ def observe_table(
         frame, _info = read_table(table, delimiter=delimiter, what="observations file", levels=spec.level_columns())
         file_label, file_path = str(table), str(table)
     links = frame.pop(LINK_COLUMN).astype(str) if LINK_COLUMN in frame.columns else None
-    frame, links = inputs_from_suggestions(frame, links, spec, suggestions.read(), file_label, _listed(stored_rows(), spec))
+    frame, links = inputs_from_suggestions(
+        frame, links, spec, suggestions.read(), file_label, _stored_with_ids(stored_rows(), spec)
+    )
     checked = check_table(
         frame, spec, label=file_label, mode="observation", allow_extra=allow_extra, skip_invalid=skip_invalid
     )
@@ -95,8 +97,8 @@ def observe_table(
             if censored_rows is not None:  # measured as a limit ('<0.5'): measured, not trained on
                 limits = [k for k in censored_rows() if k < len(measured)]
                 measured.iloc[limits] = True
-            known_ids = set(stored.loc[measured, id_col].astype(str).str.strip())
-            ids = new[id_col].astype(str).str.strip()
+            known_ids = set(id_text(stored.loc[measured, id_col]).dropna())
+            ids = id_text(new[id_col]).fillna("")
             differ = _listed_inputs_differ(new, ids, stored[~measured], spec, file_label)
             if differ:
                 checked.warnings.append(differ)
@@ -155,7 +157,7 @@ def _listed_inputs_differ(
     id_col = spec.data.id_column
     if listed.empty:
         return None
-    first = listed.assign(_key=listed[id_col].astype(str).str.strip()).drop_duplicates("_key").set_index("_key")
+    first = listed.assign(_key=id_text(listed[id_col])).dropna(subset=["_key"]).drop_duplicates("_key").set_index("_key")
     differ = []
     for line, ident in ids[ids.isin(set(first.index))].items():
         cols = []
@@ -180,11 +182,13 @@ def _listed_inputs_differ(
     )
 
 
-def _listed(stored: pd.DataFrame, spec: CampaignSpec) -> pd.DataFrame | None:
-    """Stored rows without any target value (candidates listed in a data source, not measured)."""
-    if stored.empty or spec.data.id_column is None:
+def _stored_with_ids(stored: pd.DataFrame, spec: CampaignSpec) -> pd.DataFrame | None:
+    """Stored rows that carry an id: data-source rows listed but not measured (a cold start's
+    candidates) and measured rows (so that a results file observed twice is found again)."""
+    id_col = spec.data.id_column
+    if stored.empty or id_col is None or id_col not in stored.columns:
         return None
-    return stored[stored[spec.target_names].isna().all(axis=1)]
+    return stored[stored[id_col].notna()]
 
 
 def inputs_from_suggestions(
@@ -193,13 +197,14 @@ def inputs_from_suggestions(
     spec: CampaignSpec,
     log: pd.DataFrame,
     file_label: str,
-    listed: pd.DataFrame | None = None,
+    stored: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.Series | None]:
     """Inputs a results file leaves out - a whole column, or a row's empty cells - taken from the
     experiment each row names: the suggestion of its ``suggestion_id``; else, by the campaign's id
-    column, a pending suggestion with that id or a ``listed`` row (a data-source row not measured
-    yet, e.g. a cold start's candidate). Returns the completed frame and the links (suggestions
-    found by id where the file gave none).
+    column, a pending suggestion with that id or a ``stored`` row with it (a data-source row not
+    measured yet, e.g. a cold start's candidate; or one measured, so that observing a file twice
+    is a no-op). Ids compare as written (:func:`id_text`). Returns the completed frame and the
+    links (suggestions found by id where the file gave none).
 
     Raises:
         DataValidationError: the file lacks an input column and a row names no such experiment
@@ -207,34 +212,40 @@ def inputs_from_suggestions(
     """
     id_col = spec.data.id_column
     wanted = spec.input_names + ([id_col] if id_col else [])
-    known = log.set_index(log["_suggestion_id"].astype(str))
-    if listed is not None and id_col is not None and id_col in listed.columns and len(listed):
-        rows = listed[listed[id_col].notna()]
-        rows = rows.set_axis(["listed:" + v for v in rows[id_col].astype(str).str.strip()], axis=0)
-        known = pd.concat([known, rows[~rows.index.duplicated()]], sort=False)
-    fillable = [c for c in wanted if c in known.columns]
+    sources = [c for c in log.columns] + (list(stored.columns) if stored is not None else [])
+    fillable = [c for c in wanted if c in sources]
     absent = [c for c in fillable if c not in frame.columns]
     if not absent and not any(frame[c].isna().any() for c in fillable):
         return frame, links
-    by_id = id_col is not None and id_col in frame.columns and id_col in known.columns
+    by_id = id_col is not None and id_col in frame.columns and id_col in sources
     if links is None and not by_id:
         return frame, links  # check_table names the missing columns
-    suggestion_ids = set(log["_suggestion_id"].astype(str))
+    known = log.set_index(log["_suggestion_id"].astype(str))
+    suggestion_ids = set(known.index)
     found = pd.Series("", index=frame.index, dtype=object)
     if links is not None:
         given = links.str.strip()
         found = given.where(given.isin(suggestion_ids), "")
     if by_id:
-        pending = log[log["_status"] == "pending"]
-        named = dict(zip(pending[id_col].astype(str).str.strip(), pending["_suggestion_id"].astype(str), strict=False))
-        row_ids = frame[id_col].astype(str).str.strip()
-        found = found.where(found != "", row_ids.map(named).fillna(""))
-        as_listed = "listed:" + row_ids
-        found = found.where((found != "") | ~as_listed.isin(set(known.index)), as_listed)
+        row_ids = id_text(frame[id_col])
+        if id_col in log.columns:
+            pending = log[(log["_status"] == "pending") & log[id_col].notna()]
+            named = dict(zip(id_text(pending[id_col]), pending["_suggestion_id"].astype(str), strict=False))
+            found = found.where(found != "", row_ids.map(named).fillna(""))
+        if stored is not None and (found == "").any():
+            # only the stored rows this file names (a cold start's data source can hold millions)
+            keys = id_text(stored[id_col])
+            rows = stored[keys.isin(set(row_ids[found == ""])).to_numpy()]
+            rows = rows.set_axis(["stored:" + k for k in id_text(rows[id_col])], axis=0)
+            rows = rows[~rows.index.duplicated()]
+            if len(rows):
+                known = pd.concat([known, rows], sort=False) if len(known) else rows
+                as_stored = "stored:" + row_ids
+                found = found.where((found != "") | ~as_stored.isin(set(rows.index)), as_stored)
     unknown = found == ""
     if absent and unknown.any():
         line = unknown[unknown].index[0]
-        how = (f"a suggestion_id of this campaign or the {id_col} of a pending suggestion or listed row" if by_id
+        how = (f"a suggestion_id of this campaign or the {id_col} of a pending suggestion or stored row" if by_id
                else "a suggestion_id of this campaign")
         named_here = links.loc[line].strip() if links is not None else ""
         said = f"its suggestion_id {named_here!r} is none of this campaign's" if named_here not in ("", "nan") else "it names none"
@@ -244,17 +255,25 @@ def inputs_from_suggestions(
             "the ids. Nothing was stored."
         )
     frame = frame.copy()
-    for c in absent:
-        frame[c] = pd.Series(np.nan, index=frame.index, dtype=known[c].dtype if known[c].dtype != object else object)
+    for c in absent:  # numbers stay numbers; anything else (text, booleans) starts as empty objects
+        frame[c] = pd.Series(np.nan, index=frame.index, dtype=float if known[c].dtype.kind in "fiu" else object)
     for c in fillable:
         take = (~unknown & frame[c].isna()).to_numpy()
         if take.any():
             if frame[c].dtype != known[c].dtype:
                 frame[c] = frame[c].astype(object)
             frame.loc[take, c] = known.loc[found[take].to_numpy(), c].to_numpy()
-    suggested = found.where(found.isin(suggestion_ids), "")  # a listed row is no suggestion to link
+    suggested = found.where(found.isin(suggestion_ids), "")  # a stored row is no suggestion to link
     links_out = suggested.where(suggested != "", links.str.strip() if links is not None else "")
     return frame, links_out.astype(str)
+
+
+def id_text(values: pd.Series) -> pd.Series:
+    """Ids as written, to compare: whole numbers without ``.0`` (a column with a gap reads as
+    floats), text stripped; empty cells stay empty."""
+    from planner.active._specs import level_text
+
+    return pd.Series(level_text(values), index=values.index).str.strip().where(values.notna())
 
 
 def check_links(links: pd.Series, rows: pd.DataFrame, log: pd.DataFrame, spec: CampaignSpec, file_label: str) -> None:

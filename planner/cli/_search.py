@@ -82,10 +82,10 @@ def run(
         typer.echo(f"\n{name}: top pipelines ({len(study.trials)} trials in the study)")
         typer.echo(_format_leaderboard(campaign.leaderboard(name, top=5)))
         typer.echo(_format_baselines(campaign.baselines(name)))
-        behind = _behind_the_dummy(study, campaign.baselines(name), campaign.leaderboard(name, top=1))
+        final = campaign.model_info(name)
+        behind = _behind_the_dummy(study.direction.name.lower(), campaign.baselines(name), final)
         if behind:
             typer.echo(f"warning: {behind}", err=True)
-        final = campaign.model_info(name)
         if final is not None:
             saved = model_dir(directory, name)
             kind = "selected ensemble" if final.get("ensemble") else "best pipeline"
@@ -96,24 +96,18 @@ def run(
     typer.echo(f"\nnext: `planner leaderboard {directory}`, `planner predict {directory} new.csv`")
 
 
-def _behind_the_dummy(study, baselines, top) -> str | None:  # noqa: ANN001 - an optuna Study, two frames
-    """A line when the pipeline ranked first (the one refit and saved) scores no better than
-    predicting the mean (the majority class) on the same folds, else ``None``."""
-    from optuna.study import StudyDirection
-
+def _behind_the_dummy(direction: str, baselines, final: dict | None) -> str | None:  # noqa: ANN001 - a frame
+    """A line when the saved model (``final``: its ``pipeline.json``, with its own cross-validated
+    score) scores no better than predicting the mean (the majority class) on the same folds."""
     dummy = baselines[baselines["baseline"].isin(["mean", "majority"]) & baselines["mean"].notna()]
-    ranked = top[top["state"] == "complete"] if len(top) else top
-    if dummy.empty or ranked.empty:
+    cv = (final or {}).get("cv") or {}
+    if dummy.empty or cv.get("mean") is None:
         return None
-    trial = next((t for t in study.trials if t.number == int(ranked["trial"].iloc[0])), None)
-    if trial is None or trial.value is None:
-        return None
-    best, base = float(trial.value), float(dummy["mean"].iloc[0])
-    worse = best >= base if study.direction == StudyDirection.MINIMIZE else best <= base
-    if not worse:
+    saved, base = float(cv["mean"]), float(dummy["mean"].iloc[0])
+    if (saved < base) if direction == "minimize" else (saved > base):
         return None
     return (
-        f"the best pipeline ({best:.4g}) does no better than predicting the {dummy['baseline'].iloc[0]} ({base:.4g}, "
+        f"the saved model ({saved:.4g}) does no better than predicting the {dummy['baseline'].iloc[0]} ({base:.4g}, "
         f"{dummy['metric'].iloc[0]} on the same folds): do not trust its predictions; measure more, more varied rows"
     )
 

@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from planner.exceptions import DataQualityWarning, DataValidationError
@@ -115,7 +116,7 @@ def _keep_text_levels(frame: pd.DataFrame, text: str, sep: str, levels: Collecti
             if frame[c].dtype != object:  # a declared level column of number codes (or nothing else)
                 numbers = frame[c]
                 column = numbers.astype(object)
-                whole = numbers.notna() & (numbers == numbers.round())
+                whole = numbers.notna() & np.isfinite(numbers) & (numbers == numbers.round())
                 column[whole] = [int(v) for v in numbers[whole]]  # 1, as written, not 1.0 (the gap made floats)
                 frame[c] = column
             frame.loc[restore, c] = raw[c].to_numpy()[restore]

@@ -237,3 +237,23 @@ def test_observing_a_listed_id_with_other_inputs_is_said(tmp_path, capsys):
     assert main(["observe", str(camp), str(tmp_path / "r.csv")]) == 0
     out = capsys.readouterr().out
     assert "1 row(s) carry the id of a listed candidate but other inputs: line 2 (id 'A': dopant 'ga' where the listed row has 'none')" in out, out
+
+
+def test_results_by_id_alone_before_any_suggestion_twice_and_with_booleans(tmp_path, capsys):
+    """Review cases: an id-only results file before any suggest (the log has no id column yet),
+    the same file observed again (a no-op, not an error), and a boolean input taken from the
+    named experiment as it is (not True for every row)."""
+    from planner.cli import main
+
+    plan = pd.DataFrame({"sid": [1, 2, 3, 4, 5, 6], "x": [0.1, 0.35, 0.5, 0.7, 0.85, 0.95],
+                         "coated": [True, False, True, False, True, False], "y": np.nan})
+    plan.to_csv(tmp_path / "plan.csv", index=False)
+    camp = tmp_path / "camp"
+    assert main(["init", str(camp), "--data", str(tmp_path / "plan.csv"), "--target", "y:max", "--id", "sid"]) == 0
+    (tmp_path / "r.csv").write_text("sid,y\n2,1.5\n3,2.5\n")
+    capsys.readouterr()
+    assert main(["observe", str(camp), str(tmp_path / "r.csv")]) == 0, capsys.readouterr().err
+    assert main(["observe", str(camp), str(tmp_path / "r.csv")]) == 0, capsys.readouterr().err
+    assert "added 0, skipped 2 already stored" in capsys.readouterr().out
+    stored = Campaign.load(camp).observations().set_index("sid")
+    assert stored["x"].tolist() == [0.35, 0.5] and [str(v) for v in stored["coated"]] == ["False", "True"]
