@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from planner.campaign._molecules import clean_pool, fill_empty_components, suggest_featurizer
+from planner.campaign._molecules import clean_pool, fill_empty_components, suggest_featurizer, unparsed_formulas
+from planner.campaign._validate import id_text
 from planner.exceptions import CampaignError, DataQualityWarning, DataValidationError, SpecError
 from planner.layout import BACKTEST_PARTIAL_DIR, BACKTESTS_DIR, RAY_DIR, has_model, model_dir, suggestion_metadata_path
 from planner.validation import plain
@@ -126,13 +127,9 @@ def _without_unparsed_formulas(named: pd.DataFrame, spec: CampaignSpec) -> tuple
     """The observations whose compositions parse, the mask of those left out (a data source
     keeps such a row with a warning; a surrogate cannot place it among the compositions), and
     a note naming them."""
-    from planner.chem import parse_formulas
-
     bad = np.zeros(len(named), dtype=bool)
     for name in [i.name for i in spec.inputs if i.role == "composition"]:
-        values = named[name]
-        _, errors = parse_formulas(values[values.notna()], where="observations", column=name, on_error="ignore")
-        bad |= named.index.isin(list(errors))
+        bad |= named[name].isin(list(unparsed_formulas(named[name], "observations", name))).to_numpy()
     if not bad.any():
         return named, bad, []
     shown = ", ".join(str(label) for label in named.index[bad][:5])
@@ -167,18 +164,6 @@ def _named_rows(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     return frame.set_axis(pd.Index(labels, dtype=object), axis=0)
 
 
-def _level_keys(values: pd.Series) -> pd.Series:
-    """Levels and ids compared as written: whole numbers without a trailing ``.0`` (a column
-    with an empty cell is read as floats), everything else as stripped text."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        v = values.to_numpy(dtype=float)
-        whole = np.isfinite(v) & (v == np.round(v))
-        out = values.astype(str).to_numpy(dtype=object)
-        out[whole] = v[whole].astype(np.int64).astype(str)
-        return pd.Series(out, index=values.index)
-    return values.astype(str).str.strip()
-
-
 def _within_ranges(pool: pd.DataFrame, spec: CampaignSpec, path: str, lines: Any) -> list[str]:
     """Leave out (in place) the pool rows outside ``design_space.ranges`` and ``choices``: with a
     pool they narrow it, as they bound a continuous design. Returns the note saying so."""
@@ -195,7 +180,7 @@ def _within_ranges(pool: pd.DataFrame, spec: CampaignSpec, path: str, lines: Any
             outside |= out.fillna(False)
     for name, levels in ds.choices.items():
         if name in pool.columns:
-            out = pool[name].notna() & ~_level_keys(pool[name]).isin(set(_level_keys(pd.Series(list(levels)))))
+            out = pool[name].notna() & ~id_text(pool[name]).isin(set(id_text(pd.Series(list(levels)))))
             if out.any() and not first:
                 row = out[out].index[0]
                 first = f"line {lines[row]}: {name}={plain(pool.at[row, name])!r} not in {list(levels)}"
@@ -323,7 +308,7 @@ def _without_limits(design: Any, sources: Any) -> Any:
     mask = ~keep
     name = design.id_column
     if name is not None and name in limits.columns:
-        mask |= _level_keys(design.candidates[name]).isin(set(_level_keys(limits[name].dropna()))).to_numpy()
+        mask |= id_text(design.candidates[name]).isin(set(id_text(limits[name].dropna()))).to_numpy()
     if not mask.any():
         return design
     return _pool_without(design, mask, "is measured (some as a limit such as '<0.5'); add candidates to the pool")
@@ -361,10 +346,10 @@ def _without_taken_ids(design: Any, data: pd.DataFrame, pending: pd.DataFrame) -
     name = getattr(design, "id_column", None)
     if name is None:
         return design
-    taken = [_level_keys(t[name].dropna()) for t in (data, pending) if name in t.columns and len(t)]
+    taken = [id_text(t[name].dropna()) for t in (data, pending) if name in t.columns and len(t)]
     if not taken:
         return design
-    pool_ids = _level_keys(design.candidates[name])
+    pool_ids = id_text(design.candidates[name])
     taken_ids = pd.concat(taken)
     mask = pool_ids.isin(set(taken_ids)).to_numpy()
     if not mask.any():

@@ -142,18 +142,24 @@ def clean_pool(pool: pd.DataFrame, spec: CampaignSpec, label: str) -> tuple[pd.D
     return frame, report
 
 
+def unparsed_formulas(values: pd.Series, where: str, column: str) -> dict[Any, str]:
+    """``{formula: why}`` for the formulas among ``values`` that do not parse, each distinct
+    formula parsed once (pools and data repeat them)."""
+    from planner.chem import parse_formulas
+
+    distinct = pd.Series(values.dropna().unique())
+    _, errors = parse_formulas(distinct, where=where, column=column, on_error="ignore")
+    return {distinct[k]: reason for k, reason in errors.items()}
+
+
 def _without_bad_formulas(frame: pd.DataFrame, spec: CampaignSpec, label: str) -> tuple[pd.DataFrame, list[str]]:
     """``frame`` with the composition cells that do not parse blanked (a row with a missing input
     is left out of a pool, imputed among observations), and what was blanked, by file line."""
-    from planner.chem import parse_formulas
-
     report = []
     for name in [i.name for i in spec.inputs if i.role == "composition"]:
         values = frame[name]
-        distinct = pd.Series(values.dropna().unique())  # each formula parsed once (pools repeat them)
-        _, errors = parse_formulas(distinct, where=label, column=name, on_error="ignore")
-        if errors:
-            why = {distinct[k]: reason for k, reason in errors.items()}
+        why = unparsed_formulas(values, label, name)
+        if why:
             bad = values.isin(list(why))
             lines = values.index[bad.to_numpy()]
             shown = "; ".join(f"line {line}: {why[values.loc[line]]}" for line in lines[:_MAX_SHOWN])

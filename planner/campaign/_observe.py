@@ -17,7 +17,7 @@ import pandas as pd
 
 from planner.campaign._store import ObservationStore
 from planner.campaign._suggestions import LINK_COLUMN, MATCH_REL_TOL, SuggestionLog, input_spans
-from planner.campaign._validate import campaign_columns, check_table, row_hashes
+from planner.campaign._validate import campaign_columns, check_table, id_text, row_hashes
 from planner.exceptions import DataQualityWarning, DataValidationError, DesignSpaceWarning
 from planner.io import read_table
 from planner.spec import CampaignSpec
@@ -266,14 +266,6 @@ def inputs_from_suggestions(
     suggested = found.where(found.isin(suggestion_ids), "")  # a stored row is no suggestion to link
     links_out = suggested.where(suggested != "", links.str.strip() if links is not None else "")
     return frame, links_out.astype(str)
-
-
-def id_text(values: pd.Series) -> pd.Series:
-    """Ids as written, to compare: whole numbers without ``.0`` (a column with a gap reads as
-    floats), text stripped; empty cells stay empty."""
-    from planner.active._specs import level_text
-
-    return pd.Series(level_text(values), index=values.index).str.strip().where(values.notna())
 
 
 def check_links(links: pd.Series, rows: pd.DataFrame, log: pd.DataFrame, spec: CampaignSpec, file_label: str) -> None:

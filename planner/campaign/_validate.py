@@ -64,6 +64,14 @@ def suggestion_columns(spec: CampaignSpec) -> set[str]:
     } | {f"{t}_{suffix}" for t in spec.target_names for suffix in per_output}
 
 
+def id_text(values: pd.Series) -> pd.Series:
+    """Ids and levels as written, to compare: whole numbers without ``.0`` (a column with a gap reads as
+    floats), text stripped; empty cells stay empty."""
+    from planner.active._specs import level_text
+
+    return pd.Series(level_text(values), index=values.index).str.strip().where(values.notna())
+
+
 def campaign_columns(spec: CampaignSpec) -> list[str]:
     cols: list[str] = []
     for name in [spec.data.id_column, *spec.input_names, spec.data.group_column, *spec.target_names]:
