@@ -365,7 +365,7 @@ def fit_ensemble(
         if isinstance(est, str):
             if est not in ("rf", "et"):
                 raise SpecError(
-                    f"unknown surrogate {est!r}; use 'gp', 'rf', 'et', 'auto', 'robust', 'portfolio' "
+                    f"unknown surrogate {est!r}; use 'gp', 'gp-additive', 'rf', 'et', 'auto', 'robust', 'portfolio' "
                     "or a scikit-learn regressor"
                 )
             est = _default_forest(est, seed + j)

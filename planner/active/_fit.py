@@ -86,8 +86,8 @@ def floor_rows(Y: np.ndarray, n_targets: int) -> list[tuple[int, np.ndarray]]:
 
 
 def is_gp_request(surrogate: Any) -> bool:
-    """Whether ``surrogate`` asks for the GP (``"gp"``, ``"auto"`` or ``"robust"``)."""
-    return isinstance(surrogate, str) and surrogate.lower() in ("gp", "auto", "robust")
+    """Whether ``surrogate`` asks for the GP (``"gp"``, ``"gp-additive"``, ``"auto"`` or ``"robust"``)."""
+    return isinstance(surrogate, str) and surrogate.lower() in ("gp", "gp-additive", "auto", "robust")
 
 
 def floor_note(name: str, at_floor: np.ndarray, value: float, handled: bool) -> str:
@@ -164,7 +164,8 @@ def fit_surrogate(
                 return choose_surrogate(observed, Y, encoder, list(outputs), seed=seed)
             if callable(getattr(encoder.featurizer, "fit_gp", None)):  # a representation with its own kernel
                 return encoder.featurizer.fit_gp(observed.enc, Y, encoder, list(outputs))
-            return fit_gp(observed.enc, Y, encoder.lower, encoder.upper, list(outputs))
+            kernel = "additive" if surrogate.lower() == "gp-additive" else "matern"
+            return fit_gp(observed.enc, Y, encoder.lower, encoder.upper, list(outputs), kernel=kernel)
         except GPFitError as err:
             text = f"GP fit failed numerically after retries with jitter ({err}); fell back to a random-forest ensemble"
             warnings.warn(text, PlannerWarning, stacklevel=3)

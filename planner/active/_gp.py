@@ -1,4 +1,5 @@
-"""The engine's Gaussian-process surrogate (BoTorch, ARD Matern-5/2) and the ``auto`` choice.
+"""The engine's Gaussian-process surrogate (BoTorch; an ARD Matern-5/2, optionally plus an additive
+Matern-5/2 part, :mod:`planner.active._kernels`) and the ``auto`` choice.
 
 :func:`fit_gp` fits one GP per output (retrying with jitter), :class:`GPSurrogate` exposes
 the :class:`~planner.active._surrogates.BaseSurrogate` surface, and :func:`choose_surrogate`
@@ -8,11 +9,13 @@ BoTorch; only imported when a suggestion is made.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor
 
@@ -32,22 +35,23 @@ def _build_gp(
     covar: Any = None,
     likelihood: Any = None,
     warp: Any = None,
+    kernel: str = "matern",
 ) -> Any:
-    """planner's GP: ARD Matern-5/2 with dimension-scaled log-normal priors, a log-normal noise
-    prior (at least ``noise_floor``), inputs normalised to the design's bounds, outputs
-    standardized. ``covar``, ``likelihood`` and ``warp`` (an input transform applied after the
+    """planner's GP: :func:`~planner.active._kernels.engine_kernel` (``kernel="matern"``: an ARD
+    Matern-5/2 with the dimension-scaled log-normal lengthscale prior; ``"additive"``: plus a
+    first-order additive Matern-5/2 part), a log-normal noise prior (at least ``noise_floor``),
+    inputs normalised to the design's bounds, outputs standardized. ``covar``, ``likelihood`` and ``warp`` (an input transform applied after the
     normalisation) replace those parts; the benchmarks' ablation uses them."""
     from botorch.models import SingleTaskGP
     from botorch.models.transforms import Normalize, Standardize
-    from botorch.models.utils.gpytorch_modules import (
-        get_covar_module_with_dim_scaled_prior,
-        get_gaussian_likelihood_with_lognormal_prior,
-    )
+    from botorch.models.utils.gpytorch_modules import get_gaussian_likelihood_with_lognormal_prior
+
+    from planner.active._kernels import engine_kernel
 
     d, m = X.shape[-1], Y.shape[-1]
     batch_shape = torch.Size([m]) if m > 1 else torch.Size([])
     if covar is None:
-        covar = get_covar_module_with_dim_scaled_prior(ard_num_dims=d, batch_shape=batch_shape, use_rbf_kernel=False)
+        covar = engine_kernel(d, batch_shape, kernel)
     if likelihood is None:
         likelihood = get_gaussian_likelihood_with_lognormal_prior(batch_shape=batch_shape)
     if noise_floor is not None:
@@ -65,7 +69,9 @@ def _build_gp(
     )
 
 
-def _fit_single(X: Tensor, y: Tensor, lo: Tensor, hi: Tensor, label: str) -> tuple[Any, float | None, list[str]]:
+def _fit_single(
+    X: Tensor, y: Tensor, lo: Tensor, hi: Tensor, label: str, kernel: str = "matern"
+) -> tuple[Any, float | None, list[str]]:
     """Fit one output (``y`` is ``n x 1``), retrying with a noise floor and more jitter.
 
     Returns the fitted model, the jitter it needs, and what happened.
@@ -85,7 +91,7 @@ def _fit_single(X: Tensor, y: Tensor, lo: Tensor, hi: Tensor, label: str) -> tup
     errors: list[str] = []
     for name, noise_floor, jitter in attempts:
         try:
-            gp = _build_gp(X, y, lo, hi, noise_floor)
+            gp = _build_gp(X, y, lo, hi, noise_floor, kernel=kernel)
             mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -111,8 +117,9 @@ def fit_gp(
     upper: np.ndarray,
     output_names: list[str] | None = None,
     max_fit_points: int = 500,
+    kernel: str = "matern",
 ) -> GPSurrogate:
-    """Fit an ARD Matern-5/2 GP with inferred noise by maximum a posteriori.
+    """Fit the engine's GP (ARD Matern-5/2, optionally plus an additive part) with inferred noise by maximum a posteriori.
 
     Inputs are normalized with the fixed bounds ``lower``/``upper`` (the design's), outputs
     standardized. Each output is fitted on its own (a numerically failed fit is retried with
@@ -128,6 +135,8 @@ def fit_gp(
         upper: Upper normalization bounds, ``d``.
         output_names: Names for the notes (default ``y0, y1, ...``).
         max_fit_points: Largest number of observations the hyperparameters are fitted on.
+        kernel: ``"matern"`` (ARD Matern-5/2) or ``"additive"`` (plus a first-order additive
+            Matern-5/2 part, ``surrogate="gp-additive"``; see :mod:`planner.active._kernels`).
 
     Returns:
         The fitted surrogate; its ``notes`` list the retries and the subset taken.
@@ -135,6 +144,8 @@ def fit_gp(
     Raises:
         GPFitError: No attempt produced a usable model.
     """
+    from planner.active._kernels import copy_kernel
+
     Xt = torch.as_tensor(X, dtype=DTYPE)
     Yt = torch.as_tensor(Y, dtype=DTYPE)
     lo, hi = torch.as_tensor(lower, dtype=DTYPE), torch.as_tensor(upper, dtype=DTYPE)
@@ -149,7 +160,7 @@ def fit_gp(
             f"GP hyperparameters fitted on a random {max_fit_points} of the {n} observations; the model conditions on all"
         )
     for j in range(m):
-        gp, jitter, more = _fit_single(Xt[subset], Yt[subset, j : j + 1], lo, hi, repr(names[j]))
+        gp, jitter, more = _fit_single(Xt[subset], Yt[subset, j : j + 1], lo, hi, repr(names[j]), kernel)
         singles.append(gp)
         jitters.append(jitter or 0.0)
         notes.extend(more)
@@ -158,21 +169,24 @@ def fit_gp(
         gp = singles[0]
     else:
         floor = 1e-2 if jitter and jitter >= 1e-4 else (1e-4 if jitter else None)
-        gp = _build_gp(Xt, Yt, lo, hi, floor)
+        gp = _build_gp(Xt, Yt, lo, hi, floor, kernel=kernel)
+        copy_kernel(gp.covar_module, [s.covar_module for s in singles])
         with torch.no_grad():
             if m == 1:
                 gp.likelihood.noise = singles[0].likelihood.noise.detach().clone()
-                gp.covar_module.lengthscale = singles[0].covar_module.lengthscale.detach().clone()
                 gp.mean_module.constant = singles[0].mean_module.constant.detach().clone()
             else:
                 gp.likelihood.noise = torch.stack([s.likelihood.noise.reshape(1) for s in singles])
-                gp.covar_module.lengthscale = torch.stack([s.covar_module.lengthscale for s in singles])
                 gp.mean_module.constant = torch.stack([s.mean_module.constant.reshape(()) for s in singles])
     try:
         surrogate = GPSurrogate.from_model(gp, Yt, jitter=jitter)
     except (RuntimeError, ValueError) as err:
         raise GPFitError(f"the joined GP is numerically unusable: {err}") from err
     surrogate.notes = notes
+    surrogate.train = (np.asarray(X, dtype=float), np.asarray(Y, dtype=float))
+    surrogate.refit = functools.partial(
+        fit_gp, lower=lower, upper=upper, output_names=output_names, max_fit_points=max_fit_points, kernel=kernel
+    )
     return surrogate
 
 
@@ -191,11 +205,17 @@ class GPSurrogate(BaseSurrogate):
     alpha: Tensor | None = None
     _subset_chol: tuple[Tensor, Tensor] | None = None
     _fast: Any = None
+    #: ``(X, Y) -> GPSurrogate`` fitted the same way, and the encoded observations it was fitted
+    #: on (larger is better): cross-validated residuals for the conformal intervals.
+    refit: Any = None
+    train: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def from_model(cls, gp: Any, Y: Tensor, jitter: float | None = None) -> GPSurrogate:
         """Wrap a fitted GP and cache the solves its predictions need."""
         from linear_operator.utils.cholesky import psd_safe_cholesky
+
+        from planner.active._kernels import kernel_name
 
         gp.eval()
         with torch.no_grad():
@@ -217,7 +237,7 @@ class GPSurrogate(BaseSurrogate):
         if not (torch.isfinite(ot.means).all() and torch.isfinite(ot.stdvs).all()):
             raise ValueError("the outputs are too large to standardize in double precision")
         return cls(
-            name="GP (ARD Matern-5/2, inferred noise)",
+            name=f"GP ({kernel_name(gp.covar_module)}, inferred noise)",
             n_outputs=m,
             y_mean=ot.means.reshape(m).numpy().copy(),
             y_std=ot.stdvs.reshape(m).numpy().copy(),
@@ -338,9 +358,27 @@ class GPSurrogate(BaseSurrogate):
         noise = self.model.likelihood.noise.detach().reshape(-1).numpy()
         return np.broadcast_to(noise, (self.n_outputs,)) * self.y_std**2
 
-    def held_out_residuals(self) -> np.ndarray:
-        """Closed-form leave-one-out residuals: ``[K^-1 y]_i / sqrt([K^-1]_ii)`` per output,
-        with the fitted hyperparameters (noise included in ``K``)."""
+    def held_out_residuals(self, n_folds: int = 5) -> np.ndarray:
+        """Absolute held-out residuals over the predictive spread of a new measurement, per output.
+
+        Where the model knows how it was fitted (:func:`fit_gp` sets ``refit``): ``n_folds``-fold
+        cross-validation with the hyperparameters refitted in every fold, so the scores of the
+        conformal intervals are honest (the closed-form leave-one-out residuals with the
+        hyperparameters fitted on every row are optimistic: intervals built on them covered
+        0.74-0.84 of held-out AgNP, AutoAM and crossed-barrel rows at a nominal 0.9). Otherwise
+        the closed-form leave-one-out residuals ``[K^-1 y]_i / sqrt([K^-1]_ii)``."""
+        if self.refit is not None and self.train is not None and len(self.train[1]) >= 2 * n_folds:
+            X, Y = self.train
+            n = len(Y)
+            folds = np.arange(n) % n_folds
+            np.random.default_rng(0).shuffle(folds)
+            z = np.empty_like(Y, dtype=float)
+            for k in range(n_folds):
+                held, kept = np.flatnonzero(folds == k), np.flatnonzero(folds != k)
+                part = self.refit(X[kept], Y[kept])
+                mean, var = part.moments(Points(pd.DataFrame(index=range(len(held))), X[held]))
+                z[held] = np.abs(Y[held] - mean) / np.sqrt(var + part.noise_variance())
+            return z
         with torch.no_grad():
             k_inv = torch.cholesky_inverse(self.chol)
             diag = torch.diagonal(k_inv, dim1=-2, dim2=-1)

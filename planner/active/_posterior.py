@@ -4,14 +4,16 @@ The prefilter of :func:`planner.active._select.select` needs the posterior mean 
 every remaining candidate (100,000s to millions). Computed through gpytorch, each block of
 candidates pays for several full-size temporaries of the ``rows x n_train`` cross-covariance
 (centering, distances, the Matern terms) and a triangular solve. :class:`MaternPosterior`
-computes the same numbers for the engine's default kernel (ARD Matern-5/2 without an output
-scale, constant mean, as :func:`planner.active._gp.fit_gp` builds it) with the training side
-prepared once per fitted model and small, cache-sized blocks of candidates:
+computes the same numbers for the engine's kernels (ARD Matern-5/2 without an output scale, or
+that with an output scale plus the scaled additive Matern-5/2 part of
+:mod:`planner.active._kernels`; constant mean, as :func:`planner.active._gp.fit_gp` builds them)
+with the training side prepared once per fitted model and small, cache-sized blocks of candidates:
 
 - squared distances in one matrix product of augmented inputs ``[-2x, |x|^2, 1] [z, 1, |z|^2]^T``
   (inputs centered on the training inputs' mean and divided by the lengthscales);
 - the Matern-5/2 terms in place, ``(1 + s + s^2 / 3) exp(-s)`` with ``s = sqrt(5) d``;
-- the variance ``1 - |L^{-1} k|^2`` with the precomputed triangular ``L^{-1}`` (BLAS ``dtrmm``:
+- the additive part one input at a time, ``|x_i - z_i|`` scaled by ``sqrt(5) / l_i``;
+- the variance ``k(x, x) - |L^{-1} k|^2`` with the precomputed triangular ``L^{-1}`` (BLAS ``dtrmm``:
   a triangular matrix product, about twice as fast as the triangular solve on one core).
 
 The results equal gpytorch's to rounding (about 1e-14 in standardized units; a test holds them
@@ -75,12 +77,21 @@ class MaternPosterior:
     var_train: np.ndarray
     linv: list[np.ndarray]
 
+    #: The additive part (engine kernel only): output scales of both parts (``b``), the
+    #: one-dimensional lengthscales' ``sqrt(5) / l_i`` (``b x 1 x d``), and the training inputs
+    #: (transformed, uncentered) of the mean and of the variance, ``b x d x n`` and ``b x d x s``.
+    full_scale: np.ndarray | None = None
+    additive_scale: np.ndarray | None = None
+    additive_inv: np.ndarray | None = None
+    additive_mean_train: np.ndarray | None = None
+    additive_var_train: np.ndarray | None = None
+
     @classmethod
     def of(
         cls, gp: Any, chol: Tensor, alpha: Tensor, var_inputs: Tensor | None = None, var_chol: Tensor | None = None
     ) -> MaternPosterior | None:
         """The prepared posterior of ``gp`` (``None`` unless its kernel is the plain ARD
-        Matern-5/2 and its mean a constant).
+        Matern-5/2 or the engine's Matern plus additive Matern, and its mean a constant).
 
         Args:
             gp: A fitted BoTorch ``SingleTaskGP`` in eval mode.
@@ -94,25 +105,69 @@ class MaternPosterior:
         from gpytorch.means import ConstantMean
         from scipy.linalg import solve_triangular
 
+        from planner.active._kernels import kernel_parts
+
         kern, mean = gp.covar_module, gp.mean_module
-        if type(kern) is not MaternKernel or kern.nu != 2.5 or kern.active_dims is not None:
+        parts = kernel_parts(kern)
+        plain = type(kern) is MaternKernel and kern.nu == 2.5 and kern.active_dims is None
+        if not (plain or parts is not None):
             return None
         if type(mean) is not ConstantMean or chol.dtype != torch.float64:
             return None
         Xtr = _batched(gp.train_inputs[0])
+        d = Xtr.shape[-1]
         center = Xtr.mean(axis=-2, keepdims=True)
-        inv_ls = 1.0 / _batched(kern.lengthscale)
+        inv_ls = 1.0 / (_batched(kern.lengthscale) if plain else parts.full_lengthscale.numpy()[:, None, :])
         b = max(len(Xtr), len(inv_ls))
-        center, inv_ls = np.broadcast_to(center, (b, 1, Xtr.shape[-1])), np.broadcast_to(inv_ls, (b, 1, Xtr.shape[-1]))
+        center, inv_ls = np.broadcast_to(center, (b, 1, d)), np.broadcast_to(inv_ls, (b, 1, d))
         mean_train = _augmented_train((Xtr - center) * inv_ls)
+        Xvar = Xtr if var_inputs is None else _batched(var_inputs)
         if var_inputs is None:
             var_train, L = mean_train, _batched(chol)
         else:
-            var_train, L = _augmented_train((_batched(var_inputs) - center) * inv_ls), _batched(var_chol)
+            var_train, L = _augmented_train((Xvar - center) * inv_ls), _batched(var_chol)
         linv = [np.asfortranarray(solve_triangular(Lj, np.eye(len(Lj)), lower=True)) for Lj in L]
         alpha_np = _batched(alpha)[..., 0]
         constant = np.broadcast_to(mean.constant.detach().numpy().astype(np.float64).reshape(-1), (b,)).copy()
-        return cls(gp, center.copy(), inv_ls.copy(), mean_train, alpha_np, constant, var_train, linv)
+        post = cls(gp, center.copy(), inv_ls.copy(), mean_train, alpha_np, constant, var_train, linv)
+        if parts is not None:
+            post.full_scale = np.broadcast_to(parts.full_scale.numpy(), (b,)).copy()
+            post.additive_scale = np.broadcast_to(parts.additive_scale.numpy(), (b,)).copy()
+            post.additive_inv = np.broadcast_to(np.sqrt(5.0) / parts.additive_lengthscale.numpy()[:, None, :], (b, 1, d)).copy()
+            post.additive_mean_train = np.ascontiguousarray(
+                np.broadcast_to(Xtr, (b,) + Xtr.shape[-2:]).transpose(0, 2, 1) * post.additive_inv.transpose(0, 2, 1)
+            )
+            post.additive_var_train = (
+                post.additive_mean_train
+                if var_inputs is None
+                else np.ascontiguousarray(
+                    np.broadcast_to(Xvar, (b,) + Xvar.shape[-2:]).transpose(0, 2, 1) * post.additive_inv.transpose(0, 2, 1)
+                )
+            )
+        return post
+
+    @property
+    def prior_variance(self) -> np.ndarray:
+        """``k(x, x)`` per output (``b``): 1 for the plain Matern, ``s_f + d s_a`` otherwise."""
+        if self.full_scale is None:
+            return np.ones(len(self.alpha))
+        return self.full_scale + self.additive_inv.shape[-1] * self.additive_scale
+
+    def _cross(self, j: int, X: np.ndarray, Xs: np.ndarray, variance: bool) -> np.ndarray:
+        """The cross-covariance (``r x n``) of candidates (``X`` transformed, ``Xs`` also centered
+        and scaled) with output ``j``'s training inputs of the mean or of the variance."""
+        k = self._kernel(Xs, self.var_train[j] if variance else self.mean_train[j])
+        if self.full_scale is None:
+            return k
+        k *= self.full_scale[j]
+        train = self.additive_var_train[j] if variance else self.additive_mean_train[j]
+        Xa = X * self.additive_inv[j]
+        part = np.empty_like(k)
+        for i in range(Xa.shape[-1]):
+            np.subtract(Xa[:, i : i + 1], train[i][None, :], out=part)
+            np.abs(part, out=part)  # s = sqrt(5) |x_i - z_i| / l_i
+            k += self.additive_scale[j] * self._terms(part)
+        return k
 
     @staticmethod
     def _kernel(Xs: np.ndarray, train: np.ndarray) -> np.ndarray:
@@ -123,6 +178,11 @@ class MaternPosterior:
         np.maximum(s, 0.0, out=s)
         np.multiply(s, 5.0, out=s)
         np.sqrt(s, out=s)  # s = sqrt(5) d
+        return MaternPosterior._terms(s)
+
+    @staticmethod
+    def _terms(s: np.ndarray) -> np.ndarray:
+        """``(1 + s + s^2 / 3) exp(-s)`` for ``s = sqrt(5) d``; overwrites ``s``, returns a new array."""
         k = np.multiply(s, 1.0 / 3.0)
         np.add(k, 1.0, out=k)
         np.multiply(k, s, out=k)
@@ -140,6 +200,7 @@ class MaternPosterior:
         mean = np.empty((n, b))
         var = np.empty((n, b))
         same = self.var_train is self.mean_train
+        prior = self.prior_variance
         with torch.no_grad():
             X_all = self.model.transform_inputs(torch.as_tensor(enc, dtype=torch.float64)).numpy()
         if X_all.ndim == 2:
@@ -147,11 +208,12 @@ class MaternPosterior:
         for start in range(0, n, rows):
             stop = min(start + rows, n)
             for j in range(b):
-                Xs = (X_all[min(j, len(X_all) - 1), start:stop] - self.center[j]) * self.inv_ls[j]
-                k = self._kernel(Xs, self.mean_train[j])
+                X = X_all[min(j, len(X_all) - 1), start:stop]
+                Xs = (X - self.center[j]) * self.inv_ls[j]
+                k = self._cross(j, X, Xs, variance=False)
                 mean[start:stop, j] = k @ self.alpha[j] + self.constant[j]
-                kv = k if same else self._kernel(Xs, self.var_train[j])
+                kv = k if same else self._cross(j, X, Xs, variance=True)
                 # L^{-1} k^T by a triangular matrix product (k^T is kv's Fortran-order view).
                 Vt = dtrmm(1.0, self.linv[j], kv.T, side=0, lower=1, overwrite_b=1)
-                var[start:stop, j] = 1.0 - np.einsum("ij,ij->j", Vt, Vt)
+                var[start:stop, j] = prior[j] - np.einsum("ij,ij->j", Vt, Vt)
         return mean, var

@@ -41,7 +41,7 @@ FLOOR_MODES = ("failures", "values")
 
 #: The surrogates named by a string (anything else is a scikit-learn regressor, or a mapping
 #: from output to one of these).
-SURROGATE_NAMES = ("portfolio", "gp", "rf", "et", "auto", "robust")
+SURROGATE_NAMES = ("portfolio", "gp", "gp-additive", "rf", "et", "auto", "robust")
 
 
 def check_surrogate_name(surrogate: Any) -> Any:
@@ -77,7 +77,7 @@ class SuggestRequest:
         constraints: Outcome constraints.
         outputs: Modelled outputs: the targets, then constrained outcomes that are no target.
         signs: ``+1``/``-1`` per output (``-1`` for minimised targets).
-        surrogate: ``"portfolio"`` (default), ``"gp"``, ``"rf"``, ``"et"``, ``"auto"``, ``"robust"``,
+        surrogate: ``"portfolio"`` (default), ``"gp"``, ``"gp-additive"``, ``"rf"``, ``"et"``, ``"auto"``, ``"robust"``,
             an estimator or a mapping.
         ref_point: Hypervolume reference point (data units) or ``None``.
         beta: UCB exploration weight.

@@ -66,7 +66,10 @@ def suggest(
             ``"thompson"``, ``"max_variance"``, ``"ivr"``, ``"greedy"``, ``"random"``.
         pending: Inputs of experiments suggested earlier and not measured yet.
         surrogate: ``"portfolio"`` (default, see below), ``"gp"`` (BoTorch ``SingleTaskGP``, ARD Matern-5/2, normalized inputs,
-            standardized outcomes, inferred noise), ``"rf"``/``"et"`` (forest ensembles),
+            standardized outcomes, inferred noise), ``"gp-additive"`` (the same GP with a first-order
+            additive Matern-5/2 part added to its kernel, :mod:`planner.active._kernels`: fewer
+            experiments to the best on several benchmark pools, several times slower to fit),
+            ``"rf"``/``"et"`` (forest ensembles),
             ``"auto"`` (the GP or a random forest, whichever predicts held-out observations
             better: the GP's closed-form leave-one-out residuals against the forest's
             out-of-bag residuals; the choice and both errors are in the notes),

@@ -25,7 +25,7 @@ def suggest(
         ),
     ] = None,
     surrogate: Annotated[
-        str, typer.Option("--surrogate", help="portfolio (default: half of each batch from the GP, half from a random forest; one target), gp (BoTorch), rf, et, auto (GP or forest, whichever predicts held-out observations better), robust (GP on y, bilog(y) or Yeo-Johnson(y), or a forest, by held-out log predictive density), or automl (the search's best pipelines).")
+        str, typer.Option("--surrogate", help="portfolio (default: half of each batch from the GP, half from a random forest; one target), gp (BoTorch, ARD Matern-5/2), gp-additive (the GP plus a first-order additive kernel: fewer experiments to the best on several benchmark pools, slower to fit), rf, et, auto (GP or forest, whichever predicts held-out observations better), robust (GP on y, bilog(y) or Yeo-Johnson(y), or a forest, by held-out log predictive density), or automl (the search's best pipelines).")
     ] = "portfolio",  # planner.active.DEFAULT_SURROGATE
     beta: Annotated[float, typer.Option("--beta", help="Exploration weight of qucb.")] = 2.0,
     constraint: Annotated[

@@ -30,12 +30,16 @@ def _reference_moments(gp: GPSurrogate, points: Points, monkeypatch: pytest.Monk
         return gp.prefilter_moments(points)
 
 
-@pytest.mark.parametrize(("n_obs", "n_outputs"), [(60, 1), (45, 2), (330, 1)])
-def test_prefilter_moments_equal_gpytorchs(n_obs, n_outputs, monkeypatch):
+@pytest.mark.parametrize(
+    ("n_obs", "n_outputs", "kernel"),
+    [(60, 1, "matern"), (45, 2, "matern"), (330, 1, "matern"), (60, 1, "additive"), (45, 2, "additive"), (330, 1, "additive")],
+)
+def test_prefilter_moments_equal_gpytorchs(n_obs, n_outputs, kernel, monkeypatch):
     rng = np.random.default_rng(n_obs)
     X = rng.uniform(-2, 3, size=(n_obs, 4))
     Y = np.column_stack([np.sin(X).sum(axis=1), X[:, 0] * X[:, 1]][:n_outputs]) + 0.05 * rng.standard_normal((n_obs, n_outputs))
-    gp = fit_gp(X, Y, np.full(4, -2.0), np.full(4, 3.0))
+    gp = fit_gp(X, Y, np.full(4, -2.0), np.full(4, 3.0), kernel=kernel)
+    assert ("additive" in gp.name) is (kernel == "additive")
     C = Points(pd.DataFrame(), np.vstack([rng.uniform(-2.5, 3.5, size=(5000, 4)), X[:7]]))  # beyond the bounds, and at data
     assert isinstance(gp._matern_posterior(), MaternPosterior)
     mean, var = gp.prefilter_moments(C)

@@ -1,0 +1,158 @@
+"""The engine GP's kernels: the ARD Matern-5/2, and that plus a first-order additive Matern-5/2 part.
+
+``"matern"`` (every GP surrogate's default): the ARD Matern-5/2 with the dimension-scaled
+log-normal lengthscale prior of Hvarfner et al. 2024 (BoTorch's default).
+
+``"additive"`` (``surrogate="gp-additive"``): ``k(x, z) = s_f M(x, z; l) + s_a sum_i M_1(x_i, z_i; l_i)``.
+The full Matern keeps the interactions; the sum of one-dimensional Matern-5/2 kernels (Duvenaud
+et al. 2011, "Additive Gaussian processes") carries the main effects, which a few dozen
+observations in several dimensions pin down far better than a full interaction surface. Each
+part has its own output scale under a Gamma(2, .) prior whose mean is half the standardized
+variance (the additive part's split over its ``d`` terms), so the data decide how much of the
+signal is additive. Measured in ``benchmarks/active`` (``results/ablation/ABLATION.md`` and
+``results/headline_arms/HEADLINE_ARMS.md``): fewer experiments to the first top-1 % hit than the
+plain Matern on AutoAM and OER 3496 (10 held-out seeds), and than BayBE on AutoAM and OER 3851
+(20 headline seeds), never significantly more. It is not the default yet because its fit is
+slow: the marginal likelihood takes about six times as many L-BFGS steps, each several times
+dearer (about 10 s against 0.5 s at 200 observations on one core), which breaks the engine's
+latency targets.
+
+:func:`kernel_parts` reads the fitted pieces back (for the fast prefilter of
+:mod:`planner.active._posterior`), :func:`copy_kernel` moves fitted hyperparameters between
+models (one output's fit into the joined, batched model).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from gpytorch.kernels import Kernel
+from torch import Tensor
+
+__all__ = ["AdditiveMaternKernel", "engine_kernel", "kernel_parts", "kernel_name", "copy_kernel", "KERNEL_NAME", "KernelParts"]
+
+KERNEL_NAME = "ARD Matern-5/2 + additive Matern-5/2"
+
+
+class AdditiveMaternKernel(Kernel):
+    """``sum_i M_{5/2}(|x_i - z_i| / l_i)``: one one-dimensional Matern-5/2 per input, each with its
+    own lengthscale, computed for all inputs at once (a module per input, as gpytorch's
+    ``AdditiveKernel`` of ``active_dims`` kernels builds it, makes a fit about ten times slower).
+    ``k(x, x) = d``."""
+
+    has_lengthscale = True
+
+    def forward(self, x1: Tensor, x2: Tensor, diag: bool = False, last_dim_is_batch: bool = False, **params: Any) -> Tensor:
+        if last_dim_is_batch:
+            raise NotImplementedError("last_dim_is_batch is not supported by the additive Matern kernel")
+        ls = self.lengthscale  # (batch x) 1 x d
+        a, b = x1.div(ls), x2.div(ls)
+        if diag:
+            shape = torch.broadcast_shapes(a.shape[:-1], b.shape[:-1])
+            return torch.full(shape, float(a.shape[-1]), dtype=a.dtype, device=a.device)
+        s = (a.unsqueeze(-2) - b.unsqueeze(-3)).abs().mul(math.sqrt(5.0))  # ... x n x m x d
+        return ((1.0 + s + s.square().div(3.0)) * torch.exp(-s)).sum(-1)
+
+
+#: Above this many encoded inputs the kernel is the plain ARD Matern-5/2: the additive part's
+#: ``n x n x d`` differences would grow with ``d``, and with more inputs than a few dozen its
+#: ``d`` lengthscales are no longer identified from the observations a campaign has.
+MAX_ADDITIVE_INPUTS = 64
+
+
+KERNELS = ("matern", "additive")
+
+
+def engine_kernel(d: int, batch_shape: torch.Size, kind: str = "matern") -> Any:
+    """The engine's kernel over ``d`` normalised inputs (one per output in ``batch_shape``):
+    ``"matern"`` the ARD Matern-5/2, ``"additive"`` that plus the additive part (the plain
+    Matern above :data:`MAX_ADDITIVE_INPUTS` inputs)."""
+    if kind not in KERNELS:
+        raise ValueError(f"unknown kernel {kind!r}; choose from {KERNELS}")
+    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+    from gpytorch.kernels import ScaleKernel
+    from gpytorch.priors import GammaPrior, LogNormalPrior
+
+    matern = get_covar_module_with_dim_scaled_prior(ard_num_dims=d, batch_shape=batch_shape, use_rbf_kernel=False)
+    if kind == "matern" or d > MAX_ADDITIVE_INPUTS:
+        return matern
+    full = ScaleKernel(matern, batch_shape=batch_shape, outputscale_prior=GammaPrior(2.0, 4.0))
+    # The one-dimensional lengthscale prior is the dimension-scaled one at d = 1.
+    terms = AdditiveMaternKernel(
+        ard_num_dims=d, batch_shape=batch_shape, lengthscale_prior=LogNormalPrior(loc=math.sqrt(2), scale=math.sqrt(3))
+    )
+    additive = ScaleKernel(terms, batch_shape=batch_shape, outputscale_prior=GammaPrior(2.0, 4.0 * d))
+    full.outputscale = 0.5
+    additive.outputscale = 0.5 / d
+    return full + additive
+
+
+@dataclass(frozen=True)
+class KernelParts:
+    """The fitted pieces of :func:`engine_kernel`, as ``b x ...`` float64 tensors (``b`` outputs).
+
+    Attributes:
+        full_scale: Output scale of the full Matern, ``b``.
+        full_lengthscale: Its lengthscales, ``b x d``.
+        additive_scale: Output scale of the additive part, ``b``.
+        additive_lengthscale: The one-dimensional lengthscales, ``b x d`` (input ``i`` in column ``i``).
+    """
+
+    full_scale: torch.Tensor
+    full_lengthscale: torch.Tensor
+    additive_scale: torch.Tensor
+    additive_lengthscale: torch.Tensor
+
+
+def kernel_parts(kernel: Any) -> KernelParts | None:
+    """The pieces of a kernel built by :func:`engine_kernel` (``None`` for any other kernel)."""
+    from gpytorch.kernels import AdditiveKernel, MaternKernel, ScaleKernel
+
+    if type(kernel) is not AdditiveKernel or len(kernel.kernels) != 2:
+        return None
+    full, additive = kernel.kernels
+    if not (type(full) is ScaleKernel and type(additive) is ScaleKernel):
+        return None
+    base, terms = full.base_kernel, additive.base_kernel
+    if type(base) is not MaternKernel or base.nu != 2.5 or base.active_dims is not None:
+        return None
+    if type(terms) is not AdditiveMaternKernel or terms.active_dims is not None:
+        return None
+    with torch.no_grad():
+        b = base.lengthscale.shape[:-2].numel()
+        d = base.lengthscale.shape[-1]
+        return KernelParts(
+            full_scale=full.outputscale.detach().reshape(b).to(torch.float64),
+            full_lengthscale=base.lengthscale.detach().reshape(b, d).to(torch.float64),
+            additive_scale=additive.outputscale.detach().reshape(b).to(torch.float64),
+            additive_lengthscale=terms.lengthscale.detach().reshape(b, d).to(torch.float64),
+        )
+
+
+def kernel_name(kernel: Any) -> str:
+    """How the model card names ``kernel``: the engine's, a plain ARD Matern-5/2, or its class."""
+    from gpytorch.kernels import MaternKernel
+
+    if kernel_parts(kernel) is not None:
+        return KERNEL_NAME
+    if type(kernel) is MaternKernel and kernel.nu == 2.5:
+        return "ARD Matern-5/2"
+    return type(kernel).__name__
+
+
+def copy_kernel(target: Any, sources: list[Any]) -> None:
+    """Set ``target``'s kernel hyperparameters to those fitted in ``sources``.
+
+    ``sources`` holds one single-output kernel per output of ``target`` (one: the same
+    shapes; several: ``target`` is batched over them). Raw (unconstrained) values are copied,
+    so the kernels must be built alike (:func:`engine_kernel`, or the same plain kernel).
+    """
+    params = dict(target.named_parameters())
+    with torch.no_grad():
+        for name, value in params.items():
+            fitted = [dict(s.named_parameters())[name].detach() for s in sources]
+            new = fitted[0].clone() if len(fitted) == 1 else torch.stack([f.reshape(value.shape[1:]) for f in fitted])
+            value.copy_(new.reshape(value.shape))
