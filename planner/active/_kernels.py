@@ -37,24 +37,73 @@ __all__ = ["AdditiveMaternKernel", "engine_kernel", "kernel_parts", "kernel_name
 KERNEL_NAME = "ARD Matern-5/2 + additive Matern-5/2"
 
 
+class _AdditiveTerms(torch.autograd.Function):
+    """``sum_i (1 + s_i + s_i^2 / 3) exp(-s_i)`` with ``s_i = sqrt(5) D_i / l_i`` for fixed absolute
+    differences ``D`` (``... x n x m x d``) and lengthscales ``l`` (``... x 1 x d``), with the
+    lengthscales' gradient written out: ``d k / d l_i = s_i^2 (1 + s_i) exp(-s_i) / (3 l_i)``.
+    About four times faster to fit than the same expression through autograd."""
+
+    @staticmethod
+    def forward(ctx: Any, D: Tensor, ls: Tensor) -> Tensor:
+        s = D * (math.sqrt(5.0) / ls).unsqueeze(-2)  # ... x n x m x d
+        e = torch.exp(-s)
+        k = s.div(3.0).add_(1.0).mul_(s).add_(1.0).mul_(e)
+        ctx.save_for_backward(s, e, ls)
+        return k.sum(-1)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor]:
+        s, e, ls = ctx.saved_tensors
+        t = s.add(1.0).mul_(s).mul_(s).mul_(e)  # s^2 (1 + s) exp(-s)
+        g = torch.einsum("...nm,...nmd->...d", grad, t) / (3.0 * ls.squeeze(-2))
+        g = g.reshape(g.shape[:-1] + (1, g.shape[-1]))
+        while g.dim() > ls.dim():
+            g = g.sum(0)
+        for i, (have, want) in enumerate(zip(g.shape, ls.shape)):
+            if want == 1 and have != 1:
+                g = g.sum(i, keepdim=True)
+        return None, g
+
+
 class AdditiveMaternKernel(Kernel):
     """``sum_i M_{5/2}(|x_i - z_i| / l_i)``: one one-dimensional Matern-5/2 per input, each with its
     own lengthscale, computed for all inputs at once (a module per input, as gpytorch's
     ``AdditiveKernel`` of ``active_dims`` kernels builds it, makes a fit about ten times slower).
-    ``k(x, x) = d``."""
+    ``k(x, x) = d``. The absolute differences of the last inputs seen are kept: a fit evaluates
+    the kernel on the same training inputs at every step."""
 
     has_lengthscale = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._differences: tuple[Tensor, Tensor, Tensor] | None = None
+
+    def _abs_differences(self, x1: Tensor, x2: Tensor) -> Tensor:
+        cached = self._differences
+        if (
+            cached is not None
+            and cached[0].shape == x1.shape
+            and cached[1].shape == x2.shape
+            and torch.equal(cached[0], x1)
+            and torch.equal(cached[1], x2)
+        ):
+            return cached[2]
+        D = (x1.unsqueeze(-2) - x2.unsqueeze(-3)).abs()
+        self._differences = (x1.detach().clone(), x2.detach().clone(), D)
+        return D
 
     def forward(self, x1: Tensor, x2: Tensor, diag: bool = False, last_dim_is_batch: bool = False, **params: Any) -> Tensor:
         if last_dim_is_batch:
             raise NotImplementedError("last_dim_is_batch is not supported by the additive Matern kernel")
         ls = self.lengthscale  # (batch x) 1 x d
-        a, b = x1.div(ls), x2.div(ls)
         if diag:
-            shape = torch.broadcast_shapes(a.shape[:-1], b.shape[:-1])
-            return torch.full(shape, float(a.shape[-1]), dtype=a.dtype, device=a.device)
-        s = (a.unsqueeze(-2) - b.unsqueeze(-3)).abs().mul(math.sqrt(5.0))  # ... x n x m x d
-        return ((1.0 + s + s.square().div(3.0)) * torch.exp(-s)).sum(-1)
+            shape = torch.broadcast_shapes(x1.shape[:-1], x2.shape[:-1])
+            shape = torch.broadcast_shapes(shape, ls.shape[:-2] + (1,))
+            return torch.full(shape, float(x1.shape[-1]), dtype=x1.dtype, device=x1.device)
+        if x1.requires_grad or x2.requires_grad:  # gradients in the inputs (acquisition optimisation)
+            s = (x1.div(ls).unsqueeze(-2) - x2.div(ls).unsqueeze(-3)).abs().mul(math.sqrt(5.0))  # ... x n x m x d
+            return ((1.0 + s + s.square().div(3.0)) * torch.exp(-s)).sum(-1)
+        return _AdditiveTerms.apply(self._abs_differences(x1, x2), ls)
 
 
 #: Above this many encoded inputs the kernel is the plain ARD Matern-5/2: the additive part's
