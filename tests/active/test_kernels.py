@@ -66,7 +66,7 @@ def test_the_written_out_lengthscale_gradient_equals_autograds(batch):
     (_autograd_terms(X, Z, slow) * weights).sum().backward()
     torch.testing.assert_close(fast.grad, slow.grad, rtol=1e-12, atol=1e-12)
     D = (X.unsqueeze(-2) - Z.unsqueeze(-3)).abs()
-    assert torch.autograd.gradcheck(lambda l: _AdditiveTerms.apply(D, l), (ls.clone().requires_grad_(True),))
+    assert torch.autograd.gradcheck(lambda lengths: _AdditiveTerms.apply(D, lengths), (ls.clone().requires_grad_(True),))
 
 
 def test_cached_differences_follow_new_inputs_and_inputs_keep_their_gradient():
