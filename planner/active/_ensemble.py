@@ -269,17 +269,7 @@ class EnsembleSurrogate(BaseSurrogate):
     def held_out_residuals(self, n_folds: int = 5) -> np.ndarray:
         """Residuals of ``n_folds``-fold cross-validation refits, over their ensemble spread."""
         points, Y = self.train
-        n = len(Y)
-        folds = np.arange(n) % min(n_folds, n)
-        np.random.default_rng(0).shuffle(folds)
-        z = np.empty_like(Y)
-        for k in np.unique(folds):
-            held = np.flatnonzero(folds == k)
-            kept = np.flatnonzero(folds != k)
-            part = self.refit(points.take(kept), Y[kept])
-            mean, var = part.moments(points.take(held))
-            z[held] = np.abs(Y[held] - mean) / np.sqrt(var)
-        return z
+        return self.cross_validated_residuals(self.refit, points, Y, n_folds)
 
 
 class TabulatedEnsembleModel(EnsembleModel):

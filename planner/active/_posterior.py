@@ -134,16 +134,13 @@ class MaternPosterior:
             post.full_scale = np.broadcast_to(parts.full_scale.numpy(), (b,)).copy()
             post.additive_scale = np.broadcast_to(parts.additive_scale.numpy(), (b,)).copy()
             post.additive_inv = np.broadcast_to(np.sqrt(5.0) / parts.additive_lengthscale.numpy()[:, None, :], (b, 1, d)).copy()
-            post.additive_mean_train = np.ascontiguousarray(
-                np.broadcast_to(Xtr, (b,) + Xtr.shape[-2:]).transpose(0, 2, 1) * post.additive_inv.transpose(0, 2, 1)
-            )
-            post.additive_var_train = (
-                post.additive_mean_train
-                if var_inputs is None
-                else np.ascontiguousarray(
-                    np.broadcast_to(Xvar, (b,) + Xvar.shape[-2:]).transpose(0, 2, 1) * post.additive_inv.transpose(0, 2, 1)
-                )
-            )
+
+            def per_input(Z: np.ndarray) -> np.ndarray:  # b x d x n: input i's scaled values in row i
+                scaled = np.broadcast_to(Z, (b,) + Z.shape[-2:]).transpose(0, 2, 1) * post.additive_inv.transpose(0, 2, 1)
+                return np.ascontiguousarray(scaled)
+
+            post.additive_mean_train = per_input(Xtr)
+            post.additive_var_train = post.additive_mean_train if var_inputs is None else per_input(Xvar)
         return post
 
     @property

@@ -119,6 +119,21 @@ class BaseSurrogate(ABC):
         (``n x m``); the scores of a conformal calibration. ``std_{-i}`` is the predictive
         spread of a new measurement: :meth:`moments` plus :meth:`noise_variance`."""
 
+    def cross_validated_residuals(self, refit: Any, points: Points, Y: np.ndarray, n_folds: int = 5) -> np.ndarray:
+        """:meth:`held_out_residuals` by ``n_folds``-fold cross-validation: ``refit(points, Y)``
+        fits the same kind of surrogate on the other folds (seeded fold assignment), and each
+        residual is over that fit's spread of a new measurement."""
+        n = len(Y)
+        folds = np.arange(n) % min(n_folds, n)
+        np.random.default_rng(0).shuffle(folds)
+        z = np.empty_like(Y, dtype=float)
+        for k in np.unique(folds):
+            held, kept = np.flatnonzero(folds == k), np.flatnonzero(folds != k)
+            part = refit(points.take(kept), Y[kept])
+            mean, var = part.moments(points.take(held))
+            z[held] = np.abs(Y[held] - mean) / np.sqrt(var + part.noise_variance())
+        return z
+
     def noise_variance(self) -> np.ndarray:
         """Variance of the measurement noise per output (``m``), in the outputs' units."""
         return np.zeros(self.n_outputs)
