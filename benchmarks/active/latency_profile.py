@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("pool_size", type=int)
     parser.add_argument("observations", type=int)
     parser.add_argument("--calls", type=int, default=3)
+    parser.add_argument("--surrogate", default=None, help="suggest's surrogate (default: planner's default)")
     args = parser.parse_args()
     import torch  # noqa: F401 - imported before timing, as in latency.py
     from synthetic import hartmann6, uniform_pool
@@ -98,11 +99,12 @@ def main() -> None:
     design = PoolDesign(pool)
     obs = pd.DataFrame(np.random.default_rng(1).random((n_obs, 6)), columns=pool.columns)
     y = pd.DataFrame({"y": hartmann6(obs.to_numpy()) * (1 + 0.01 * rng.standard_normal(n_obs))})
+    extra = {} if args.surrogate is None else {"surrogate": args.surrogate}
     load0 = os.getloadavg()[0]
     for call in range(1, args.calls + 1):
         times.clear()
         t = time.perf_counter()
-        result = suggest(obs, y, design=design, targets=[("y", "max")], n=5, seed=0, n_threads=1)
+        result = suggest(obs, y, design=design, targets=[("y", "max")], n=5, seed=0, n_threads=1, **extra)
         total = time.perf_counter() - t
         split = {k: round(v, 3) for k, v in times.items()}
         split["other"] = round(total - sum(times.values()), 3)

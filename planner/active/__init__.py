@@ -22,7 +22,7 @@ Example (what ``planner suggest`` does with a campaign's tables)::
         design=PoolDesign(candidates, inputs=inputs),        # or ContinuousDesign(...)
         targets=[("capacity", "max")], outcome_constraints=[("temp_rise", "<=", 10.0)],
         n=5, pending=pending_suggestions[inputs],             # logged, not yet observed
-        surrogate="portfolio",                                # default; "gp", "rf", or the AutoML's best
+        surrogate="gp-additive",                              # default; "gp", "rf", or the AutoML's best
         featurizer=composition_featurizer, seed=campaign_seed,
     )
     result.table     # one row per suggestion: inputs, <target>_mean/_std, acquisition, distance, reason

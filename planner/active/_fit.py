@@ -162,9 +162,9 @@ def fit_surrogate(
         try:
             if surrogate.lower() == "auto":
                 return choose_surrogate(observed, Y, encoder, list(outputs), seed=seed)
-            if callable(getattr(encoder.featurizer, "fit_gp", None)):  # a representation with its own kernel
-                return encoder.featurizer.fit_gp(observed.enc, Y, encoder, list(outputs))
             kernel = "additive" if surrogate.lower() == "gp-additive" else "matern"
+            if callable(getattr(encoder.featurizer, "fit_gp", None)):  # a representation with its own kernel
+                return encoder.featurizer.fit_gp(observed.enc, Y, encoder, list(outputs), kernel=kernel)
             return fit_gp(observed.enc, Y, encoder.lower, encoder.upper, list(outputs), kernel=kernel)
         except GPFitError as err:
             text = f"GP fit failed numerically after retries with jitter ({err}); fell back to a random-forest ensemble"

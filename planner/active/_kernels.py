@@ -56,7 +56,8 @@ class _AdditiveTerms(torch.autograd.Function):
     def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor]:
         s, e, ls = ctx.saved_tensors
         t = s.add(1.0).mul_(s).mul_(s).mul_(e)  # s^2 (1 + s) exp(-s)
-        g = torch.einsum("...nm,...nmd->...d", grad, t) / (3.0 * ls.squeeze(-2))
+        # sum over n, m of grad * t, as one matrix-vector product per batch (einsum took 1 ms a step)
+        g = (grad.flatten(-2).unsqueeze(-2) @ t.flatten(-3, -2)).squeeze(-2) / (3.0 * ls.squeeze(-2))
         g = g.reshape(g.shape[:-1] + (1, g.shape[-1]))
         while g.dim() > ls.dim():
             g = g.sum(0)
@@ -102,9 +103,47 @@ class AdditiveMaternKernel(Kernel):
             shape = torch.broadcast_shapes(shape, ls.shape[:-2] + (1,))
             return torch.full(shape, float(x1.shape[-1]), dtype=x1.dtype, device=x1.device)
         if x1.requires_grad or x2.requires_grad:  # gradients in the inputs (acquisition optimisation)
-            s = (x1.div(ls).unsqueeze(-2) - x2.div(ls).unsqueeze(-3)).abs().mul(math.sqrt(5.0))  # ... x n x m x d
-            return ((1.0 + s + s.square().div(3.0)) * torch.exp(-s)).sum(-1)
+            return _terms(x1.div(ls).unsqueeze(-2), x2.div(ls).unsqueeze(-3))
+        if not torch.is_grad_enabled() and ls.shape[:-2].numel() == 1 and x1.shape[:-2].numel() > 1:
+            return _batched_unique(x1, x2, ls)
         return _AdditiveTerms.apply(self._abs_differences(x1, x2), ls)
+
+
+def _terms(a: Tensor, b: Tensor) -> Tensor:
+    """``sum_i M_1(a_i - b_i)`` for broadcastable inputs already divided by the lengthscales."""
+    s = (a - b).abs().mul(math.sqrt(5.0))
+    return ((1.0 + s + s.square().div(3.0)) * torch.exp(-s)).sum(-1)
+
+
+def _distinct_rows(x: Tensor) -> tuple[Tensor | None, Tensor]:
+    """The distinct rows of ``x`` (``N x d``) and each row's index among them, found by one random
+    projection per row (a sort of ``N`` numbers instead of ``torch.unique(dim=0)``'s row sort, which
+    cost 24 ms at 14,000 rows); ``None`` if two different rows share a projection (checked)."""
+    w = torch.randn(x.shape[-1], generator=torch.Generator().manual_seed(0), dtype=x.dtype)
+    keys, inv = torch.unique(x @ w, return_inverse=True)
+    rep = torch.empty(len(keys), dtype=torch.long).scatter_(0, inv, torch.arange(len(x)))
+    rows = x[rep]
+    return (rows, inv) if torch.equal(rows[inv], x) else (None, inv)
+
+
+def _batched_unique(x1: Tensor, x2: Tensor, ls: Tensor) -> Tensor:
+    """The kernel of batched inputs (no gradients; one set of lengthscales) from its values on
+    the distinct rows. An acquisition function evaluates candidates in batches that each repeat
+    the same baseline and pending points (``b x (n_baseline + q) x d`` against the training
+    inputs): the distinct rows are a small fraction, and the kernel costs a pass per input over
+    every pair. Exact: the values are gathered, not approximated."""
+    d = x1.shape[-1]
+    u1, inv1 = _distinct_rows(x1.reshape(-1, d))
+    scale = ls.reshape(1, d)
+    if x2.dim() == 2:  # the training inputs: gather whole rows of the kernel
+        if u1 is None or 2 * len(u1) > x1.shape[:-1].numel():
+            return _terms((x1 / ls).unsqueeze(-2), (x2 / ls).unsqueeze(-3))
+        return _terms((u1 / scale).unsqueeze(-2), (x2 / scale).unsqueeze(-3))[inv1.reshape(x1.shape[:-1])]
+    u2, inv2 = _distinct_rows(x2.reshape(-1, d))
+    if u1 is None or u2 is None or 2 * len(u1) * len(u2) > x1.shape[:-1].numel() * x2.shape[:-1].numel():
+        return _terms((x1 / ls).unsqueeze(-2), (x2 / ls).unsqueeze(-3))
+    k = _terms((u1 / scale).unsqueeze(-2), (u2 / scale).unsqueeze(-3))
+    return k[inv1.reshape(x1.shape[:-1]).unsqueeze(-1), inv2.reshape(x2.shape[:-1]).unsqueeze(-2)]
 
 
 #: Above this many encoded inputs the kernel is the plain ARD Matern-5/2: the additive part's

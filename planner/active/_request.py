@@ -31,9 +31,11 @@ if TYPE_CHECKING:
 
 __all__ = ["SuggestRequest", "FLOOR_MODES", "DEFAULT_SURROGATE"]
 
-#: The surrogate of ``suggest``, ``Campaign.suggest`` and ``planner suggest`` when none is named
-#: (see :mod:`planner.active._portfolio` and benchmarks/active/README.md for the measurements).
-DEFAULT_SURROGATE = "portfolio"
+#: The surrogate of ``suggest``, ``Campaign.suggest`` and ``planner suggest`` when none is named:
+#: the GP with the ARD plus additive Matern kernel (:mod:`planner.active._kernels`), never
+#: significantly worse than greedy RF or BayBE on the seven benchmark pools and better than
+#: BayBE on several (benchmarks/active/README.md, ``results/ablation/DEFAULT_VS_REFERENCES.md``).
+DEFAULT_SURROGATE = "gp-additive"
 
 #: Modes of ``suggest(floor=...)``.
 FLOOR_MODES = ("failures", "values")
@@ -77,7 +79,7 @@ class SuggestRequest:
         constraints: Outcome constraints.
         outputs: Modelled outputs: the targets, then constrained outcomes that are no target.
         signs: ``+1``/``-1`` per output (``-1`` for minimised targets).
-        surrogate: ``"portfolio"`` (default), ``"gp"``, ``"gp-additive"``, ``"rf"``, ``"et"``, ``"auto"``, ``"robust"``,
+        surrogate: ``"gp-additive"`` (default), ``"gp"``, ``"portfolio"``, ``"rf"``, ``"et"``, ``"auto"``, ``"robust"``,
             an estimator or a mapping.
         ref_point: Hypervolume reference point (data units) or ``None``.
         beta: UCB exploration weight.

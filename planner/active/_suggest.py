@@ -65,10 +65,11 @@ def suggest(
             target), ``"qlognehvi"`` (default for several), ``"qucb"``, ``"pi"``, ``"mli"``,
             ``"thompson"``, ``"max_variance"``, ``"ivr"``, ``"greedy"``, ``"random"``.
         pending: Inputs of experiments suggested earlier and not measured yet.
-        surrogate: ``"portfolio"`` (default, see below), ``"gp"`` (BoTorch ``SingleTaskGP``, ARD Matern-5/2, normalized inputs,
-            standardized outcomes, inferred noise), ``"gp-additive"`` (the same GP with a first-order
-            additive Matern-5/2 part added to its kernel, :mod:`planner.active._kernels`: fewer
-            experiments to the best on several benchmark pools, several times slower to fit),
+        surrogate: ``"gp-additive"`` (the default: BoTorch ``SingleTaskGP`` with an ARD Matern-5/2
+            plus a first-order additive Matern-5/2 kernel, :mod:`planner.active._kernels`, normalized
+            inputs, standardized outcomes, inferred noise; fewer experiments to the best than
+            BayBE on several benchmark pools), ``"gp"`` (the same GP with the ARD Matern-5/2 alone:
+            a third of the fit time),
             ``"rf"``/``"et"`` (forest ensembles),
             ``"auto"`` (the GP or a random forest, whichever predicts held-out observations
             better: the GP's closed-form leave-one-out residuals against the forest's
@@ -78,7 +79,7 @@ def suggest(
             density on the data's scale; output transforms only for one objective without
             outcome constraints or calibration; the choice is in ``metadata["model_choice"]``
             and the reasons, and a transformed GP's table gives the back-transformed
-            posterior median and a delta-method spread), ``"portfolio"`` (the default: half of the batch,
+            posterior median and a delta-method spread), ``"portfolio"`` (half of the batch,
             rounded up, is the strategy's pick under the GP, the rest its pick under a random
             forest with the GP's picks pending; the GP's rows come first, the ``model`` column and the
             reasons name the model of each row, ``metadata["portfolio"]`` the split; one

@@ -220,7 +220,7 @@ def suggest_experiments(
     *,
     n: int = 5,
     strategy: str | None = None,
-    surrogate: str = "portfolio",  # planner.active.DEFAULT_SURROGATE
+    surrogate: str = "gp-additive",  # planner.active.DEFAULT_SURROGATE
     beta: float = 2.0,
     outcome_constraints: list[str] | None = None,
     calibration: float | None = None,
@@ -389,11 +389,11 @@ def _write_metadata(campaign: Campaign, round_index: int, metadata: dict[str, An
 
 
 def default_backtest_arms(n_targets: int, batch_size: int) -> list[str]:
-    """Random sampling, a greedy random forest and planner's GP; with batches of 2 or more also
-    the portfolio that ``suggest`` uses by default (with one suggestion at a time it is the GP)."""
+    """Random sampling, a greedy random forest, the plain-Matern GP and ``suggest``'s default
+    (the GP with the additive kernel). ``batch_size`` is kept for callers; every arm batches."""
     if n_targets > 1:
-        return ["random", "greedy@rf", "qlognehvi"]
-    return ["random", "greedy@rf", "qlognei"] + (["qlognei@portfolio"] if batch_size >= 2 else [])
+        return ["random", "greedy@rf", "qlognehvi", "qlognehvi@gp-additive"]
+    return ["random", "greedy@rf", "qlognei", "qlognei@gp-additive"]
 
 
 def backtest_campaign(

@@ -373,7 +373,7 @@ class Campaign:
         n: int = 5,
         *,
         strategy: str | None = None,
-        surrogate: str = "portfolio",  # planner.active.DEFAULT_SURROGATE
+        surrogate: str = "gp-additive",  # planner.active.DEFAULT_SURROGATE
         beta: float = 2.0,
         outcome_constraints: list[str] | None = None,
         calibration: float | None = None,
@@ -434,9 +434,9 @@ class Campaign:
         """Replay acquisition strategies on a fully labelled pool (`planner backtest`).
 
         ``pool`` is a CSV with inputs and targets (default: the campaign's labelled rows). The
-        default arms are random sampling, a greedy random forest and the GP (``qlognehvi`` with
-        several targets), plus the default portfolio (``qlognei@portfolio``) for batches of 2 or
-        more. The result is saved under ``backtests/<run id>/`` and shown by :meth:`report`.
+        default arms are random sampling, a greedy random forest, the plain-Matern GP
+        (``qlognei``; ``qlognehvi`` with several targets) and ``suggest``'s default, the GP with
+        the additive kernel (``qlognei@gp-additive``). The result is saved under ``backtests/<run id>/`` and shown by :meth:`report`.
 
         Returns:
             :class:`BacktestRun`: ``result`` (a :class:`planner.active.BacktestResult`) and

@@ -174,7 +174,7 @@ def _without_bad_formulas(frame: pd.DataFrame, spec: CampaignSpec, label: str) -
 def suggest_featurizer(spec: CampaignSpec, surrogate: Any = "gp") -> Any:
     """The featurizer of the GP / forest surrogates for a campaign with molecules or compositions, or ``None``.
 
-    For the GP (``surrogate="gp"``): each mixture group becomes its fraction-weighted Morgan
+    For the GP (``surrogate="gp"`` or ``"gp-additive"``, the default): each mixture group becomes its fraction-weighted Morgan
     count fingerprint (order-invariant), each other SMILES column its own fingerprint, and the
     GP uses the MinMax (Tanimoto-on-counts) kernel on them (:mod:`planner.active._molecular_kernel`;
     other numeric inputs enter through a product with a Matern kernel). BTZ backtests
@@ -198,7 +198,7 @@ def suggest_featurizer(spec: CampaignSpec, surrogate: Any = "gp") -> Any:
     if not smiles_columns(spec) and not compositions:
         return None
     # The portfolio's GP part needs the GP's features and kernel; its forest reads the same counts.
-    gp = isinstance(surrogate, str) and surrogate.lower() in ("gp", "portfolio")
+    gp = isinstance(surrogate, str) and surrogate.lower() in ("gp", "gp-additive", "portfolio")
     return CampaignMoleculeFeaturizer(
         numeric=[i.name for i in spec.inputs if i.role == "numeric"],
         smiles=smiles_columns(spec),
@@ -224,12 +224,14 @@ class CampaignMoleculeFeaturizer(TransformerMixin, BaseEstimator):
         self.gp_kernel = gp_kernel  # None: the default GP; else a planner.active._molecular_kernel kernel
         self.compositions = compositions
 
-    def fit_gp(self, X: np.ndarray, Y: np.ndarray, encoder: Any, outputs: list[str]) -> Any:
-        """The GP surrogate on these features (``surrogate="gp"`` in suggest calls this)."""
+    def fit_gp(self, X: np.ndarray, Y: np.ndarray, encoder: Any, outputs: list[str], kernel: str = "matern") -> Any:
+        """The GP surrogate on these features (a GP surrogate in suggest calls this): the engine's
+        GP with ``kernel`` (``"additive"`` for ``surrogate="gp-additive"``) on numeric features
+        and compositions, the molecular kernel where there are fingerprints."""
         if self.gp_kernel is None:
             from planner.active._gp import fit_gp
 
-            return fit_gp(X, Y, encoder.lower, encoder.upper, outputs)
+            return fit_gp(X, Y, encoder.lower, encoder.upper, outputs, kernel=kernel)
         from planner.active._molecular_kernel import fit_molecular_gp
 
         return fit_molecular_gp(X, Y, encoder.lower, encoder.upper, encoder.feature_names, kernel=self.gp_kernel, output_names=outputs)

@@ -25,8 +25,8 @@ def suggest(
         ),
     ] = None,
     surrogate: Annotated[
-        str, typer.Option("--surrogate", help="portfolio (default: half of each batch from the GP, half from a random forest; one target), gp (BoTorch, ARD Matern-5/2), gp-additive (the GP plus a first-order additive kernel: fewer experiments to the best on several benchmark pools, slower to fit), rf, et, auto (GP or forest, whichever predicts held-out observations better), robust (GP on y, bilog(y) or Yeo-Johnson(y), or a forest, by held-out log predictive density), or automl (the search's best pipelines).")
-    ] = "portfolio",  # planner.active.DEFAULT_SURROGATE
+        str, typer.Option("--surrogate", help="gp-additive (default: BoTorch GP, ARD Matern-5/2 plus a first-order additive Matern kernel), gp (the ARD Matern-5/2 alone: faster to fit), portfolio (half of each batch from the GP, half from a random forest; one target), rf, et, auto (GP or forest, whichever predicts held-out observations better), robust (GP on y, bilog(y) or Yeo-Johnson(y), or a forest, by held-out log predictive density), or automl (the search's best pipelines).")
+    ] = "gp-additive",  # planner.active.DEFAULT_SURROGATE
     beta: Annotated[float, typer.Option("--beta", help="Exploration weight of qucb.")] = 2.0,
     constraint: Annotated[
         list[str] | None, typer.Option("--constraint", help="Outcome constraint, e.g. temp_rise_k<=10 (repeatable).")
@@ -157,8 +157,8 @@ def backtest(
         typer.Option(
             "--strategies",
             help="Comma-separated arms strategy[@surrogate]: random, greedy@rf, qlognei, qlognei@rf, "
-            "qlognei@portfolio (suggest's default), qlognehvi, qucb, ... Default: random, greedy@rf and qlognei "
-            "(qlognehvi with several targets), plus qlognei@portfolio when --batch is 2 or more.",
+            "qlognei@gp-additive (suggest's default), qlognei@portfolio, qlognehvi, qucb, ... Default: random, "
+            "greedy@rf, qlognei and qlognei@gp-additive (qlognehvi with several targets).",
         ),
     ] = "",
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Independent runs per strategy.")] = 20,
