@@ -10,7 +10,9 @@ first ``suggest`` (torch/BoTorch imports excluded, measured separately), of a se
 steady state), the phases (fit, select), the process's peak RSS and its RSS before the call
 (the pool itself), and the 1-minute load average while it ran: on a shared machine the
 absolute seconds depend on the neighbours, ratios between cells measured together less so.
-Results go to ``results/latency.csv`` and ``results/LATENCY.md``.
+Results go to ``results/latency.csv`` and ``results/LATENCY.md`` for ``suggest``'s default
+surrogate (``--surrogate`` left out), to ``results/latency_<strategy>_<surrogate>.csv`` and
+``LATENCY_<STRATEGY>_<SURROGATE>.md`` for any other.
 """
 
 from __future__ import annotations
@@ -82,10 +84,14 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", type=int, default=[1_000, 10_000, 100_000, 1_000_000])
     parser.add_argument("--observations", nargs="+", type=int, default=[50, 200, 1000])
     parser.add_argument("--strategy", default="qlognei")
-    parser.add_argument("--surrogate", default="gp")
+    parser.add_argument("--surrogate", default=None, help="default: suggest's default surrogate")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--timeout", type=int, default=900)
     args = parser.parse_args()
+    from planner.active import DEFAULT_SURROGATE
+
+    default = args.surrogate is None
+    args.surrogate = args.surrogate or DEFAULT_SURROGATE
     rows = []
     for n in args.sizes:
         for n_obs in args.observations:
@@ -117,7 +123,7 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     name = (
         "latency"
-        if args.surrogate == "gp" and args.strategy == "qlognei"
+        if (default or args.surrogate == DEFAULT_SURROGATE) and args.strategy == "qlognei"
         else f"latency_{args.strategy}_{args.surrogate}"
     )
     table.to_csv(out / f"{name}.csv", index=False)

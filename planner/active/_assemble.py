@@ -89,6 +89,8 @@ def assemble(picks: Any, prob: Any, fitted: Any, observed: Any, encoder: Any, re
     )
     if fitted.choice is not None:
         table["reason"] = table["reason"] + f"; model: {fitted.choice['chosen']} (best held-out log predictive density)"
+    elif fitted.surrogate is not None and picks.kind not in ("space-filling", "random"):
+        table["reason"] = table["reason"] + f"; model: {fitted.surrogate.name}"
     return table
 
 

@@ -17,6 +17,7 @@ from planner.active._kernels import (
     MAX_ADDITIVE_INPUTS,
     AdditiveMaternKernel,
     _AdditiveTerms,
+    _distinct_rows,
     copy_kernel,
     engine_kernel,
     kernel_name,
@@ -88,6 +89,41 @@ def test_cached_differences_follow_new_inputs_and_inputs_keep_their_gradient():
         with torch.no_grad():
             fd = (_autograd_terms(x + e, X, k.lengthscale) - _autograd_terms(x - e, X, k.lengthscale)).sum() / (2 * step)
         assert float(x.grad[0, i]) == pytest.approx(float(fd), rel=1e-5, abs=1e-8)
+
+
+@pytest.mark.parametrize("batched_train", [False, True])
+def test_batches_that_repeat_rows_are_computed_on_the_distinct_rows_exactly(batched_train):
+    """An acquisition function's t-batches repeat the baseline: the kernel without gradients
+    computes the distinct rows and gathers them; the values equal the direct evaluation."""
+    d = 4
+    k = _kernel(d)
+    baseline, train = torch.rand(6, d, dtype=DT), torch.rand(11, d, dtype=DT)
+    X = torch.cat([baseline.expand(32, 6, d), torch.rand(32, 1, d, dtype=DT)], dim=-2)  # 32 x 7 x d
+    Z = torch.cat([baseline.expand(32, 6, d), X[:, -1:]], dim=-2) if batched_train else train
+    with torch.no_grad():
+        got = k.forward(X, Z)
+    ls = k.lengthscale.detach()
+    torch.testing.assert_close(got, _autograd_terms(X, Z, ls), rtol=0, atol=1e-14)
+    assert got.shape == (32, 7, 7 if batched_train else 11)
+
+
+def test_distinct_rows_are_checked_not_trusted():
+    x = torch.rand(50, 3, dtype=DT)
+    x[10:20] = x[0]
+    rows, inv = _distinct_rows(x)
+    assert len(rows) == 40 and torch.equal(rows[inv], x)
+    # Two different rows with the same projection (built against the projection used): refused.
+    w = torch.randn(3, generator=torch.Generator().manual_seed(0), dtype=DT)
+    v = torch.linalg.cross(w, torch.tensor([1.0, 0.0, 0.0], dtype=DT))  # orthogonal to w
+    gen = torch.Generator().manual_seed(5)
+    twins = (torch.stack([a, a + 2.0**-10 * v]) for a in torch.rand(200, 3, dtype=DT, generator=gen))
+    twin = next(t for t in twins if float(t[0] @ w) == float(t[1] @ w))  # equal in floating point
+    assert not torch.equal(twin[0], twin[1]) and _distinct_rows(twin)[0] is None
+    # ... and the kernel then evaluates every pair directly, with the same values.
+    k = _kernel(3)
+    X = torch.cat([twin.expand(8, 2, 3), torch.rand(8, 1, 3, dtype=DT)], dim=-2)
+    with torch.no_grad():
+        torch.testing.assert_close(k.forward(X, x), _autograd_terms(X, x, k.lengthscale), rtol=0, atol=1e-14)
 
 
 def test_engine_kernels_and_their_names():

@@ -133,12 +133,12 @@ def test_each_warning_is_given_once_though_both_parts_see_it(pool, observed):
     off_pool.iloc[:3, 0] += 0.0123  # three observations that match no candidate: both parts notice
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = suggest(off_pool, y, design=PoolDesign(pool, inputs=("a", "b", "c")), targets="y", n=4, seed=0)
+        result = suggest(off_pool, y, design=PoolDesign(pool, inputs=("a", "b", "c")), targets="y", n=4, seed=0, surrogate="portfolio")
     assert result.metadata["portfolio"]["split"] == {"GP": 2, "random forest": 2}
     texts = [str(w.message) for w in caught if "match no candidate" in str(w.message)]
     assert len(texts) == 1 and texts[0].startswith("3 observation(s) match no candidate"), texts
     with warnings.catch_warnings(record=True) as caught:  # a filter on planner's modules still applies
         warnings.simplefilter("always")
         warnings.filterwarnings("ignore", module=r"planner\.")
-        suggest(off_pool, y, design=PoolDesign(pool, inputs=("a", "b", "c")), targets="y", n=4, seed=0)
+        suggest(off_pool, y, design=PoolDesign(pool, inputs=("a", "b", "c")), targets="y", n=4, seed=0, surrogate="portfolio")
     assert not [w for w in caught if "match no candidate" in str(w.message)]

@@ -71,3 +71,16 @@ def test_capabilities_are_class_attributes_not_names(small_pool):
     assert far.metadata["beta"] == 3.0 and far.metadata["acquisition_scale"] == "linear"
     y = pd.DataFrame({"y": obs["a"].to_numpy()}, index=obs.index)
     assert suggest(obs, y, design=design, targets="y", n=2, seed=0).metadata["acquisition_scale"] == "log"
+
+
+def test_the_default_surrogate_is_the_additive_kernel_gp_and_every_reason_names_it(small_pool):
+    from planner.active import DEFAULT_SURROGATE
+
+    pool, obs, y = small_pool
+    result = suggest(obs, y, design=PoolDesign(pool), targets=[("y", "max")], n=3, seed=0)
+    assert DEFAULT_SURROGATE == "gp-additive"
+    assert result.metadata["model"] == "GP (ARD Matern-5/2 + additive Matern-5/2, inferred noise)"
+    assert result.table["reason"].str.endswith("; model: " + result.metadata["model"]).all()
+    plain = suggest(obs, y, design=PoolDesign(pool), targets=[("y", "max")], n=3, seed=0, surrogate="gp")
+    assert plain.metadata["model"] == "GP (ARD Matern-5/2, inferred noise)"
+    assert plain.table["reason"].str.endswith("; model: GP (ARD Matern-5/2, inferred noise)").all()

@@ -103,11 +103,14 @@ def test_qucb_states_its_beta(observed, design, agnp_inputs):
 
 @pytest.mark.slow
 def test_same_seed_same_suggestions_also_in_another_process(observed, design, agnp_inputs, datasets_dir):
-    # The default surrogate (the GP + forest portfolio) here, in the subprocess below too.
-    here = run(observed, design, agnp_inputs, seed=11, strategy="qlognei", surrogate="portfolio")
-    again = run(observed, design, agnp_inputs, seed=11, strategy="qlognei", surrogate="portfolio")
-    assert here.metadata["portfolio"]["split"] == {"GP": 2, "random forest": 1}
+    # The default surrogate (the GP with the additive kernel) here, in the subprocess below too;
+    # the portfolio (GP + forest) is reproducible too.
+    here = run(observed, design, agnp_inputs, seed=11, strategy="qlognei", surrogate="gp-additive")
+    again = run(observed, design, agnp_inputs, seed=11, strategy="qlognei", surrogate="gp-additive")
     pd.testing.assert_frame_equal(here.table, again.table)
+    mixed = run(observed, design, agnp_inputs, seed=11, strategy="qlognei", surrogate="portfolio")
+    assert mixed.metadata["portfolio"]["split"] == {"GP": 2, "random forest": 1}
+    pd.testing.assert_frame_equal(mixed.table, run(observed, design, agnp_inputs, seed=11, strategy="qlognei", surrogate="portfolio").table)
     code = textwrap.dedent(
         f"""
         import json, warnings
@@ -328,8 +331,8 @@ def test_composition_strings_featurized_like_the_automl_pipelines(datasets_dir):
         featurizer=ElementFractionFeaturizer(composition_column="composition"),
         seed=0,
     )
-    # The default portfolio: both the GP and the forest read the featurizer's descriptors.
-    assert result.metadata["model"].startswith("portfolio: GP") and result.fallbacks == ()
+    # The default GP reads the featurizer's descriptors (one column per element of the table).
+    assert result.metadata["model"].startswith("GP (ARD Matern-5/2") and result.fallbacks == ()
     assert not set(result.table["composition"]) & set(obs["composition"])
 
 
