@@ -70,9 +70,10 @@ def _build_gp(
 
 #: ``maxcor`` of the marginal-likelihood optimiser (BoTorch's scipy L-BFGS-B): the number of past
 #: steps whose curvature L-BFGS keeps. scipy's default of 10 is fewer than the additive kernel's
-#: ``2d + 3`` hyperparameters, and its fit then crawled along weakly identified directions for 300-600 evaluations; with 50 it reaches the same optimum (within 1e-3 nats, or
-#: a better one) in three to five times fewer evaluations, and the plain Matern's fit in up to
-#: half as many (``benchmarks/active/fit_steps.py``, ``results/FIT_STEPS.md``).
+#: ``2d + 3`` hyperparameters, and its fit crawled along weakly identified directions for 300-600
+#: evaluations; with 50 it reaches the same optimum in a quarter of them (median 406 -> 118; the
+#: plain Matern's 73 -> 52), within 0.009 nats or better (``benchmarks/active/fit_steps.py``,
+#: ``results/FIT_STEPS.md``: five benchmark pools and Hartmann-6, 20-200 observations).
 FIT_MAXCOR = 50
 
 
