@@ -25,24 +25,32 @@ from torch import Tensor
 __all__ = ["loss_closure"]
 
 
+def _dense_covariance(kern: Any) -> Callable[[Tensor], Tensor] | None:
+    """``X -> k(X, X)`` as a dense tensor for the engine's kernels (``None`` for any other)."""
+    from planner.active._kernels import is_plain_matern, kernel_parts
+
+    if is_plain_matern(kern):
+        return lambda X: kern.forward(X, X)
+    if kernel_parts(kern) is None:
+        return None
+    full, additive = kern.kernels  # the sum of two scaled kernels, without gpytorch's lazy sum
+    return lambda X: full.forward(X, X) + additive.forward(X, X)
+
+
 def _supported(mll: Any) -> bool:
+    """Whether ``mll`` is a one-output model of :func:`planner.active._gp._build_gp`'s kind (its
+    kernel aside)."""
     from botorch.models import SingleTaskGP
-    from gpytorch.kernels import MaternKernel
     from gpytorch.likelihoods import GaussianLikelihood
     from gpytorch.likelihoods.noise_models import HomoskedasticNoise
     from gpytorch.means import ConstantMean
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
-    from planner.active._kernels import kernel_parts
-
     model = getattr(mll, "model", None)
     if type(mll) is not ExactMarginalLogLikelihood or type(model) is not SingleTaskGP:
         return False
-    kern = model.covar_module
-    plain = type(kern) is MaternKernel and kern.nu == 2.5 and kern.active_dims is None
     return (
-        (plain or kernel_parts(kern) is not None)
-        and type(model.mean_module) is ConstantMean
+        type(model.mean_module) is ConstantMean
         and type(model.likelihood) is GaussianLikelihood
         and type(model.likelihood.noise_covar) is HomoskedasticNoise
         and len(model.train_inputs) == 1
@@ -55,20 +63,13 @@ def loss_closure(mll: Any) -> Callable[[], tuple[Tensor, tuple[Tensor | None, ..
     """A closure returning gpytorch's ``-mll(model(X), y)`` (per observation) and its gradients
     with respect to ``get_parameters(mll, requires_grad=True)``, in that order; ``None`` when
     ``mll`` is not one of the engine's models."""
-    if not _supported(mll):
+    covariance = _dense_covariance(mll.model.covar_module) if _supported(mll) else None
+    if covariance is None:
         return None
     from botorch.optim.utils import get_parameters
     from linear_operator.utils.cholesky import psd_safe_cholesky
 
-    from planner.active._kernels import kernel_parts
-
     model = mll.model
-    kern = model.covar_module
-    if kernel_parts(kern) is None:
-        covariance = lambda X: kern.forward(X, X)  # noqa: E731
-    else:  # the sum of two scaled kernels, without the lazy sum gpytorch's AdditiveKernel returns
-        full, additive = kern.kernels
-        covariance = lambda X: full.forward(X, X) + additive.forward(X, X)  # noqa: E731
     parameters = list(get_parameters(mll, requires_grad=True).values())
     priors = [(module, prior, closure) for _, module, prior, closure, _ in model.named_priors()]
     with torch.no_grad():

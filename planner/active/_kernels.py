@@ -34,7 +34,10 @@ import torch
 from gpytorch.kernels import Kernel
 from torch import Tensor
 
-__all__ = ["AdditiveMaternKernel", "engine_kernel", "kernel_parts", "kernel_name", "copy_kernel", "KERNEL_NAME", "KernelParts"]
+__all__ = [
+    "AdditiveMaternKernel", "engine_kernel", "kernel_parts", "kernel_name", "is_plain_matern", "copy_kernel", "KERNEL_NAME",
+    "KernelParts",
+]
 
 KERNEL_NAME = "ARD Matern-5/2 + additive Matern-5/2"
 
@@ -105,7 +108,7 @@ class AdditiveMaternKernel(Kernel):
             shape = torch.broadcast_shapes(shape, ls.shape[:-2] + (1,))
             return torch.full(shape, float(x1.shape[-1]), dtype=x1.dtype, device=x1.device)
         if x1.requires_grad or x2.requires_grad:  # gradients in the inputs (acquisition optimisation)
-            return _terms(x1.div(ls).unsqueeze(-2), x2.div(ls).unsqueeze(-3))
+            return _direct(x1, x2, ls)
         if not torch.is_grad_enabled() and ls.shape[:-2].numel() == 1 and x1.shape[:-2].numel() > 1:
             return _batched_unique(x1, x2, ls)
         return _AdditiveTerms.apply(self._abs_differences(x1, x2), ls)
@@ -115,6 +118,11 @@ def _terms(a: Tensor, b: Tensor) -> Tensor:
     """``sum_i M_1(a_i - b_i)`` for broadcastable inputs already divided by the lengthscales."""
     s = (a - b).abs().mul(math.sqrt(5.0))
     return ((1.0 + s + s.square().div(3.0)) * torch.exp(-s)).sum(-1)
+
+
+def _direct(x1: Tensor, x2: Tensor, ls: Tensor) -> Tensor:
+    """The kernel of ``x1`` and ``x2`` evaluated pair by pair (autograd-friendly)."""
+    return _terms(x1.div(ls).unsqueeze(-2), x2.div(ls).unsqueeze(-3))
 
 
 def _distinct_rows(x: Tensor) -> tuple[Tensor | None, Tensor]:
@@ -139,11 +147,11 @@ def _batched_unique(x1: Tensor, x2: Tensor, ls: Tensor) -> Tensor:
     scale = ls.reshape(1, d)
     if x2.dim() == 2:  # the training inputs: gather whole rows of the kernel
         if u1 is None or 2 * len(u1) > x1.shape[:-1].numel():
-            return _terms((x1 / ls).unsqueeze(-2), (x2 / ls).unsqueeze(-3))
+            return _direct(x1, x2, ls)
         return _terms((u1 / scale).unsqueeze(-2), (x2 / scale).unsqueeze(-3))[inv1.reshape(x1.shape[:-1])]
     u2, inv2 = _distinct_rows(x2.reshape(-1, d))
     if u1 is None or u2 is None or 2 * len(u1) * len(u2) > x1.shape[:-1].numel() * x2.shape[:-1].numel():
-        return _terms((x1 / ls).unsqueeze(-2), (x2 / ls).unsqueeze(-3))
+        return _direct(x1, x2, ls)
     k = _terms((u1 / scale).unsqueeze(-2), (u2 / scale).unsqueeze(-3))
     return k[inv1.reshape(x1.shape[:-1]).unsqueeze(-1), inv2.reshape(x2.shape[:-1]).unsqueeze(-2)]
 
@@ -221,6 +229,14 @@ def kernel_parts(kernel: Any) -> KernelParts | None:
             additive_scale=additive.outputscale.detach().reshape(b).to(torch.float64),
             additive_lengthscale=terms.lengthscale.detach().reshape(b, d).to(torch.float64),
         )
+
+
+def is_plain_matern(kernel: Any) -> bool:
+    """Whether ``kernel`` is the engine's plain kernel: one ARD Matern-5/2 over all inputs, without
+    an output scale (what the fast prefilter and the dense fitting loss compute)."""
+    from gpytorch.kernels import MaternKernel
+
+    return type(kernel) is MaternKernel and kernel.nu == 2.5 and kernel.active_dims is None
 
 
 def kernel_name(kernel: Any) -> str:

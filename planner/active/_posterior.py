@@ -105,15 +105,14 @@ class MaternPosterior:
                 of them (a subset: the variances are then upper bounds); ``None``: all.
             var_chol: Cholesky factor of the subset's covariance.
         """
-        from gpytorch.kernels import MaternKernel
         from gpytorch.means import ConstantMean
         from scipy.linalg import solve_triangular
 
-        from planner.active._kernels import kernel_parts
+        from planner.active._kernels import is_plain_matern, kernel_parts
 
         kern, mean = gp.covar_module, gp.mean_module
         parts = kernel_parts(kern)
-        plain = type(kern) is MaternKernel and kern.nu == 2.5 and kern.active_dims is None
+        plain = is_plain_matern(kern)
         if not (plain or parts is not None):
             return None
         if type(mean) is not ConstantMean or chol.dtype != torch.float64:
@@ -166,18 +165,11 @@ class MaternPosterior:
         c = float(self.additive_scale[j])
         s, t = np.empty_like(k), np.empty_like(k)
         pair = np.ones((len(X), 2))
-        for i in range(Xa.shape[-1]):  # k += c (1 + s + s^2 / 3) exp(-s), s = sqrt(5) |x_i - z_i| / l_i
+        for i in range(Xa.shape[-1]):  # s = sqrt(5) |x_i - z_i| / l_i
             pair[:, 0] = Xa[:, i]
             np.matmul(pair, train[i], out=s)  # x_i - z_i, exactly, three times faster than the broadcast
             np.abs(s, out=s)
-            np.multiply(s, c / 3.0, out=t)
-            np.add(t, c, out=t)
-            np.multiply(t, s, out=t)
-            np.add(t, c, out=t)
-            np.negative(s, out=s)
-            np.exp(s, out=s)
-            np.multiply(t, s, out=t)
-            np.add(k, t, out=k)
+            np.add(k, self._terms(s, c, out=t), out=k)
         return k
 
     @staticmethod
@@ -192,12 +184,13 @@ class MaternPosterior:
         return MaternPosterior._terms(s)
 
     @staticmethod
-    def _terms(s: np.ndarray) -> np.ndarray:
-        """``(1 + s + s^2 / 3) exp(-s)`` for ``s = sqrt(5) d``; overwrites ``s``, returns a new array."""
-        k = np.multiply(s, 1.0 / 3.0)
-        np.add(k, 1.0, out=k)
+    def _terms(s: np.ndarray, scale: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
+        """``scale (1 + s + s^2 / 3) exp(-s)`` for ``s = sqrt(5) d``, into ``out`` (default: a new
+        array); overwrites ``s``."""
+        k = np.multiply(s, scale / 3.0, out=out)
+        np.add(k, scale, out=k)
         np.multiply(k, s, out=k)
-        np.add(k, 1.0, out=k)  # 1 + s + s^2 / 3
+        np.add(k, scale, out=k)  # scale (1 + s + s^2 / 3)
         np.negative(s, out=s)
         np.exp(s, out=s)
         return np.multiply(k, s, out=k)
