@@ -155,7 +155,7 @@ def fit_gp(
     Raises:
         GPFitError: No attempt produced a usable model.
     """
-    from planner.active._kernels import MAX_ADDITIVE_INPUTS, copy_kernel
+    from planner.active._kernels import MAX_ADDITIVE_INPUTS, copy_kernel, effective_kernel
 
     Xt = torch.as_tensor(X, dtype=DTYPE)
     Yt = torch.as_tensor(Y, dtype=DTYPE)
@@ -164,7 +164,7 @@ def fit_gp(
     names = output_names or [f"y{j}" for j in range(m)]
     n = Xt.shape[0]
     singles, jitters, notes = [], [], []
-    if kernel == "additive" and Xt.shape[-1] > MAX_ADDITIVE_INPUTS:
+    if effective_kernel(Xt.shape[-1], kernel) != kernel:
         notes.append(
             f"{Xt.shape[-1]} encoded inputs: the kernel's additive part takes at most {MAX_ADDITIVE_INPUTS} "
             "(one lengthscale each), so the GP is the plain ARD Matern-5/2"

@@ -35,8 +35,8 @@ from gpytorch.kernels import Kernel
 from torch import Tensor
 
 __all__ = [
-    "AdditiveMaternKernel", "engine_kernel", "kernel_parts", "kernel_name", "is_plain_matern", "copy_kernel", "KERNEL_NAME",
-    "KernelParts",
+    "AdditiveMaternKernel", "engine_kernel", "effective_kernel", "kernel_parts", "kernel_name", "is_plain_matern",
+    "copy_kernel", "KERNEL_NAME", "KernelParts",
 ]
 
 KERNEL_NAME = "ARD Matern-5/2 + additive Matern-5/2"
@@ -165,18 +165,25 @@ MAX_ADDITIVE_INPUTS = 64
 KERNELS = ("matern", "additive")
 
 
+def effective_kernel(d: int, kind: str) -> str:
+    """The kernel :func:`engine_kernel` builds for ``kind`` over ``d`` inputs: ``"additive"``
+    becomes ``"matern"`` above :data:`MAX_ADDITIVE_INPUTS`."""
+    if kind not in KERNELS:
+        raise ValueError(f"unknown kernel {kind!r}; choose from {KERNELS}")
+    return "matern" if d > MAX_ADDITIVE_INPUTS else kind
+
+
 def engine_kernel(d: int, batch_shape: torch.Size, kind: str = "matern") -> Any:
     """The engine's kernel over ``d`` normalised inputs (one per output in ``batch_shape``):
     ``"matern"`` the ARD Matern-5/2, ``"additive"`` that plus the additive part (the plain
     Matern above :data:`MAX_ADDITIVE_INPUTS` inputs)."""
-    if kind not in KERNELS:
-        raise ValueError(f"unknown kernel {kind!r}; choose from {KERNELS}")
+    kind = effective_kernel(d, kind)
     from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
     from gpytorch.kernels import ScaleKernel
     from gpytorch.priors import GammaPrior, LogNormalPrior
 
     matern = get_covar_module_with_dim_scaled_prior(ard_num_dims=d, batch_shape=batch_shape, use_rbf_kernel=False)
-    if kind == "matern" or d > MAX_ADDITIVE_INPUTS:
+    if kind == "matern":
         return matern
     full = ScaleKernel(matern, batch_shape=batch_shape, outputscale_prior=GammaPrior(2.0, 4.0))
     # The one-dimensional lengthscale prior is the dimension-scaled one at d = 1.
